@@ -1,0 +1,171 @@
+"""Request bytes in, one typed message out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import compression, messages as m
+from .errors import ProtocolError
+from .xmltree import DEFAULT_MAX_DEPTH, parse_document, text_of, to_data
+
+# The DEVICEID column is varchar(255): a longer id is refused, never truncated.
+MAX_DEVICE_ID = 255
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_decompressed: int = compression.DEFAULT_MAX_DECOMPRESSED
+    max_depth: int = DEFAULT_MAX_DEPTH
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    message: m.Message
+    encoding: str
+
+
+def decode_request(body: bytes, content_type: str | None = None, limits: Limits = Limits()) -> Decoded:
+    """Decode an agent's POST body; raise ProtocolError with a reason otherwise."""
+    if not body:
+        raise ProtocolError("empty body: expected an XML REQUEST document")
+    encoding = compression.sniff_encoding(body, content_type)
+    xml = compression.decompress(body, encoding, limits.max_decompressed)
+    root = parse_document(xml, limits.max_depth, encoding)
+    return Decoded(message_from_root(root, xml, encoding), encoding)
+
+
+def message_from_root(root, xml: bytes, encoding: str = "none") -> m.Message:
+    if root.tag != "REQUEST":
+        raise ProtocolError(f"root element is <{root.tag}>, expected <REQUEST>", encoding)
+    query = (text_of(root, "QUERY") or "").upper()
+    device_id = _device_id(root, encoding)
+    parse = _BY_QUERY.get(query)
+    if parse is None:
+        shown = query[:40] or "(none)"
+        raise ProtocolError(f"unknown QUERY {shown}", encoding)
+    return parse(root, device_id, xml, encoding)
+
+
+def _device_id(root, encoding: str) -> str:
+    device_id = text_of(root, "DEVICEID")
+    if not device_id:
+        raise ProtocolError("missing DEVICEID", encoding)
+    if len(device_id) > MAX_DEVICE_ID:
+        raise ProtocolError(f"DEVICEID longer than {MAX_DEVICE_ID} characters", encoding)
+    if _CONTROL.search(device_id):
+        raise ProtocolError("DEVICEID contains control characters", encoding)
+    return device_id
+
+
+def _prolog(root, device_id, xml, encoding):
+    return m.Prolog(device_id=device_id, token=text_of(root, "TOKEN"))
+
+
+def _inventory(root, device_id, xml, encoding):
+    content = root.find("CONTENT")
+    data = to_data(content) if content is not None else {}
+    if not isinstance(data, dict):
+        data = {}
+    return m.Inventory(
+        device_id=device_id,
+        version_client=_first_text(data, "VERSIONCLIENT"),
+        tag=_account_tag(data),
+        content=data,
+        xml=xml,
+    )
+
+
+def _first_text(data: dict, key: str) -> str | None:
+    values = data.get(key)
+    if values and isinstance(values[0], str):
+        return values[0]
+    return None
+
+
+def _account_tag(data: dict) -> str | None:
+    for info in data.get("ACCOUNTINFO", ()):
+        if isinstance(info, dict) and _first_text(info, "KEYNAME") == "TAG":
+            return _first_text(info, "KEYVALUE") or ""
+    return None
+
+
+def _task_fields(content, encoding):
+    number = text_of(content, "PROCESSNUMBER")
+    process_number = None
+    if number:
+        try:
+            process_number = int(number)
+        except ValueError:
+            raise ProtocolError(f"PROCESSNUMBER is not a number: {number[:40]}", encoding) from None
+    return process_number, text_of(content, "MODULEVERSION")
+
+
+def _content(root, encoding):
+    content = root.find("CONTENT")
+    if content is None:
+        raise ProtocolError("missing CONTENT", encoding)
+    return content
+
+
+def _agent_flag(agent, name: str) -> bool:
+    return agent is not None and bool(text_of(agent, name))
+
+
+def _netdiscovery(root, device_id, xml, encoding):
+    content = _content(root, encoding)
+    process_number, module_version = _task_fields(content, encoding)
+    common = dict(device_id=device_id, process_number=process_number, module_version=module_version)
+    agent = content.find("AGENT")
+    if _agent_flag(agent, "START"):
+        return m.NetDiscoveryStart(**common, agent_version=text_of(agent, "AGENTVERSION"))
+    if _agent_flag(agent, "END") or _agent_flag(agent, "EXIT"):
+        return m.NetDiscoveryEnd(**common)
+    if agent is not None and text_of(agent, "NBIP"):
+        return m.NetDiscoveryNbIp(**common, nb_ip=_int(text_of(agent, "NBIP"), "NBIP", encoding))
+    devices = tuple(_dict(to_data(device)) for device in content.iterfind("DEVICE"))
+    return m.NetDiscoveryDevices(**common, devices=devices)
+
+
+def _snmpquery(root, device_id, xml, encoding):
+    content = _content(root, encoding)
+    process_number, module_version = _task_fields(content, encoding)
+    common = dict(device_id=device_id, process_number=process_number, module_version=module_version)
+    agent = content.find("AGENT")
+    if _agent_flag(agent, "START"):
+        return m.SnmpQueryStart(**common, agent_version=text_of(agent, "AGENTVERSION"))
+    if _agent_flag(agent, "END") or _agent_flag(agent, "EXIT"):
+        return m.SnmpQueryEnd(**common)
+    device = content.find("DEVICE")
+    if device is not None:
+        error = device.find("ERROR")
+        if error is not None:
+            return m.SnmpQueryError(
+                **common,
+                item_id=text_of(error, "ID"),
+                message=text_of(error, "MESSAGE") or "",
+                item_type=text_of(error, "TYPE"),
+            )
+    return m.SnmpQueryResult(**common, device=_dict(to_data(device)) if device is not None else {})
+
+
+def _dict(data) -> dict:
+    return data if isinstance(data, dict) else {}
+
+
+def _int(text: str | None, name: str, encoding: str) -> int:
+    try:
+        return int(text or 0)
+    except ValueError:
+        raise ProtocolError(f"{name} is not a number", encoding) from None
+
+
+_BY_QUERY = {
+    "PROLOG": _prolog,
+    "INVENTORY": _inventory,
+    "NETDISCOVERY": _netdiscovery,
+    "SNMPQUERY": _snmpquery,
+    # Older agents' name for SNMPQUERY; the plugin treats both alike.
+    "SNMPINVENTORY": _snmpquery,
+}
