@@ -34,13 +34,13 @@ AGENT = "fusioninventory-agent"
 STATE_DIR = "/var/lib/fusioninventory-agent"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-# Same settings as the reference recordings' agent.cfg (shared/recorded/README.md), except
-# debug = 1: debug2 would also dump every XML message into the log.
+# Same settings as the reference recordings' agent.cfg (shared/recorded/README.md); the
+# debug level is a parameter (2 also dumps every XML message sent and received).
 AGENT_CFG = """\
 # FusionInventory agent configuration for fixture recording and e2e tests.
 # Only local, explicit settings: no include of /etc/fusioninventory/conf.d.
 logger = stderr
-debug = 1
+debug = {debug}
 color = 0
 no-ssl-check = 1
 no-httpd = 1
@@ -145,12 +145,14 @@ def run_agent(
     perl5lib: str | None = None,
     timeout: float = 120,
     workdir: Path | None = None,
+    debug: int = 1,
 ) -> AgentRun:
     """Run ``fusioninventory-agent --server SERVER --tasks TASKS`` once in the foreground.
 
     ``deviceid`` seeds the state folder so the DEVICEID is deterministic (otherwise the agent
     makes one from the host name and the time). Raises ``subprocess.TimeoutExpired`` after
-    killing the whole namespace if the agent runs longer than ``timeout`` seconds.
+    killing the whole namespace if the agent runs longer than ``timeout`` seconds. ``debug``
+    is the log level (1: ``[debug]``; 2: also every XML message, as ``--debug --debug``).
     """
     binary = agent_binary()
     own_tmp = None
@@ -161,14 +163,14 @@ def run_agent(
         state = workdir / "state"
         state.mkdir(mode=0o700, parents=True, exist_ok=True)
         cfg = workdir / "agent.cfg"
-        cfg.write_text(AGENT_CFG)
+        cfg.write_text(AGENT_CFG.format(debug=debug))
         if deviceid:
             seed_deviceid(state, deviceid)
         env = {"PATH": PATH, "LANG": "C.UTF-8", "HOME": "/root"}
         if perl5lib:
             env["PERL5LIB"] = perl5lib
-        agent_argv = [binary, "--conf-file", str(cfg), "--server", server, "--logger", "stderr", "--debug",
-                      "--no-ssl-check", "--tasks", tasks, *extra_args]
+        agent_argv = [binary, "--conf-file", str(cfg), "--server", server, "--logger", "stderr",
+                      *(["--debug"] * debug), "--no-ssl-check", "--tasks", tasks, *extra_args]
         os.makedirs(STATE_DIR, exist_ok=True)
         argv = [
             "unshare", "--mount", "--pid", "--fork", "--mount-proc", "--kill-child", "--",
