@@ -163,18 +163,16 @@ dblockinventorynames = _dblock_table(
     "dblockinventorynames",
     Column("value", String(100), primary_key=True, nullable=False, server_default=""),
 )
-dblockinventories = _dblock_table(
-    "dblockinventories",
-    Column("value", int_type(11), primary_key=True, autoincrement=False, nullable=False, server_default="0"),
-)
-dblocksoftwares = _dblock_table(
-    "dblocksoftwares",
-    Column("value", tinyint_type(1), primary_key=True, autoincrement=False, nullable=False, server_default="0"),
-)
-dblocksoftwareversions = _dblock_table(
-    "dblocksoftwareversions",
-    Column("value", tinyint_type(1), primary_key=True, autoincrement=False, nullable=False, server_default="0"),
-)
+
+
+def _number_key(column_type) -> Column:
+    return Column("value", column_type, primary_key=True, autoincrement=False, nullable=False,
+                  server_default="0")
+
+
+dblockinventories = _dblock_table("dblockinventories", _number_key(int_type(11)))
+dblocksoftwares = _dblock_table("dblocksoftwares", _number_key(tinyint_type(1)))
+dblocksoftwareversions = _dblock_table("dblocksoftwareversions", _number_key(tinyint_type(1)))
 
 TABLES = [
     agents, agentmodules, configs, entities, credentials, credentialips, ignoredimportdevices,

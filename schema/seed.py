@@ -167,7 +167,8 @@ def _exists(conn: Connection, table, row: dict) -> bool:
 
 def _plugin_user_id(conn: Connection) -> int | None:
     return conn.execute(
-        select(glpi_users.c.id).where(glpi_users.c.name == PLUGIN_USER_NAME).order_by(glpi_users.c.id).limit(1)
+        select(glpi_users.c.id).where(glpi_users.c.name == PLUGIN_USER_NAME)
+        .order_by(glpi_users.c.id).limit(1)
     ).scalar()
 
 
