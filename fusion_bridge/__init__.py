@@ -1,0 +1,63 @@
+"""fusion-bridge: a FusionInventory agent server running on GLPI's database."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Mapping
+
+from flask import Flask, Response, request
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException
+
+import protocol
+from fusion_bridge.config import Config
+
+__version__ = "0.1.0"
+SERVER_TYPE = f"fusion-bridge {__version__}"
+
+log = logging.getLogger("fusion_bridge")
+
+
+def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
+    """Build the WSGI app. ``config`` overrides the ``FUSION_BRIDGE_*`` environment."""
+    from fusion_bridge.http import agent
+    from fusion_bridge.runtime import Runtime
+
+    settings = config if isinstance(config, Config) else Config.from_env().updated(config)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["fusion_bridge"] = Runtime(settings)
+    app.register_blueprint(agent.bp)
+
+    @app.after_request
+    def _server_type(response: Response) -> Response:
+        response.headers["server-type"] = SERVER_TYPE
+        return response
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(error: DBAPIError):
+        log.error("database error on %s %s: %s", request.method, request.path, error)
+        return _failure(503, "database unavailable, try again later")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        log.warning("%s %s from %s refused (%s): %s", request.method, request.path,
+                    request.remote_addr, error.code, error.description)
+        return _failure(error.code or 400, error.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return _failure(500, "internal server error")
+
+    return app
+
+
+def _failure(status: int, reason: str) -> Response:
+    if request.method == "POST":
+        # The body is not read again here: the Content-Type is hint enough for an error.
+        encoding = protocol.sniff_encoding(b"", request.content_type)
+        payload, content_type = protocol.encode_reply(protocol.error_reply(reason), encoding)
+        return Response(payload, status, content_type=content_type)
+    return Response(json.dumps({"error": reason}), status, content_type="application/json")

@@ -1,0 +1,60 @@
+"""Settings, read from ``FUSION_BRIDGE_*`` environment variables with documented defaults.
+
+``create_app`` also accepts a mapping of the same names without the prefix
+(``{"DATABASE_URL": ...}``), which tests and embedding code use.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from typing import Any, Mapping
+
+PREFIX = "FUSION_BRIDGE_"
+
+
+@dataclass(frozen=True)
+class Config:
+    # An embedded SQLite file in the working directory, created on first start.
+    database_url: str = "sqlite:///fusion-bridge.sqlite"
+    # Largest request body accepted as sent (compressed), and once decompressed.
+    max_body_bytes: int = 32 * 1024 * 1024
+    max_xml_bytes: int = 64 * 1024 * 1024
+    max_xml_depth: int = 32
+    # How long agent-module switches and plugin config values are cached per worker.
+    settings_ttl: float = 10.0
+    log_level: str = "INFO"
+    bind: str = "127.0.0.1:8080"
+    workers: int = 0  # 0 = 2 x cores + 1
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
+        environ = os.environ if environ is None else environ
+        return cls().updated({k[len(PREFIX):]: v for k, v in environ.items() if k.startswith(PREFIX)})
+
+    def updated(self, values: Mapping[str, Any] | None) -> "Config":
+        """A copy with ``values`` (names case-insensitive, prefix optional) applied."""
+        if not values:
+            return self
+        known = {f.name: f for f in fields(self)}
+        changes: dict[str, Any] = {}
+        for raw_name, value in values.items():
+            name = raw_name.lower()
+            if name.startswith(PREFIX.lower()):
+                name = name[len(PREFIX):]
+            field = known.get(name)
+            if field is None:
+                continue
+            changes[name] = _convert(field.type, value, raw_name)
+        return replace(self, **changes)
+
+
+def _convert(type_name: Any, value: Any, name: str) -> Any:
+    try:
+        if type_name in ("int", int):
+            return int(value)
+        if type_name in ("float", float):
+            return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"setting {name} must be a number, got {value!r}") from None
+    return str(value)

@@ -1,0 +1,29 @@
+"""What one process of the app holds: settings, the database engine, the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+
+import protocol
+from fusion_bridge.config import Config
+from fusion_bridge.db import make_engine
+from fusion_bridge.services.exchange import AgentExchange
+from fusion_bridge.services.rest import RestCalls
+from fusion_bridge.services.settings import SettingsCache
+
+
+@dataclass
+class Runtime:
+    config: Config
+    engine: Engine = field(init=False)
+    limits: protocol.Limits = field(init=False)
+    exchange: AgentExchange = field(init=False)
+    rest: RestCalls = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.engine = make_engine(self.config.database_url)
+        self.limits = protocol.Limits(max_decompressed=self.config.max_xml_bytes, max_depth=self.config.max_xml_depth)
+        self.exchange = AgentExchange(self.engine, SettingsCache(self.engine, self.config.settings_ttl))
+        self.rest = RestCalls(self.engine)

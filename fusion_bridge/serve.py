@@ -1,0 +1,59 @@
+"""Run the app under gunicorn (sync workers: the fastest choice for this DB-bound handler)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import socket
+
+from gunicorn.app.base import BaseApplication
+
+from fusion_bridge.config import Config
+
+
+class BridgeServer(BaseApplication):
+    def __init__(self, config: Config, options: dict):
+        self._config = config
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        # Built in each worker after the fork: no database connection crosses a fork.
+        from fusion_bridge import create_app
+
+        return create_app(self._config)
+
+
+def default_workers() -> int:
+    return 2 * multiprocessing.cpu_count() + 1
+
+
+def gunicorn_options(config: Config, access_log: bool) -> dict:
+    return {
+        "bind": [config.bind],
+        "workers": config.workers or default_workers(),
+        "worker_class": "sync",
+        "timeout": 120,
+        "graceful_timeout": 10,
+        "accesslog": "-" if access_log else None,
+        "errorlog": "-",
+        "loglevel": config.log_level.lower(),
+        "proc_name": "fusion-bridge",
+    }
+
+
+def agent_url(bind: str) -> str:
+    host, _, port = bind.rpartition(":")
+    host = host.strip("[]")
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.getfqdn()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/plugins/fusioninventory/"
+
+
+def run(config: Config, access_log: bool = False) -> None:
+    BridgeServer(config, gunicorn_options(config, access_log)).run()

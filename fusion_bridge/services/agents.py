@@ -1,0 +1,138 @@
+"""Agents as the plugin records them: found by DEVICEID, created on first contact."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterator
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+import schema
+from fusion_bridge.db import named_lock
+from fusion_bridge.text import fit_utf8mb3
+
+agents = schema.agents
+
+# Module names the plugin stores in the agent's ``version`` JSON, by QUERY.
+VERSION_KEYS = {"INVENTORY": "INVENTORY", "NETDISCOVERY": "NETWORKDISCOVERY", "SNMPQUERY": "NETWORKINVENTORY"}
+AGENT_PREFIX = "FusionInventory-Agent_"
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    id: int
+    version: str | None
+    created: bool = False
+
+
+@dataclass(frozen=True)
+class Contact:
+    """What every XML request updates on the agent row."""
+
+    last_contact: datetime
+    user_agent: str | None
+    token: str | None = None
+
+    def values(self) -> dict:
+        values = {"last_contact": self.last_contact, "useragent": fit_utf8mb3(self.user_agent, 255)}
+        if self.token is not None:
+            values["token"] = fit_utf8mb3(self.token, 255)
+        return values
+
+
+def _select_agent(for_update: bool):
+    statement = (
+        select(agents.c.id, agents.c.version)
+        .where(agents.c.device_id == bindparam("device_id"))
+        .order_by(agents.c.id)
+        .limit(1)
+    )
+    return statement.with_for_update() if for_update else statement
+
+
+_SELECT = _select_agent(False)
+_SELECT_FOR_UPDATE = _select_agent(True)
+
+
+@contextlib.contextmanager
+def contact_unit(engine: Engine, device_id: str, contact: Contact, lock_row: bool = False) -> Iterator[tuple[Connection, AgentRow]]:
+    """A transaction in which the agent exists and its contact fields are updated.
+
+    The first agent with that DEVICEID is used, as the plugin does (the column is not
+    unique in GLPI). Creation happens under a named lock so that concurrent first contacts
+    of one agent, from any worker or instance, create one row.
+    """
+    device_id = fit_utf8mb3(device_id)
+    values = contact.values()
+    with engine.connect() as conn:
+        with conn.begin():
+            row = conn.execute(_SELECT_FOR_UPDATE if lock_row else _SELECT, {"device_id": device_id}).first()
+            if row is not None:
+                conn.execute(update(agents).where(agents.c.id == row.id).values(values))
+                yield conn, AgentRow(row.id, row.version)
+                return
+        with named_lock(conn, "agent:" + device_id):
+            with conn.begin():
+                row = conn.execute(_SELECT_FOR_UPDATE, {"device_id": device_id}).first()
+                if row is not None:
+                    conn.execute(update(agents).where(agents.c.id == row.id).values(values))
+                    yield conn, AgentRow(row.id, row.version)
+                    return
+                new = conn.execute(insert(agents).values(_new_agent(device_id, values)))
+                yield conn, AgentRow(new.inserted_primary_key[0], None, created=True)
+
+
+def _new_agent(device_id: str, contact_values: dict) -> dict:
+    return {
+        "name": device_id,
+        "device_id": device_id,
+        "entities_id": 0,
+        "threads_networkdiscovery": 0,
+        "threads_networkinventory": 0,
+        **contact_values,
+    }
+
+
+def find_agent(conn: Connection, device_id: str):
+    """The agent row (id, lock) for a REST ``machineid``, or None."""
+    return conn.execute(
+        select(agents.c.id, agents.c.lock)
+        .where(agents.c.device_id == bindparam("device_id"))
+        .order_by(agents.c.id)
+        .limit(1),
+        {"device_id": fit_utf8mb3(device_id)},
+    ).first()
+
+
+def merged_versions(current: str | None, module: str, version: str) -> str | None:
+    """The ``version`` column after recording ``module``'s version; None if unchanged."""
+    versions: dict = {}
+    if current:
+        try:
+            parsed = json.loads(current)
+        except ValueError:
+            parsed = None
+        # A pre-JSON value is the agent's version string: the plugin keeps it as INVENTORY.
+        versions = parsed if isinstance(parsed, dict) else {"INVENTORY": current}
+    if versions.get(module) == version:
+        return None
+    versions[module] = version
+    return php_json(versions)
+
+
+def php_json(value) -> str:
+    """JSON as PHP's json_encode writes it: compact, ASCII, slashes escaped."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=True).replace("/", "\\/")
+
+
+def record_version(conn: Connection, agent: AgentRow, module: str, version: str | None) -> None:
+    if not version:
+        return
+    version = fit_utf8mb3(version, 100)
+    merged = merged_versions(agent.version, module, version)
+    if merged is not None and len(merged) <= 255:
+        conn.execute(update(agents).where(agents.c.id == agent.id).values(version=merged))

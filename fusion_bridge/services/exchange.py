@@ -1,0 +1,63 @@
+"""What the server does with each OCS/XML message, and the reply document it answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy.engine import Engine
+
+import protocol
+from fusion_bridge.services import agents
+from fusion_bridge.services.inventories import store_last_inventory
+from fusion_bridge.services.settings import SettingsCache
+
+
+def local_now() -> datetime:
+    # GLPI stores its own local time in timestamp columns; so does the plugin.
+    return datetime.now().replace(microsecond=0)
+
+
+class AgentExchange:
+    def __init__(self, engine: Engine, settings: SettingsCache, clock: Callable[[], datetime] = local_now):
+        self._engine = engine
+        self._settings = settings
+        self._clock = clock
+
+    def handle(self, message: protocol.Message, user_agent: str | None) -> bytes:
+        """Apply ``message`` and return the reply XML (uncompressed)."""
+        if isinstance(message, protocol.Prolog):
+            return self.prolog(message, user_agent)
+        return self.task_message(message, user_agent)
+
+    def prolog(self, message: protocol.Prolog, user_agent: str | None) -> bytes:
+        contact = agents.Contact(self._clock(), user_agent, message.token)
+        with agents.contact_unit(self._engine, message.device_id, contact) as (_conn, agent):
+            pass
+        settings = self._settings.get()
+        return protocol.prolog_reply(
+            options=(),
+            send_inventory=settings.agent_can_do("INVENTORY", agent.id),
+            prolog_freq=settings.prolog_freq,
+        )
+
+    def task_message(self, message: protocol.Message, user_agent: str | None) -> bytes:
+        now = self._clock()
+        contact = agents.Contact(now, user_agent)
+        module = agents.VERSION_KEYS[message.query]
+        with agents.contact_unit(self._engine, message.device_id, contact, lock_row=True) as (conn, agent):
+            agents.record_version(conn, agent, module, _module_version(message))
+            if isinstance(message, protocol.Inventory):
+                store_last_inventory(conn, agent.id, message.device_id, message.xml, now)
+        return protocol.empty_reply()
+
+
+def _module_version(message: protocol.Message) -> str | None:
+    """MODULEVERSION of network task messages, else the agent version of VERSIONCLIENT."""
+    version = getattr(message, "module_version", None)
+    if version:
+        return version
+    client = getattr(message, "version_client", None)
+    if client:
+        return client[len(agents.AGENT_PREFIX):] if client.startswith(agents.AGENT_PREFIX) else client
+    return None

@@ -1,0 +1,101 @@
+"""The plugin's switches the agent path needs: agent modules and config values.
+
+GLPI's UI changes them rarely and every PROLOG needs them, so each worker keeps a copy for
+``ttl`` seconds instead of querying them on every request.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+import schema
+
+DEFAULT_PROLOG_FREQ = "24"
+
+
+@dataclass(frozen=True)
+class ModuleSwitch:
+    is_active: bool
+    exceptions: frozenset[int]
+
+    def allows(self, agent_id: int) -> bool:
+        # Active: everyone but the exceptions. Inactive: only the exceptions.
+        return (agent_id in self.exceptions) != self.is_active
+
+
+@dataclass(frozen=True)
+class PluginSettings:
+    config: Mapping[str, str]
+    modules: Mapping[str, ModuleSwitch]
+
+    def agent_can_do(self, module: str, agent_id: int) -> bool:
+        # Module names compare case-insensitively, as GLPI's collation does.
+        switch = self.modules.get(module.lower())
+        return switch is not None and switch.allows(agent_id)
+
+    @property
+    def prolog_freq(self) -> str:
+        value = (self.config.get("inventory_frequence") or "").strip()
+        try:
+            return value if float(value) > 0 else DEFAULT_PROLOG_FREQ
+        except ValueError:
+            return DEFAULT_PROLOG_FREQ
+
+
+def load_settings(engine: Engine) -> PluginSettings:
+    with engine.connect() as conn:
+        config = {row.type: row.value for row in conn.execute(select(schema.configs.c.type, schema.configs.c.value))}
+        modules = {
+            (row.modulename or "").lower(): ModuleSwitch(bool(row.is_active), parse_exceptions(row.exceptions))
+            for row in conn.execute(
+                select(schema.agentmodules.c.modulename, schema.agentmodules.c.is_active, schema.agentmodules.c.exceptions)
+            )
+        }
+        conn.rollback()
+    return PluginSettings(config, modules)
+
+
+def parse_exceptions(raw: str | None) -> frozenset[int]:
+    """Agent ids from GLPI's exportArrayToDB: a JSON list or object of (string) ids."""
+    if not raw:
+        return frozenset()
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return frozenset()
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    ids = set()
+    for item in items:
+        try:
+            ids.add(int(item))
+        except (TypeError, ValueError):
+            continue
+    return frozenset(ids)
+
+
+class SettingsCache:
+    def __init__(self, engine: Engine, ttl: float, clock: Callable[[], float] = time.monotonic):
+        self._engine = engine
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._value: PluginSettings | None = None
+        self._expires = 0.0
+
+    def get(self) -> PluginSettings:
+        now = self._clock()
+        value = self._value
+        if value is not None and now < self._expires:
+            return value
+        with self._lock:
+            if self._value is None or self._clock() >= self._expires:
+                self._value = load_settings(self._engine)
+                self._expires = self._clock() + self._ttl
+            return self._value

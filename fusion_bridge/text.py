@@ -1,0 +1,19 @@
+"""Text fitted to GLPI 9.5's columns."""
+
+import re
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+def fit_utf8mb3(value: str | None, max_chars: int | None = None) -> str | None:
+    """Replace characters GLPI's 3-byte ``utf8`` columns cannot hold; cut to ``max_chars``.
+
+    MariaDB in strict mode refuses 4-byte UTF-8 (emoji, rare CJK) in such columns, which
+    would fail the whole write; U+FFFD keeps the rest of the value.
+    """
+    if value is None:
+        return None
+    value = _ASTRAL.sub("\ufffd", value)
+    if max_chars is not None and len(value) > max_chars:
+        value = value[:max_chars]
+    return value
