@@ -73,8 +73,10 @@ def _schema_transaction(engine: Engine) -> Iterator[Connection]:
                 conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": LOCK_NAME})
                 conn.commit()
         else:
-            if conn.dialect.name == "sqlite":
-                # pysqlite would run the DDL outside any transaction; make it one.
+            conn.begin()
+            if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:
+                # pysqlite in its default mode would run the DDL outside any transaction (engines
+                # from fusion_bridge.db already BEGIN IMMEDIATE on begin()).
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
                 yield conn
