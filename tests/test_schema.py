@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pymysql
 import pytest
-from sqlalchemy import Column, Index, Integer, MetaData, Table, create_engine, delete, func, insert, inspect
+from sqlalchemy import Column, Index, Integer, MetaData, Table, create_engine, delete, event, func, insert
+from sqlalchemy import inspect
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import make_url
 
@@ -205,6 +206,33 @@ def test_init_on_empty_database_creates_and_seeds_everything(empty_engine):
     check = schema.check_database(empty_engine)
     assert check.ok, check.problems()
     assert {t.status for t in check.tables} == {"ok"} and len(check.tables) == len(ALL_TABLES)
+
+
+def test_init_on_a_sqlite_engine_that_begins_its_own_transactions(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'own.sqlite'}")
+
+    @event.listens_for(engine, "connect")
+    def _autocommit(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    assert schema.init_database(engine).mode == "created"
+    assert schema.init_database(engine).rows_seeded == []
+    assert schema.check_database(engine).ok
+    engine.dispose()
+
+
+def test_failed_sqlite_init_leaves_nothing_behind(sqlite_engine, monkeypatch):
+    def fail(conn):
+        raise RuntimeError("seeding failed")
+
+    monkeypatch.setattr(schema.install, "insert_missing_seed_rows", fail)
+    with pytest.raises(RuntimeError, match="seeding failed"):
+        schema.init_database(sqlite_engine)
+    assert inspect(sqlite_engine).get_table_names() == []
 
 
 def test_second_init_changes_nothing(empty_engine):
