@@ -18,7 +18,8 @@ class BridgeServer(BaseApplication):
 
     def load_config(self) -> None:
         for key, value in self._options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
 
     def load(self):
         # Built in each worker after the fork: no database connection crosses a fork.
@@ -42,6 +43,9 @@ def gunicorn_options(config: Config, access_log: bool) -> dict:
         "errorlog": "-",
         "loglevel": config.log_level.lower(),
         "proc_name": "fusion-bridge",
+        # gunicorn >= 25 opens a control socket at one fixed path per user, which several
+        # instances on one machine would fight over.
+        "control_socket_disable": True,
     }
 
 
