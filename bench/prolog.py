@@ -41,13 +41,13 @@ def prolog_template() -> bytes:
     if TEMPLATE.exists():
         xml = TEMPLATE.read_bytes()
         start, end = xml.index(b"<DEVICEID>") + 10, xml.index(b"</DEVICEID>")
-        return xml[:start] + b"DEVICE" + xml[end:]
+        return xml[:start] + b"@@DEVICEID@@" + xml[end:]
     return FALLBACK_TEMPLATE
 
 
 def write_bodies(path: Path, count: int) -> list[bytes]:
     template = prolog_template()
-    bodies = [zlib.compress(template.replace(b"DEVICE", b"bench%05d-2026-11-25-10-00-00" % i)) for i in range(count)]
+    bodies = [zlib.compress(template.replace(b"@@DEVICEID@@", b"bench%05d-2026-11-25-10-00-00" % i)) for i in range(count)]
     with path.open("wb") as out:
         for body in bodies:
             out.write(b"%08d" % len(body) + body)
@@ -125,14 +125,15 @@ def main() -> None:
     bodies_file = workdir / "prologs.bin"
     bodies = write_bodies(bodies_file, args.agents)
     ports = {name: free_port() for name in ("bare-wsgi", "bare-flask", "bridge")}
-    gunicorn = [sys.executable, "-m", "gunicorn", "-k", "sync", "-w", str(args.workers), "--log-level", "warning"]
+    gunicorn = [sys.executable, "-m", "gunicorn", "-k", "sync", "-w", str(args.workers), "--log-level", "warning",
+                "--no-control-socket"]
     commands = {
         "bare-wsgi": gunicorn + ["-b", f"127.0.0.1:{ports['bare-wsgi']}", "bench.bare_app:wsgi"],
         "bare-flask": gunicorn + ["-b", f"127.0.0.1:{ports['bare-flask']}", "bench.bare_app:flask_app"],
-        "bridge": [sys.executable, "-m", "fusion_bridge.cli", "serve", "--bind", f"127.0.0.1:{ports['bridge']}",
+        "bridge": [sys.executable, "-m", "fusion_bridge", "serve", "--bind", f"127.0.0.1:{ports['bridge']}",
                    "--workers", str(args.workers)],
     }
-    subprocess.run([sys.executable, "-m", "fusion_bridge.cli", "db", "init"], cwd=ROOT, env=env, check=True,
+    subprocess.run([sys.executable, "-m", "fusion_bridge", "db", "init"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
     processes = {}
     results: dict[str, dict[int, list[dict]]] = {name: {level: [] for level in levels} for name in commands}

@@ -1,0 +1,5 @@
+"""`python -m fusion_bridge` is the `fusion-bridge` command."""
+
+from fusion_bridge.cli import main
+
+main(prog_name="fusion-bridge")
