@@ -22,13 +22,16 @@ log = logging.getLogger("fusion_bridge")
 def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     """Build the WSGI app. ``config`` overrides the ``FUSION_BRIDGE_*`` environment."""
     from fusion_bridge.http import agent
+    from fusion_bridge.http.xml_endpoint import AgentXmlEndpoint
     from fusion_bridge.runtime import Runtime
 
     settings = config if isinstance(config, Config) else Config.from_env().updated(config)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["fusion_bridge"] = Runtime(settings)
+    runtime = Runtime(settings)
+    app.extensions["fusion_bridge"] = runtime
     app.register_blueprint(agent.bp)
+    app.wsgi_app = AgentXmlEndpoint(app.wsgi_app, runtime, SERVER_TYPE)
 
     @app.after_request
     def _server_type(response: Response) -> Response:

@@ -18,12 +18,19 @@ from fusion_bridge.services.settings import SettingsCache
 class Runtime:
     config: Config
     engine: Engine = field(init=False)
+    autocommit_engine: Engine = field(init=False)
     limits: protocol.Limits = field(init=False)
     exchange: AgentExchange = field(init=False)
     rest: RestCalls = field(init=False)
 
     def __post_init__(self) -> None:
         self.engine = make_engine(self.config.database_url)
+        self.autocommit_engine = (make_engine(self.config.database_url, autocommit=True)
+                                  if self.engine.dialect.name in ("mysql", "mariadb") else self.engine)
         self.limits = protocol.Limits(max_decompressed=self.config.max_xml_bytes, max_depth=self.config.max_xml_depth)
-        self.exchange = AgentExchange(self.engine, SettingsCache(self.engine, self.config.settings_ttl))
+        self.exchange = AgentExchange(self.engine, self.autocommit_engine, SettingsCache(self.engine, self.config.settings_ttl))
         self.rest = RestCalls(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        self.autocommit_engine.dispose()

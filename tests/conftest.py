@@ -74,7 +74,7 @@ def engine(database_url):
 def app(database_url):
     app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 0})
     yield app
-    app.extensions["fusion_bridge"].engine.dispose()
+    app.extensions["fusion_bridge"].dispose()
 
 
 @pytest.fixture

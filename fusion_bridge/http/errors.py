@@ -12,19 +12,22 @@ import protocol
 log = logging.getLogger("fusion_bridge.agent")
 
 
-def _log_refusal(status: int, reason: str) -> None:
-    log.warning("%s %s from %s refused (%d): %s", request.method, request.path,
-                request.remote_addr, status, reason)
+def log_refusal(method: str, path: str, remote: str | None, status: int, reason: str) -> None:
+    log.warning("%s %s from %s refused (%d): %s", method, path, remote, status, reason)
+
+
+def xml_error_body(reason: str, encoding: str) -> tuple[bytes, str]:
+    """``<REPLY><ERROR>reason</ERROR></REPLY>``, compressed like the request."""
+    return protocol.encode_reply(protocol.error_reply(reason), encoding)
 
 
 def xml_error(status: int, reason: str, encoding: str, headers: dict | None = None) -> Response:
-    """``<REPLY><ERROR>reason</ERROR></REPLY>``, compressed like the request."""
-    _log_refusal(status, reason)
-    payload, content_type = protocol.encode_reply(protocol.error_reply(reason), encoding)
+    log_refusal(request.method, request.path, request.remote_addr, status, reason)
+    payload, content_type = xml_error_body(reason, encoding)
     return Response(payload, status, content_type=content_type, headers=headers)
 
 
 def json_error(status: int, reason: str, log_reason: str | None = None) -> Response:
-    _log_refusal(status, log_reason or reason)
+    log_refusal(request.method, request.path, request.remote_addr, status, log_reason or reason)
     body = json.dumps({"error": reason}, separators=(",", ":"))
     return Response(body, status, content_type="application/json")

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 import schema
-from fusion_bridge.db import named_lock
+from fusion_bridge.db import is_mysql, named_lock
 from fusion_bridge.text import fit_utf8mb3
 
 agents = schema.agents
@@ -84,6 +84,31 @@ def contact_unit(engine: Engine, device_id: str, contact: Contact, lock_row: boo
                     return
                 new = conn.execute(insert(agents).values(_new_agent(device_id, values)))
                 yield conn, AgentRow(new.inserted_primary_key[0], None, created=True)
+
+
+def _touch_statement(with_token: bool):
+    # One statement, one round trip on an autocommit connection: it updates the first agent
+    # with that DEVICEID and hands its id back through LAST_INSERT_ID(expr).
+    token = "token = :token, " if with_token else ""
+    return text(
+        f"UPDATE {agents.name} SET last_contact = :last_contact, useragent = :useragent, {token}"
+        "id = LAST_INSERT_ID(id) WHERE device_id = :device_id ORDER BY id LIMIT 1"
+    )
+
+
+_TOUCH = {True: _touch_statement(True), False: _touch_statement(False)}
+
+
+def touch(engine: Engine, autocommit_engine: Engine, device_id: str, contact: Contact) -> int:
+    """Record a contact of the agent (creating it if new); return its id."""
+    if is_mysql(autocommit_engine):
+        values = contact.values()
+        with autocommit_engine.connect() as conn:
+            result = conn.execute(_TOUCH["token" in values], {**values, "device_id": fit_utf8mb3(device_id)})
+            if result.rowcount:
+                return result.lastrowid
+    with contact_unit(engine, device_id, contact) as (_conn, agent):
+        return agent.id
 
 
 def _new_agent(device_id: str, contact_values: dict) -> dict:

@@ -19,8 +19,10 @@ def local_now() -> datetime:
 
 
 class AgentExchange:
-    def __init__(self, engine: Engine, settings: SettingsCache, clock: Callable[[], datetime] = local_now):
+    def __init__(self, engine: Engine, autocommit_engine: Engine, settings: SettingsCache,
+                 clock: Callable[[], datetime] = local_now):
         self._engine = engine
+        self._autocommit_engine = autocommit_engine
         self._settings = settings
         self._clock = clock
 
@@ -32,12 +34,11 @@ class AgentExchange:
 
     def prolog(self, message: protocol.Prolog, user_agent: str | None) -> bytes:
         contact = agents.Contact(self._clock(), user_agent, message.token)
-        with agents.contact_unit(self._engine, message.device_id, contact) as (_conn, agent):
-            pass
+        agent_id = agents.touch(self._engine, self._autocommit_engine, message.device_id, contact)
         settings = self._settings.get()
         return protocol.prolog_reply(
             options=(),
-            send_inventory=settings.agent_can_do("INVENTORY", agent.id),
+            send_inventory=settings.agent_can_do("INVENTORY", agent_id),
             prolog_freq=settings.prolog_freq,
         )
 
