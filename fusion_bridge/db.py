@@ -20,7 +20,7 @@ def make_engine(url: str, autocommit: bool = False) -> Engine:
         if "charset" not in parsed.query:
             # Send any text; values are fitted to GLPI's 3-byte utf8 columns before writing.
             parsed = parsed.update_query_dict({"charset": "utf8mb4"})
-        return create_engine(
+        engine = create_engine(
             parsed,
             isolation_level="AUTOCOMMIT" if autocommit else None,
             pool_size=4,
@@ -32,6 +32,11 @@ def make_engine(url: str, autocommit: bool = False) -> Engine:
             # reset-on-return ROLLBACK would be one more round trip for nothing.
             pool_reset_on_return=None,
         )
+        if autocommit:
+            # The server has nothing to roll back in autocommit mode, yet SQLAlchemy calls the
+            # DBAPI rollback when a connection closes, and pymysql sends it: a wasted round trip.
+            engine.dialect.do_rollback = lambda dbapi_connection: None
+        return engine
     return create_engine(parsed)
 
 

@@ -167,7 +167,9 @@ def seed(engine, rows: list[dict]) -> None:
     tables: dict[str, Table] = {}
     with engine.begin() as conn:
         for item in rows:
-            table = tables.get(item["table"]) or tables.setdefault(item["table"], reflect(engine, item["table"]))
+            if item["table"] not in tables:
+                tables[item["table"]] = reflect(engine, item["table"])
+            table = tables[item["table"]]
             values = {key: value for key, value in item["row"].items() if key in table.c}
             exists = conn.execute(select(table.c.id).where(table.c.id == values["id"])).first()
             if exists:
