@@ -164,11 +164,11 @@ def reflect(engine, name: str) -> Table:
 
 def seed(engine, rows: list[dict]) -> None:
     """Upsert the case's db_seed rows by id (columns the table does not have are left out)."""
-    tables: dict[str, Table] = {}
+    # Reflect first: on SQLite every transaction of the app's engines is BEGIN IMMEDIATE, so a
+    # second connection opened inside the transaction below would wait for its lock.
+    tables = {name: reflect(engine, name) for name in dict.fromkeys(item["table"] for item in rows)}
     with engine.begin() as conn:
         for item in rows:
-            if item["table"] not in tables:
-                tables[item["table"]] = reflect(engine, item["table"])
             table = tables[item["table"]]
             values = {key: value for key, value in item["row"].items() if key in table.c}
             exists = conn.execute(select(table.c.id).where(table.c.id == values["id"])).first()
