@@ -86,7 +86,8 @@ def load_case(name: str) -> Case:
             method=request["method"], path=request["path"], content_type=request["content_type"],
             user_agent=request["user_agent"], body=body,
             xml=xml_file.read_bytes() if xml_file.exists() else body,
-            status=reply["status"], reply_content_type=reply["content_type"], reply_encoding=reply["encoding"],
+            status=reply["status"], reply_content_type=reply["content_type"],
+            reply_encoding=reply["encoding"],
             reply_body=(sub / "expected_reply.body").read_bytes(),
             reply_xml=(sub / "expected_reply.xml").read_bytes(),
         ))
@@ -136,8 +137,8 @@ def compare(exchange: Exchange, response) -> list[str]:
         if body != exchange.reply_body:
             if got_xml == exchange.reply_xml:
                 problems.append(f"{where}: same XML but different zlib bytes ({len(body)} vs "
-                                f"{len(exchange.reply_body)} bytes; expected {exchange.reply_body[:12].hex(' ')}…, "
-                                f"got {body[:12].hex(' ')}…)")
+                                f"{len(exchange.reply_body)} bytes; expected "
+                                f"{exchange.reply_body[:12].hex(' ')}…, got {body[:12].hex(' ')}…)")
             else:
                 problems.append(f"{where}: reply XML differs:\n{xml_diff(exchange.reply_xml, got_xml)}")
     elif exchange.reply_encoding == "gzip":
@@ -181,7 +182,8 @@ def seed(engine, rows: list[dict]) -> None:
 def agent_rows(engine, deviceid: str) -> list[dict]:
     agents = reflect(engine, AGENTS)
     with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(select(agents).where(agents.c.device_id == deviceid))]
+        result = conn.execute(select(agents).where(agents.c.device_id == deviceid))
+        return [dict(row._mapping) for row in result]
 
 
 def the_agent(engine, case: Case) -> dict:

@@ -64,7 +64,8 @@ def server(database_url, tmp_path):
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [*serve_command(), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--database", database_url],
+            [*serve_command(), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+             "--database", database_url],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             cwd=tmp_path,
         )
@@ -110,7 +111,8 @@ def agent_version() -> str:
 
 def run_agent(server_url: str, tmp_path: Path) -> agentlib.AgentRun:
     try:
-        return agentlib.run_agent(server_url, "inventory", timeout=AGENT_TIMEOUT, workdir=tmp_path / "agent", debug=2)
+        return agentlib.run_agent(server_url, "inventory", timeout=AGENT_TIMEOUT, workdir=tmp_path / "agent",
+                                  debug=2)
     except agentlib.AgentMissing as missing:
         pytest.fail(str(missing))
     except subprocess.TimeoutExpired as expired:
@@ -156,7 +158,8 @@ def check_database(engine, run: agentlib.AgentRun, agent_version: str) -> None:
         assert agent["last_contact"] is not None
         assert json.loads(agent["version"] or "null") == {"INVENTORY": f"v{agent_version}"}
         agent_column = next(column for column in inventories.c if column.name.endswith("agents_id"))
-        stored = conn.execute(select(inventories.c.content).where(agent_column == agent["id"])).scalars().all()
+        stored = conn.execute(
+            select(inventories.c.content).where(agent_column == agent["id"])).scalars().all()
     assert stored, f"no stored inventory for agent {agent['id']}"
     xml = zlib.decompress(stored[-1]).decode("utf-8")
     assert f"<DEVICEID>{run.deviceid}</DEVICEID>" in xml
