@@ -88,6 +88,24 @@ def stop(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(group: int | None = None, name: str | None = None) -> float:
+    """CPU time of the processes in process group ``group`` (or named ``name``)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        command, _, rest = text.rpartition(")")
+        fields = rest.split()
+        if (group is not None and int(fields[2]) == group) or (name is not None and command.endswith("(" + name)):
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
 def run_wrk(port: int, connections: int, duration: int, bodies_file: Path) -> dict:
     env = {**os.environ, "BODIES_FILE": str(bodies_file)}
     output = subprocess.run(
@@ -145,11 +163,15 @@ def main() -> None:
             for level in levels:
                 for name in commands:
                     run_wrk(ports[name], level, 2, bodies_file)  # warm-up, not recorded
+                    server_cpu, db_cpu = cpu_seconds(group=processes[name].pid), cpu_seconds(name="mariadbd")
                     result = run_wrk(ports[name], level, args.duration, bodies_file)
+                    result["server_cpu_us"] = (cpu_seconds(group=processes[name].pid) - server_cpu) / result["requests"] * 1e6
+                    result["db_cpu_us"] = (cpu_seconds(name="mariadbd") - db_cpu) / result["requests"] * 1e6
                     results[name][level].append(result)
                     print(f"repeat {repeat + 1} c={level:<4d} {name:10s} {result['rps']:8.0f} req/s  "
                           f"p50 {result['p50_us'] / 1000:6.1f} ms  p99 {result['p99_us'] / 1000:6.1f} ms  "
-                          f"errors {result['status_errors'] + result['read_errors'] + result['connect_errors']}",
+                          f"errors {result['status_errors'] + result['read_errors'] + result['connect_errors']}  "
+                          f"CPU µs/req server {result['server_cpu_us']:.0f} db {result['db_cpu_us']:.0f}",
                           flush=True)
     finally:
         for process in processes.values():
@@ -159,8 +181,8 @@ def main() -> None:
 
     print()
     print(f"| concurrency | server | req/s (median of {args.repeats}) [min-max] | p50 ms | p99 ms | "
-          "vs bare-wsgi | vs bare-flask |")
-    print("|---|---|---|---|---|---|---|")
+          "CPU µs/req server / MariaDB | vs bare-wsgi | vs bare-flask |")
+    print("|---|---|---|---|---|---|---|---|")
     for level in levels:
         medians = {name: statistics.median(r["rps"] for r in results[name][level]) for name in commands}
         for name in commands:
@@ -168,7 +190,10 @@ def main() -> None:
             rps = [r["rps"] for r in runs]
             p50 = statistics.median(r["p50_us"] for r in runs) / 1000
             p99 = statistics.median(r["p99_us"] for r in runs) / 1000
+            server_cpu = statistics.median(r["server_cpu_us"] for r in runs)
+            db_cpu = statistics.median(r["db_cpu_us"] for r in runs)
             print(f"| {level} | {name} | {medians[name]:.0f} [{min(rps):.0f}-{max(rps):.0f}] | {p50:.1f} | {p99:.1f} "
+                  f"| {server_cpu:.0f} / {db_cpu:.0f} "
                   f"| {medians[name] / medians['bare-wsgi']:.0%} | {medians[name] / medians['bare-flask']:.0%} |")
     if args.output:
         args.output.write_text(json.dumps(results, indent=1))
