@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 PREFIX = "FUSION_BRIDGE_"
@@ -26,6 +26,8 @@ class Config:
     log_level: str = "INFO"
     bind: str = "127.0.0.1:8080"
     workers: int = 0  # 0 = 2 x cores + 1
+    # Bearer token of the JSON admin API under /api/; empty = the API refuses every call.
+    admin_token: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
