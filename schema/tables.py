@@ -43,6 +43,13 @@ BRIDGE_TABLES: list[Table] = list(bridge.TABLES)
 
 TABLES_BY_NAME: dict[str, Table] = {table.name: table for table in metadata.sorted_tables}
 
+# Every other table under its module-level name too (schema.statediscoveries, schema.deploygroups…).
+_MODULES = (plugin_agents, plugin_tasks, plugin_network, plugin_deploy, plugin_collect, glpi_core_base,
+            glpi_core_assets, bridge)
+_MORE_TABLES = {name: value for module in _MODULES for name, value in vars(module).items()
+                if isinstance(value, Table) and not name.startswith("_")}
+globals().update({name: table for name, table in _MORE_TABLES.items() if name not in globals()})
+
 __all__ = [
     "metadata", "PLUGIN_TABLES", "CORE_TABLES", "BRIDGE_TABLES", "TABLES_BY_NAME",
     "agents", "agentmodules", "configs", "entities", "tasks", "taskjobs", "taskjobstates",
@@ -52,4 +59,8 @@ __all__ = [
     "glpi_crontasklogs", "glpi_plugins", "glpi_computers", "glpi_networkequipments",
     "glpi_printers", "glpi_networkports", "glpi_networknames", "glpi_ipaddresses", "glpi_domains",
     "glpi_domains_items",
+    *sorted(name for name in _MORE_TABLES if name not in (
+        "agents", "agentmodules", "configs", "entities", "tasks", "taskjobs", "taskjobstates", "taskjoblogs",
+        "timeslots", "timeslotentries", "ipranges", "configsecurities", "bridge_meta", "bridge_inventories")
+        and not name.startswith("glpi_")),
 ]
