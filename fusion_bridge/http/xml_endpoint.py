@@ -13,6 +13,7 @@ from http import HTTPStatus
 from sqlalchemy.exc import DBAPIError
 
 import protocol
+from fusion_bridge.services.exchange import Refused
 from fusion_bridge.http.errors import log_refusal, xml_error_body
 from fusion_bridge.http.paths import is_agent_path
 
@@ -44,6 +45,8 @@ class AgentXmlEndpoint:
             reply = self._runtime.exchange.handle(decoded.message, environ.get("HTTP_USER_AGENT") or None)
         except protocol.ProtocolError as error:
             return self._refuse(environ, error.status, error.reason, error.encoding)
+        except Refused as refusal:
+            return self._refuse(environ, 400, refusal.reason, decoded.encoding)
         except DBAPIError as error:
             log.error("database error on POST %s: %s", environ.get("PATH_INFO"), error)
             return self._fail(503, "database unavailable, try again later", content_type)

@@ -8,9 +8,13 @@ from typing import Callable
 from sqlalchemy.engine import Engine
 
 import protocol
-from fusion_bridge.services import agents
+from fusion_bridge.services import agents, dispatch, progress
+from fusion_bridge.services.imports import import_computer_inventory
 from fusion_bridge.services.inventories import store_last_inventory
+from fusion_bridge.services.progress import Refused
 from fusion_bridge.services.settings import SettingsCache
+
+__all__ = ["AgentExchange", "Refused", "local_now"]
 
 
 def local_now() -> datetime:
@@ -27,17 +31,21 @@ class AgentExchange:
         self._clock = clock
 
     def handle(self, message: protocol.Message, user_agent: str | None) -> bytes:
-        """Apply ``message`` and return the reply XML (uncompressed)."""
+        """Apply ``message`` and return the reply XML (uncompressed); Refused if it cannot be."""
         if isinstance(message, protocol.Prolog):
             return self.prolog(message, user_agent)
         return self.task_message(message, user_agent)
 
     def prolog(self, message: protocol.Prolog, user_agent: str | None) -> bytes:
-        contact = agents.Contact(self._clock(), user_agent, message.token)
+        now = self._clock()
+        contact = agents.Contact(now, user_agent, message.token)
         agent_id = agents.touch(self._engine, self._autocommit_engine, message.device_id, contact)
         settings = self._settings.get()
+        with self._autocommit_engine.connect() as conn:
+            pending = dispatch.pending_runs(conn, agent_id)
+        options = dispatch.hand_out(self._engine, agent_id, pending, settings, now) if pending else ()
         return protocol.prolog_reply(
-            options=(),
+            options=options,
             send_inventory=settings.agent_can_do("INVENTORY", agent_id),
             prolog_freq=settings.prolog_freq,
         )
@@ -50,6 +58,11 @@ class AgentExchange:
             agents.record_version(conn, agent, module, _module_version(message))
             if isinstance(message, protocol.Inventory):
                 store_last_inventory(conn, agent.id, message.device_id, message.xml, now)
+                import_computer_inventory(conn, agent.id, message, now)
+            elif message.query == "NETDISCOVERY":
+                progress.netdiscovery(conn, agent.id, message, now)
+            else:
+                progress.snmpquery(conn, agent.id, message, now)
         return protocol.empty_reply()
 
 

@@ -1,0 +1,161 @@
+"""Handing prepared runs to their agent at PROLOG (plugin-semantics.md §6.1, §7).
+
+Each run the agent may still execute becomes one OPTION, in action order. A run is claimed
+with a conditional UPDATE (state 0 → 1), so of many concurrent PROLOGs of one agent exactly
+one hands it out. Runs that fail the plugin's checks are cancelled with its words.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import and_, bindparam, select
+from sqlalchemy.engine import Connection, Engine
+
+import schema
+from fusion_bridge.services import options, runs
+from fusion_bridge.services.settings import PluginSettings
+from fusion_bridge.services.timeslots import in_schedule, timeslot_active
+from protocol import Element
+from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State, XML_METHODS
+
+ALREADY_SENT = ("The agent is requesting a configuration that has already been sent to him by the server. "
+                "It is more likely that the agent is subject to a critical error.")
+TASK_INACTIVE = "The task has been deactivated after preparation of this job."
+OUT_OF_SCHEDULE = "This job can not be executed anymore due to the task's schedule."
+OUT_OF_TIMESLOT = "This job can not be executed anymore due to the task's timeslot."
+NOT_AN_ACTOR = "This agent does not belong anymore in the actors defined in the job."
+WOL_DONE = "WakeOnLan have not return state"
+
+_runs, _jobs, _tasks = schema.taskjobstates, schema.taskjobs, schema.tasks
+
+AGENT_RUNS = (
+    select(_runs.c.id, _runs.c.state, _runs.c.itemtype, _runs.c.items_id, _runs.c.specificity,
+           _jobs.c.id.label("job_id"), _jobs.c.method, _jobs.c.actors,
+           _tasks.c.is_active, _tasks.c.datetime_start, _tasks.c.datetime_end,
+           _tasks.c.plugin_fusioninventory_timeslots_exec_id.label("exec_timeslot"))
+    .select_from(_runs)
+    .join(_jobs, _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id)
+    .join(_tasks, _tasks.c.id == _jobs.c.plugin_fusioninventory_tasks_id)
+    .where(_runs.c.plugin_fusioninventory_agents_id == bindparam("agent_id"),
+           _runs.c.state.in_([int(State.PREPARED), int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA)]))
+    .order_by(_jobs.c.id, _runs.c.id)
+)
+
+
+def pending_runs(conn: Connection, agent_id: int) -> list:
+    return conn.execute(AGENT_RUNS, {"agent_id": agent_id}).all()
+
+
+def hand_out(engine: Engine, agent_id: int, candidates: list, settings: PluginSettings, now: datetime) -> tuple[Element, ...]:
+    """OPTIONs for the agent's ``candidates`` (from ``pending_runs``), in one transaction."""
+    handed: list[Element] = []
+    with engine.begin() as conn:
+        agent = conn.execute(select(schema.agents).where(schema.agents.c.id == agent_id)).first()
+        tuning = options.AgentTuning(agent.threads_networkdiscovery or 0, agent.timeout_networkdiscovery or 0,
+                                     agent.threads_networkinventory or 0, agent.timeout_networkinventory or 0)
+        for run in candidates:
+            if run.state != State.PREPARED:
+                runs.fail(conn, run.id, ALREADY_SENT, now)
+                continue
+            refusal = _refusal(conn, run, agent, now)
+            if refusal is not None:
+                runs.cancel(conn, run.id, refusal, now)
+                continue
+            if run.method not in XML_METHODS:
+                continue  # REST runs are fetched by the agent's getJobs calls.
+            element = _claim(conn, run, agent, tuning, settings, now)
+            if element is not None:
+                handed.append(element)
+    return tuple(handed)
+
+
+def _refusal(conn: Connection, run, agent, now: datetime) -> str | None:
+    if not run.is_active:
+        return TASK_INACTIVE
+    if not in_schedule(run.datetime_start, run.datetime_end, now):
+        return OUT_OF_SCHEDULE
+    if run.exec_timeslot and not timeslot_active(conn, run.exec_timeslot, now):
+        return OUT_OF_TIMESLOT
+    if not agent_is_actor(conn, agent, runs.parse_item_list(run.actors)):
+        return NOT_AN_ACTOR
+    return None
+
+
+def _claim(conn: Connection, run, agent, tuning, settings: PluginSettings, now: datetime) -> Element | None:
+    try:
+        if run.method == Method.NETWORK_DISCOVERY:
+            element = options.netdiscovery(conn, run, tuning, settings.config)
+        elif run.method == Method.NETWORK_INVENTORY:
+            element = options.snmpquery(conn, run, tuning, settings.config)
+        elif run.itemtype == ItemType.COMPUTER:
+            element = options.wakeonlan(conn, run)
+        else:
+            raise options.CannotBuild(f"Wake-on-LAN needs a computer target, not {run.itemtype}.")
+    except options.CannotBuild as refusal:
+        runs.fail(conn, run.id, refusal.comment, now)
+        return None
+    if not runs.move(conn, run.id, State.SERVER_HAS_SENT_DATA, (State.PREPARED,)):
+        return None  # another PROLOG of this agent handed it out first
+    if run.method == Method.WAKEONLAN:
+        # The agent reports nothing for Wake-on-LAN: the plugin finishes it at once.
+        runs.add_log(conn, run.id, Log.STARTED, "", now, ItemType.COMPUTER, 0)
+        runs.finish(conn, run.id, WOL_DONE, now, run.items_id, ItemType.COMPUTER)
+    else:
+        threads, timeout = ((agent.threads_networkdiscovery, agent.timeout_networkdiscovery)
+                            if run.method == Method.NETWORK_DISCOVERY
+                            else (agent.threads_networkinventory, agent.timeout_networkinventory))
+        runs.add_log(conn, run.id, Log.STARTED, f"{threads} threads {timeout} timeout", now)
+    return element
+
+
+def agent_is_actor(conn: Connection, agent, actors: list[tuple[str, int]]) -> bool:
+    """Whether ``agent`` is one of the agents the job's actors stand for."""
+    computer = agent.computers_id or 0
+    for itemtype, item_id in actors:
+        if itemtype == ItemType.AGENT and item_id == agent.id:
+            return True
+        if itemtype == ItemType.COMPUTER and computer and item_id == computer:
+            return True
+    if not computer:
+        return False
+    for itemtype, item_id in actors:
+        if itemtype == ItemType.GROUP and _computer_in_group(conn, computer, item_id):
+            return True
+        if itemtype == ItemType.DEPLOY_GROUP and _computer_in_deploy_group(conn, computer, item_id):
+            return True
+    return False
+
+
+def _computer_in_group(conn: Connection, computer_id: int, group_id: int) -> bool:
+    computers, members = schema.glpi_computers, schema.glpi_groups_users
+    row = conn.execute(select(computers.c.groups_id, computers.c.users_id).where(computers.c.id == computer_id)).first()
+    if row is None:
+        return False
+    if row.groups_id == group_id:
+        return True
+    return bool(row.users_id) and conn.execute(
+        select(members.c.id).where(and_(members.c.groups_id == group_id, members.c.users_id == row.users_id))
+    ).first() is not None
+
+
+def _computer_in_deploy_group(conn: Connection, computer_id: int, group_id: int) -> bool:
+    group = conn.execute(select(schema.deploygroups.c.type).where(schema.deploygroups.c.id == group_id)).scalar()
+    if group == "STATIC":
+        static = schema.deploygroups_staticdatas
+        return conn.execute(select(static.c.id).where(
+            static.c.plugin_fusioninventory_deploygroups_id == group_id, static.c.itemtype == ItemType.COMPUTER,
+            static.c.items_id == computer_id)).first() is not None
+    if group == "DYNAMIC":
+        dynamic = schema.deploygroups_dynamicdatas
+        for cache in conn.execute(select(dynamic.c.computers_id_cache).where(
+                dynamic.c.plugin_fusioninventory_deploygroups_id == group_id)).scalars():
+            try:
+                members = json.loads(cache or "{}")
+            except ValueError:
+                continue
+            values = members.values() if isinstance(members, dict) else members if isinstance(members, list) else ()
+            if str(computer_id) in {str(value) for value in values}:
+                return True
+    return False

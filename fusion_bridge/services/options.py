@@ -1,0 +1,153 @@
+"""The OPTION blocks of a PROLOG reply, one per run, in the plugin's exact format (§7.1–§7.3)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select
+from sqlalchemy.engine import Connection
+
+import schema
+from protocol import Element, leaf, option
+from schema.constants import ItemType
+
+SNMP_VERSIONS = {"1": "1", "2": "2c", "3": "3"}
+AUTH_PROTOCOLS = {"1": "MD5", "2": "SHA"}
+# The plugin emits "" for the UI's Triple-DES (3), a bug; 5 is its own 3DES value.
+PRIV_PROTOCOLS = {"1": "DES", "2": "AES", "3": "3DES", "5": "3DES"}
+DEVICE_TYPES = {ItemType.NETWORK_EQUIPMENT: "NETWORKING", ItemType.PRINTER: "PRINTER"}
+EXTENSIONS = {
+    ItemType.NETWORK_EQUIPMENT: (schema.networkequipments, "networkequipments_id"),
+    ItemType.PRINTER: (schema.printers, "printers_id"),
+}
+
+
+class CannotBuild(Exception):
+    """The run cannot be handed out; ``comment`` says why (it goes to the run's history)."""
+
+    def __init__(self, comment: str):
+        super().__init__(comment)
+        self.comment = comment
+
+
+@dataclass(frozen=True)
+class AgentTuning:
+    """The agent's threads/timeout columns; 0 means "use the plugin's config value"."""
+
+    threads_discovery: int
+    timeout_discovery: int
+    threads_inventory: int
+    timeout_inventory: int
+
+
+def _value(own: int, config: dict, key: str, default: str) -> str:
+    return str(own) if own else str(config.get(key) or default)
+
+
+def authentication(row) -> Element:
+    """One credential as ``PluginFusioninventoryToolbox::addAuth`` writes it."""
+    version = SNMP_VERSIONS.get(str(row.snmpversion), str(row.snmpversion))
+    attributes = {"ID": row.id, "VERSION": version}
+    if version == "3":
+        attributes["USERNAME"] = row.username or ""
+        if str(row.authentication or "0") != "0":
+            attributes["AUTHPROTOCOL"] = AUTH_PROTOCOLS.get(str(row.authentication), "")
+        attributes["AUTHPASSPHRASE"] = row.auth_passphrase or ""
+        if str(row.encryption or "0") != "0":
+            attributes["PRIVPROTOCOL"] = PRIV_PROTOCOLS.get(str(row.encryption), "")
+        attributes["PRIVPASSPHRASE"] = row.priv_passphrase or ""
+    else:
+        attributes["COMMUNITY"] = row.community or ""
+    return leaf("AUTHENTICATION", **attributes)
+
+
+def netdiscovery(conn: Connection, run, tuning: AgentTuning, config: dict) -> Element:
+    iprange = conn.execute(select(schema.ipranges).where(schema.ipranges.c.id == run.items_id)).first()
+    if iprange is None:
+        raise CannotBuild(f"The IP range {run.items_id} of this job no longer exists.")
+    start, end = _slice(iprange, run.specificity)
+    credentials = conn.execute(
+        select(schema.configsecurities)
+        .join(schema.ipranges_configsecurities, schema.ipranges_configsecurities.c.plugin_fusioninventory_configsecurities_id
+              == schema.configsecurities.c.id)
+        .where(schema.ipranges_configsecurities.c.plugin_fusioninventory_ipranges_id == iprange.id)
+        .order_by(schema.ipranges_configsecurities.c.rank, schema.ipranges_configsecurities.c.id)
+    ).all()
+    return option(
+        "NETDISCOVERY",
+        leaf("PARAM",
+             THREADS_DISCOVERY=_value(tuning.threads_discovery, config, "threads_networkdiscovery", "20"),
+             TIMEOUT=_value(tuning.timeout_discovery, config, "timeout_networkdiscovery", "1"),
+             PID=run.id),
+        leaf("RANGEIP", ID=iprange.id, IPSTART=start, IPEND=end, ENTITY=iprange.entities_id),
+        *(authentication(row) for row in credentials),
+    )
+
+
+def _slice(iprange, specificity: str | None) -> tuple[str, str]:
+    """The range bounds, or the legacy ``"<from>-<to>"`` offsets of ``specificity``."""
+    start, end = iprange.ip_start or "", iprange.ip_end or ""
+    if not specificity or "-" not in specificity:
+        return start, end
+    try:
+        first, last = (int(part) for part in specificity.split("-", 1))
+        base = int(ipaddress.IPv4Address(start))
+        return str(ipaddress.IPv4Address(base + first)), str(ipaddress.IPv4Address(base + last))
+    except ValueError:
+        return start, end
+
+
+def snmpquery(conn: Connection, run, tuning: AgentTuning, config: dict) -> Element:
+    device_type = DEVICE_TYPES.get(run.itemtype)
+    if device_type is None:
+        raise CannotBuild(f"SNMP inventory cannot query a {run.itemtype}.")
+    ip = first_ip(conn, run.itemtype, run.items_id)
+    if ip is None:
+        raise CannotBuild("Device have no ip")
+    extension, key = EXTENSIONS[run.itemtype]
+    credential_id = conn.execute(
+        select(extension.c.plugin_fusioninventory_configsecurities_id).where(extension.c[key] == run.items_id)
+    ).scalar() or 0
+    credential = conn.execute(
+        select(schema.configsecurities).where(schema.configsecurities.c.id == credential_id)
+    ).first()
+    # Only the credential the device uses: the plugin sends every credential it knows.
+    return option(
+        "SNMPQUERY",
+        leaf("PARAM",
+             THREADS_QUERY=_value(tuning.threads_inventory, config, "threads_networkinventory", "10"),
+             TIMEOUT=_value(tuning.timeout_inventory, config, "timeout_networkinventory", "15"),
+             PID=run.id),
+        leaf("DEVICE", TYPE=device_type, ID=run.items_id, IP=ip, AUTHSNMP_ID=credential_id),
+        *((authentication(credential),) if credential is not None else ()),
+    )
+
+
+def first_ip(conn: Connection, itemtype: str, items_id: int) -> str | None:
+    """The asset's first IP address through ports → names → addresses (``getIPforDevice``)."""
+    ports, names, addresses = schema.glpi_networkports, schema.glpi_networknames, schema.glpi_ipaddresses
+    return conn.execute(
+        select(addresses.c.name)
+        .select_from(ports)
+        .join(names, and_(names.c.itemtype == "NetworkPort", names.c.items_id == ports.c.id))
+        .join(addresses, and_(addresses.c.itemtype == "NetworkName", addresses.c.items_id == names.c.id))
+        .where(ports.c.itemtype == itemtype, ports.c.items_id == items_id,
+               ports.c.instantiation_type != "NetworkPortLocal", ports.c.is_deleted == 0,
+               names.c.is_deleted == 0, addresses.c.is_deleted == 0, addresses.c.name != "")
+        .order_by(ports.c.id, addresses.c.id)
+        .limit(1)
+    ).scalar()
+
+
+def wakeonlan(conn: Connection, run) -> Element:
+    ports = schema.glpi_networkports
+    macs = conn.execute(
+        select(ports.c.mac)
+        .where(ports.c.itemtype == ItemType.COMPUTER, ports.c.items_id == run.items_id,
+               ports.c.mac.is_not(None), ports.c.mac != "", ports.c.is_deleted == 0)
+        .order_by(ports.c.id)
+    ).scalars().all()
+    if not macs:
+        raise CannotBuild("No MAC address found on the computer")
+    return option("WAKEONLAN", *(leaf("PARAM", MAC=mac) for mac in dict.fromkeys(macs)))
