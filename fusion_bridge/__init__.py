@@ -21,7 +21,7 @@ log = logging.getLogger("fusion_bridge")
 
 def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     """Build the WSGI app. ``config`` overrides the ``FUSION_BRIDGE_*`` environment."""
-    from fusion_bridge.http import agent
+    from fusion_bridge.http import admin, agent
     from fusion_bridge.http.xml_endpoint import AgentXmlEndpoint
     from fusion_bridge.runtime import Runtime
 
@@ -30,6 +30,8 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     runtime = Runtime(settings)
     app.extensions["fusion_bridge"] = runtime
+    # /api/... rules have more static parts than the agent blueprint's catch-all, so they win.
+    app.register_blueprint(admin.bp)
     app.register_blueprint(agent.bp)
     app.wsgi_app = AgentXmlEndpoint(app.wsgi_app, runtime, SERVER_TYPE)
 

@@ -44,14 +44,24 @@ AGENT_RUNS = (
 )
 
 
-def pending_runs(conn: Connection, agent_id: int) -> list:
-    return conn.execute(AGENT_RUNS, {"agent_id": agent_id}).all()
+# Most PROLOGs find nothing to hand out: one narrow indexed probe answers that cheaply.
+HAS_PENDING = (
+    select(_runs.c.id)
+    .where(_runs.c.plugin_fusioninventory_agents_id == bindparam("agent_id"),
+           _runs.c.state.in_([int(State.PREPARED), int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA)]))
+    .limit(1)
+)
 
 
-def hand_out(engine: Engine, agent_id: int, candidates: list, settings: PluginSettings, now: datetime) -> tuple[Element, ...]:
-    """OPTIONs for the agent's ``candidates`` (from ``pending_runs``), in one transaction."""
+def has_pending_runs(conn: Connection, agent_id: int) -> bool:
+    return conn.execute(HAS_PENDING, {"agent_id": agent_id}).first() is not None
+
+
+def hand_out(engine: Engine, agent_id: int, settings: PluginSettings, now: datetime) -> tuple[Element, ...]:
+    """OPTIONs for the agent's pending runs, applied in one transaction."""
     handed: list[Element] = []
     with engine.begin() as conn:
+        candidates = conn.execute(AGENT_RUNS, {"agent_id": agent_id}).all()
         agent = conn.execute(select(schema.agents).where(schema.agents.c.id == agent_id)).first()
         tuning = options.AgentTuning(agent.threads_networkdiscovery or 0, agent.timeout_networkdiscovery or 0,
                                      agent.threads_networkinventory or 0, agent.timeout_networkinventory or 0)

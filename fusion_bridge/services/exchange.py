@@ -42,8 +42,8 @@ class AgentExchange:
         agent_id = agents.touch(self._engine, self._autocommit_engine, message.device_id, contact)
         settings = self._settings.get()
         with self._autocommit_engine.connect() as conn:
-            pending = dispatch.pending_runs(conn, agent_id)
-        options = dispatch.hand_out(self._engine, agent_id, pending, settings, now) if pending else ()
+            pending = dispatch.has_pending_runs(conn, agent_id)
+        options = dispatch.hand_out(self._engine, agent_id, settings, now) if pending else ()
         return protocol.prolog_reply(
             options=options,
             send_inventory=settings.agent_can_do("INVENTORY", agent_id),
