@@ -106,8 +106,8 @@ def cpu_seconds(group: int | None = None, name: str | None = None) -> float:
     return total / CLOCK_TICKS
 
 
-def run_wrk(port: int, connections: int, duration: int, bodies_file: Path) -> dict:
-    env = {**os.environ, "BODIES_FILE": str(bodies_file)}
+def run_wrk(port: int, connections: int, duration: int, bodies_file: Path, random_start: bool = True) -> dict:
+    env = {**os.environ, "BODIES_FILE": str(bodies_file), "RANDOM_START": "1" if random_start else "0"}
     output = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
          "-s", str(ROOT / "bench" / "wrk_post.lua"), f"http://127.0.0.1:{port}/plugins/fusioninventory/"],

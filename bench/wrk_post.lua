@@ -1,4 +1,5 @@
--- Posts length-prefixed request bodies from BODIES_FILE in turn, each thread from its own start.
+-- Posts length-prefixed request bodies from BODIES_FILE in turn, from a random start unless
+-- RANDOM_START=0 (then each body is posted once before any repeats).
 -- Prints one JSON line with the counts and latency percentiles when the run ends.
 local bodies = {}
 local index = 1
@@ -14,7 +15,9 @@ function init(args)
     bodies[#bodies + 1] = data:sub(pos + 8, pos + 7 + len)
     pos = pos + 8 + len
   end
-  index = math.random(#bodies)
+  if os.getenv("RANDOM_START") ~= "0" then
+    index = math.random(#bodies)
+  end
 end
 
 function request()

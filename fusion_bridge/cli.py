@@ -110,7 +110,10 @@ def db_check(database_url: str | None) -> None:
 @click.option("--workers", type=int, help="Worker processes (default 2 x cores + 1).")
 @database_option
 @click.option("--access-log/--no-access-log", default=False, help="Log every request.")
-def serve(bind: str | None, workers: int | None, database_url: str | None, access_log: bool) -> None:
+@click.option("--scheduler/--no-scheduler", default=True,
+              help="Prepare task runs every minute in a process next to the server (default: on).")
+def serve(bind: str | None, workers: int | None, database_url: str | None, access_log: bool,
+          scheduler: bool) -> None:
     """Serve agents under gunicorn."""
     from schema import SchemaError, check_database, init_database
 
@@ -134,4 +137,57 @@ def serve(bind: str | None, workers: int | None, database_url: str | None, acces
         engine.dispose()
     click.echo(f"fusion-bridge {__version__} on {_safe_url(config.database_url)}")
     click.echo(f"Point agents at: fusioninventory-agent --server {agent_url(config.bind)}")
-    run(config, access_log)
+    if not scheduler:
+        run(config, access_log)
+        return
+    from fusion_bridge.scheduler import SchedulerSettings, start_process, stop_process
+
+    try:
+        settings = SchedulerSettings.from_env()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    # Started before gunicorn forks its workers; the child makes its own database engine.
+    process = start_process(config.database_url, settings, config.log_level)
+    try:
+        run(config, access_log)
+    finally:
+        stop_process(process)
+
+
+@main.command()
+@database_option
+@click.option("--once", is_flag=True,
+              help="Run one pass (preparation, time-outs, retention), print it and exit.")
+def prepare(database_url: str | None, once: bool) -> None:
+    """Prepare task runs, time out silent runs and apply retention (every minute, or --once).
+
+    Settings: FUSION_BRIDGE_SCHEDULER_INTERVAL (60 s), FUSION_BRIDGE_RUN_TIMEOUT_MINUTES (240),
+    FUSION_BRIDGE_RUNS_KEPT (10).
+    """
+    from fusion_bridge.scheduler import Scheduler, SchedulerSettings
+
+    config = _config(database_url=database_url)
+    try:
+        settings = SchedulerSettings.from_env()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    engine = make_engine(config.database_url)
+    try:
+        scheduler = Scheduler(engine, settings)
+        if not once:
+            scheduler.run_forever()
+            return
+        report = scheduler.run_pass(retention=True)
+    except SQLAlchemyError as error:
+        raise click.ClickException(f"{_safe_url(config.database_url)}: {error}") from None
+    finally:
+        engine.dispose()
+    for line in report.lines():
+        click.echo(line)
+    if report.errors or report.preparation.errors or any(t.error for t in report.preparation.tasks.values()):
+        sys.exit(1)
+
+
+# The task commands (task, action, iprange, credential, timeslot, running, history) add
+# themselves to ``main`` on import.
+from fusion_bridge import cli_tasks  # noqa: E402,F401

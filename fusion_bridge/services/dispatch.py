@@ -1,8 +1,9 @@
 """Handing prepared runs to their agent at PROLOG (plugin-semantics.md §6.1, §7).
 
-Each run the agent may still execute becomes one OPTION, in action order. A run is claimed
-with a conditional UPDATE (state 0 → 1), so of many concurrent PROLOGs of one agent exactly
-one hands it out. Runs that fail the plugin's checks are cancelled with its words.
+Each run the agent may still execute becomes one OPTION, in action order. The agent's active
+run rows are locked first, so of many concurrent PROLOGs of one agent exactly one hands a run
+out; the others then find it already sent, and fail it as the plugin does. Runs that fail the
+plugin's checks are cancelled with its words.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 import schema
@@ -29,8 +30,22 @@ NOT_AN_ACTOR = "This agent does not belong anymore in the actors defined in the 
 WOL_DONE = "WakeOnLan have not return state"
 
 _runs, _jobs, _tasks = schema.taskjobstates, schema.taskjobs, schema.tasks
+ACTIVE_STATES = [int(State.PREPARED), int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA)]
 
-AGENT_RUNS = (
+# Most PROLOGs find nothing to hand out: one narrow indexed probe answers that cheaply.
+HAS_PENDING = (
+    select(_runs.c.id)
+    .where(_runs.c.plugin_fusioninventory_agents_id == bindparam("agent_id"), _runs.c.state.in_(ACTIVE_STATES))
+    .limit(1)
+)
+# Locks only the agent's run rows (not the shared job and task rows, which every agent of a
+# task reads): concurrent PROLOGs of one agent queue here, those of other agents do not.
+LOCK_AGENT_RUNS = (
+    select(_runs.c.id)
+    .where(_runs.c.plugin_fusioninventory_agents_id == bindparam("agent_id"), _runs.c.state.in_(ACTIVE_STATES))
+    .with_for_update()
+)
+RUN_DETAILS = (
     select(_runs.c.id, _runs.c.state, _runs.c.itemtype, _runs.c.items_id, _runs.c.specificity,
            _jobs.c.id.label("job_id"), _jobs.c.method, _jobs.c.actors,
            _tasks.c.is_active, _tasks.c.datetime_start, _tasks.c.datetime_end,
@@ -38,47 +53,61 @@ AGENT_RUNS = (
     .select_from(_runs)
     .join(_jobs, _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id)
     .join(_tasks, _tasks.c.id == _jobs.c.plugin_fusioninventory_tasks_id)
-    .where(_runs.c.plugin_fusioninventory_agents_id == bindparam("agent_id"),
-           _runs.c.state.in_([int(State.PREPARED), int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA)]))
+    .where(_runs.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_jobs.c.id, _runs.c.id)
 )
-
-
-# Most PROLOGs find nothing to hand out: one narrow indexed probe answers that cheaply.
-HAS_PENDING = (
-    select(_runs.c.id)
-    .where(_runs.c.plugin_fusioninventory_agents_id == bindparam("agent_id"),
-           _runs.c.state.in_([int(State.PREPARED), int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA)]))
-    .limit(1)
-)
+AGENT = select(schema.agents).where(schema.agents.c.id == bindparam("agent_id"))
+SET_STATE = update(_runs).where(_runs.c.id.in_(bindparam("ids", expanding=True))).values(state=bindparam("state"))
 
 
 def has_pending_runs(conn: Connection, agent_id: int) -> bool:
     return conn.execute(HAS_PENDING, {"agent_id": agent_id}).first() is not None
 
 
+class Outcome:
+    """What one PROLOG does to the agent's runs, applied in a few bulk statements."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self.states: dict[int, list[int]] = {}
+        self.logs: list[dict] = []
+        self.options: list[Element] = []
+
+    def set(self, run_id: int, state: State, log: Log, comment: str,
+            itemtype: str = ItemType.AGENT, items_id: int = 0) -> None:
+        self.states.setdefault(int(state), []).append(run_id)
+        self.logs.append(runs.log_row(run_id, log, comment, self.now, itemtype, items_id))
+
+    def apply(self, conn: Connection) -> None:
+        for state, ids in self.states.items():
+            conn.execute(SET_STATE, {"ids": ids, "state": state})
+        if self.logs:
+            conn.execute(insert(runs.logs), self.logs)
+
+
 def hand_out(engine: Engine, agent_id: int, settings: PluginSettings, now: datetime) -> tuple[Element, ...]:
-    """OPTIONs for the agent's pending runs, applied in one transaction."""
-    handed: list[Element] = []
+    """OPTIONs for the agent's pending runs; state changes and logs in one transaction."""
+    outcome = Outcome(now)
     with engine.begin() as conn:
-        candidates = conn.execute(AGENT_RUNS, {"agent_id": agent_id}).all()
-        agent = conn.execute(select(schema.agents).where(schema.agents.c.id == agent_id)).first()
+        locked = conn.execute(LOCK_AGENT_RUNS, {"agent_id": agent_id}).scalars().all()
+        if not locked:
+            return ()
+        candidates = conn.execute(RUN_DETAILS, {"ids": locked}).all()
+        agent = conn.execute(AGENT, {"agent_id": agent_id}).first()
         tuning = options.AgentTuning(agent.threads_networkdiscovery or 0, agent.timeout_networkdiscovery or 0,
                                      agent.threads_networkinventory or 0, agent.timeout_networkinventory or 0)
         for run in candidates:
             if run.state != State.PREPARED:
-                runs.fail(conn, run.id, ALREADY_SENT, now)
+                outcome.set(run.id, State.IN_ERROR, Log.ERROR, ALREADY_SENT)
                 continue
             refusal = _refusal(conn, run, agent, now)
             if refusal is not None:
-                runs.cancel(conn, run.id, refusal, now)
-                continue
-            if run.method not in XML_METHODS:
-                continue  # REST runs are fetched by the agent's getJobs calls.
-            element = _claim(conn, run, agent, tuning, settings, now)
-            if element is not None:
-                handed.append(element)
-    return tuple(handed)
+                outcome.set(run.id, State.CANCELLED, Log.INFO, refusal)
+            elif run.method in XML_METHODS:
+                _claim(conn, run, agent, tuning, settings, outcome)
+            # REST runs stay prepared: the agent fetches them with getJobs.
+        outcome.apply(conn)
+    return tuple(outcome.options)
 
 
 def _refusal(conn: Connection, run, agent, now: datetime) -> str | None:
@@ -93,7 +122,7 @@ def _refusal(conn: Connection, run, agent, now: datetime) -> str | None:
     return None
 
 
-def _claim(conn: Connection, run, agent, tuning, settings: PluginSettings, now: datetime) -> Element | None:
+def _claim(conn: Connection, run, agent, tuning, settings: PluginSettings, outcome: Outcome) -> None:
     try:
         if run.method == Method.NETWORK_DISCOVERY:
             element = options.netdiscovery(conn, run, tuning, settings.config)
@@ -104,20 +133,18 @@ def _claim(conn: Connection, run, agent, tuning, settings: PluginSettings, now: 
         else:
             raise options.CannotBuild(f"Wake-on-LAN needs a computer target, not {run.itemtype}.")
     except options.CannotBuild as refusal:
-        runs.fail(conn, run.id, refusal.comment, now)
-        return None
-    if not runs.move(conn, run.id, State.SERVER_HAS_SENT_DATA, (State.PREPARED,)):
-        return None  # another PROLOG of this agent handed it out first
+        outcome.set(run.id, State.IN_ERROR, Log.ERROR, refusal.comment)
+        return
+    outcome.options.append(element)
     if run.method == Method.WAKEONLAN:
-        # The agent reports nothing for Wake-on-LAN: the plugin finishes it at once.
-        runs.add_log(conn, run.id, Log.STARTED, "", now, ItemType.COMPUTER, 0)
-        runs.finish(conn, run.id, WOL_DONE, now, run.items_id, ItemType.COMPUTER)
-    else:
-        threads, timeout = ((agent.threads_networkdiscovery, agent.timeout_networkdiscovery)
-                            if run.method == Method.NETWORK_DISCOVERY
-                            else (agent.threads_networkinventory, agent.timeout_networkinventory))
-        runs.add_log(conn, run.id, Log.STARTED, f"{threads} threads {timeout} timeout", now)
-    return element
+        # The agent reports nothing for Wake-on-LAN: the plugin starts and finishes it at once.
+        outcome.logs.append(runs.log_row(run.id, Log.STARTED, "", outcome.now, ItemType.COMPUTER, 0))
+        outcome.set(run.id, State.FINISHED, Log.OK, WOL_DONE, ItemType.COMPUTER, run.items_id)
+        return
+    threads, timeout = ((agent.threads_networkdiscovery, agent.timeout_networkdiscovery)
+                        if run.method == Method.NETWORK_DISCOVERY
+                        else (agent.threads_networkinventory, agent.timeout_networkinventory))
+    outcome.set(run.id, State.SERVER_HAS_SENT_DATA, Log.STARTED, f"{threads} threads {timeout} timeout")
 
 
 def agent_is_actor(conn: Connection, agent, actors: list[tuple[str, int]]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.engine import Connection
 
 import schema
@@ -21,6 +21,41 @@ EXTENSIONS = {
     ItemType.NETWORK_EQUIPMENT: (schema.networkequipments, "networkequipments_id"),
     ItemType.PRINTER: (schema.printers, "printers_id"),
 }
+
+
+_links, _credentials = schema.ipranges_configsecurities, schema.configsecurities
+_ports, _names, _addresses = schema.glpi_networkports, schema.glpi_networknames, schema.glpi_ipaddresses
+
+# Statements built once: building SQLAlchemy constructs per request costs more than running them.
+RANGE = select(schema.ipranges).where(schema.ipranges.c.id == bindparam("id"))
+RANGE_CREDENTIALS = (
+    select(_credentials)
+    .join(_links, _links.c.plugin_fusioninventory_configsecurities_id == _credentials.c.id)
+    .where(_links.c.plugin_fusioninventory_ipranges_id == bindparam("range_id"))
+    .order_by(_links.c.rank, _links.c.id)
+)
+CREDENTIAL = select(_credentials).where(_credentials.c.id == bindparam("id"))
+DEVICE_CREDENTIAL = {
+    itemtype: select(table.c.plugin_fusioninventory_configsecurities_id).where(table.c[key] == bindparam("id"))
+    for itemtype, (table, key) in EXTENSIONS.items()
+}
+FIRST_IP = (
+    select(_addresses.c.name)
+    .select_from(_ports)
+    .join(_names, and_(_names.c.itemtype == "NetworkPort", _names.c.items_id == _ports.c.id))
+    .join(_addresses, and_(_addresses.c.itemtype == "NetworkName", _addresses.c.items_id == _names.c.id))
+    .where(_ports.c.itemtype == bindparam("itemtype"), _ports.c.items_id == bindparam("items_id"),
+           _ports.c.instantiation_type != "NetworkPortLocal", _ports.c.is_deleted == 0,
+           _names.c.is_deleted == 0, _addresses.c.is_deleted == 0, _addresses.c.name != "")
+    .order_by(_ports.c.id, _addresses.c.id)
+    .limit(1)
+)
+COMPUTER_MACS = (
+    select(_ports.c.mac)
+    .where(_ports.c.itemtype == ItemType.COMPUTER, _ports.c.items_id == bindparam("items_id"),
+           _ports.c.mac.is_not(None), _ports.c.mac != "", _ports.c.is_deleted == 0)
+    .order_by(_ports.c.id)
+)
 
 
 class CannotBuild(Exception):
@@ -63,17 +98,11 @@ def authentication(row) -> Element:
 
 
 def netdiscovery(conn: Connection, run, tuning: AgentTuning, config: dict) -> Element:
-    iprange = conn.execute(select(schema.ipranges).where(schema.ipranges.c.id == run.items_id)).first()
+    iprange = conn.execute(RANGE, {"id": run.items_id}).first()
     if iprange is None:
         raise CannotBuild(f"The IP range {run.items_id} of this job no longer exists.")
     start, end = _slice(iprange, run.specificity)
-    credentials = conn.execute(
-        select(schema.configsecurities)
-        .join(schema.ipranges_configsecurities, schema.ipranges_configsecurities.c.plugin_fusioninventory_configsecurities_id
-              == schema.configsecurities.c.id)
-        .where(schema.ipranges_configsecurities.c.plugin_fusioninventory_ipranges_id == iprange.id)
-        .order_by(schema.ipranges_configsecurities.c.rank, schema.ipranges_configsecurities.c.id)
-    ).all()
+    credentials = conn.execute(RANGE_CREDENTIALS, {"range_id": iprange.id}).all()
     return option(
         "NETDISCOVERY",
         leaf("PARAM",
@@ -105,13 +134,8 @@ def snmpquery(conn: Connection, run, tuning: AgentTuning, config: dict) -> Eleme
     ip = first_ip(conn, run.itemtype, run.items_id)
     if ip is None:
         raise CannotBuild("Device have no ip")
-    extension, key = EXTENSIONS[run.itemtype]
-    credential_id = conn.execute(
-        select(extension.c.plugin_fusioninventory_configsecurities_id).where(extension.c[key] == run.items_id)
-    ).scalar() or 0
-    credential = conn.execute(
-        select(schema.configsecurities).where(schema.configsecurities.c.id == credential_id)
-    ).first()
+    credential_id = conn.execute(DEVICE_CREDENTIAL[run.itemtype], {"id": run.items_id}).scalar() or 0
+    credential = conn.execute(CREDENTIAL, {"id": credential_id}).first()
     # Only the credential the device uses: the plugin sends every credential it knows.
     return option(
         "SNMPQUERY",
@@ -126,28 +150,11 @@ def snmpquery(conn: Connection, run, tuning: AgentTuning, config: dict) -> Eleme
 
 def first_ip(conn: Connection, itemtype: str, items_id: int) -> str | None:
     """The asset's first IP address through ports → names → addresses (``getIPforDevice``)."""
-    ports, names, addresses = schema.glpi_networkports, schema.glpi_networknames, schema.glpi_ipaddresses
-    return conn.execute(
-        select(addresses.c.name)
-        .select_from(ports)
-        .join(names, and_(names.c.itemtype == "NetworkPort", names.c.items_id == ports.c.id))
-        .join(addresses, and_(addresses.c.itemtype == "NetworkName", addresses.c.items_id == names.c.id))
-        .where(ports.c.itemtype == itemtype, ports.c.items_id == items_id,
-               ports.c.instantiation_type != "NetworkPortLocal", ports.c.is_deleted == 0,
-               names.c.is_deleted == 0, addresses.c.is_deleted == 0, addresses.c.name != "")
-        .order_by(ports.c.id, addresses.c.id)
-        .limit(1)
-    ).scalar()
+    return conn.execute(FIRST_IP, {"itemtype": itemtype, "items_id": items_id}).scalar()
 
 
 def wakeonlan(conn: Connection, run) -> Element:
-    ports = schema.glpi_networkports
-    macs = conn.execute(
-        select(ports.c.mac)
-        .where(ports.c.itemtype == ItemType.COMPUTER, ports.c.items_id == run.items_id,
-               ports.c.mac.is_not(None), ports.c.mac != "", ports.c.is_deleted == 0)
-        .order_by(ports.c.id)
-    ).scalars().all()
+    macs = conn.execute(COMPUTER_MACS, {"items_id": run.items_id}).scalars().all()
     if not macs:
         raise CannotBuild("No MAC address found on the computer")
     return option("WAKEONLAN", *(leaf("PARAM", MAC=mac) for mac in dict.fromkeys(macs)))

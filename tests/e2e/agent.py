@@ -13,7 +13,8 @@ Isolation (the agent 2.6 has no ``--vardir`` option; Debian fixes its state fold
 * a minimal environment (``env -i``), working directory ``/``, our own ``--conf-file`` (no
   ``include`` of /etc/fusioninventory/conf.d).
 * the network namespace is inherited from the caller: the recorder runs its network scenarios
-  inside ``unshare --net`` (only ``lo``), the e2e tests use the host's loopback.
+  inside ``unshare --net`` (only ``lo``), the inventory e2e tests use the host's loopback, the
+  network-task e2e tests enter a private one with ``prefix`` (``nsenter``, tests/e2e/netns.py).
 
 Needs root (namespaces, mount).
 """
@@ -146,6 +147,7 @@ def run_agent(
     timeout: float = 120,
     workdir: Path | None = None,
     debug: int = 1,
+    prefix: tuple[str, ...] = (),
 ) -> AgentRun:
     """Run ``fusioninventory-agent --server SERVER --tasks TASKS`` once in the foreground.
 
@@ -153,6 +155,8 @@ def run_agent(
     makes one from the host name and the time). Raises ``subprocess.TimeoutExpired`` after
     killing the whole namespace if the agent runs longer than ``timeout`` seconds. ``debug``
     is the log level (1: ``[debug]``; 2: also every XML message, as ``--debug --debug``).
+    ``prefix`` goes before the isolation command, e.g. ``nsenter --net=…`` to run the agent in
+    an existing network namespace (tests/e2e/netns.py); it must exec its command (same pid).
     """
     binary = agent_binary()
     own_tmp = None
@@ -173,7 +177,7 @@ def run_agent(
                       *(["--debug"] * debug), "--no-ssl-check", "--tasks", tasks, *extra_args]
         os.makedirs(STATE_DIR, exist_ok=True)
         argv = [
-            "unshare", "--mount", "--pid", "--fork", "--mount-proc", "--kill-child", "--",
+            *prefix, "unshare", "--mount", "--pid", "--fork", "--mount-proc", "--kill-child", "--",
             "/bin/sh", "-c", f'mount --bind "$0" {STATE_DIR} && cd / && exec "$@"', str(state),
             "env", "-i", *(f"{key}={value}" for key, value in env.items()), *agent_argv,
         ]
