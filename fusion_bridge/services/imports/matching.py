@@ -1,0 +1,121 @@
+"""Finding the asset a device is: by serial, MAC or IP, among live (not deleted) assets."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from sqlalchemy import Table, and_, or_, select
+from sqlalchemy.engine import Connection
+
+import schema
+from schema.constants import ItemType
+from schema.plugin_network import unmanageds
+
+from .names import ASSET_TYPES
+from .ports import LOCAL, ipaddresses, networknames, ports
+from .values import IP
+
+ASSET_TABLES: dict[str, Table] = {
+    ItemType.COMPUTER: schema.glpi_computers,
+    ItemType.NETWORK_EQUIPMENT: schema.glpi_networkequipments,
+    ItemType.PRINTER: schema.glpi_printers,
+    ItemType.UNMANAGED: unmanageds,
+}
+
+Match = tuple[str, int]
+
+
+def live(table: Table) -> list:
+    """Conditions for an asset GLPI shows: not in the trash, not a template."""
+    conditions = [table.c.is_deleted == 0]
+    if "is_template" in table.c:
+        conditions.append(table.c.is_template == 0)
+    return conditions
+
+
+def asset_row(conn: Connection, itemtype: str, items_id: int, *, for_update: bool = False):
+    """The live row of an asset, or None (missing, deleted, template, unknown type)."""
+    table = ASSET_TABLES.get(itemtype)
+    if table is None or not items_id:
+        return None
+    query = select(table).where(table.c.id == items_id, *live(table))
+    if for_update:
+        query = query.with_for_update()
+    return conn.execute(query).mappings().first()
+
+
+def search_order(preferred: str | None) -> list[str]:
+    """Asset types in the order candidates are preferred: the expected type first."""
+    order = list(ASSET_TYPES)
+    if preferred in order:
+        order.remove(preferred)
+        order.insert(0, preferred)
+    return order
+
+
+def _pick(conn: Connection, candidates: Iterable[Match], preferred: str | None) -> Match | None:
+    order = search_order(preferred)
+    ranked = sorted({c for c in candidates if c[0] in order}, key=lambda c: (order.index(c[0]), c[1]))
+    for itemtype, items_id in ranked:
+        if asset_row(conn, itemtype, items_id) is not None:
+            return itemtype, items_id
+    return None
+
+
+def find_by_serial(conn: Connection, serial: str, preferred: str | None = None) -> Match | None:
+    for itemtype in search_order(preferred):
+        table = ASSET_TABLES[itemtype]
+        found = conn.execute(
+            select(table.c.id).where(table.c.serial == serial, *live(table)).order_by(table.c.id).limit(1)
+        ).scalar()
+        if found is not None:
+            return itemtype, found
+    return None
+
+
+def find_by_mac(conn: Connection, macs: Iterable[str], preferred: str | None = None) -> Match | None:
+    macs = list(macs)
+    if not macs:
+        return None
+    rows = conn.execute(
+        select(ports.c.itemtype, ports.c.items_id)
+        .where(ports.c.mac.in_(macs), ports.c.itemtype.in_(ASSET_TYPES), ports.c.is_deleted == 0)
+    ).all()
+    return _pick(conn, ((r.itemtype, r.items_id) for r in rows), preferred)
+
+
+def find_by_ip(conn: Connection, ips: Iterable[IP], preferred: str | None = None) -> Match | None:
+    """An asset holding one of ``ips`` on a port that is not its loopback (NetworkPortLocal)."""
+    ips = list(ips)
+    if not ips:
+        return None
+    address_matches = []
+    for ip in ips:
+        binary = and_(ipaddresses.c.version == ip.version,
+                      *(ipaddresses.c[f"binary_{i}"] == ip.binary[i] for i in range(4)))
+        address_matches.append(or_(ipaddresses.c.name == ip.textual, binary))
+    rows = conn.execute(
+        select(ports.c.itemtype, ports.c.items_id)
+        .select_from(ipaddresses)
+        .join(networknames, and_(networknames.c.id == ipaddresses.c.items_id,
+                                 networknames.c.itemtype == ItemType.NETWORK_PORT))
+        .join(ports, ports.c.id == networknames.c.items_id)
+        .where(
+            ipaddresses.c.itemtype == ItemType.NETWORK_NAME,
+            ipaddresses.c.is_deleted == 0,
+            networknames.c.is_deleted == 0,
+            ports.c.is_deleted == 0,
+            ports.c.itemtype.in_(ASSET_TYPES),
+            or_(ports.c.instantiation_type.is_(None), ports.c.instantiation_type != LOCAL),
+            or_(*address_matches),
+        )
+    ).all()
+    return _pick(conn, ((r.itemtype, r.items_id) for r in rows), preferred)
+
+
+def agent_of_computer(conn: Connection, computers_id: int) -> int | None:
+    """An agent linked to the computer (its inventory comes from that agent), or None."""
+    agents = schema.agents
+    return conn.execute(
+        select(agents.c.id).where(agents.c.computers_id == computers_id).order_by(agents.c.id).limit(1)
+    ).scalar()
