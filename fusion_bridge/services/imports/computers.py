@@ -1,0 +1,170 @@
+"""Computer inventory: the agent's computer, its network ports and addresses, the agent link."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.engine import Connection
+
+import schema
+from protocol import Inventory
+from schema.constants import ItemType
+from schema.plugin_agents import inventorycomputercomputers
+
+from . import ports as P
+from .matching import asset_row, live
+from .values import IP, changes, fitted, meaningful_serial, meaningful_uuid, node, nodes, normalize_mac
+from .values import parse_ip, text
+
+computers = schema.glpi_computers
+agents = schema.agents
+
+# The agent names itself <hostname>-YYYY-MM-DD-HH-MM-SS.
+_DEVICE_ID_DATE = re.compile(r"-\d{4}(?:-\d{2}){5}$")
+
+
+def import_computer_inventory(conn: Connection, agent_id: int, inventory: Inventory, now: datetime) -> int:
+    """Create or update the agent's computer from an INVENTORY and link the agent to it.
+
+    Writes ``glpi_computers`` (name, serial, uuid, entity, is_dynamic, dates), the computer's
+    dynamic ``glpi_networkports`` from NETWORKS with their ``glpi_networknames`` and
+    ``glpi_ipaddresses``, ``glpi_plugin_fusioninventory_inventorycomputercomputers``
+    (last_fusioninventory_update) and the agent's ``computers_id``, ``entities_id`` and ``tag``.
+    Runs inside the caller's transaction; returns the computer id.
+    """
+    agent = conn.execute(
+        select(agents.c.id, agents.c.entities_id, agents.c.computers_id, agents.c.device_id)
+        .where(agents.c.id == agent_id).with_for_update()
+    ).first()
+    if agent is None:
+        raise LookupError(f"agent {agent_id} does not exist")
+    content = inventory.content or {}
+    hardware = node(content, "HARDWARE")
+    bios = node(content, "BIOS")
+    name = text(hardware, "NAME") or _name_from_device_id(inventory.device_id or agent.device_id)
+    serial = text(bios, "SSN")
+    uuid = text(hardware, "UUID")
+
+    computer = _find_computer(conn, agent, name, serial, uuid)
+    if computer is None:
+        values = fitted(computers, {
+            "entities_id": agent.entities_id or 0,
+            "name": name or "",
+            "serial": serial or "",
+            "uuid": uuid or "",
+            "is_dynamic": 1,
+            "date_mod": now,
+            "date_creation": now,
+        })
+        computers_id = conn.execute(insert(computers).values(values)).inserted_primary_key[0]
+        entity_id = values["entities_id"]
+    else:
+        computers_id = computer["id"]
+        entity_id = computer["entities_id"]
+        wanted = {"is_dynamic": 1}
+        for column, value in (("name", name), ("serial", serial), ("uuid", uuid)):
+            if value:
+                wanted[column] = value
+        changed = changes(computer, fitted(computers, wanted))
+        if changed:
+            conn.execute(update(computers).where(computers.c.id == computers_id)
+                         .values(**changed, date_mod=now))
+
+    _sync_ports(conn, computers_id, entity_id, content, now)
+    _mark_inventoried(conn, computers_id, now)
+    conn.execute(update(agents).where(agents.c.id == agent_id).values(fitted(agents, {
+        "computers_id": computers_id,
+        "entities_id": entity_id,
+        "tag": inventory.tag or "",
+    })))
+    return computers_id
+
+
+def _name_from_device_id(device_id: str | None) -> str:
+    return _DEVICE_ID_DATE.sub("", device_id or "")
+
+
+def _find_computer(conn: Connection, agent, name: str | None, serial: str | None, uuid: str | None):
+    """The agent's linked computer, else one with the same UUID, serial, or name in its entity."""
+    linked = asset_row(conn, ItemType.COMPUTER, agent.computers_id, for_update=True)
+    if linked is not None:
+        return linked
+    candidates = []
+    if meaningful_uuid(uuid):
+        candidates.append(computers.c.uuid == fitted(computers, {"uuid": uuid})["uuid"])
+    if meaningful_serial(serial):
+        candidates.append(computers.c.serial == fitted(computers, {"serial": serial})["serial"])
+    if name:
+        # A computer of the same name that another agent reports is another machine.
+        other_agent = select(agents.c.id).where(and_(agents.c.computers_id == computers.c.id,
+                                                     agents.c.id != agent.id)).exists()
+        candidates.append(and_(computers.c.name == fitted(computers, {"name": name})["name"],
+                               computers.c.entities_id == (agent.entities_id or 0), ~other_agent))
+    for condition in candidates:
+        row = conn.execute(
+            select(computers).where(condition, *live(computers)).order_by(computers.c.id).limit(1)
+            .with_for_update()
+        ).mappings().first()
+        if row is not None:
+            return row
+    return None
+
+
+@dataclass
+class _Card:
+    name: str
+    mac: str
+    local: bool = False
+    ips: list[IP] = field(default_factory=list)
+
+
+def _cards(content: dict) -> list[_Card]:
+    """NETWORKS entries with a MAC, one per (DESCRIPTION, MAC), with all their addresses."""
+    cards: dict[tuple[str, str], _Card] = {}
+    for entry in nodes(content, "NETWORKS"):
+        mac = normalize_mac(text(entry, "MACADDR"))
+        if not mac:
+            continue
+        description = text(entry, "DESCRIPTION") or ""
+        key = (fitted(P.ports, {"name": description})["name"], fitted(P.ports, {"mac": mac})["mac"])
+        card = cards.setdefault(key, _Card(*key))
+        for tag in ("IPADDRESS", "IPADDRESS6"):
+            ip = parse_ip(text(entry, tag))
+            if ip is not None and ip not in card.ips:
+                card.ips.append(ip)
+        if description == "lo" or (text(entry, "TYPE") or "").lower() == "loopback" \
+                or any(ip.is_loopback for ip in card.ips):
+            card.local = True
+    return list(cards.values())
+
+
+def _sync_ports(conn: Connection, computers_id: int, entity_id: int, content: dict, now: datetime) -> None:
+    existing = {(row["name"], row["mac"]): row
+                for row in P.ports_of(conn, ItemType.COMPUTER, computers_id, dynamic_only=True)}
+    kept: set[int] = set()
+    for card in _cards(content):
+        instantiation = P.LOCAL if card.local else P.ETHERNET
+        row = existing.get((card.name, card.mac))
+        if row is None or row["id"] in kept:
+            port_id = P.add_port(conn, ItemType.COMPUTER, computers_id, entity_id, now, name=card.name,
+                                 instantiation_type=instantiation, mac=card.mac)
+        else:
+            port_id = row["id"]
+            P.update_port(conn, row, {"instantiation_type": instantiation, "entities_id": entity_id,
+                                      "is_deleted": 0}, now)
+        kept.add(port_id)
+        P.sync_port_ips(conn, port_id, card.ips, entity_id=entity_id, mainitemtype=ItemType.COMPUTER,
+                        mainitems_id=computers_id, now=now)
+    P.delete_ports(conn, [row["id"] for row in existing.values() if row["id"] not in kept])
+
+
+def _mark_inventoried(conn: Connection, computers_id: int, now: datetime) -> None:
+    """The plugin's per-computer row: GLPI shows the last inventory date from it."""
+    table = inventorycomputercomputers
+    done = conn.execute(update(table).where(table.c.computers_id == computers_id)
+                        .values(last_fusioninventory_update=now)).rowcount
+    if not done:
+        conn.execute(insert(table).values(computers_id=computers_id, last_fusioninventory_update=now))
