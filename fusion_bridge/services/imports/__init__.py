@@ -1,0 +1,23 @@
+"""Minimal imports: what tasks need and what GLPI must show of inventoried and discovered devices.
+
+Every function takes an open Connection inside the caller's transaction and the ``now`` to
+write as dates; none commits.
+
+- ``import_computer_inventory(conn, agent_id, inventory, now) -> computers_id``
+- ``import_discovered_device(conn, agent_id, device, entity_id, now) -> ImportResult``
+- ``update_inventoried_device(conn, itemtype, items_id, device, now) -> bool``
+- ``item_link``, ``type_name`` and the plugin's log comments for taskjoblogs.
+"""
+
+from .computers import import_computer_inventory
+from .names import (ImportResult, discovery_comment, item_link, itemtype_for_discovery_type,
+                    snmp_error_comment, snmp_no_information_comment, snmp_update_comment, type_name)
+from .network_devices import (discovered_name, import_discovered_device, snmp_device_has_information,
+                              update_inventoried_device)
+
+__all__ = [
+    "ImportResult", "discovered_name", "discovery_comment", "import_computer_inventory",
+    "import_discovered_device", "item_link", "itemtype_for_discovery_type", "snmp_device_has_information",
+    "snmp_error_comment", "snmp_no_information_comment", "snmp_update_comment", "type_name",
+    "update_inventoried_device",
+]
