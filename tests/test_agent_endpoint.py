@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 import schema
+from tests.task_rows import add_job, add_run, add_task
 from tests.agent_requests import (USER_AGENT, ZLIB_HEADERS, inventory_xml, netdiscovery_start_xml, prolog,
                                   prolog_xml)
 
@@ -117,8 +118,13 @@ def test_inventory_records_version_and_keeps_the_document(client, engine):
 
 def test_network_messages_merge_module_versions(client, engine):
     post(client, prolog(DEVICE))
+    agent_id = agent_rows(engine)[0]["id"]
     with engine.begin() as conn:
         conn.execute(update(schema.agents).values(version="v2.5.2"))  # a pre-JSON value
+        add_task(conn, 1)
+        add_job(conn, 1, 1, "networkdiscovery", '[{"PluginFusioninventoryIPRange":"1"}]',
+                f'[{{"PluginFusioninventoryAgent":"{agent_id}"}}]')
+        add_run(conn, 11, 1, agent_id, "PluginFusioninventoryIPRange", 1, state=1)
     response = post(client, zlib.compress(netdiscovery_start_xml(DEVICE)))
     assert zlib.decompress(response.data) == EMPTY_REPLY
     assert agent_rows(engine)[0]["version"] == '{"INVENTORY":"v2.5.2","NETWORKDISCOVERY":"4.2"}'
