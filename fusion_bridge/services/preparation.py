@@ -1,0 +1,533 @@
+"""Task preparation (the plugin's ``taskscheduler`` cron), run time-outs and retention.
+
+``prepare_runs`` follows the plugin's ``prepareTaskjobs``: for every active task inside its
+schedule window and preparation timeslot, every job (in id order) gets one run per (target,
+agent) unless that agent already has a live run of that target (or, when the task must not
+re-prepare successful runs, a finished one). Live runs whose agent left the actors, or whose
+target left the job, are cancelled. Unlike the plugin it is
+
+* serialised: one preparer at a time across workers and instances (``GET_LOCK``; SQLite
+  serialises every write transaction), so two preparers never create the same run twice;
+* transactional per task: a task's runs, logs and cancellations are committed together, and a
+  task that fails is rolled back without stopping the others (the caller may back off);
+* bulk: no cap of 500 runs per pass; rows go in with ``executemany``.
+
+Differences from the plugin, on purpose: targets whose item no longer exists (or is in GLPI's
+trash) are skipped and their live runs cancelled; a POSTPONED (6) run blocks a new run of the
+same (job, target, agent), so a postponed deploy is never doubled; live runs are also cancelled
+when the actors resolve to no agent at all (the plugin skips such jobs and leaves the
+cancellation to dispatch).
+
+``time_out_silent_runs`` fails runs an agent stopped reporting on (the plugin has no such
+sweep); ``apply_retention`` keeps the last runs of every (job, target, agent) instead of the
+plugin's age-based ``cleantaskjob`` that also erases the evidence of success.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Iterable, Iterator
+
+from sqlalchemy import and_, delete, func, insert, literal, null, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+
+import schema
+from fusion_bridge.db import named_lock
+from fusion_bridge.services import runs as run_service
+from fusion_bridge.services.actors import agents_for_actors, chunks
+from fusion_bridge.services.runs import log_row, new_uniqid, parse_item_list
+from fusion_bridge.services.targets import TargetResolver
+from schema.constants import Method, TaskjobLogState as Log, TaskjobState as State
+from schema.plugin_network import statediscoveries
+
+log = logging.getLogger(__name__)
+
+tasks = schema.tasks
+jobs = schema.taskjobs
+runs = schema.taskjobstates
+logs = schema.taskjoblogs
+timeslot_entries = schema.timeslotentries
+
+PREPARE_LOCK = "fusion-bridge:prepare"
+TIMEOUT_LOCK = "fusion-bridge:timeouts"
+RETENTION_LOCK = "fusion-bridge:retention"
+
+AGENT_LEFT = "Device no longer defined in definition of job"
+TARGET_LEFT = "Target no longer defined in definition of job"
+
+ALL_METHODS = (Method.WAKEONLAN, Method.INVENTORY, Method.ESX, Method.NETWORK_DISCOVERY,
+               Method.NETWORK_INVENTORY, Method.DEPLOY, Method.COLLECT)
+LIVE = tuple(int(s) for s in run_service.ACTIVE)  # 0, 1, 2: cancelled when agent/target leaves
+BLOCKING = LIVE + (int(State.POSTPONED),)  # a new run is not prepared next to these
+KEPT_BY_RETENTION = BLOCKING
+
+INSERT_BATCH = 10_000
+
+
+@contextlib.contextmanager
+def try_lock(conn: Connection, name: str, timeout: int) -> Iterator[bool]:
+    """``named_lock`` that yields False instead of raising when the lock stays taken."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(named_lock(conn, name, timeout=timeout))
+        except TimeoutError:
+            yield False
+            return
+        yield True
+
+
+def _second(now: datetime) -> datetime:
+    """Dates are written to the second, like GLPI (MySQL would round fractions)."""
+    return now.replace(microsecond=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reports
+
+
+@dataclass
+class TaskPreparation:
+    task_id: int
+    name: str | None = None
+    jobs: int = 0
+    prepared: int = 0
+    cancelled: int = 0
+    skipped: int = 0  # (target, agent) pairs left alone: a live (or finished) run exists
+    error: str | None = None
+    retry_at: datetime | None = None  # set when the task is backing off after an error
+
+
+@dataclass
+class PreparationReport:
+    now: datetime
+    tasks: dict[int, TaskPreparation] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    busy: bool = False  # another preparer held the lock: this pass did nothing
+    seconds: float = 0.0
+
+    @property
+    def prepared(self) -> int:
+        return sum(t.prepared for t in self.tasks.values())
+
+    @property
+    def cancelled(self) -> int:
+        return sum(t.cancelled for t in self.tasks.values())
+
+    @property
+    def skipped(self) -> int:
+        return sum(t.skipped for t in self.tasks.values())
+
+    def lines(self) -> list[str]:
+        if self.busy:
+            return ["preparation: another preparer is running; nothing done"]
+        out = [f"preparation: {self.prepared} run(s) prepared, {self.cancelled} cancelled, "
+               f"{self.skipped} already live or done, {len(self.tasks)} task(s), {self.seconds:.2f} s"]
+        for task in self.tasks.values():
+            state = (f"error: {task.error}" if task.error else
+                     f"{task.prepared} prepared, {task.cancelled} cancelled, {task.skipped} skipped")
+            retry = f" (next try {task.retry_at:%Y-%m-%d %H:%M:%S})" if task.retry_at else ""
+            out.append(f"  task {task.task_id} {task.name or ''!r}: {task.jobs} job(s), {state}{retry}")
+        out.extend(f"  error: {error}" for error in self.errors)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Error back-off (state kept by the caller, e.g. the scheduler process)
+
+
+class TaskBackoff:
+    """A task whose preparation raised is retried after 1, 2, 4, … up to 60 minutes."""
+
+    def __init__(self, first: timedelta = timedelta(minutes=1), maximum: timedelta = timedelta(minutes=60)):
+        self.first = first
+        self.maximum = maximum
+        self._failures: dict[int, int] = {}
+        self._retry_at: dict[int, datetime] = {}
+
+    def ready(self, task_id: int, now: datetime) -> bool:
+        retry_at = self._retry_at.get(task_id)
+        return retry_at is None or now >= retry_at
+
+    def retry_at(self, task_id: int) -> datetime | None:
+        return self._retry_at.get(task_id)
+
+    def failed(self, task_id: int, now: datetime) -> datetime:
+        count = self._failures.get(task_id, 0) + 1
+        self._failures[task_id] = count
+        delay = min(self.first * (2 ** min(count - 1, 30)), self.maximum)
+        self._retry_at[task_id] = now + delay
+        return self._retry_at[task_id]
+
+    def succeeded(self, task_id: int) -> None:
+        self._failures.pop(task_id, None)
+        self._retry_at.pop(task_id, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Preparation
+
+
+def active_timeslots(conn: Connection, now: datetime) -> set[int]:
+    """Timeslots having an entry for today (ISO weekday) whose [begin, end] holds now."""
+    seconds = now.hour * 3600 + now.minute * 60 + now.second
+    c = timeslot_entries.c
+    return set(conn.execute(
+        select(c.plugin_fusioninventory_timeslots_id).where(
+            c.day == now.isoweekday(), c.begin <= seconds, c.end >= seconds)
+    ).scalars())
+
+
+def _schedule_ok(now: datetime):
+    """The plugin's window: start only → from start; start and end → between; neither →
+    always; end only → never."""
+    start, end = tasks.c.datetime_start, tasks.c.datetime_end
+    return or_(
+        and_(start.isnot(None), end.is_(None), start <= now),
+        and_(start.isnot(None), end.isnot(None), start <= now, end >= now),
+        and_(start.is_(None), end.is_(None)),
+    )
+
+
+def _task_filter(now: datetime, slots: set[int], task_id: int | None, methods: Iterable[str]):
+    prep = tasks.c.plugin_fusioninventory_timeslots_prep_id
+    conditions = [
+        tasks.c.is_active == 1,
+        _schedule_ok(now),
+        or_(prep == 0, prep.in_(sorted(slots))) if slots else prep == 0,
+        jobs.c.method.in_(list(methods)),
+    ]
+    if task_id is not None:
+        conditions.append(tasks.c.id == task_id)
+    return and_(*conditions)
+
+
+def eligible_tasks(conn: Connection, now: datetime, task_id: int | None = None,
+                   methods: Iterable[str] = ALL_METHODS) -> list:
+    """Tasks (id, name) having at least one job to prepare now, by id."""
+    slots = active_timeslots(conn, now)
+    statement = (
+        select(tasks.c.id, tasks.c.name)
+        .select_from(tasks.join(jobs, jobs.c.plugin_fusioninventory_tasks_id == tasks.c.id))
+        .where(_task_filter(now, slots, task_id, methods))
+        .group_by(tasks.c.id, tasks.c.name)
+        .order_by(tasks.c.id)
+    )
+    return conn.execute(statement).all()
+
+
+def _task_jobs(conn: Connection, now: datetime, task_id: int, methods: Iterable[str]) -> list:
+    """The task's jobs to prepare, read again inside the task's transaction."""
+    slots = active_timeslots(conn, now)
+    statement = (
+        select(jobs.c.id, jobs.c.method, jobs.c.targets, jobs.c.actors, tasks.c.reprepare_if_successful)
+        .select_from(tasks.join(jobs, jobs.c.plugin_fusioninventory_tasks_id == tasks.c.id))
+        .where(_task_filter(now, slots, task_id, methods))
+        .order_by(jobs.c.id)
+    )
+    return conn.execute(statement).all()
+
+
+def cancel_runs(conn: Connection, run_ids: Iterable[int], comment: str, when: datetime) -> int:
+    """``runs.cancel`` for many runs at once: the same state move and log line, in bulk.
+
+    Only runs still live when locked are cancelled (a run that finished meanwhile is left).
+    """
+    cancelled = 0
+    for part in chunks(sorted(set(run_ids))):
+        live = list(conn.execute(
+            select(runs.c.id).where(runs.c.id.in_(part), runs.c.state.in_(LIVE)).with_for_update()
+        ).scalars())
+        if not live:
+            continue
+        conn.execute(update(runs).where(runs.c.id.in_(live), runs.c.state.in_(LIVE))
+                     .values(state=int(State.CANCELLED)))
+        conn.execute(insert(logs), [log_row(run_id, Log.INFO, comment, when) for run_id in live])
+        cancelled += len(live)
+    return cancelled
+
+
+def _unique_uniqids(count: int) -> list[str]:
+    seen: set[str] = set()
+    result = []
+    while len(result) < count:
+        uniqid = new_uniqid()
+        if uniqid not in seen:
+            seen.add(uniqid)
+            result.append(uniqid)
+    return result
+
+
+def insert_runs(conn: Connection, job_id: int, pairs: list[tuple[tuple[str, int], int]],
+                when: datetime) -> list[int]:
+    """New PREPARED runs for (target, agent) pairs with their ``Prepared`` log, in bulk.
+
+    Like the plugin, a run row gets its job, target, agent, state 0 and uniqid, the other
+    columns their defaults (``specificity``/``date_start`` NULL, ``nb_retry`` 0, ``max_retry``
+    1); its log line carries the run, the date, state 7 and an empty comment (``items_id`` 0,
+    ``itemtype`` NULL). The new ids are read back by uniqid.
+    """
+    if not pairs:
+        return []
+    before = conn.execute(select(func.max(runs.c.id))).scalar() or 0
+    uniqids = _unique_uniqids(len(pairs))
+    rows = [
+        {
+            "plugin_fusioninventory_taskjobs_id": job_id,
+            "items_id": items_id,
+            "itemtype": itemtype,
+            "state": int(State.PREPARED),
+            "plugin_fusioninventory_agents_id": agent_id,
+            "uniqid": uniqid,
+        }
+        for ((itemtype, items_id), agent_id), uniqid in zip(pairs, uniqids)
+    ]
+    for part in chunks(rows, INSERT_BATCH):
+        conn.execute(insert(runs), list(part))
+    ids_by_uniqid = dict(conn.execute(
+        select(runs.c.uniqid, runs.c.id).where(runs.c.plugin_fusioninventory_taskjobs_id == job_id,
+                                               runs.c.id > before)
+    ).all())
+    try:
+        run_ids = [ids_by_uniqid[uniqid] for uniqid in uniqids]
+    except KeyError:
+        raise RuntimeError(f"job {job_id}: inserted runs could not be read back by uniqid") from None
+    _insert_prepared_logs(conn, run_ids, when)
+    return run_ids
+
+
+def _insert_prepared_logs(conn: Connection, run_ids: list[int], when: datetime) -> None:
+    low, high = min(run_ids), max(run_ids)
+    if high - low + 1 == len(run_ids) == len(set(run_ids)):
+        # Every id from low to high is one of ours: one INSERT ... SELECT writes all the logs
+        # without sending a row per run.
+        template = log_row(0, Log.PREPARED, "", when, itemtype=None, items_id=0)
+        columns = [c for c in template if c != "plugin_fusioninventory_taskjobstates_id"]
+        source = select(
+            runs.c.id,
+            *[null() if template[c] is None else literal(template[c], logs.c[c].type) for c in columns],
+        ).where(runs.c.id.between(low, high)).order_by(runs.c.id)  # ordered: safe for statement binlogs
+        conn.execute(insert(logs).from_select(["plugin_fusioninventory_taskjobstates_id", *columns], source))
+        return
+    log_rows = [log_row(run_id, Log.PREPARED, "", when, itemtype=None, items_id=0) for run_id in run_ids]
+    for part in chunks(log_rows, INSERT_BATCH):
+        conn.execute(insert(logs), list(part))
+
+
+def prepare_job(conn: Connection, job, now: datetime, resolver: TargetResolver,
+                report: TaskPreparation) -> None:
+    when = _second(now)
+    agent_ids = agents_for_actors(conn, parse_item_list(job.actors))
+    targets = resolver.resolve(job.method, parse_item_list(job.targets))
+    target_set = set(targets)
+
+    states = BLOCKING if job.reprepare_if_successful else BLOCKING + (int(State.FINISHED),)
+    blocked: dict[tuple[str, int], set[int]] = defaultdict(set)
+    agent_left, target_left = [], []
+    existing = conn.execute(
+        select(runs.c.id, runs.c.itemtype, runs.c.items_id,
+               runs.c.plugin_fusioninventory_agents_id.label("agent"), runs.c.state)
+        .where(runs.c.plugin_fusioninventory_taskjobs_id == job.id, runs.c.state.in_(states))
+    )
+    for row in existing:
+        target = (row.itemtype, row.items_id)
+        if row.state in LIVE and target not in target_set:
+            target_left.append(row.id)
+        elif row.state in LIVE and row.agent not in agent_ids:
+            agent_left.append(row.id)
+        else:
+            blocked[target].add(row.agent)
+    report.cancelled += cancel_runs(conn, target_left, TARGET_LEFT, when)
+    report.cancelled += cancel_runs(conn, agent_left, AGENT_LEFT, when)
+
+    ordered_agents = sorted(agent_ids)
+    pairs = []
+    for target in targets:
+        busy = blocked.get(target, ())
+        for agent_id in ordered_agents:
+            if agent_id in busy:
+                report.skipped += 1
+            else:
+                pairs.append((target, agent_id))
+    report.prepared += len(insert_runs(conn, job.id, pairs, when))
+
+
+def prepare_runs(engine: Engine, now: datetime | None = None, task_id: int | None = None, *,
+                 methods: Iterable[str] = ALL_METHODS, backoff: TaskBackoff | None = None,
+                 lock_timeout: int = 30) -> PreparationReport:
+    """One preparation pass over the tasks to prepare now (or only ``task_id``).
+
+    Holds the database lock ``PREPARE_LOCK`` for the whole pass; when another preparer holds
+    it longer than ``lock_timeout`` seconds the pass does nothing and reports ``busy``.
+    Each task is one transaction; a task that raises is rolled back, reported, and — with a
+    ``backoff`` — not tried again before its back-off delay.
+    """
+    now = now or datetime.now()
+    methods = tuple(methods)
+    report = PreparationReport(now=now)
+    started = time.monotonic()
+    with engine.connect() as conn, try_lock(conn, PREPARE_LOCK, lock_timeout) as locked:
+        if not locked:
+            report.busy = True
+            log.info("preparation skipped: another preparer holds the lock")
+            return report
+        with conn.begin():
+            candidates = eligible_tasks(conn, now, task_id, methods)
+        for task in candidates:
+            entry = report.tasks[task.id] = TaskPreparation(task.id, task.name)
+            if backoff is not None and not backoff.ready(task.id, now):
+                entry.retry_at = backoff.retry_at(task.id)
+                continue
+            try:
+                with conn.begin():
+                    resolver = TargetResolver(conn)
+                    for job in _task_jobs(conn, now, task.id, methods):
+                        entry.jobs += 1
+                        prepare_job(conn, job, now, resolver, entry)
+            except Exception as error:  # noqa: BLE001 - one task must not stop the others
+                entry.error = f"{type(error).__name__}: {error}"
+                entry.prepared = entry.cancelled = entry.skipped = 0
+                if backoff is not None:
+                    entry.retry_at = backoff.failed(task.id, now)
+                log.exception("preparation of task %s failed%s", task.id,
+                              f"; next try at {entry.retry_at:%H:%M:%S}" if entry.retry_at else "")
+            else:
+                if backoff is not None:
+                    backoff.succeeded(task.id)
+    report.seconds = time.monotonic() - started
+    if report.prepared or report.cancelled:
+        log.info("prepared %d run(s), cancelled %d in %.2f s",
+                 report.prepared, report.cancelled, report.seconds)
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# Server-side time-out
+
+
+def timeout_comment(timeout: timedelta) -> str:
+    minutes = int(timeout.total_seconds() // 60)
+    return (f"No message from the agent for {minutes} minutes: the run is considered failed "
+            "(server-side timeout)")
+
+
+def time_out_silent_runs(engine: Engine, now: datetime | None = None,
+                         timeout: timedelta = timedelta(hours=4)) -> list[int]:
+    """Runs in state 1/2 whose newest log is older than ``timeout`` go to Error (``runs.fail``).
+
+    A run whose only log is its ``Prepared`` line was handed out without a log (REST deploy
+    and ESX jobs): its hand-out time is unknown, so it is left alone. Returns the failed ids.
+    """
+    now = now or datetime.now()
+    cutoff = now - timeout
+    comment = timeout_comment(timeout)
+    newest = func.max(logs.c.date)
+    statement = (
+        select(runs.c.id, runs.c.plugin_fusioninventory_agents_id.label("agent"))
+        .select_from(runs.join(logs, logs.c.plugin_fusioninventory_taskjobstates_id == runs.c.id))
+        .where(runs.c.state.in_([int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA)]),
+               logs.c.state != int(Log.PREPARED))
+        .group_by(runs.c.id, runs.c.plugin_fusioninventory_agents_id)
+        .having(newest < cutoff)
+        .order_by(runs.c.id)
+    )
+    failed = []
+    with engine.connect() as conn, try_lock(conn, TIMEOUT_LOCK, 0) as locked:
+        if not locked:
+            return failed
+        with conn.begin():
+            for row in conn.execute(statement).all():
+                if run_service.fail(conn, row.id, comment, _second(now), items_id=row.agent):
+                    failed.append(row.id)
+    if failed:
+        log.warning("%d silent run(s) timed out: %s", len(failed), ", ".join(map(str, failed[:20])))
+    return failed
+
+
+# ---------------------------------------------------------------------------------------------
+# Retention
+
+
+@dataclass
+class RetentionReport:
+    runs: int = 0
+    logs: int = 0
+    statediscoveries: int = 0
+    busy: bool = False
+
+    def lines(self) -> list[str]:
+        if self.busy:
+            return ["retention: another instance is cleaning up; nothing done"]
+        return [f"retention: {self.runs} old run(s) deleted with {self.logs} log line(s) and "
+                f"{self.statediscoveries} discovery counter(s)"]
+
+
+def runs_to_forget(conn: Connection, keep: int) -> list[int]:
+    """Ids of runs beyond the newest ``keep`` of their (job, target, agent), except live runs
+    and the newest finished one."""
+    statement = (
+        select(runs.c.plugin_fusioninventory_agents_id, runs.c.plugin_fusioninventory_taskjobs_id,
+               runs.c.items_id, runs.c.itemtype, runs.c.id, runs.c.state)
+        .order_by(runs.c.plugin_fusioninventory_agents_id, runs.c.plugin_fusioninventory_taskjobs_id,
+                  runs.c.items_id, runs.c.itemtype, runs.c.id)
+    )
+    doomed: list[int] = []
+    group_key = None
+    group: list[tuple[int, int]] = []
+
+    def settle() -> None:
+        if len(group) <= keep:
+            return
+        newest_first = sorted(group, reverse=True)
+        newest_finished = next((rid for rid, state in newest_first if state == State.FINISHED), None)
+        for rid, state in newest_first[keep:]:
+            if rid != newest_finished and state not in KEPT_BY_RETENTION:
+                doomed.append(rid)
+
+    for agent, job, items_id, itemtype, run_id, state in conn.execute(statement):
+        key = (agent, job, items_id, itemtype)
+        if key != group_key:
+            settle()
+            group_key, group = key, []
+        group.append((run_id, state))
+    settle()
+    return doomed
+
+
+def apply_retention(engine: Engine, keep: int = 10) -> RetentionReport:
+    """Delete all but the newest ``keep`` runs of every (job, target, agent) with their logs
+    and discovery counters; never a live run nor the newest finished one.
+
+    Runs go in chunks, each chunk (runs, logs, counters) in one transaction.
+    """
+    if keep < 1:
+        raise ValueError("keep must be at least 1")
+    report = RetentionReport()
+    with engine.connect() as conn, try_lock(conn, RETENTION_LOCK, 0) as locked:
+        if not locked:
+            report.busy = True
+            return report
+        with conn.begin():
+            doomed = runs_to_forget(conn, keep)
+        for part in chunks(doomed):
+            with conn.begin():
+                ids = list(conn.execute(
+                    select(runs.c.id).where(runs.c.id.in_(part), runs.c.state.not_in(KEPT_BY_RETENTION))
+                    .with_for_update()
+                ).scalars())
+                if not ids:
+                    continue
+                report.logs += conn.execute(
+                    delete(logs).where(logs.c.plugin_fusioninventory_taskjobstates_id.in_(ids))).rowcount
+                report.statediscoveries += conn.execute(
+                    delete(statediscoveries)
+                    .where(statediscoveries.c.plugin_fusioninventory_taskjob_id.in_(ids))
+                ).rowcount
+                report.runs += conn.execute(delete(runs).where(runs.c.id.in_(ids))).rowcount
+    if report.runs:
+        log.info("retention: %s", report.lines()[0])
+    return report
