@@ -1,0 +1,235 @@
+"""The background scheduler: task preparation, run time-outs and retention, every minute.
+
+``fusion-bridge serve`` starts it in its own process (``start_process``) before gunicorn forks
+its workers, and stops it when serve exits; ``fusion-bridge prepare`` runs it in the
+foreground or, with ``--once``, runs one pass. Several instances may run it on one database:
+preparation is serialised by a database lock, and the time-out sweep and the retention skip
+their turn while another instance holds theirs.
+
+Settings (environment):
+
+=====================================  =======  ==============================================
+``FUSION_BRIDGE_SCHEDULER_INTERVAL``   60       seconds between passes
+``FUSION_BRIDGE_RUN_TIMEOUT_MINUTES``  240      a run in state 1/2 silent that long goes to Error
+``FUSION_BRIDGE_RUNS_KEPT``            10       runs kept per (job, target, agent)
+=====================================  =======  ==============================================
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable, Mapping
+
+from sqlalchemy.engine import Engine
+
+from fusion_bridge.db import make_engine
+from fusion_bridge.services.preparation import (
+    PreparationReport,
+    RetentionReport,
+    TaskBackoff,
+    apply_retention,
+    prepare_runs,
+    time_out_silent_runs,
+)
+
+log = logging.getLogger(__name__)
+
+ENV_INTERVAL = "FUSION_BRIDGE_SCHEDULER_INTERVAL"
+ENV_RUN_TIMEOUT = "FUSION_BRIDGE_RUN_TIMEOUT_MINUTES"
+ENV_RUNS_KEPT = "FUSION_BRIDGE_RUNS_KEPT"
+ENV_PARENT = "FUSION_BRIDGE_SCHEDULER_PARENT"  # set by serve for its scheduler child
+
+
+def _number(environ: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum:g}, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    interval: float = 60.0
+    run_timeout: timedelta = timedelta(minutes=240)
+    runs_kept: int = 10
+    retention_every: float = 86400.0  # seconds between two retention passes
+    lock_timeout: int = 5  # seconds to wait for another instance's preparation
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "SchedulerSettings":
+        environ = os.environ if environ is None else environ
+        return cls(
+            interval=_number(environ, ENV_INTERVAL, 60, 1),
+            run_timeout=timedelta(minutes=_number(environ, ENV_RUN_TIMEOUT, 240, 1)),
+            runs_kept=int(_number(environ, ENV_RUNS_KEPT, 10, 1)),
+        )
+
+
+@dataclass
+class PassReport:
+    preparation: PreparationReport
+    timed_out: list[int] = field(default_factory=list)
+    retention: RetentionReport | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = list(self.preparation.lines()) if self.preparation else []
+        out.append(f"time-outs: {len(self.timed_out)} silent run(s) set to Error"
+                   + (f" ({', '.join(map(str, self.timed_out[:20]))})" if self.timed_out else ""))
+        if self.retention is not None:
+            out.extend(self.retention.lines())
+        out.extend(f"error: {error}" for error in self.errors)
+        return out
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.preparation and self.preparation.busy)
+
+
+class Scheduler:
+    """Runs passes every ``settings.interval`` seconds in a daemon thread (``start``) or in the
+    calling thread (``run_forever``). Keeps the per-task error back-off in memory."""
+
+    def __init__(self, engine: Engine | Callable[[], Engine] | str, settings: SchedulerSettings | None = None,
+                 clock: Callable[[], datetime] = datetime.now):
+        self._engine_source = engine
+        self._engine: Engine | None = engine if isinstance(engine, Engine) else None
+        self._owns_engine = False
+        self.settings = settings or SchedulerSettings.from_env()
+        self.clock = clock
+        self.backoff = TaskBackoff()
+        self._last_retention: float | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def engine(self) -> Engine:
+        # Made on first use, i.e. in the thread/process that runs the passes.
+        if self._engine is None:
+            source = self._engine_source
+            self._engine = make_engine(source) if isinstance(source, str) else source()
+            self._owns_engine = True
+        return self._engine
+
+    def run_pass(self, retention: bool | None = None) -> PassReport:
+        """Prepare, time out silent runs, and apply retention when due (or when asked)."""
+        now = self.clock()
+        errors = []
+        try:
+            preparation = prepare_runs(self.engine, now, backoff=self.backoff,
+                                       lock_timeout=self.settings.lock_timeout)
+        except Exception as error:  # noqa: BLE001 - the scheduler must survive a bad pass
+            log.exception("preparation pass failed")
+            preparation = PreparationReport(now=now, errors=[f"{type(error).__name__}: {error}"])
+        report = PassReport(preparation, errors=errors)
+        try:
+            report.timed_out = time_out_silent_runs(self.engine, now, self.settings.run_timeout)
+        except Exception as error:  # noqa: BLE001
+            log.exception("time-out sweep failed")
+            errors.append(f"time-outs: {type(error).__name__}: {error}")
+        due = (self._last_retention is None
+               or time.monotonic() - self._last_retention >= self.settings.retention_every)
+        if retention or (retention is None and due):
+            try:
+                report.retention = apply_retention(self.engine, self.settings.runs_kept)
+                self._last_retention = time.monotonic()
+            except Exception as error:  # noqa: BLE001
+                log.exception("retention failed")
+                errors.append(f"retention: {type(error).__name__}: {error}")
+        return report
+
+    def run_forever(self, should_stop: Callable[[], bool] = lambda: False) -> None:
+        log.info("scheduler: a pass every %g s, run time-out %s, %d run(s) kept per target and agent",
+                 self.settings.interval, self.settings.run_timeout, self.settings.runs_kept)
+        try:
+            while not self._stop.is_set() and not should_stop():
+                started = time.monotonic()
+                self.run_pass()
+                self._stop.wait(max(0.0, self.settings.interval - (time.monotonic() - started)))
+        finally:
+            if self._owns_engine and self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+
+    def start(self) -> threading.Thread:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run_forever, name="fusion-bridge-scheduler", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float | None = 30) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+
+# ---------------------------------------------------------------------------------------------
+# In its own process, next to gunicorn
+
+
+@dataclass
+class SchedulerProcess:
+    """``fusion-bridge prepare`` run as a child of ``serve``.
+
+    A fresh interpreter rather than a ``multiprocessing`` fork: gunicorn forks its workers from
+    the same parent, and they would inherit the child's ``multiprocessing`` bookkeeping (whose
+    exit hook then fails in every worker). The database URL goes through the environment, not
+    the command line, so its password does not show in ``ps``.
+    """
+
+    popen: subprocess.Popen
+    owner: int  # pid of the process that started it: gunicorn workers share serve's stack
+
+    def stop(self, timeout: float = 10) -> None:
+        if os.getpid() != self.owner or self.popen.poll() is not None:
+            return
+        self.popen.terminate()
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(timeout)
+
+
+def start_process(database_url: str, environ: Mapping[str, str] | None = None) -> SchedulerProcess:
+    """Start the scheduler next to the server; call before gunicorn starts its workers."""
+    env = dict(os.environ if environ is None else environ)
+    env["FUSION_BRIDGE_DATABASE_URL"] = database_url
+    env[ENV_PARENT] = str(os.getpid())
+    # The same code as this process, installed or not.
+    source = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH")) if p)
+    command = [sys.executable, "-m", "fusion_bridge", "prepare"]
+    popen = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
+    return SchedulerProcess(popen, os.getpid())
+
+
+def run_child(scheduler: "Scheduler") -> None:
+    """Body of ``fusion-bridge prepare`` without ``--once``: until SIGTERM, or until the
+    ``serve`` that started it is gone (a serve killed hard must not leave a preparer behind)."""
+    parent = os.environ.get(ENV_PARENT)
+
+    def _terminate(_signum, _frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        scheduler.run_forever(should_stop=lambda: parent is not None and str(os.getppid()) != parent)
+    except KeyboardInterrupt:
+        pass
