@@ -140,18 +140,18 @@ def serve(bind: str | None, workers: int | None, database_url: str | None, acces
     if not scheduler:
         run(config, access_log)
         return
-    from fusion_bridge.scheduler import SchedulerSettings, start_process, stop_process
+    from fusion_bridge.scheduler import SchedulerSettings, start_process
 
     try:
-        settings = SchedulerSettings.from_env()
+        SchedulerSettings.from_env()
     except ValueError as error:
         raise click.ClickException(str(error)) from None
-    # Started before gunicorn forks its workers; the child makes its own database engine.
-    process = start_process(config.database_url, settings, config.log_level)
+    # `fusion-bridge prepare` in a child process, with its own database engine.
+    process = start_process(config.database_url)
     try:
         run(config, access_log)
     finally:
-        stop_process(process)
+        process.stop()
 
 
 @main.command()
@@ -164,7 +164,7 @@ def prepare(database_url: str | None, once: bool) -> None:
     Settings: FUSION_BRIDGE_SCHEDULER_INTERVAL (60 s), FUSION_BRIDGE_RUN_TIMEOUT_MINUTES (240),
     FUSION_BRIDGE_RUNS_KEPT (10).
     """
-    from fusion_bridge.scheduler import Scheduler, SchedulerSettings
+    from fusion_bridge.scheduler import Scheduler, SchedulerSettings, run_child
 
     config = _config(database_url=database_url)
     try:
@@ -175,7 +175,7 @@ def prepare(database_url: str | None, once: bool) -> None:
     try:
         scheduler = Scheduler(engine, settings)
         if not once:
-            scheduler.run_forever()
+            run_child(scheduler)
             return
         report = scheduler.run_pass(retention=True)
     except SQLAlchemyError as error:
