@@ -105,8 +105,9 @@ def test_task_row_is_the_one_glpi_writes(engine):
     stored = row(engine, schema.tasks, task["id"])
     assert stored["name"] == "Discover &lt;LAN&gt;" and stored["comment"] == "nightly"
     assert (stored["entities_id"], stored["is_active"], stored["reprepare_if_successful"]) == (0, 0, 1)
-    assert (stored["plugin_fusioninventory_timeslots_prep_id"], stored["plugin_fusioninventory_timeslots_exec_id"],
-            stored["wakeup_agent_counter"], stored["wakeup_agent_time"], stored["is_deploy_on_demand"]) == (0, 0, 0, 0, 0)
+    zeros = ("plugin_fusioninventory_timeslots_prep_id", "plugin_fusioninventory_timeslots_exec_id",
+             "wakeup_agent_counter", "wakeup_agent_time", "is_deploy_on_demand")
+    assert [stored[column] for column in zeros] == [0] * 5
     assert stored["datetime_start"] is None and stored["datetime_end"] is None
     assert abs((stored["date_creation"] - datetime.now()).total_seconds()) < 60
     assert task["name"] == "Discover <LAN>" and task["is_active"] is False
@@ -116,10 +117,12 @@ def test_action_targets_and_actors_are_byte_equal_to_the_plugins(engine):
     insert_row(engine, schema.ipranges, id=1, name="a", entities_id=0, ip_start="10.0.0.1", ip_end="10.0.0.9")
     insert_row(engine, schema.ipranges, id=4, name="b", entities_id=0, ip_start="10.0.1.1", ip_end="10.0.1.9")
     add_agent(engine, "pc03", id=3)
-    entity = insert_row(engine, schema.glpi_entities, id=2, name="Branch", entities_id=0, completename="Root > Branch")
+    entity = insert_row(engine, schema.glpi_entities, id=2, name="Branch", entities_id=0,
+                        completename="Root > Branch")
     task = definitions.create_task(engine, "Discover", entities_id=entity)
     action = definitions.add_action(engine, task["id"], "LAN", "netdiscovery",
-                                    ["iprange:1", (IPRANGE, 4), "iprange:1"], [{"itemtype": "agent", "id": 3}])
+                                    ["iprange:1", (IPRANGE, 4), "iprange:1"],
+                                    [{"itemtype": "agent", "id": 3}])
     stored = row(engine, schema.taskjobs, action["id"])
     assert stored["targets"] == '[{"PluginFusioninventoryIPRange":"1"},{"PluginFusioninventoryIPRange":"4"}]'
     assert stored["actors"] == '[{"PluginFusioninventoryAgent":"3"}]'
@@ -183,12 +186,14 @@ def test_task_validation(engine, fields, message):
     ("scan", ["iprange:{r}"], ["agent:{a}"], "unknown method"),
     ("inventory", ["iprange:{r}"], ["agent:{a}"], "not a task action"),
     ("networkdiscovery", ["computer:{c}"], ["agent:{a}"], "cannot be a target of a networkdiscovery"),
-    ("networkdiscovery", ["iprange:999"], ["agent:{a}"], "target PluginFusioninventoryIPRange 999 does not exist"),
+    ("networkdiscovery", ["iprange:999"], ["agent:{a}"],
+     "target PluginFusioninventoryIPRange 999 does not exist"),
     ("networkdiscovery", ["iprange:{r}"], [], "needs at least one actor"),
     ("networkdiscovery", [], ["agent:{a}"], "needs at least one target"),
     ("networkdiscovery", ["iprange:{r}"], ["computer:{c}"], "cannot be a actor"),
     ("wakeonlan", ["computer:{t}"], ["agent:{a}"], "is in the trash"),
-    ("networkdiscovery", ["iprange:{r}"], ["agent:999"], "actor PluginFusioninventoryAgent 999 does not exist"),
+    ("networkdiscovery", ["iprange:{r}"], ["agent:999"],
+     "actor PluginFusioninventoryAgent 999 does not exist"),
 ])
 def test_action_validation_writes_nothing(engine, method, targets, actors, message):
     agent = add_agent(engine)
@@ -208,7 +213,8 @@ def test_unknown_ids_are_not_found(engine):
                  lambda: definitions.add_action(engine, 999, "a", "networkdiscovery", [], []),
                  lambda: definitions.disable_task(engine, 999), lambda: network.get_iprange(engine, 999),
                  lambda: network.get_credential(engine, 999), lambda: timeslots.get_timeslot(engine, 999),
-                 lambda: history.history(engine, run_id=999), lambda: history.running_now(engine, agent_id=999)):
+                 lambda: history.history(engine, run_id=999),
+                 lambda: history.running_now(engine, agent_id=999)):
         with pytest.raises(NotFound):
             call()
 
@@ -218,18 +224,20 @@ def test_unknown_ids_are_not_found(engine):
 
 def test_iprange_with_ranked_credentials(engine):
     v3 = network.create_credential(engine, "v3", "3", username="admin", auth_protocol="SHA",
-                                   auth_passphrase="authpass1", priv_protocol="AES", priv_passphrase="privpass1")
+                                   auth_passphrase="authpass1", priv_protocol="AES",
+                                   priv_passphrase="privpass1")
     created = network.create_iprange(engine, "Office", "10.1.0.1", "10.1.0.254", credentials=[v3["id"], 2])
     stored = row(engine, schema.ipranges, created["id"])
     assert (stored["name"], stored["entities_id"], stored["ip_start"], stored["ip_end"]) == \
         ("Office", 0, "10.1.0.1", "10.1.0.254")
     link = ipranges_configsecurities.c
-    assert [(r["plugin_fusioninventory_configsecurities_id"], r["rank"]) for r in
-            rows(engine, ipranges_configsecurities, link.plugin_fusioninventory_ipranges_id == created["id"])] == \
+    links = rows(engine, ipranges_configsecurities, link.plugin_fusioninventory_ipranges_id == created["id"])
+    assert [(r["plugin_fusioninventory_configsecurities_id"], r["rank"]) for r in links] == \
         [(v3["id"], 1), (2, 2)]
     assert [c["id"] for c in created["credentials"]] == [v3["id"], 2]
     updated = network.update_iprange(engine, created["id"], {"credentials": [1], "ip_end": "10.1.0.9"})
-    assert [(c["id"], c["rank"]) for c in updated["credentials"]] == [(1, 1)] and updated["ip_end"] == "10.1.0.9"
+    assert [(c["id"], c["rank"]) for c in updated["credentials"]] == [(1, 1)]
+    assert updated["ip_end"] == "10.1.0.9"
 
 
 @pytest.mark.parametrize("start, end, credentials, message", [
@@ -258,7 +266,8 @@ def test_iprange_in_use_is_not_deleted(engine):
 def test_credentials_are_stored_like_the_ui_stores_them(engine):
     v2 = network.create_credential(engine, "lan v2c", "2c", community="s3cret")
     v3 = network.create_credential(engine, "v3 md5 des", "3", username="u", auth_protocol="md5",
-                                   auth_passphrase="12345678", priv_protocol="des", priv_passphrase="87654321")
+                                   auth_passphrase="12345678", priv_protocol="des",
+                                   priv_passphrase="87654321")
     noauth = network.create_credential(engine, "v3 noauth", "v3", username="guest")
     stored = [row(engine, schema.configsecurities, c["id"]) for c in (v2, v3, noauth)]
     columns = ("snmpversion", "community", "username", "authentication", "auth_passphrase", "encryption",
@@ -271,7 +280,8 @@ def test_credentials_are_stored_like_the_ui_stores_them(engine):
     assert (v3["version"], v3["auth_protocol"], v3["priv_protocol"], v3["auth_passphrase_set"]) == \
         ("3", "MD5", "DES", True)
     assert "12345678" not in repr(network.list_credentials(engine))
-    assert [c["name"] for c in network.list_credentials(engine)][:2] == ["Public community v1", "Public community v2c"]
+    assert [c["name"] for c in network.list_credentials(engine)][:2] == \
+        ["Public community v1", "Public community v2c"]
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -279,7 +289,8 @@ def test_credentials_are_stored_like_the_ui_stores_them(engine):
     ({"name": "c", "version": "4", "community": "public"}, "must be 1, 2c or 3"),
     ({"name": "c", "version": "2c"}, "community is required"),
     ({"name": "c", "version": "2c", "community": "p", "username": "u"}, "only for SNMP version 3"),
-    ({"name": "c", "version": "3", "community": "public", "username": "u"}, "only for SNMP versions 1 and 2c"),
+    ({"name": "c", "version": "3", "community": "public", "username": "u"},
+     "only for SNMP versions 1 and 2c"),
     ({"name": "c", "version": "3"}, "username is required"),
     ({"name": "c", "version": "3", "username": "u", "auth_protocol": "SHA", "auth_passphrase": "short"},
      "at least 8"),
@@ -289,7 +300,8 @@ def test_credentials_are_stored_like_the_ui_stores_them(engine):
      "needs an auth protocol"),
     ({"name": "c", "version": "3", "username": "u", "auth_protocol": "SHA", "auth_passphrase": "12345678",
       "priv_protocol": "3DES", "priv_passphrase": "12345678"}, "Triple-DES"),
-    ({"name": "c", "version": "3", "username": "u", "auth_passphrase": "12345678"}, "without an auth protocol"),
+    ({"name": "c", "version": "3", "username": "u", "auth_passphrase": "12345678"},
+     "without an auth protocol"),
 ])
 def test_credential_validation_writes_nothing(engine, fields, message):
     fields = dict(fields)
@@ -350,7 +362,8 @@ def test_disable_cancels_only_prepared_runs_with_the_plugins_log(engine):
     states = {run_id: row(engine, schema.taskjobstates, run_id)["state"]
               for run_id in (prepared, started, finished, elsewhere)}
     assert states == {prepared: 5, started: 1, finished: 3, elsewhere: 0}
-    logs = rows(engine, schema.taskjoblogs, schema.taskjoblogs.c.plugin_fusioninventory_taskjobstates_id == prepared)
+    logs = rows(engine, schema.taskjoblogs,
+                schema.taskjoblogs.c.plugin_fusioninventory_taskjobstates_id == prepared)
     assert [(r["state"], r["comment"], r["itemtype"], r["items_id"]) for r in logs] == \
         [(7, "", AGENT, 0), (5, "Task has been disabled", AGENT, 0)]
     assert abs((logs[-1]["date"] - datetime.now()).total_seconds()) < 60
@@ -404,7 +417,8 @@ def test_list_and_show(engine):
     add_run(engine, action["id"], agent, 4)
     add_run(engine, action["id"], agent, 0)
     definitions.create_task(engine, "empty")
-    assert [(t["name"], t["actions"]) for t in definitions.list_tasks(engine)] == [("Discover", 1), ("empty", 0)]
+    assert [(t["name"], t["actions"]) for t in definitions.list_tasks(engine)] == \
+        [("Discover", 1), ("empty", 0)]
     shown = definitions.get_task(engine, task["id"])
     assert [a["id"] for a in shown["actions"]] == [action["id"]]
     assert shown["runs"] == {"Prepared": 1, "Ok": 1, "Error": 1}
@@ -448,7 +462,8 @@ def test_history_of_a_task_an_agent_and_a_run(engine):
     failed = add_run(engine, action["id"], other_agent, 4, items_id=range_id, logs=[(7, ""), (4, "crash")])
     cancelled = add_run(engine, action["id"], agent, 5, items_id=range_id, logs=[(7, ""), (5, "gone")])
     by_task = history.history(engine, task_id=task["id"])
-    assert [(r["id"], r["state_word"]) for r in by_task] == [(cancelled, "Cancelled"), (failed, "Error"), (ok, "Ok")]
+    assert [(r["id"], r["state_word"]) for r in by_task] == \
+        [(cancelled, "Cancelled"), (failed, "Error"), (ok, "Ok")]
     assert [(line["word"], line["comment"]) for line in by_task[2]["logs"]] == [
         ("Prepared", ""), ("Started", ""), ("Running", "==devicesfound==: 3"),
         ("Ok", "Processed:3 Created:1 Updated:2")]
