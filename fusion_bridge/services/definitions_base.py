@@ -258,7 +258,8 @@ def check_items(conn: Connection, items: list[tuple[str, int]], allowed: tuple[s
         raise DefinitionError(f"a {method} action needs at least one {what[:-1]}")
     for itemtype, item_id in items:
         if itemtype not in allowed:
-            raise DefinitionError(f"{itemtype} cannot be a {what[:-1]} of a {method} action "
+            article = "an" if what.startswith("a") else "a"
+            raise DefinitionError(f"{itemtype} cannot be {article} {what[:-1]} of a {method} action "
                                   f"(allowed: {', '.join(allowed)})")
     found = item_names(conn, items, with_flags=True)
     for itemtype, item_id in items:
