@@ -4,7 +4,8 @@
 its workers, and stops it when serve exits; ``fusion-bridge prepare`` runs it in the
 foreground or, with ``--once``, runs one pass. Several instances may run it on one database:
 preparation is serialised by a database lock, and the time-out sweep and the retention skip
-their turn while another instance holds theirs.
+their turn while another instance holds theirs. Preparation runs at every pass, the time-out
+sweep every 5 minutes, the retention once a day (and at start).
 
 Settings (environment):
 
@@ -68,6 +69,9 @@ class SchedulerSettings:
     run_timeout: timedelta = timedelta(minutes=240)
     runs_kept: int = 10
     retention_every: float = 86400.0  # seconds between two retention passes
+    # Seconds between two time-out sweeps: the sweep reads every run in state 1/2 and no
+    # index of GLPI's table starts with the state, so not every minute for a 4 h time-out.
+    timeout_every: float = 300.0
     lock_timeout: int = 5  # seconds to wait for another instance's preparation
 
     @classmethod
@@ -83,14 +87,15 @@ class SchedulerSettings:
 @dataclass
 class PassReport:
     preparation: PreparationReport
-    timed_out: list[int] = field(default_factory=list)
+    timed_out: list[int] | None = None  # None: the sweep was not due in this pass
     retention: RetentionReport | None = None
     errors: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = list(self.preparation.lines()) if self.preparation else []
-        out.append(f"time-outs: {len(self.timed_out)} silent run(s) set to Error"
-                   + (f" ({', '.join(map(str, self.timed_out[:20]))})" if self.timed_out else ""))
+        if self.timed_out is not None:
+            out.append(f"time-outs: {len(self.timed_out)} silent run(s) set to Error"
+                       + (f" ({', '.join(map(str, self.timed_out[:20]))})" if self.timed_out else ""))
         if self.retention is not None:
             out.extend(self.retention.lines())
         out.extend(f"error: {error}" for error in self.errors)
@@ -114,6 +119,7 @@ class Scheduler:
         self.clock = clock
         self.backoff = TaskBackoff()
         self._last_retention: float | None = None
+        self._last_sweep: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -126,8 +132,13 @@ class Scheduler:
             self._owns_engine = True
         return self._engine
 
+    @staticmethod
+    def _due(last: float | None, every: float) -> bool:
+        return last is None or time.monotonic() - last >= every
+
     def run_pass(self, retention: bool | None = None) -> PassReport:
-        """Prepare, time out silent runs, and apply retention when due (or when asked)."""
+        """Prepare; time out silent runs and apply retention when due (retention also when
+        asked)."""
         now = self.clock()
         errors = []
         try:
@@ -137,14 +148,15 @@ class Scheduler:
             log.exception("preparation pass failed")
             preparation = PreparationReport(now=now, errors=[f"{type(error).__name__}: {error}"])
         report = PassReport(preparation, errors=errors)
-        try:
-            report.timed_out = time_out_silent_runs(self.engine, now, self.settings.run_timeout)
-        except Exception as error:  # noqa: BLE001
-            log.exception("time-out sweep failed")
-            errors.append(f"time-outs: {type(error).__name__}: {error}")
-        due = (self._last_retention is None
-               or time.monotonic() - self._last_retention >= self.settings.retention_every)
-        if retention or (retention is None and due):
+        if self._due(self._last_sweep, self.settings.timeout_every):
+            try:
+                report.timed_out = time_out_silent_runs(self.engine, now, self.settings.run_timeout)
+                self._last_sweep = time.monotonic()
+            except Exception as error:  # noqa: BLE001
+                log.exception("time-out sweep failed")
+                errors.append(f"time-outs: {type(error).__name__}: {error}")
+        retention_due = self._due(self._last_retention, self.settings.retention_every)
+        if retention or (retention is None and retention_due):
             try:
                 report.retention = apply_retention(self.engine, self.settings.runs_kept)
                 self._last_retention = time.monotonic()
