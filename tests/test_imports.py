@@ -446,7 +446,7 @@ def test_matching_order_is_serial_then_mac_then_ip(engine):
         # Templates and deleted assets are never matched; placeholder serials neither.
         found = device("<IP>10.9.9.9</IP><SERIAL>TPL1</SERIAL>")
         result = import_discovered_device(conn, agent, found, 0, NOW)
-        assert result.created and result.items_id != template
+        assert result.created and (result.itemtype, result.items_id) != ("NetworkEquipment", template)
         deleted = add(conn, schema.glpi_printers, name="gone", serial="0000000", is_deleted=1)
         add_port_with_ip(conn, "Printer", deleted, mac="00:11:22:33:44:66", ip="10.9.9.8")
         result = import_discovered_device(conn, agent, device("<IP>10.9.9.8</IP><MAC>00:11:22:33:44:66</MAC>"
