@@ -410,3 +410,36 @@ def test_wakeonlan_option_carries_the_macs(agent_tasks, engine, netns, bridge, t
     history = check_finished(engine, run_id, ctx)
     assert [(row.state, row.comment) for row in history] == [
         (Log.PREPARED, ""), (Log.STARTED, ""), (Log.OK, "WakeOnLan have not return state")], ctx
+
+
+def cli(engine, *args: str) -> object:
+    """Run a ``fusion-bridge`` command against the test database; its JSON output."""
+    url = engine.url.render_as_string(hide_password=False)
+    done = subprocess.run([sys.executable, "-m", "fusion_bridge", *args, "--database", url, "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"fusion-bridge {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return json.loads(done.stdout)
+
+
+def test_task_defined_with_the_cli_runs_to_finished(agent_tasks, engine, netns, snmpd, bridge, tmp_path):
+    """The acceptance path on a fresh database: define with the CLI, the real agent runs it."""
+    add_agent(engine)
+    iprange = cli(engine, "iprange", "create", "--name", "loopback", "--start", "127.0.0.1", "--end", "127.0.0.3",
+                  "--credential", str(PUBLIC_V2C))
+    task = cli(engine, "task", "create", "--name", "discover loopback", "--active")
+    action = cli(engine, "action", "add", "--task", str(task["id"]), "--name", "discover",
+                 "--method", "networkdiscovery", "--target", f"iprange:{iprange['id']}",
+                 "--actor", f"agent:{AGENT_ID}")
+    run_id = prepare(engine, action["id"], (ItemType.IP_RANGE, iprange["id"]))
+
+    run = run_agent(netns, "netdiscovery", tmp_path, "agent-cli-task")
+    check_agent(run, bridge, "NetDiscovery", engine=engine, run_id=run_id)
+    ctx = context(run, bridge, engine, run_id)
+    history = check_finished(engine, run_id, ctx)
+    assert history[-1].comment.startswith("Processed:"), ctx
+    with engine.connect() as conn:
+        assert len(equipment_at(conn, "127.0.0.1")) == 1, ctx
+    # The CLI's own history tells the same story in words.
+    shown = json.dumps(cli(engine, "history", "--run", str(run_id)))
+    for word in ("Prepared", "Started", "Ok"):
+        assert f'"{word}"' in shown, f"{word} missing from the CLI history: {shown[:2000]}"
