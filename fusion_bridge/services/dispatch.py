@@ -8,7 +8,6 @@ plugin's checks are cancelled with its words.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, insert, select, update
@@ -16,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 import schema
 from fusion_bridge.services import options, runs
+from fusion_bridge.services.actors import computers_id_cache
 from fusion_bridge.services.settings import PluginSettings
 from fusion_bridge.services.timeslots import in_schedule, timeslot_active
 from protocol import Element
@@ -178,7 +178,8 @@ def _computer_in_group(conn: Connection, computer_id: int, group_id: int) -> boo
 
 
 def _computer_in_deploy_group(conn: Connection, computer_id: int, group_id: int) -> bool:
-    group = conn.execute(select(schema.deploygroups.c.type).where(schema.deploygroups.c.id == group_id)).scalar()
+    group = (conn.execute(select(schema.deploygroups.c.type).where(schema.deploygroups.c.id == group_id)).scalar()
+             or "").upper()
     if group == "STATIC":
         static = schema.deploygroups_staticdatas
         return conn.execute(select(static.c.id).where(
@@ -186,13 +187,7 @@ def _computer_in_deploy_group(conn: Connection, computer_id: int, group_id: int)
             static.c.items_id == computer_id)).first() is not None
     if group == "DYNAMIC":
         dynamic = schema.deploygroups_dynamicdatas
-        for cache in conn.execute(select(dynamic.c.computers_id_cache).where(
-                dynamic.c.plugin_fusioninventory_deploygroups_id == group_id)).scalars():
-            try:
-                members = json.loads(cache or "{}")
-            except ValueError:
-                continue
-            values = members.values() if isinstance(members, dict) else members if isinstance(members, list) else ()
-            if str(computer_id) in {str(value) for value in values}:
-                return True
+        caches = conn.execute(select(dynamic.c.computers_id_cache).where(
+            dynamic.c.plugin_fusioninventory_deploygroups_id == group_id)).scalars()
+        return any(computer_id in computers_id_cache(cache) for cache in caches)
     return False

@@ -42,6 +42,7 @@ from fusion_bridge.services import runs as run_service
 from fusion_bridge.services.actors import agents_for_actors, chunks
 from fusion_bridge.services.runs import log_row, new_uniqid, parse_item_list
 from fusion_bridge.services.targets import TargetResolver
+from fusion_bridge.services.timeslots import active_timeslots
 from schema.constants import Method, TaskjobLogState as Log, TaskjobState as State
 from schema.plugin_network import statediscoveries
 
@@ -51,7 +52,6 @@ tasks = schema.tasks
 jobs = schema.taskjobs
 runs = schema.taskjobstates
 logs = schema.taskjoblogs
-timeslot_entries = schema.timeslotentries
 
 PREPARE_LOCK = "fusion-bridge:prepare"
 TIMEOUT_LOCK = "fusion-bridge:timeouts"
@@ -170,16 +170,6 @@ class TaskBackoff:
 
 # ---------------------------------------------------------------------------------------------
 # Preparation
-
-
-def active_timeslots(conn: Connection, now: datetime) -> set[int]:
-    """Timeslots having an entry for today (ISO weekday) whose [begin, end] holds now."""
-    seconds = now.hour * 3600 + now.minute * 60 + now.second
-    c = timeslot_entries.c
-    return set(conn.execute(
-        select(c.plugin_fusioninventory_timeslots_id).where(
-            c.day == now.isoweekday(), c.begin <= seconds, c.end >= seconds)
-    ).scalars())
 
 
 def _schedule_ok(now: datetime):
