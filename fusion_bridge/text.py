@@ -1,6 +1,9 @@
-"""Text fitted to GLPI 9.5's columns."""
+"""Values written the way GLPI 9.5 and the plugin write them."""
 
+import json
 import re
+from datetime import datetime
+from typing import Any
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
@@ -17,3 +20,16 @@ def fit_utf8mb3(value: str | None, max_chars: int | None = None) -> str | None:
     if max_chars is not None and len(value) > max_chars:
         value = value[:max_chars]
     return value
+
+
+def php_json(value: Any) -> str:
+    """PHP ``json_encode``: compact, non-ASCII as ``\\uXXXX``, ``/`` as ``\\/``.
+
+    A ``/`` only ever appears inside JSON strings, so escaping it in the text is exact.
+    """
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=True).replace("/", "\\/")
+
+
+def local_now() -> datetime:
+    """GLPI stores its own local time, to the second, in timestamp columns; so does the plugin."""
+    return datetime.now().replace(microsecond=0)

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 
 import schema
 from fusion_bridge.db import is_mysql, named_lock
-from fusion_bridge.text import fit_utf8mb3
+from fusion_bridge.text import fit_utf8mb3, php_json
 
 agents = schema.agents
 
@@ -87,28 +87,41 @@ def contact_unit(engine: Engine, device_id: str, contact: Contact, lock_row: boo
 
 
 def _touch_statement(with_token: bool):
-    # One statement, one round trip on an autocommit connection: it updates the first agent
-    # with that DEVICEID and hands its id back through LAST_INSERT_ID(expr).
+    # The PROLOG of a known agent in one statement and one round trip (autocommit): update the
+    # first agent with that DEVICEID, and hand back through LAST_INSERT_ID(expr) both its id and
+    # whether it has runs to do (id * 2 + 1 when it has), computed while setting last_contact
+    # (the IF yields :last_contact either way). Every statement saved here is ~0.3 ms of CPU.
     token = "token = :token, " if with_token else ""
+    runs = schema.taskjobstates
     return text(
-        f"UPDATE {agents.name} SET last_contact = :last_contact, useragent = :useragent, {token}"
-        "id = LAST_INSERT_ID(id) WHERE device_id = :device_id ORDER BY id LIMIT 1"
+        f"UPDATE {agents.name} SET useragent = :useragent, {token}"
+        "last_contact = IF(LAST_INSERT_ID(id * 2 + EXISTS("
+        f"SELECT 1 FROM {runs.name} r WHERE r.plugin_fusioninventory_agents_id = {agents.name}.id"
+        " AND r.state IN (0, 1, 2))) >= 0, :last_contact, :last_contact) "
+        "WHERE device_id = :device_id ORDER BY id LIMIT 1"
     )
 
 
 _TOUCH = {True: _touch_statement(True), False: _touch_statement(False)}
 
 
-def touch(engine: Engine, autocommit_engine: Engine, device_id: str, contact: Contact) -> int:
-    """Record a contact of the agent (creating it if new); return its id."""
+@dataclass(frozen=True)
+class Touched:
+    agent_id: int
+    # None when not known from the contact itself (new agent, SQLite): ask has_pending_runs.
+    has_runs: bool | None
+
+
+def touch(engine: Engine, autocommit_engine: Engine, device_id: str, contact: Contact) -> Touched:
+    """Record a contact of the agent (creating it if new)."""
     if is_mysql(autocommit_engine):
         values = contact.values()
         with autocommit_engine.connect() as conn:
             result = conn.execute(_TOUCH["token" in values], {**values, "device_id": fit_utf8mb3(device_id)})
             if result.rowcount:
-                return result.lastrowid
+                return Touched(result.lastrowid >> 1, bool(result.lastrowid & 1))
     with contact_unit(engine, device_id, contact) as (_conn, agent):
-        return agent.id
+        return Touched(agent.id, None)
 
 
 def _new_agent(device_id: str, contact_values: dict) -> dict:
@@ -147,11 +160,6 @@ def merged_versions(current: str | None, module: str, version: str) -> str | Non
         return None
     versions[module] = version
     return php_json(versions)
-
-
-def php_json(value) -> str:
-    """JSON as PHP's json_encode writes it: compact, ASCII, slashes escaped."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=True).replace("/", "\\/")
 
 
 def record_version(conn: Connection, agent: AgentRow, module: str, version: str | None) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 import schema
+from fusion_bridge.text import local_now
 from fusion_bridge.services import runs as runs_service
 from fusion_bridge.services.definitions_base import (  # noqa: F401 - re-exported for callers
     CHUNK,
@@ -32,7 +33,6 @@ from fusion_bridge.services.definitions_base import (  # noqa: F401 - re-exporte
     entity_exists,
     flag,
     glpi_text,
-    local_now,
     log_word,
     method_name,
     parse_datetime,

@@ -10,7 +10,6 @@ stores them (decoded again when read back).
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
@@ -19,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 import schema
 from fusion_bridge.services import runs as runs_service
-from fusion_bridge.text import fit_utf8mb3
+from fusion_bridge.text import fit_utf8mb3, php_json
 from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State
 from schema.plugin_agents import credentialips
 from schema.plugin_collect import collects
@@ -43,18 +42,6 @@ class NotFound(DefinitionError):
 
 
 # --- values as GLPI stores them -------------------------------------------------------------
-
-
-def local_now() -> datetime:
-    return datetime.now().replace(microsecond=0)
-
-
-def php_json(value: Any) -> str:
-    """PHP ``json_encode``: compact, non-ASCII as ``\\uXXXX``, ``/`` as ``\\/``.
-
-    A ``/`` only ever appears inside JSON strings, so escaping it in the text is exact.
-    """
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=True).replace("/", "\\/")
 
 
 def glpi_text(value: Any, what: str, max_chars: int | None = 255, required: bool = False) -> str | None:

@@ -14,6 +14,7 @@ from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
+from fusion_bridge.text import local_now
 from fusion_bridge.services.definitions_base import (
     DefinitionError,
     NotFound,
@@ -21,7 +22,6 @@ from fusion_bridge.services.definitions_base import (
     entity_exists,
     flag,
     glpi_text,
-    local_now,
     positive_id,
     ui_text,
 )

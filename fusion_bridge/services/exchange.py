@@ -13,13 +13,9 @@ from fusion_bridge.services.imports import import_computer_inventory
 from fusion_bridge.services.inventories import store_last_inventory
 from fusion_bridge.services.progress import Refused
 from fusion_bridge.services.settings import SettingsCache
+from fusion_bridge.text import local_now
 
-__all__ = ["AgentExchange", "Refused", "local_now"]
-
-
-def local_now() -> datetime:
-    # GLPI stores its own local time in timestamp columns; so does the plugin.
-    return datetime.now().replace(microsecond=0)
+__all__ = ["AgentExchange", "Refused"]
 
 
 class AgentExchange:
@@ -39,10 +35,13 @@ class AgentExchange:
     def prolog(self, message: protocol.Prolog, user_agent: str | None) -> bytes:
         now = self._clock()
         contact = agents.Contact(now, user_agent, message.token)
-        agent_id = agents.touch(self._engine, self._autocommit_engine, message.device_id, contact)
+        touched = agents.touch(self._engine, self._autocommit_engine, message.device_id, contact)
+        agent_id = touched.agent_id
         settings = self._settings.get()
-        with self._autocommit_engine.connect() as conn:
-            pending = dispatch.has_pending_runs(conn, agent_id)
+        pending = touched.has_runs
+        if pending is None:
+            with self._autocommit_engine.connect() as conn:
+                pending = dispatch.has_pending_runs(conn, agent_id)
         options = dispatch.hand_out(self._engine, agent_id, settings, now) if pending else ()
         return protocol.prolog_reply(
             options=options,
