@@ -45,23 +45,39 @@ LOCK_AGENT_RUNS = (
     .where(_runs.c.plugin_fusioninventory_agents_id == bindparam("agent_id"), _runs.c.state.in_(ACTIVE_STATES))
     .with_for_update()
 )
+_agents = schema.agents
+# Each run with its job, task and agent (the agent's columns repeat on every row).
 RUN_DETAILS = (
     select(_runs.c.id, _runs.c.state, _runs.c.itemtype, _runs.c.items_id, _runs.c.specificity,
            _jobs.c.id.label("job_id"), _jobs.c.method, _jobs.c.actors,
            _tasks.c.is_active, _tasks.c.datetime_start, _tasks.c.datetime_end,
-           _tasks.c.plugin_fusioninventory_timeslots_exec_id.label("exec_timeslot"))
+           _tasks.c.plugin_fusioninventory_timeslots_exec_id.label("exec_timeslot"),
+           _agents.c.computers_id, _agents.c.threads_networkdiscovery, _agents.c.timeout_networkdiscovery,
+           _agents.c.threads_networkinventory, _agents.c.timeout_networkinventory)
     .select_from(_runs)
     .join(_jobs, _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id)
     .join(_tasks, _tasks.c.id == _jobs.c.plugin_fusioninventory_tasks_id)
+    .join(_agents, _agents.c.id == _runs.c.plugin_fusioninventory_agents_id)
     .where(_runs.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_jobs.c.id, _runs.c.id)
 )
-AGENT = select(schema.agents).where(schema.agents.c.id == bindparam("agent_id"))
 SET_STATE = update(_runs).where(_runs.c.id.in_(bindparam("ids", expanding=True))).values(state=bindparam("state"))
 
 
 def has_pending_runs(conn: Connection, agent_id: int) -> bool:
     return conn.execute(HAS_PENDING, {"agent_id": agent_id}).first() is not None
+
+
+class AgentView:
+    """The agent's columns dispatch needs, read along with its runs."""
+
+    def __init__(self, agent_id: int, row):
+        self.id = agent_id
+        self.computers_id = row.computers_id
+        self.threads_networkdiscovery = row.threads_networkdiscovery
+        self.timeout_networkdiscovery = row.timeout_networkdiscovery
+        self.threads_networkinventory = row.threads_networkinventory
+        self.timeout_networkinventory = row.timeout_networkinventory
 
 
 class Outcome:
@@ -93,7 +109,9 @@ def hand_out(engine: Engine, agent_id: int, settings: PluginSettings, now: datet
         if not locked:
             return ()
         candidates = conn.execute(RUN_DETAILS, {"ids": locked}).all()
-        agent = conn.execute(AGENT, {"agent_id": agent_id}).first()
+        if not candidates:
+            return ()
+        agent = AgentView(agent_id, candidates[0])
         tuning = options.AgentTuning(agent.threads_networkdiscovery or 0, agent.timeout_networkdiscovery or 0,
                                      agent.threads_networkinventory or 0, agent.timeout_networkinventory or 0)
         for run in candidates:

@@ -27,16 +27,24 @@ _links, _credentials = schema.ipranges_configsecurities, schema.configsecurities
 _ports, _names, _addresses = schema.glpi_networkports, schema.glpi_networknames, schema.glpi_ipaddresses
 
 # Statements built once: building SQLAlchemy constructs per request costs more than running them.
-RANGE = select(schema.ipranges).where(schema.ipranges.c.id == bindparam("id"))
-RANGE_CREDENTIALS = (
-    select(_credentials)
-    .join(_links, _links.c.plugin_fusioninventory_configsecurities_id == _credentials.c.id)
-    .where(_links.c.plugin_fusioninventory_ipranges_id == bindparam("range_id"))
+# A range with its credentials in rank order (one row per credential, or one with NULLs).
+RANGE_WITH_CREDENTIALS = (
+    select(schema.ipranges.c.id, schema.ipranges.c.entities_id, schema.ipranges.c.ip_start,
+           schema.ipranges.c.ip_end, *(column.label(f"credential_{column.name}") for column in _credentials.c))
+    .select_from(schema.ipranges)
+    .outerjoin(_links, _links.c.plugin_fusioninventory_ipranges_id == schema.ipranges.c.id)
+    .outerjoin(_credentials, _credentials.c.id == _links.c.plugin_fusioninventory_configsecurities_id)
+    .where(schema.ipranges.c.id == bindparam("id"))
     .order_by(_links.c.rank, _links.c.id)
 )
-CREDENTIAL = select(_credentials).where(_credentials.c.id == bindparam("id"))
+# A device's SNMP credential from its plugin extension row.
 DEVICE_CREDENTIAL = {
-    itemtype: select(table.c.plugin_fusioninventory_configsecurities_id).where(table.c[key] == bindparam("id"))
+    itemtype: select(table.c.plugin_fusioninventory_configsecurities_id.label("device_credential_id"),
+                     *(column.label(f"credential_{column.name}") for column in _credentials.c))
+    .select_from(table)
+    .outerjoin(_credentials, _credentials.c.id == table.c.plugin_fusioninventory_configsecurities_id)
+    .where(table.c[key] == bindparam("id"))
+    .limit(1)
     for itemtype, (table, key) in EXTENSIONS.items()
 }
 FIRST_IP = (
@@ -80,7 +88,25 @@ def _value(own: int, config: dict, key: str, default: str) -> str:
     return str(own) if own else str(config.get(key) or default)
 
 
-def authentication(row) -> Element:
+@dataclass(frozen=True)
+class Credential:
+    id: int
+    snmpversion: str
+    community: str | None
+    username: str | None
+    authentication: str | None
+    auth_passphrase: str | None
+    encryption: str | None
+    priv_passphrase: str | None
+
+    @classmethod
+    def from_row(cls, row) -> "Credential":
+        return cls(*(getattr(row, f"credential_{name}") for name in (
+            "id", "snmpversion", "community", "username", "authentication", "auth_passphrase", "encryption",
+            "priv_passphrase")))
+
+
+def authentication(row: Credential) -> Element:
     """One credential as ``PluginFusioninventoryToolbox::addAuth`` writes it."""
     version = SNMP_VERSIONS.get(str(row.snmpversion), str(row.snmpversion))
     attributes = {"ID": row.id, "VERSION": version}
@@ -98,11 +124,12 @@ def authentication(row) -> Element:
 
 
 def netdiscovery(conn: Connection, run, tuning: AgentTuning, config: dict) -> Element:
-    iprange = conn.execute(RANGE, {"id": run.items_id}).first()
-    if iprange is None:
+    rows = conn.execute(RANGE_WITH_CREDENTIALS, {"id": run.items_id}).all()
+    if not rows:
         raise CannotBuild(f"The IP range {run.items_id} of this job no longer exists.")
+    iprange = rows[0]
     start, end = _slice(iprange, run.specificity)
-    credentials = conn.execute(RANGE_CREDENTIALS, {"range_id": iprange.id}).all()
+    credentials = [Credential.from_row(row) for row in rows if row.credential_id is not None]
     return option(
         "NETDISCOVERY",
         leaf("PARAM",
@@ -134,8 +161,9 @@ def snmpquery(conn: Connection, run, tuning: AgentTuning, config: dict) -> Eleme
     ip = first_ip(conn, run.itemtype, run.items_id)
     if ip is None:
         raise CannotBuild("Device have no ip")
-    credential_id = conn.execute(DEVICE_CREDENTIAL[run.itemtype], {"id": run.items_id}).scalar() or 0
-    credential = conn.execute(CREDENTIAL, {"id": credential_id}).first()
+    row = conn.execute(DEVICE_CREDENTIAL[run.itemtype], {"id": run.items_id}).first()
+    credential_id = (row.device_credential_id or 0) if row is not None else 0
+    credential = Credential.from_row(row) if row is not None and row.credential_id is not None else None
     # Only the credential the device uses: the plugin sends every credential it knows.
     return option(
         "SNMPQUERY",
