@@ -13,8 +13,11 @@ import json
 from typing import Any, Callable, Iterator
 
 import click
+from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+
+import schema
 
 from fusion_bridge.cli import _config, _safe_url, database_option, main
 from fusion_bridge.db import make_engine
@@ -37,6 +40,9 @@ def _engine(database_url: str | None) -> Iterator[Engine]:
     except DefinitionError as error:
         raise click.ClickException(error.message) from None
     except SQLAlchemyError as error:
+        if not inspect(engine).has_table(schema.tasks.name):
+            raise click.ClickException(f"{_safe_url(url)} has no FusionInventory tables: run "
+                                       "`fusion-bridge db init` (or install the plugin in GLPI)") from None
         raise click.ClickException(f"{_safe_url(url)}: {error}") from None
     finally:
         engine.dispose()
