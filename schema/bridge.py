@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Index, String
 
 from schema.base import (
+    id_column,
     glpi_table,
     int_column,
     int_type,
@@ -40,4 +41,32 @@ bridge_inventories = glpi_table(
     Index("device_id", "device_id"),
 )
 
-TABLES = [bridge_meta, bridge_inventories]
+# The source address of each agent's last XML contact, for waking it up (push mode). ``date`` is
+# when that address was first seen or last confirmed (each worker re-writes an unchanged
+# address at most every few minutes; the agent's last contact is ``agents.last_contact``).
+# ``port``: the agent's HTTP port when known here (NULL: ``agents.agent_port``, else the
+# plugin's ``agent_port`` config).
+bridge_agentaddresses = glpi_table(
+    PREFIX + "agentaddresses",
+    Column("plugin_fusioninventory_agents_id", int_type(11), primary_key=True, autoincrement=False),
+    string_column("address", 64, nullable=False, default=""),
+    int_column("port", None, nullable=True),
+    timestamp_column("date"),
+)
+
+# Every wake-up attempt: probe of http://ADDR:PORT/status, then /now when the agent waits.
+# outcome: woken, unreachable, busy or refused (the agent does not trust this server).
+bridge_wakeups = glpi_table(
+    PREFIX + "wakeups",
+    id_column(),
+    int_column("plugin_fusioninventory_agents_id"),
+    int_column("plugin_fusioninventory_taskjobstates_id", None, nullable=True),
+    timestamp_column("date"),
+    string_column("address", 64),
+    string_column("outcome", 16, nullable=False, default="unreachable"),
+    text_column("detail"),
+    Index("plugin_fusioninventory_agents_id", "plugin_fusioninventory_agents_id", "date"),
+    Index("plugin_fusioninventory_taskjobstates_id", "plugin_fusioninventory_taskjobstates_id"),
+)
+
+TABLES = [bridge_meta, bridge_inventories, bridge_agentaddresses, bridge_wakeups]

@@ -42,7 +42,8 @@ class AgentXmlEndpoint:
         try:
             body = self._read_body(environ)
             decoded = protocol.decode_request(body, content_type, self._runtime.limits)
-            reply = self._runtime.exchange.handle(decoded.message, environ.get("HTTP_USER_AGENT") or None)
+            reply = self._runtime.exchange.handle(decoded.message, environ.get("HTTP_USER_AGENT") or None,
+                                                  environ.get("REMOTE_ADDR"))
         except protocol.ProtocolError as error:
             return self._refuse(environ, error.status, error.reason, error.encoding)
         except Refused as refusal:

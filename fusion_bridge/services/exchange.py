@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 import protocol
 from fusion_bridge.services import agents, dispatch, progress
+from fusion_bridge.services.agent_addresses import AddressBook
 from fusion_bridge.services.imports import import_computer_inventory
 from fusion_bridge.services.inventories import store_last_inventory
 from fusion_bridge.services.progress import Refused
@@ -25,18 +26,22 @@ class AgentExchange:
         self._autocommit_engine = autocommit_engine
         self._settings = settings
         self._clock = clock
+        self.addresses = AddressBook(engine, autocommit_engine)
 
-    def handle(self, message: protocol.Message, user_agent: str | None) -> bytes:
-        """Apply ``message`` and return the reply XML (uncompressed); Refused if it cannot be."""
+    def handle(self, message: protocol.Message, user_agent: str | None, remote_addr: str | None = None) -> bytes:
+        """Apply ``message`` and return the reply XML (uncompressed); Refused if it cannot be.
+
+        ``remote_addr`` (the caller's address) is remembered for waking the agent up."""
         if isinstance(message, protocol.Prolog):
-            return self.prolog(message, user_agent)
-        return self.task_message(message, user_agent)
+            return self.prolog(message, user_agent, remote_addr)
+        return self.task_message(message, user_agent, remote_addr)
 
-    def prolog(self, message: protocol.Prolog, user_agent: str | None) -> bytes:
+    def prolog(self, message: protocol.Prolog, user_agent: str | None, remote_addr: str | None = None) -> bytes:
         now = self._clock()
         contact = agents.Contact(now, user_agent, message.token)
         touched = agents.touch(self._engine, self._autocommit_engine, message.device_id, contact)
         agent_id = touched.agent_id
+        self.addresses.record(agent_id, remote_addr, now)
         settings = self._settings.get()
         pending = touched.has_runs
         if pending is None:
@@ -49,7 +54,7 @@ class AgentExchange:
             prolog_freq=settings.prolog_freq,
         )
 
-    def task_message(self, message: protocol.Message, user_agent: str | None) -> bytes:
+    def task_message(self, message: protocol.Message, user_agent: str | None, remote_addr: str | None = None) -> bytes:
         now = self._clock()
         contact = agents.Contact(now, user_agent)
         module = agents.VERSION_KEYS[message.query]
@@ -62,6 +67,7 @@ class AgentExchange:
                 progress.netdiscovery(conn, agent.id, message, now)
             else:
                 progress.snmpquery(conn, agent.id, message, now)
+        self.addresses.record(agent.id, remote_addr, now)
         return protocol.empty_reply()
 
 
