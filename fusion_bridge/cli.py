@@ -191,3 +191,4 @@ def prepare(database_url: str | None, once: bool) -> None:
 # The task commands (task, action, iprange, credential, timeslot, running, history) add
 # themselves to ``main`` on import.
 from fusion_bridge import cli_tasks  # noqa: E402,F401
+from fusion_bridge import cli_wakeup  # noqa: E402,F401

@@ -28,6 +28,10 @@ class Config:
     workers: int = 0  # 0 = 2 x cores + 1
     # Bearer token of the JSON admin API under /api/; empty = the API refuses every call.
     admin_token: str = field(default="", repr=False)
+    # Waking agents up (push): connections in flight at most, /status and /now timeouts (s).
+    wakeup_concurrency: int = 50
+    wakeup_status_timeout: float = 1.0
+    wakeup_now_timeout: float = 2.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":

@@ -1,0 +1,71 @@
+"""``fusion-bridge wakeup``: wake agents up now (probe /status, call /now), one line per agent.
+
+Settings: FUSION_BRIDGE_WAKEUP_CONCURRENCY (50 connections in flight),
+FUSION_BRIDGE_WAKEUP_STATUS_TIMEOUT (1 s), FUSION_BRIDGE_WAKEUP_NOW_TIMEOUT (2 s).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from fusion_bridge.cli import _config, _safe_url, database_option, main
+from fusion_bridge.db import make_engine
+from fusion_bridge.services import wakeup
+
+
+@main.command("wakeup")
+@click.option("--agent", "agent_ids", type=int, multiple=True, metavar="ID",
+              help="Agent id (glpi_plugin_fusioninventory_agents.id); repeat for several.")
+@click.option("--all-with-runs", is_flag=True, help="Every agent having a run in state Prepared.")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Connections in flight at most (default 50).")
+@database_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
+def wakeup_command(agent_ids: tuple[int, ...], all_with_runs: bool, concurrency: int | None,
+                   database_url: str | None, as_json: bool) -> None:
+    """Wake agents up: GET http://ADDR:PORT/status, then /now when the agent is waiting.
+
+    ADDR is the address the agent last called from; PORT its agent_port, else the plugin's
+    agent_port (62354). Each attempt is recorded (and logged in the agent's Prepared runs with
+    --all-with-runs). Outcomes: woken, busy, unreachable, refused (the agent does not trust this
+    server: see its httpd-trust setting).
+    """
+    if not agent_ids and not all_with_runs:
+        raise click.UsageError("give --agent ID (repeatable) or --all-with-runs")
+    try:
+        config = _config(database_url=database_url, wakeup_concurrency=concurrency)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    engine = make_engine(config.database_url)
+    try:
+        run_ids: dict[int, list[int]] = {}
+        if all_with_runs:
+            with engine.connect() as conn:
+                run_ids = wakeup.agents_with_prepared_runs(conn)
+        ids = list(dict.fromkeys([*agent_ids, *run_ids]))
+        report = wakeup.wake_agents(engine, ids, concurrency=config.wakeup_concurrency,
+                                    status_timeout=config.wakeup_status_timeout,
+                                    now_timeout=config.wakeup_now_timeout, run_ids=run_ids)
+    except SQLAlchemyError as error:
+        raise click.ClickException(f"{_safe_url(config.database_url)}: {error}") from None
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps({
+            "results": [{"agent": r.agent_id, "outcome": r.outcome, "address": r.address, "port": r.port,
+                         "detail": r.detail, "runs": list(r.run_ids)} for r in report.results],
+            "counts": report.counts(), "elapsed": round(report.elapsed, 3),
+            "max_in_flight": report.max_in_flight,
+        }, indent=2))
+    else:
+        if not report.results:
+            click.echo("no agent to wake up")
+        for result in report.results:
+            click.echo(result.line())
+        if len(report.results) > 1:
+            click.echo(report.summary())
+    if report.results and not any(r.outcome == wakeup.WOKEN for r in report.results):
+        sys.exit(1)
