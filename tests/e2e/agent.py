@@ -1,4 +1,5 @@
-"""Run the real FusionInventory agent 2.6 in the foreground, isolated.
+"""Run the real FusionInventory agent 2.6 in the foreground (``run_agent``) or as a daemon with
+its HTTP server (``start_daemon``, push mode), isolated.
 
 Shared by the end-to-end tests (tests/e2e/test_agent_e2e.py) and the fixture recorder
 (fixtures/record.py). Standard library only.
@@ -44,7 +45,7 @@ logger = stderr
 debug = {debug}
 color = 0
 no-ssl-check = 1
-no-httpd = 1
+no-httpd = {no_httpd}
 lazy = 0
 force = 0
 timeout = 30
@@ -158,29 +159,15 @@ def run_agent(
     ``prefix`` goes before the isolation command, e.g. ``nsenter --net=…`` to run the agent in
     an existing network namespace (tests/e2e/netns.py); it must exec its command (same pid).
     """
-    binary = agent_binary()
     own_tmp = None
     if workdir is None:
         own_tmp = tempfile.TemporaryDirectory(prefix="fusion-agent-")
         workdir = Path(own_tmp.name)
     try:
         state = workdir / "state"
-        state.mkdir(mode=0o700, parents=True, exist_ok=True)
-        cfg = workdir / "agent.cfg"
-        cfg.write_text(AGENT_CFG.format(debug=debug))
-        if deviceid:
-            seed_deviceid(state, deviceid)
-        env = {"PATH": PATH, "LANG": "C.UTF-8", "HOME": "/root"}
-        if perl5lib:
-            env["PERL5LIB"] = perl5lib
-        agent_argv = [binary, "--conf-file", str(cfg), "--server", server, "--logger", "stderr",
-                      *(["--debug"] * debug), "--no-ssl-check", "--tasks", tasks, *extra_args]
-        os.makedirs(STATE_DIR, exist_ok=True)
-        argv = [
-            *prefix, "unshare", "--mount", "--pid", "--fork", "--mount-proc", "--kill-child", "--",
-            "/bin/sh", "-c", f'mount --bind "$0" {STATE_DIR} && cd / && exec "$@"', str(state),
-            "env", "-i", *(f"{key}={value}" for key, value in env.items()), *agent_argv,
-        ]
+        argv, agent_argv, env = _isolated_command(server, tasks, workdir, state, extra_args=extra_args,
+                                                  deviceid=deviceid, perl5lib=perl5lib, debug=debug,
+                                                  prefix=prefix, no_httpd=1)
         started = time.monotonic()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True)
@@ -197,3 +184,102 @@ def run_agent(
     finally:
         if own_tmp is not None:
             own_tmp.cleanup()
+
+
+def _isolated_command(server: str, tasks: str, workdir: Path, state: Path, *, extra_args: tuple[str, ...],
+                      deviceid: str | None, perl5lib: str | None, debug: int, prefix: tuple[str, ...],
+                      no_httpd: int) -> tuple[list[str], list[str], dict[str, str]]:
+    """(full argv, the agent's own argv, its environment); writes the conf file and seeds the
+    state folder."""
+    binary = agent_binary()
+    state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    cfg = workdir / "agent.cfg"
+    cfg.write_text(AGENT_CFG.format(debug=debug, no_httpd=no_httpd))
+    if deviceid:
+        seed_deviceid(state, deviceid)
+    env = {"PATH": PATH, "LANG": "C.UTF-8", "HOME": "/root"}
+    if perl5lib:
+        env["PERL5LIB"] = perl5lib
+    agent_argv = [binary, "--conf-file", str(cfg), "--server", server, "--logger", "stderr",
+                  *(["--debug"] * debug), "--no-ssl-check", "--tasks", tasks, *extra_args]
+    os.makedirs(STATE_DIR, exist_ok=True)
+    argv = [
+        *prefix, "unshare", "--mount", "--pid", "--fork", "--mount-proc", "--kill-child", "--",
+        "/bin/sh", "-c", f'mount --bind "$0" {STATE_DIR} && cd / && exec "$@"', str(state),
+        "env", "-i", *(f"{key}={value}" for key, value in env.items()), *agent_argv,
+    ]
+    return argv, agent_argv, env
+
+
+@dataclass
+class AgentDaemon:
+    """A daemon agent (``--daemon --no-fork``) started by ``start_daemon``; its stderr goes to
+    ``log_path``. Use as a context manager, or call ``stop``."""
+
+    process: subprocess.Popen
+    argv: list[str]
+    log_path: Path
+    httpd_port: int
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_bytes().decode("utf-8", "replace") if self.log_path.exists() else ""
+
+    def wait_for(self, pattern: str, timeout: float, after: int = 0) -> re.Match[str] | None:
+        """The first match of ``pattern`` in the log past offset ``after``, waiting up to
+        ``timeout`` seconds; None if it does not show (or the agent exits)."""
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern)
+        while True:
+            match = regex.search(self.log, after)
+            if match or time.monotonic() > deadline or self.process.poll() is not None:
+                return match or regex.search(self.log, after)
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 10) -> None:
+        """SIGTERM to the whole namespace (``--kill-child``), SIGKILL if it lingers."""
+        if self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout)
+        except ProcessLookupError:
+            pass
+
+    def __enter__(self) -> "AgentDaemon":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def start_daemon(
+    server: str,
+    tasks: str,
+    *,
+    workdir: Path,
+    httpd_port: int,
+    httpd_ip: str = "127.0.0.1",
+    httpd_trust: str | None = "127.0.0.1",
+    extra_args: tuple[str, ...] = (),
+    deviceid: str | None = None,
+    debug: int = 1,
+    prefix: tuple[str, ...] = (),
+) -> AgentDaemon:
+    """Start ``fusioninventory-agent --daemon --no-fork`` with its HTTP server on
+    ``httpd_ip:httpd_port``, isolated as ``run_agent``. A fresh agent contacts its server only
+    30-60 min after start (delaytime 3600), or at once when woken through ``/now``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    httpd = ["--daemon", "--no-fork", "--httpd-ip", httpd_ip, "--httpd-port", str(httpd_port)]
+    if httpd_trust:
+        httpd += ["--httpd-trust", httpd_trust]
+    argv, agent_argv, _env = _isolated_command(server, tasks, workdir, workdir / "state",
+                                               extra_args=(*httpd, *extra_args), deviceid=deviceid,
+                                               perl5lib=None, debug=debug, prefix=prefix, no_httpd=0)
+    log_path = workdir / "agent.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    return AgentDaemon(process, agent_argv, log_path, httpd_port)
