@@ -403,3 +403,48 @@ def test_cli_wakes_given_agents_and_all_with_runs(database_url, engine):
         data = json.loads(cli(database_url, "--all-with-runs", "--json"))
     assert [(r["agent"], r["outcome"], r["runs"]) for r in data["results"]] == [(1, "woken", [11])]
     assert "give --agent" in cli(database_url, expect=2)
+
+
+def test_answers_that_are_not_an_agent(engine):
+    """A peer that closes at once, one that answers junk, one that is a web server, a paused agent."""
+    def serve(sock, reply: bytes) -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(4096)
+                if reply:
+                    conn.sendall(reply)
+
+    sockets, threads = [], []
+    replies = [b"", b"SSH-2.0-OpenSSH_9.2\r\n\r\n",
+               b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found",
+               b"HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nstatus: paused"]
+    for reply in replies:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        sockets.append(sock)
+        threads.append(threading.Thread(target=serve, args=(sock, reply), daemon=True))
+        threads[-1].start()
+    ports = [sock.getsockname()[1] for sock in sockets]
+    try:
+        add_agents_with_addresses(engine, {i + 1: ("127.0.0.1", port) for i, port in enumerate(ports)})
+        report = wakeup.wake_agents(engine, [1, 2, 3, 4], status_timeout=1.0)
+    finally:
+        for sock in sockets:
+            sock.shutdown(socket.SHUT_RDWR)  # wakes the accept()
+            sock.close()
+        for thread in threads:
+            thread.join(5)
+    details = {r.agent_id: (r.outcome, r.detail.split(" at ")[0]) for r in report.results}
+    port = ports[2]
+    assert details == {
+        1: ("unreachable", "Agent unreachable: no HTTP answer"),
+        2: ("unreachable", "Agent unreachable: not an HTTP answer"),
+        3: ("unreachable", f"Agent unreachable: http://127.0.0.1:{port}/status answered HTTP 404 'not found', "
+                           "not an agent status"),
+        4: ("busy", "Agent busy: status paused"),
+    }
