@@ -70,3 +70,15 @@ bridge_wakeups = glpi_table(
 )
 
 TABLES = [bridge_meta, bridge_inventories, bridge_agentaddresses, bridge_wakeups]
+
+# The token handed to each agent by Collect ``getJobs`` and rotated by every ``setAnswer``
+# (the plugin uses GLPI's CSRF token there): one live token per agent. A POSTed answer must
+# carry the live token of the agent that owns the run it answers.
+bridge_resttokens = glpi_table(
+    PREFIX + "resttokens",
+    Column("plugin_fusioninventory_agents_id", int_type(11), primary_key=True, autoincrement=False),
+    string_column("token", 64, nullable=False, default=""),
+    timestamp_column("date"),
+)
+
+TABLES.append(bridge_resttokens)
