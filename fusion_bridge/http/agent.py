@@ -5,14 +5,15 @@ Agent XML POSTs never get here: ``xml_endpoint.AgentXmlEndpoint`` answers them f
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 
 from flask import Blueprint, Response, current_app, request
 
 import protocol
 from fusion_bridge.http.errors import json_error, xml_error
 from fusion_bridge.http.paths import is_agent_path
+from fusion_bridge.text import php_json
 
 log = logging.getLogger("fusion_bridge.agent")
 
@@ -42,7 +43,25 @@ def rest_call() -> Response:
     if not machine_id:
         return json_error(400, "missing machineid")
     runtime = current_app.extensions["fusion_bridge"]
-    answer = runtime.rest.get_config(machine_id)
+    answer = runtime.rest.get_config(machine_id, requested_tasks(), request_base_url())
     if answer is None:
         return json_error(400, "unknown or locked agent", log_reason=f"getConfig for unknown machineid {machine_id[:80]!r}")
-    return Response(json.dumps(answer, separators=(",", ":")), 200, content_type="application/json")
+    return Response(php_json(answer), 200, content_type="application/json")
+
+
+TASK_ARGUMENT = re.compile(r"^task\[([^\]]+)\]$")
+
+
+def requested_tasks() -> list[str]:
+    """The names of the ``task[Name]=version`` arguments, in request order."""
+    return [match.group(1) for key in request.args if (match := TASK_ARGUMENT.match(key))]
+
+
+def request_base_url() -> str:
+    """Scheme, host and prefix (before ``/plugins/fusioninventory/``) this request came in on."""
+    path = request.script_root + request.path
+    cut = path.find("/plugins/fusioninventory/")
+    if cut < 0:
+        cut = path.rfind("/ocsinventory")
+    prefix = path[:cut] if cut >= 0 else ""
+    return request.host_url.rstrip("/") + prefix

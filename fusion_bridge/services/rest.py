@@ -1,27 +1,201 @@
-"""The REST ("Fusion" JSON) calls of the Deploy, Collect and ESX tasks."""
+"""The REST ("Fusion" JSON) calls of the Deploy, Collect and ESX tasks: ``getConfig`` and what
+the task services (``collect``, ``esx``) share (plugin-semantics.md §6, §7.8).
+
+``getConfig`` is asked three times per agent run (once per REST task), nearly always for an
+agent with nothing to do: one indexed statement answers it (the agent with two EXISTS probes on
+its prepared runs); the entity's ``agent_base_url`` is read only when something is scheduled.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.engine import Engine
+from datetime import datetime
 
-from fusion_bridge.services.agents import find_agent
+from sqlalchemy import and_, bindparam, exists, select
+from sqlalchemy.engine import Connection, Engine
+
+import schema
+from fusion_bridge.services import runs
+from fusion_bridge.services.dispatch import (
+    ALREADY_SENT, NOT_AN_ACTOR, OUT_OF_SCHEDULE, OUT_OF_TIMESLOT, TASK_INACTIVE, agent_is_actor)
+from fusion_bridge.services.settings import PluginSettings, SettingsCache
+from fusion_bridge.services.timeslots import in_schedule, timeslot_active
+from schema.constants import ItemType, Module, TaskjobState as State
 
 CONFIG_VALIDITY_PERIOD = 600
+PLUGIN_PATH = "/plugins/fusioninventory"
+DEFAULT_SETTINGS_TTL = 10.0
+
+_agents, _runs, _jobs, _tasks = schema.agents, schema.taskjobstates, schema.taskjobs, schema.tasks
+
+
+class Refused(Exception):
+    """A REST call the bridge refuses: HTTP ``status`` with a JSON ``{"error": reason}``."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _prepared(itemtype: str):
+    # Served by the (agent, state) index; the itemtype is what the plugin counts.
+    return exists().where(and_(_runs.c.plugin_fusioninventory_agents_id == _agents.c.id,
+                               _runs.c.state == int(State.PREPARED), _runs.c.itemtype == itemtype))
+
+
+CONFIG_AGENT = (
+    select(_agents.c.id, _agents.c.lock, _agents.c.entities_id,
+           _prepared(ItemType.COLLECT).label("collect"), _prepared(ItemType.CREDENTIAL_IP).label("esx"))
+    .where(_agents.c.device_id == bindparam("device_id"))
+    .order_by(_agents.c.id)
+    .limit(1)
+)
+
+# task name (lower case, as the agent sends it in task[...]) -> (module, row flag, entry head)
+SCHEDULED_TASKS = {
+    "collect": (Module.COLLECT, "collect", {"task": "Collect"}, "collect"),
+    "esx": (Module.ESX, "esx", {"periodicity": 3600, "delayStartup": 3600, "task": "ESX"}, "esx"),
+}
 
 
 class RestCalls:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, settings: SettingsCache | None = None):
         self._engine = engine
+        self._settings = settings or SettingsCache(engine, DEFAULT_SETTINGS_TTL)
 
-    def get_config(self, machine_id: str) -> dict | None:
+    def use_settings(self, settings: SettingsCache) -> None:
+        """Share the app's settings cache (and its TTL) once it is known."""
+        self._settings = settings
+
+    def get_config(self, machine_id: str, tasks: list[str] | None = None,
+                   request_base: str = "") -> dict | None:
         """The agent's REST schedule; None for an unknown or locked agent (the plugin's 400).
 
-        REST calls do not update ``last_contact``; the plugin does not either.
+        ``tasks``: the names of the ``task[...]`` arguments (the plugin answers only for the tasks
+        asked). ``request_base``: scheme, host and prefix the request came in on, used when the
+        entity has no ``agent_base_url``. REST calls do not update ``last_contact``; the plugin
+        does not either. Deploy is not served yet: never scheduled.
         """
+        schedule: list[dict] = []
+        # Before the connection: on SQLite a second connection would wait for this one.
+        settings = self._settings.get()
         with self._engine.connect() as conn:
-            agent = find_agent(conn, machine_id)
+            agent = conn.execute(CONFIG_AGENT, {"device_id": machine_id}).first()
+            if agent is None or agent.lock:
+                conn.rollback()
+                return None
+            wanted = []
+            for task in tasks or ():
+                known = SCHEDULED_TASKS.get(task.lower())
+                if known and getattr(agent, known[1]) and known not in wanted:
+                    wanted.append(known)
+            if wanted:
+                wanted = [known for known in wanted if settings.agent_can_do(known[0], agent.id)]
+            if wanted:
+                base = entity_base_url(conn, agent.entities_id or 0) or request_base
+                for _module, _flag, head, path in wanted:
+                    schedule.append({**head, "remote": f"{base.rstrip('/')}{PLUGIN_PATH}/b/{path}/"})
             conn.rollback()
-        if agent is None or agent.lock:
-            return None
-        # Deploy, Collect and ESX runs are not prepared yet: nothing is scheduled.
-        return {"configValidityPeriod": CONFIG_VALIDITY_PERIOD, "schedule": []}
+        return {"configValidityPeriod": CONFIG_VALIDITY_PERIOD, "schedule": schedule}
+
+    def settings(self) -> PluginSettings:
+        return self._settings.get()
+
+
+def entity_base_url(conn: Connection, entity_id: int) -> str:
+    """``agent_base_url`` of the entity's plugin row, else of its nearest ancestor's, else of
+    row id 1 (``PluginFusioninventoryEntity::getValue``); '' when none is set."""
+    entities = schema.entities
+    values: dict[int, str] = {}
+    first = ""
+    for row in conn.execute(select(entities.c.id, entities.c.entities_id, entities.c.agent_base_url)
+                            .where(entities.c.agent_base_url != "").order_by(entities.c.id)):
+        value = (row.agent_base_url or "").strip()
+        if not value or value == "N/A":
+            continue
+        values.setdefault(row.entities_id, value)
+        if row.id == 1:
+            first = value
+    if not values:
+        return ""
+    parents = schema.glpi_entities
+    current, seen = entity_id, set()
+    while current is not None and current >= 0 and current not in seen:
+        if current in values:
+            return values[current]
+        seen.add(current)
+        current = conn.execute(select(parents.c.entities_id).where(parents.c.id == current)).scalar()
+    return first
+
+
+# ---------------------------------------------------------------------------------------------
+# What Collect and ESX getJobs share
+
+
+AGENT_BY_DEVICE_ID = (
+    select(_agents.c.id, _agents.c.lock, _agents.c.computers_id, _agents.c.entities_id)
+    .where(_agents.c.device_id == bindparam("device_id"))
+    .order_by(_agents.c.id)
+    .limit(1)
+)
+LOCK_AGENT_RUNS = (
+    select(_runs.c.id)
+    .where(_runs.c.plugin_fusioninventory_agents_id == bindparam("agent_id"),
+           _runs.c.state.in_([int(s) for s in runs.ACTIVE]))
+    .with_for_update()
+)
+RUN_DETAILS = (
+    select(_runs.c.id, _runs.c.state, _runs.c.itemtype, _runs.c.items_id, _runs.c.uniqid,
+           _jobs.c.actors, _tasks.c.is_active, _tasks.c.datetime_start, _tasks.c.datetime_end,
+           _tasks.c.plugin_fusioninventory_timeslots_exec_id.label("exec_timeslot"))
+    .select_from(_runs)
+    .join(_jobs, _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id)
+    .join(_tasks, _tasks.c.id == _jobs.c.plugin_fusioninventory_tasks_id)
+    .where(_runs.c.id.in_(bindparam("ids", expanding=True)), _jobs.c.method == bindparam("method"))
+    .order_by(_jobs.c.id, _runs.c.id)
+)
+
+
+def rest_agent(conn: Connection, machine_id: str | None):
+    """The agent row of a ``machineid``; Refused(400) when missing, unknown or locked."""
+    if not machine_id:
+        raise Refused(400, "missing machineid")
+    agent = conn.execute(AGENT_BY_DEVICE_ID, {"device_id": machine_id}).first()
+    if agent is None or agent.lock:
+        raise Refused(400, "unknown or locked agent")
+    return agent
+
+
+def runnable_runs(conn: Connection, agent, method: str, now: datetime) -> list:
+    """The agent's runs of ``method`` it may execute now, as ``getTaskjobstatesForAgent``.
+
+    The agent's active run rows are locked first (as at PROLOG), so of two concurrent getJobs
+    one hands a run out. A run asked for again while Started/Running goes to Error; runs that
+    fail the task's checks are cancelled with the plugin's words.
+    """
+    locked = conn.execute(LOCK_AGENT_RUNS, {"agent_id": agent.id}).scalars().all()
+    if not locked:
+        return []
+    result = []
+    for run in conn.execute(RUN_DETAILS, {"ids": locked, "method": method}).all():
+        if run.state != State.PREPARED:
+            runs.fail(conn, run.id, ALREADY_SENT, now)
+            continue
+        refusal = _refusal(conn, run, agent, now)
+        if refusal is not None:
+            runs.cancel(conn, run.id, refusal, now)
+            continue
+        result.append(run)
+    return result
+
+
+def _refusal(conn: Connection, run, agent, now: datetime) -> str | None:
+    if not run.is_active:
+        return TASK_INACTIVE
+    if not in_schedule(run.datetime_start, run.datetime_end, now):
+        return OUT_OF_SCHEDULE
+    if run.exec_timeslot and not timeslot_active(conn, run.exec_timeslot, now):
+        return OUT_OF_TIMESLOT
+    if not agent_is_actor(conn, agent, runs.parse_item_list(run.actors)):
+        return NOT_AN_ACTOR
+    return None

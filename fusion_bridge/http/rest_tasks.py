@@ -1,0 +1,92 @@
+"""The REST task endpoints the ``getConfig`` schedule points agents to, under any prefix:
+``…/plugins/fusioninventory/b/collect/`` (getJobs, setAnswer as GET or POSTed form, jobsDone)
+and ``…/plugins/fusioninventory/b/esx/`` (getJobs, setLog).
+
+Their rules have more static parts than the agent blueprint's catch-all, so they win. These
+POSTs are not agent XML (``http.paths`` does not match them): they reach Flask. Answers are
+PHP-style ASCII JSON; refusals are ``{"error": ...}`` with a 4xx.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, request
+
+from fusion_bridge.http.errors import json_error
+from fusion_bridge.services.collect import CollectCalls
+from fusion_bridge.services.esx import EsxCalls
+from fusion_bridge.services.rest import Refused
+from fusion_bridge.services.settings import SettingsCache
+from fusion_bridge.text import php_json
+
+log = logging.getLogger("fusion_bridge.rest")
+
+bp = Blueprint("rest_tasks", __name__)
+
+EXTENSION = "fusion_bridge.rest_tasks"
+BASE = "plugins/fusioninventory/b"
+
+
+class RestTasks:
+    def __init__(self, runtime):
+        settings = SettingsCache(runtime.engine, runtime.config.settings_ttl)
+        runtime.rest.use_settings(settings)
+        self.collect = CollectCalls(runtime.engine, settings)
+        self.esx = EsxCalls(runtime.engine)
+
+
+@bp.record_once
+def _setup(state) -> None:
+    state.app.extensions[EXTENSION] = RestTasks(state.app.extensions["fusion_bridge"])
+
+
+def _services() -> RestTasks:
+    return current_app.extensions[EXTENSION]
+
+
+def _json(value: dict) -> Response:
+    return Response(php_json(value), 200, content_type="application/json")
+
+
+def _route(task: str):
+    def register(view):
+        for rule in (f"/{BASE}/{task}/", f"/<path:prefix>/{BASE}/{task}/"):
+            bp.add_url_rule(rule, f"{task}_{rule.count('<')}", view, methods=["GET", "POST"], strict_slashes=False)
+        return view
+    return register
+
+
+@_route("collect")
+def collect(prefix: str = "") -> Response:
+    action = request.args.get("action") or (request.form.get("action") if request.method == "POST" else None)
+    service = _services().collect
+    try:
+        if action == "getJobs" and request.method == "GET":
+            return _json(service.get_jobs(request.args.get("machineid")))
+        if action == "setAnswer":
+            values = request.form if request.method == "POST" else request.args
+            uuid = request.args.get("uuid") or values.get("uuid")
+            return _json(service.set_answer(uuid, dict(values.items())))
+        if action == "jobsDone" and request.method == "GET":
+            return _json(service.jobs_done(request.args.get("uuid")))
+    except Refused as refusal:
+        return json_error(refusal.status, refusal.reason)
+    return json_error(400, f"unknown collect action {str(action)[:40]!r} for {request.method}")
+
+
+@_route("esx")
+def esx(prefix: str = "") -> Response:
+    action = request.args.get("action")
+    service = _services().esx
+    if request.method != "GET":
+        return json_error(405, "ESX calls are GET requests")
+    try:
+        if action == "getJobs":
+            return _json(service.get_jobs(request.args.get("machineid")))
+        if action == "setLog":
+            args = request.args
+            return _json(service.set_log(args.get("machineid"), args.get("uuid"), args.get("code"), args.get("msg")))
+    except Refused as refusal:
+        return json_error(refusal.status, refusal.reason)
+    return json_error(400, f"unknown ESX action {str(action)[:40]!r}")

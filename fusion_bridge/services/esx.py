@@ -1,0 +1,90 @@
+"""ESX over REST: ``getJobs`` and ``setLog`` (plugin-semantics.md §7.7).
+
+A run targets one ``PluginFusioninventoryCredentialIp`` (an ESX host or vCenter address with its
+credential). ``getJobs`` hands each runnable run out as ``{"uuid","host","user","password"}``
+(the password as GLPI stores it, in clear) and moves it to Started; unlike the plugin it also
+writes a ``Started`` log line, so that the server-side timeout can date a run the agent never
+reports on. ``setLog`` ends the run: ``ok`` → Finished (comment ``msg`` or ``ok``), ``ko`` →
+Error with the agent's message; ``running`` adds a Running line. The uuid must be a run of the
+calling ``machineid``'s agent (the plugin applies it to whatever run has that uuid). The ESX host
+inventories themselves arrive as ordinary INVENTORY messages on the agent endpoint.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+import schema
+from fusion_bridge.services import runs
+from fusion_bridge.services.rest import Refused, rest_agent, runnable_runs
+from fusion_bridge.text import fit_utf8mb3, local_now
+from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State
+
+HOST_GONE = "The ESX host or its credential of this job no longer exists."
+HANDED_OUT = (State.SERVER_HAS_SENT_DATA, State.AGENT_HAS_SENT_DATA)
+
+credentials, credentialips = schema.credentials, schema.credentialips
+_runs, _jobs = schema.taskjobstates, schema.taskjobs
+
+ESX_HOST = (
+    select(credentialips.c.ip, credentials.c.username, credentials.c.password)
+    .select_from(credentialips.join(
+        credentials, credentials.c.id == credentialips.c.plugin_fusioninventory_credentials_id))
+)
+
+
+class EsxCalls:
+    def __init__(self, engine: Engine):
+        self._engine = engine
+
+    def get_jobs(self, machine_id: str | None, now: datetime | None = None) -> dict:
+        now = now or local_now()
+        jobs = []
+        with self._engine.begin() as conn:
+            agent = rest_agent(conn, machine_id)
+            for run in runnable_runs(conn, agent, Method.ESX, now):
+                host = None
+                if run.itemtype == ItemType.CREDENTIAL_IP:
+                    host = conn.execute(ESX_HOST.where(credentialips.c.id == run.items_id)).first()
+                if host is None:
+                    runs.fail(conn, run.id, HOST_GONE, now, run.items_id, run.itemtype)
+                    continue
+                jobs.append({"uuid": run.uniqid, "host": host.ip or "", "user": host.username or "",
+                             "password": host.password or ""})
+                runs.move(conn, run.id, State.SERVER_HAS_SENT_DATA, (State.PREPARED,))
+                runs.add_log(conn, run.id, Log.STARTED, "", now, ItemType.AGENT, agent.id)
+        return {"jobs": jobs} if jobs else {}
+
+    def set_log(self, machine_id: str | None, uuid: str | None, code: str | None, msg: str | None,
+                now: datetime | None = None) -> dict:
+        now = now or local_now()
+        if not uuid:
+            raise Refused(400, "missing uuid")
+        if code not in ("ok", "ko", "running"):
+            raise Refused(400, f"unknown code {str(code)[:20]!r}: expected ok, ko or running")
+        msg = fit_utf8mb3(msg)
+        with self._engine.begin() as conn:
+            agent = rest_agent(conn, machine_id)
+            run = conn.execute(
+                select(_runs.c.id, _runs.c.state, _runs.c.items_id, _runs.c.itemtype,
+                       _runs.c.plugin_fusioninventory_taskjobs_id.label("job_id"))
+                .where(_runs.c.uniqid == uuid, _runs.c.plugin_fusioninventory_agents_id == agent.id)
+                .order_by(_runs.c.id.desc())
+                .limit(1)
+                .with_for_update()
+            ).first()
+            method = run and conn.execute(select(_jobs.c.method).where(_jobs.c.id == run.job_id)).scalar()
+            if run is None or method != Method.ESX:
+                raise Refused(400, f"uuid {uuid[:64]!r} is not an ESX job of this agent")
+            if run.state not in HANDED_OUT:
+                raise Refused(409, "this ESX job was not handed out or is already over")
+            if code == "running":
+                runs.add_log(conn, run.id, Log.RUNNING, msg or "", now, run.itemtype, run.items_id)
+            elif code == "ok":
+                runs.finish(conn, run.id, msg or "ok", now, run.items_id, run.itemtype)
+            else:
+                runs.fail(conn, run.id, msg or "ko", now, run.items_id, run.itemtype)
+        return {}
