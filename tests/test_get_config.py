@@ -116,3 +116,26 @@ def test_both_tasks_in_one_call(client, engine):
     set_module(engine, Module.ESX, True)
     tasks = [entry["task"] for entry in get_config(client, "ESX", "Collect").json["schedule"]]
     assert tasks == ["ESX", "Collect"]
+
+
+def test_nothing_to_do_costs_one_statement(database_url):
+    from sqlalchemy import event
+
+    from fusion_bridge import create_app
+
+    app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 600})
+    try:
+        engine = app.extensions["fusion_bridge"].engine
+        with engine.begin() as conn:
+            add_agent(conn, 3, DEVICE)
+        client = app.test_client()
+        assert get_config(client, "Collect").status_code == 200  # warms the settings cache
+        statements = []
+        event.listen(engine, "before_cursor_execute",
+                     lambda conn, cursor, statement, *args: statements.append(statement))
+        for task in ("Deploy", "Collect", "ESX"):
+            assert get_config(client, task).json["schedule"] == []
+        queries = [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "ROLLBACK", "COMMIT"))]
+        assert len(queries) == 3, queries
+    finally:
+        app.extensions["fusion_bridge"].dispose()
