@@ -776,3 +776,24 @@ def test_value_parsing():
     assert parse_ip("0.0.0.0") is None and parse_ip("1.2.3") is None and parse_ip("") is None
     assert [meaningful_serial(s) for s in ("", "0", "00000000", "Default string", "System Serial Number",
                                            "ABC123", "VMware-56 4d")] == [False] * 5 + [True, True]
+
+
+def test_an_esx_host_inventory_does_not_overwrite_the_agents_computer(engine):
+    """ESX hosts come as INVENTORY with the agent's own DEVICEID: matched by content, never linked."""
+    with engine.begin() as conn:
+        agent = add_agent(conn)
+        own = import_computer_inventory(conn, agent, inventory("pc01-2025-06-01-12-00-00",
+            "<HARDWARE><NAME>agent-box</NAME><UUID>11111111-2222-3333-4444-555555555555</UUID></HARDWARE>"
+            "<BIOS><SSN>OWN-SERIAL</SSN></BIOS>"), NOW)
+        host = import_computer_inventory(conn, agent, inventory("pc01-2025-06-01-12-00-00",
+            "<HARDWARE><NAME>esx01</NAME><UUID>99999999-8888-7777-6666-555555555555</UUID></HARDWARE>"
+            "<BIOS><SSN>ESX-SERIAL</SSN></BIOS>"), LATER, esx_hosts_expected=True)
+        assert host != own
+        assert row(conn, computers, own)["name"] == "agent-box"
+        assert row(conn, computers, host)["name"] == "esx01"
+        linked = conn.execute(select(schema.agents.c.computers_id).where(schema.agents.c.id == agent)).scalar()
+        assert linked == own
+        again = import_computer_inventory(conn, agent, inventory("pc01-2025-06-01-12-00-00",
+            "<HARDWARE><NAME>esx01-renamed</NAME><UUID>99999999-8888-7777-6666-555555555555</UUID></HARDWARE>"),
+            LATER, esx_hosts_expected=True)
+        assert again == host and row(conn, computers, host)["name"] == "esx01-renamed"

@@ -11,7 +11,7 @@ import secrets
 import time
 from datetime import datetime
 
-from sqlalchemy import and_, insert, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.engine import Connection
 
 import schema
@@ -88,6 +88,17 @@ def finish(conn: Connection, run_id: int, comment: str, when: datetime, items_id
         return False
     add_log(conn, run_id, Log.OK, comment, when, itemtype, items_id)
     return True
+
+
+def agent_runs_method(conn: Connection, agent_id: int, method: str) -> bool:
+    """Whether the agent has a run of ``method`` handed out and not over (state 1 or 2)."""
+    jobs = schema.taskjobs
+    return conn.execute(
+        select(runs.c.id).join(jobs, jobs.c.id == runs.c.plugin_fusioninventory_taskjobs_id)
+        .where(runs.c.plugin_fusioninventory_agents_id == agent_id, jobs.c.method == method,
+               runs.c.state.in_([int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA)]))
+        .limit(1)
+    ).first() is not None
 
 
 def parse_item_list(raw: str | None) -> list[tuple[str, int]]:

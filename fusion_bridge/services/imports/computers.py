@@ -26,7 +26,8 @@ agents = schema.agents
 _DEVICE_ID_DATE = re.compile(r"-\d{4}(?:-\d{2}){5}$")
 
 
-def import_computer_inventory(conn: Connection, agent_id: int, inventory: Inventory, now: datetime) -> int:
+def import_computer_inventory(conn: Connection, agent_id: int, inventory: Inventory, now: datetime,
+                              esx_hosts_expected: bool = False) -> int:
     """Create or update the agent's computer from an INVENTORY and link the agent to it.
 
     Writes ``glpi_computers`` (name, serial, uuid, entity, is_dynamic, dates), the computer's
@@ -34,6 +35,11 @@ def import_computer_inventory(conn: Connection, agent_id: int, inventory: Invent
     ``glpi_ipaddresses``, ``glpi_plugin_fusioninventory_inventorycomputercomputers``
     (last_fusioninventory_update) and the agent's ``computers_id``, ``entities_id`` and ``tag``.
     Runs inside the caller's transaction; returns the computer id.
+
+    ``esx_hosts_expected``: the agent is running an ESX job, so it also sends, with its own
+    DEVICEID, the inventories of the hosts it reads. Then a UUID or serial other than its own
+    computer's is another machine: found or created by content, without touching the agent's
+    computer or its link. Otherwise a changed identity is the agent's own machine (new board).
     """
     agent = conn.execute(
         select(agents.c.id, agents.c.entities_id, agents.c.computers_id, agents.c.device_id)
@@ -48,7 +54,10 @@ def import_computer_inventory(conn: Connection, agent_id: int, inventory: Invent
     serial = text(bios, "SSN")
     uuid = text(hardware, "UUID")
 
-    computer = _find_computer(conn, agent, name, serial, uuid)
+    linked = asset_row(conn, ItemType.COMPUTER, agent.computers_id, for_update=True)
+    foreign = esx_hosts_expected and linked is not None and _another_machine(linked, serial, uuid)
+    computer = linked if linked is not None and not foreign else _find_computer(
+        conn, agent, None if foreign else name, serial, uuid)
     if computer is None:
         values = fitted(computers, {
             "entities_id": agent.entities_id or 0,
@@ -75,6 +84,8 @@ def import_computer_inventory(conn: Connection, agent_id: int, inventory: Invent
 
     _sync_ports(conn, computers_id, entity_id, content, now)
     _mark_inventoried(conn, computers_id, now)
+    if foreign:
+        return computers_id
     conn.execute(update(agents).where(agents.c.id == agent_id).values(fitted(agents, {
         "computers_id": computers_id,
         "entities_id": entity_id,
@@ -87,11 +98,16 @@ def _name_from_device_id(device_id: str | None) -> str:
     return _DEVICE_ID_DATE.sub("", device_id or "")
 
 
+def _another_machine(linked, serial: str | None, uuid: str | None) -> bool:
+    if meaningful_uuid(uuid) and meaningful_uuid(linked["uuid"]):
+        return linked["uuid"].lower() != uuid.lower()
+    if meaningful_serial(serial) and meaningful_serial(linked["serial"]):
+        return linked["serial"] != serial
+    return False
+
+
 def _find_computer(conn: Connection, agent, name: str | None, serial: str | None, uuid: str | None):
-    """The agent's linked computer, else one with the same UUID, serial, or name in its entity."""
-    linked = asset_row(conn, ItemType.COMPUTER, agent.computers_id, for_update=True)
-    if linked is not None:
-        return linked
+    """A computer with the same UUID, serial, or (when ``name`` is given) name in the agent's entity."""
     candidates = []
     if meaningful_uuid(uuid):
         candidates.append(computers.c.uuid == fitted(computers, {"uuid": uuid})["uuid"])
