@@ -409,8 +409,9 @@ def time_out_silent_runs(engine: Engine, now: datetime | None = None,
                          timeout: timedelta = timedelta(hours=4)) -> list[int]:
     """Runs in state 1/2 whose newest log is older than ``timeout`` go to Error (``runs.fail``).
 
-    A run whose only log is its ``Prepared`` line was handed out without a log (REST deploy
-    and ESX jobs): its hand-out time is unknown, so it is left alone. Returns the failed ids.
+    A run whose only log is its ``Prepared`` line was handed out without a log (by GLPI's own
+    server for Deploy and ESX, which log nothing then): its hand-out time is unknown, so it is
+    left alone. Returns the failed ids.
     """
     now = now or datetime.now()
     cutoff = now - timeout
