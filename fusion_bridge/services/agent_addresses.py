@@ -1,13 +1,16 @@
 """Each agent's source address, remembered at its XML contacts so that it can be woken up.
 
-Cheap on the hot path: each worker keeps the address it last wrote per agent and writes again
-(one upsert statement) only when the address changed or its entry is older than ``refresh``
-seconds. An address is re-confirmed in the table at most every ``refresh`` seconds per worker;
-``agents.last_contact`` keeps the date of the agent's last contact.
+Cheap on the hot path: one upsert statement, only when the address changed. On MariaDB the
+PROLOG's single UPDATE (``agents.touch``) also tells whether the recorded address is the
+caller's; otherwise (SQLite, other messages) each worker keeps the address it last wrote per
+agent and writes again when the address differs or its entry is older than ``refresh``
+seconds. The row's ``date`` is when the address was written (first seen, or re-confirmed by a
+worker without that knowledge); ``agents.last_contact`` is the date of the last contact.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import time
@@ -37,6 +40,7 @@ _UPSERT = {key: statement.bindparams(bindparam("date", type_=addresses.c.date.ty
            for key, statement in _UPSERT.items()}
 
 
+@functools.lru_cache(maxsize=16384)
 def normalise(remote_addr: str | None) -> str | None:
     """The address as text (IPv4-mapped IPv6 as plain IPv4), or None if it is not an IP."""
     if not remote_addr:
@@ -65,17 +69,16 @@ class AddressBook:
         self._clock = clock
         self._written: dict[int, tuple[str, float]] = {}
 
-    def record(self, agent_id: int, remote_addr: str | None, when: datetime) -> None:
-        """Remember that ``agent_id`` called from ``remote_addr`` (WSGI REMOTE_ADDR)."""
-        if not remote_addr:
+    def record(self, agent_id: int, address: str | None, when: datetime, known: bool | None = None) -> None:
+        """Remember that ``agent_id`` called from ``address`` (normalised); ``known``: whether
+        the database already holds that address (None: not known, the cache decides)."""
+        if not address or known:
             return
         now = self._clock()
-        cached = self._written.get(agent_id)
-        if cached is not None and cached[0] == remote_addr and now < cached[1]:
-            return
-        address = normalise(remote_addr)
-        if address is None:
-            return
+        if known is None:
+            cached = self._written.get(agent_id)
+            if cached is not None and cached[0] == address and now < cached[1]:
+                return
         try:
             if self._autocommit is not None:
                 with self._autocommit.connect() as conn:
@@ -89,7 +92,7 @@ class AddressBook:
             return
         if len(self._written) >= MAX_CACHED:
             self._written.clear()
-        self._written[agent_id] = (remote_addr, now + self._refresh)
+        self._written[agent_id] = (address, now + self._refresh)
 
     def forget(self) -> None:
         self._written.clear()

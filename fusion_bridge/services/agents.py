@@ -88,16 +88,20 @@ def contact_unit(engine: Engine, device_id: str, contact: Contact, lock_row: boo
 
 def _touch_statement(with_token: bool):
     # The PROLOG of a known agent in one statement and one round trip (autocommit): update the
-    # first agent with that DEVICEID, and hand back through LAST_INSERT_ID(expr) both its id and
-    # whether it has runs to do (id * 2 + 1 when it has), computed while setting last_contact
-    # (the IF yields :last_contact either way). Every statement saved here is ~0.3 ms of CPU.
+    # first agent with that DEVICEID, and hand back through LAST_INSERT_ID(expr) its id, whether
+    # it has runs to do and whether its recorded source address is :address (id * 4 + 2 when it
+    # has runs, + 1 when the address is the same), computed while setting last_contact (the IF
+    # yields :last_contact either way). Every statement saved here is ~0.3 ms of CPU.
     token = "token = :token, " if with_token else ""
     runs = schema.taskjobstates
+    addresses = schema.bridge_agentaddresses
     return text(
         f"UPDATE {agents.name} SET useragent = :useragent, {token}"
-        "last_contact = IF(LAST_INSERT_ID(id * 2 + EXISTS("
+        "last_contact = IF(LAST_INSERT_ID(id * 4 + 2 * EXISTS("
         f"SELECT 1 FROM {runs.name} r WHERE r.plugin_fusioninventory_agents_id = {agents.name}.id"
-        " AND r.state IN (0, 1, 2))) >= 0, :last_contact, :last_contact) "
+        " AND r.state IN (0, 1, 2)) + EXISTS("
+        f"SELECT 1 FROM {addresses.name} a WHERE a.plugin_fusioninventory_agents_id = {agents.name}.id"
+        " AND a.address = :address)) >= 0, :last_contact, :last_contact) "
         "WHERE device_id = :device_id ORDER BY id LIMIT 1"
     )
 
@@ -110,16 +114,22 @@ class Touched:
     agent_id: int
     # None when not known from the contact itself (new agent, SQLite): ask has_pending_runs.
     has_runs: bool | None
+    # Whether the agent's recorded address is the one given to touch; None: not known.
+    address_known: bool | None = None
 
 
-def touch(engine: Engine, autocommit_engine: Engine, device_id: str, contact: Contact) -> Touched:
-    """Record a contact of the agent (creating it if new)."""
+def touch(engine: Engine, autocommit_engine: Engine, device_id: str, contact: Contact,
+          address: str | None = None) -> Touched:
+    """Record a contact of the agent (creating it if new); ``address``: its source address, to
+    tell whether it is already recorded (glpi_plugin_fusionbridge_agentaddresses)."""
     if is_mysql(autocommit_engine):
         values = contact.values()
         with autocommit_engine.connect() as conn:
-            result = conn.execute(_TOUCH["token" in values], {**values, "device_id": fit_utf8mb3(device_id)})
+            result = conn.execute(_TOUCH["token" in values],
+                                  {**values, "device_id": fit_utf8mb3(device_id), "address": address or ""})
             if result.rowcount:
-                return Touched(result.lastrowid >> 1, bool(result.lastrowid & 1))
+                code = result.lastrowid
+                return Touched(code >> 2, bool(code & 2), bool(code & 1))
     with contact_unit(engine, device_id, contact) as (_conn, agent):
         return Touched(agent.id, None)
 

@@ -8,13 +8,14 @@ from typing import Callable
 from sqlalchemy.engine import Engine
 
 import protocol
-from fusion_bridge.services import agents, dispatch, progress
-from fusion_bridge.services.agent_addresses import AddressBook
+from fusion_bridge.services import agents, dispatch, progress, runs
+from fusion_bridge.services.agent_addresses import AddressBook, normalise
 from fusion_bridge.services.imports import import_computer_inventory
 from fusion_bridge.services.inventories import store_last_inventory
 from fusion_bridge.services.progress import Refused
 from fusion_bridge.services.settings import SettingsCache
 from fusion_bridge.text import local_now
+from schema.constants import Method
 
 __all__ = ["AgentExchange", "Refused"]
 
@@ -39,9 +40,10 @@ class AgentExchange:
     def prolog(self, message: protocol.Prolog, user_agent: str | None, remote_addr: str | None = None) -> bytes:
         now = self._clock()
         contact = agents.Contact(now, user_agent, message.token)
-        touched = agents.touch(self._engine, self._autocommit_engine, message.device_id, contact)
+        address = normalise(remote_addr)
+        touched = agents.touch(self._engine, self._autocommit_engine, message.device_id, contact, address)
         agent_id = touched.agent_id
-        self.addresses.record(agent_id, remote_addr, now)
+        self.addresses.record(agent_id, address, now, touched.address_known)
         settings = self._settings.get()
         pending = touched.has_runs
         if pending is None:
@@ -62,12 +64,13 @@ class AgentExchange:
             agents.record_version(conn, agent, module, _module_version(message))
             if isinstance(message, protocol.Inventory):
                 store_last_inventory(conn, agent.id, message.device_id, message.xml, now)
-                import_computer_inventory(conn, agent.id, message, now)
+                import_computer_inventory(conn, agent.id, message, now,
+                                          esx_hosts_expected=runs.agent_runs_method(conn, agent.id, Method.ESX))
             elif message.query == "NETDISCOVERY":
                 progress.netdiscovery(conn, agent.id, message, now)
             else:
                 progress.snmpquery(conn, agent.id, message, now)
-        self.addresses.record(agent.id, remote_addr, now)
+        self.addresses.record(agent.id, normalise(remote_addr), now)
         return protocol.empty_reply()
 
 
