@@ -49,13 +49,15 @@ def main() -> None:
         tmp = tempfile.TemporaryDirectory(prefix="fb-wakeup-bench-")
         url = f"sqlite:///{tmp.name}/bench.sqlite"
     ours, theirs = multiprocessing.get_context("fork").Pipe()
-    emulator = multiprocessing.get_context("fork").Process(target=emulate, args=(args.ports, args.delay, theirs))
+    emulator = multiprocessing.get_context("fork").Process(target=emulate,
+                                                           args=(args.ports, args.delay, theirs))
     emulator.start()
     try:
         ports = ours.recv()
         engine = make_engine(url)
         schema.init_database(engine)
-        add_agents_with_addresses(engine, {i: ("127.0.0.1", ports[i % len(ports)]) for i in range(1, args.agents + 1)})
+        add_agents_with_addresses(engine, {i: ("127.0.0.1", ports[i % len(ports)])
+                                           for i in range(1, args.agents + 1)})
         report = wake_agents(engine, range(1, args.agents + 1), concurrency=args.concurrency)
         ours.send("done")
         seen = ours.recv()
@@ -71,7 +73,8 @@ def main() -> None:
     assert seen["status"] == seen["now"] == args.agents, seen
     print(f"{args.agents} agents probed and woken in {report.elapsed:.2f} s: "
           f"{args.agents / report.elapsed:.0f} agents/s (2 requests each, history recorded) with concurrency "
-          f"{args.concurrency}; max in flight {report.max_in_flight} (client), {seen['max_open']} (listeners); "
+          f"{args.concurrency}; max in flight {report.max_in_flight} (client), "
+          f"{seen['max_open']} (listeners); "
           f"{len(ports)} listener ports, answer delay {args.delay:g} s, {make_engine(url).dialect.name}")
 
 

@@ -188,7 +188,8 @@ def add_agents_with_addresses(engine, agents: dict[int, tuple[str | None, int | 
 
 def history_rows(engine):
     with engine.connect() as conn:
-        return conn.execute(select(schema.bridge_wakeups).order_by(schema.bridge_wakeups.c.id)).mappings().all()
+        table = schema.bridge_wakeups
+        return conn.execute(select(table).order_by(table.c.id)).mappings().all()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,7 +267,8 @@ def test_other_messages_record_the_address_too_and_junk_addresses_are_ignored(cl
     agent_id = agent_id_of(engine, device)
     assert address_of(engine, agent_id) is None
     response = client.post("/plugins/fusioninventory/", data=inventory_xml(device),
-                           headers={"Content-Type": "application/xml"}, environ_base={"REMOTE_ADDR": "192.0.2.10"})
+                           headers={"Content-Type": "application/xml"},
+                           environ_base={"REMOTE_ADDR": "192.0.2.10"})
     assert response.status_code == 200
     assert address_of(engine, agent_id)["address"] == "192.0.2.10"
 
@@ -300,11 +302,13 @@ def test_outcomes_waiting_running_refused_no_listener_slow_and_unknown(engine):
         1: "woken", 2: "busy", 3: "refused", 4: "unreachable", 5: "unreachable", 6: "unreachable",
         77: "unreachable"}
     assert results[1].detail == f"Agent woken up at http://127.0.0.1:{waiting}/now"
-    assert results[2].detail == f"Agent busy: status running task Inventory at http://127.0.0.1:{running}/status"
+    assert results[2].detail == (f"Agent busy: status running task Inventory at "
+                                 f"http://127.0.0.1:{running}/status")
     assert "httpd-trust" in results[3].detail and "403" in results[3].detail
     assert results[4].detail == f"Agent unreachable: connection refused at http://127.0.0.1:{nobody}/status"
     assert results[5].detail == f"Agent unreachable: no answer within 0.5 s at http://127.0.0.1:{slow}/status"
-    assert "no address known" in results[6].detail and "no address known" in results[77].detail
+    assert "no address known" in results[6].detail
+    assert results[77].detail == "Agent unreachable: no such agent"
     assert elapsed < 2.5, "the slow agent must not hold the others beyond its timeout"
     # /now only for the waiting agents (the trusted one and the untrusted one)
     assert sorted(port for port, path in emulator.requests if path == "/now") == sorted([waiting, untrusted])
@@ -320,7 +324,8 @@ def test_outcomes_waiting_running_refused_no_listener_slow_and_unknown(engine):
 def test_port_from_agent_port_else_the_address_row_else_the_plugin_config(engine):
     with AgentEmulator(ports=2) as emulator:
         own, configured = emulator.ports
-        add_agents_with_addresses(engine, {1: ("127.0.0.1", own), 2: ("127.0.0.1", None), 3: ("127.0.0.1", None)})
+        add_agents_with_addresses(engine, {1: ("127.0.0.1", own), 2: ("127.0.0.1", None),
+                                           3: ("127.0.0.1", None)})
         with engine.begin() as conn:
             conn.execute(schema.agents.update().where(schema.agents.c.id == 3).values(agent_port="n/a"))
             conn.execute(schema.configs.update().where(schema.configs.c.type == "agent_port")
@@ -457,7 +462,18 @@ def test_answers_that_are_not_an_agent(engine):
     assert details == {
         1: ("unreachable", "Agent unreachable: no HTTP answer"),
         2: ("unreachable", "Agent unreachable: not an HTTP answer"),
-        3: ("unreachable", f"Agent unreachable: http://127.0.0.1:{port}/status answered HTTP 404 'not found', "
-                           "not an agent status"),
+        3: ("unreachable", f"Agent unreachable: http://127.0.0.1:{port}/status answered HTTP 404 "
+                           "'not found', not an agent status"),
         4: ("busy", "Agent busy: status paused"),
     }
+
+
+def test_purge_history(engine):
+    add_agents_with_addresses(engine, {1: (None, None)})
+    wakeup.wake_agents(engine, [1, 1, 2])
+    wakeup.wake_agents(engine, [1], clock=lambda: datetime(2020, 1, 1))
+    assert len(history_rows(engine)) == 3
+    assert wakeup.purge_history(engine, datetime(2021, 1, 1)) == 1
+    with engine.connect() as conn:
+        assert [r["plugin_fusioninventory_agents_id"] for r in wakeup.history(conn)] == [2, 1]
+        assert [r["outcome"] for r in wakeup.history(conn, agent_id=1)] == ["unreachable"]

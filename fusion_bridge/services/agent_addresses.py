@@ -30,7 +30,8 @@ addresses = schema.bridge_agentaddresses
 REFRESH_SECONDS = 300.0
 MAX_CACHED = 200_000
 
-_COLUMNS = f"INSERT INTO {addresses.name} (plugin_fusioninventory_agents_id, address, date) VALUES (:agent, :address, :date) "
+_COLUMNS = (f"INSERT INTO {addresses.name} (plugin_fusioninventory_agents_id, address, date) "
+            "VALUES (:agent, :address, :date) ")
 _UPSERT = {
     True: text(_COLUMNS + "ON DUPLICATE KEY UPDATE address = VALUES(address), date = VALUES(date)"),
     False: text(_COLUMNS + "ON CONFLICT (plugin_fusioninventory_agents_id) DO UPDATE "

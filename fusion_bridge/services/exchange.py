@@ -29,7 +29,8 @@ class AgentExchange:
         self._clock = clock
         self.addresses = AddressBook(engine, autocommit_engine)
 
-    def handle(self, message: protocol.Message, user_agent: str | None, remote_addr: str | None = None) -> bytes:
+    def handle(self, message: protocol.Message, user_agent: str | None,
+               remote_addr: str | None = None) -> bytes:
         """Apply ``message`` and return the reply XML (uncompressed); Refused if it cannot be.
 
         ``remote_addr`` (the caller's address) is remembered for waking the agent up."""
@@ -37,7 +38,8 @@ class AgentExchange:
             return self.prolog(message, user_agent, remote_addr)
         return self.task_message(message, user_agent, remote_addr)
 
-    def prolog(self, message: protocol.Prolog, user_agent: str | None, remote_addr: str | None = None) -> bytes:
+    def prolog(self, message: protocol.Prolog, user_agent: str | None,
+               remote_addr: str | None = None) -> bytes:
         now = self._clock()
         contact = agents.Contact(now, user_agent, message.token)
         address = normalise(remote_addr)
@@ -56,7 +58,8 @@ class AgentExchange:
             prolog_freq=settings.prolog_freq,
         )
 
-    def task_message(self, message: protocol.Message, user_agent: str | None, remote_addr: str | None = None) -> bytes:
+    def task_message(self, message: protocol.Message, user_agent: str | None,
+                     remote_addr: str | None = None) -> bytes:
         now = self._clock()
         contact = agents.Contact(now, user_agent)
         module = agents.VERSION_KEYS[message.query]

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable, Mapping
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
@@ -55,6 +55,7 @@ class Target:
     agent_id: int
     address: str | None
     port: int
+    exists: bool = True
 
     @property
     def base_url(self) -> str | None:
@@ -134,13 +135,14 @@ def load_targets(conn: Connection, agent_ids: Iterable[int], default_port: int |
         chunk = ids[start:start + _INSERT_CHUNK]
         rows = conn.execute(
             select(agents.c.id, agents.c.agent_port, addresses.c.address, addresses.c.port)
-            .select_from(agents.outerjoin(addresses, addresses.c.plugin_fusioninventory_agents_id == agents.c.id))
+            .select_from(agents.outerjoin(
+                addresses, addresses.c.plugin_fusioninventory_agents_id == agents.c.id))
             .where(agents.c.id.in_(chunk))
         )
         for row in rows:
             port = _port(row.agent_port) or _port(row.port) or default_port
             found[row.id] = Target(row.id, row.address or None, port)
-    return [found.get(i, Target(i, None, default_port)) for i in ids]
+    return [found.get(i, Target(i, None, default_port, exists=False)) for i in ids]
 
 
 def agents_with_prepared_runs(conn: Connection) -> dict[int, list[int]]:
@@ -251,6 +253,8 @@ def probe(target: Target, status_timeout: float = STATUS_TIMEOUT, now_timeout: f
           in_flight: _InFlight | None = None) -> tuple[str, str]:
     """(outcome, detail) of waking one agent."""
     in_flight = in_flight or _InFlight()
+    if not target.exists:
+        return UNREACHABLE, "Agent unreachable: no such agent"
     if not target.address:
         return UNREACHABLE, "Agent unreachable: no address known (it has not contacted this server yet)"
     url = target.base_url
@@ -331,7 +335,8 @@ def record(engine: Engine, results: list[WakeResult]) -> None:
                 conn.execute(insert(table), rows[start:start + _INSERT_CHUNK])
 
 
-def history(conn: Connection, agent_id: int | None = None, run_id: int | None = None, limit: int = 100) -> list[dict]:
+def history(conn: Connection, agent_id: int | None = None, run_id: int | None = None,
+            limit: int = 100) -> list[dict]:
     """The last wake-up attempts, newest first."""
     statement = select(wakeups).order_by(wakeups.c.id.desc()).limit(limit)
     if agent_id is not None:
@@ -339,3 +344,9 @@ def history(conn: Connection, agent_id: int | None = None, run_id: int | None = 
     if run_id is not None:
         statement = statement.where(wakeups.c.plugin_fusioninventory_taskjobstates_id == run_id)
     return [dict(row) for row in conn.execute(statement).mappings()]
+
+
+def purge_history(engine: Engine, before: datetime) -> int:
+    """Delete the wake-up attempts older than ``before``; how many were deleted."""
+    with engine.begin() as conn:
+        return conn.execute(delete(wakeups).where(wakeups.c.date < before)).rowcount

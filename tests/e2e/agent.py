@@ -281,5 +281,6 @@ def start_daemon(
                                                perl5lib=None, debug=debug, prefix=prefix, no_httpd=0)
     log_path = workdir / "agent.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                   start_new_session=True)
     return AgentDaemon(process, agent_argv, log_path, httpd_port)

@@ -43,7 +43,10 @@ def test_a_daemon_agent_is_woken_and_calls_in(server, engine, tmp_path):  # noqa
         pytest.fail(str(missing))
     with daemon:
         started = daemon.wait_for(r"HTTPD service started on port", HTTPD_START_TIMEOUT)
-        context = lambda: f"\n--- agent log ---\n{daemon.log[-4000:]}\n--- server log ---\n{server.log_tail()}"  # noqa: E731
+
+        def context() -> str:
+            return f"\n--- agent log ---\n{daemon.log[-4000:]}\n--- server log ---\n{server.log_tail()}"
+
         assert started, f"the agent's HTTP server did not start{context()}"
         assert "sending prolog request" not in daemon.log, f"the fresh daemon called in by itself{context()}"
 
@@ -60,8 +63,9 @@ def test_a_daemon_agent_is_woken_and_calls_in(server, engine, tmp_path):  # noqa
             with engine.connect() as conn:
                 row = conn.execute(select(schema.agents.c.last_contact, schema.agents.c.useragent)
                                    .where(schema.agents.c.id == agent_id)).first()
-                address = conn.execute(select(schema.bridge_agentaddresses.c.address, schema.bridge_agentaddresses.c.date)
-                                       .where(schema.bridge_agentaddresses.c.plugin_fusioninventory_agents_id == agent_id)).first()
+                table = schema.bridge_agentaddresses
+                address = conn.execute(select(table.c.address, table.c.date)
+                                       .where(table.c.plugin_fusioninventory_agents_id == agent_id)).first()
             if (row.last_contact is not None and address.date is not None) or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
