@@ -42,8 +42,9 @@ bridge_inventories = glpi_table(
 )
 
 # The source address of each agent's last XML contact, for waking it up (push mode). ``date`` is
-# when that address was first seen or last confirmed (each worker re-writes an unchanged
-# address at most every few minutes; the agent's last contact is ``agents.last_contact``).
+# when that address was written: first seen from the agent (MariaDB: the PROLOG's UPDATE tells
+# whether it changed) or re-confirmed (SQLite and other messages: at most every 5 min per
+# worker). The date of the agent's last contact, from that address, is ``agents.last_contact``.
 # ``port``: the agent's HTTP port when known here (NULL: ``agents.agent_port``, else the
 # plugin's ``agent_port`` config).
 bridge_agentaddresses = glpi_table(
