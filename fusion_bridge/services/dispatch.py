@@ -118,7 +118,7 @@ def hand_out(engine: Engine, agent_id: int, settings: PluginSettings, now: datet
             if run.state != State.PREPARED:
                 outcome.set(run.id, State.IN_ERROR, Log.ERROR, ALREADY_SENT)
                 continue
-            refusal = _refusal(conn, run, agent, now)
+            refusal = refusal_reason(conn, run, agent, now)
             if refusal is not None:
                 outcome.set(run.id, State.CANCELLED, Log.INFO, refusal)
             elif run.method in XML_METHODS:
@@ -128,7 +128,8 @@ def hand_out(engine: Engine, agent_id: int, settings: PluginSettings, now: datet
     return tuple(outcome.options)
 
 
-def _refusal(conn: Connection, run, agent, now: datetime) -> str | None:
+def refusal_reason(conn: Connection, run, agent, now: datetime) -> str | None:
+    """Why the plugin would cancel ``run`` instead of handing it out now, or None."""
     if not run.is_active:
         return TASK_INACTIVE
     if not in_schedule(run.datetime_start, run.datetime_end, now):

@@ -15,10 +15,8 @@ from sqlalchemy.engine import Connection, Engine
 
 import schema
 from fusion_bridge.services import runs
-from fusion_bridge.services.dispatch import (
-    ALREADY_SENT, NOT_AN_ACTOR, OUT_OF_SCHEDULE, OUT_OF_TIMESLOT, TASK_INACTIVE, agent_is_actor)
+from fusion_bridge.services.dispatch import ALREADY_SENT, LOCK_AGENT_RUNS, refusal_reason
 from fusion_bridge.services.settings import PluginSettings, SettingsCache
-from fusion_bridge.services.timeslots import in_schedule, timeslot_active
 from schema.constants import ItemType, Module, TaskjobState as State
 
 CONFIG_VALIDITY_PERIOD = 600
@@ -138,12 +136,6 @@ AGENT_BY_DEVICE_ID = (
     .order_by(_agents.c.id)
     .limit(1)
 )
-LOCK_AGENT_RUNS = (
-    select(_runs.c.id)
-    .where(_runs.c.plugin_fusioninventory_agents_id == bindparam("agent_id"),
-           _runs.c.state.in_([int(s) for s in runs.ACTIVE]))
-    .with_for_update()
-)
 RUN_DETAILS = (
     select(_runs.c.id, _runs.c.state, _runs.c.itemtype, _runs.c.items_id, _runs.c.uniqid,
            _jobs.c.actors, _tasks.c.is_active, _tasks.c.datetime_start, _tasks.c.datetime_end,
@@ -181,21 +173,9 @@ def runnable_runs(conn: Connection, agent, method: str, now: datetime) -> list:
         if run.state != State.PREPARED:
             runs.fail(conn, run.id, ALREADY_SENT, now)
             continue
-        refusal = _refusal(conn, run, agent, now)
+        refusal = refusal_reason(conn, run, agent, now)
         if refusal is not None:
             runs.cancel(conn, run.id, refusal, now)
             continue
         result.append(run)
     return result
-
-
-def _refusal(conn: Connection, run, agent, now: datetime) -> str | None:
-    if not run.is_active:
-        return TASK_INACTIVE
-    if not in_schedule(run.datetime_start, run.datetime_end, now):
-        return OUT_OF_SCHEDULE
-    if run.exec_timeslot and not timeslot_active(conn, run.exec_timeslot, now):
-        return OUT_OF_TIMESLOT
-    if not agent_is_actor(conn, agent, runs.parse_item_list(run.actors)):
-        return NOT_AN_ACTOR
-    return None
