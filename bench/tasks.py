@@ -113,6 +113,9 @@ def seed(url: str, agents: int, repeats: int) -> None:
                                          "uniqid": f"b{next_agent}"})
                     next_agent += 1
         conn.execute(insert(schema.agents), agent_rows)
+        # Known agents calling from the address they used before: no address write per PROLOG.
+        conn.execute(insert(schema.bridge_agentaddresses), [
+            {"plugin_fusioninventory_agents_id": row["id"], "address": "127.0.0.1"} for row in agent_rows])
         with_ids = [row for row in run_rows if "id" in row]
         conn.execute(insert(schema.taskjobstates), with_ids)
         conn.execute(insert(schema.taskjobstates), [row for row in run_rows if "id" not in row])
