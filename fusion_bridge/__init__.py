@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, Mapping
 
@@ -12,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 import protocol
 from fusion_bridge.config import Config
+from fusion_bridge.http.errors import error_response
 
 __version__ = "0.1.0"
 SERVER_TYPE = f"fusion-bridge {__version__}"
@@ -61,9 +61,6 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
 
 def _failure(status: int, reason: str) -> Response:
-    if request.method == "POST":
-        # The body is not read again here: the Content-Type is hint enough for an error.
-        encoding = protocol.sniff_encoding(b"", request.content_type)
-        payload, content_type = protocol.encode_reply(protocol.error_reply(reason), encoding)
-        return Response(payload, status, content_type=content_type)
-    return Response(json.dumps({"error": reason}), status, content_type="application/json")
+    # For POSTs the body is not read again: the Content-Type is hint enough for an error.
+    encoding = protocol.sniff_encoding(b"", request.content_type) if request.method == "POST" else None
+    return error_response(status, reason, encoding)

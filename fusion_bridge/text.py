@@ -22,12 +22,14 @@ def fit_utf8mb3(value: str | None, max_chars: int | None = None) -> str | None:
     return value
 
 
-def php_json(value: Any) -> str:
-    """PHP ``json_encode``: compact, non-ASCII as ``\\uXXXX``, ``/`` as ``\\/``.
+def php_json(value: Any, escape_slashes: bool = True) -> str:
+    """PHP ``json_encode``: compact, non-ASCII as ``\\u`` escapes, ``/`` as ``\\/`` unless
+    ``escape_slashes`` is False (PHP's ``JSON_UNESCAPED_SLASHES``).
 
     A ``/`` only ever appears inside JSON strings, so escaping it in the text is exact.
     """
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=True).replace("/", "\\/")
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    return text.replace("/", "\\/") if escape_slashes else text
 
 
 def local_now() -> datetime:

@@ -23,11 +23,19 @@ def xml_error_body(reason: str, encoding: str) -> tuple[bytes, str]:
 
 def xml_error(status: int, reason: str, encoding: str, headers: dict | None = None) -> Response:
     log_refusal(request.method, request.path, request.remote_addr, status, reason)
-    payload, content_type = xml_error_body(reason, encoding)
-    return Response(payload, status, content_type=content_type, headers=headers)
+    response = error_response(status, reason, encoding)
+    response.headers.update(headers or {})
+    return response
 
 
 def json_error(status: int, reason: str, log_reason: str | None = None) -> Response:
     log_refusal(request.method, request.path, request.remote_addr, status, log_reason or reason)
-    body = json.dumps({"error": reason}, separators=(",", ":"))
-    return Response(body, status, content_type="application/json")
+    return error_response(status, reason, None)
+
+
+def error_response(status: int, reason: str, xml_encoding: str | None) -> Response:
+    """The error itself, already logged: XML compressed like the request, or JSON."""
+    if xml_encoding is not None:
+        payload, content_type = xml_error_body(reason, xml_encoding)
+        return Response(payload, status, content_type=content_type)
+    return Response(json.dumps({"error": reason}, separators=(",", ":")), status, content_type="application/json")

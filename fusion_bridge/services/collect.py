@@ -17,7 +17,6 @@ only the uuid) finishes a handed-out collect run.
 from __future__ import annotations
 
 import hmac
-import json
 import re
 import secrets
 from datetime import datetime
@@ -30,7 +29,7 @@ import schema
 from fusion_bridge.services import runs
 from fusion_bridge.services.rest import Refused, rest_agent, runnable_runs
 from fusion_bridge.services.settings import SettingsCache
-from fusion_bridge.text import fit_utf8mb3, local_now
+from fusion_bridge.text import fit_utf8mb3, local_now, php_json
 from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
 
 COLLECT_DISABLED = "Collect module has been disabled for this agent"
@@ -198,7 +197,7 @@ class CollectCalls:
             runs.move(conn, run.id, State.AGENT_HAS_SENT_DATA,
                       (State.SERVER_HAS_SENT_DATA, State.AGENT_HAS_SENT_DATA))
             if logged:
-                runs.add_log(conn, run.id, Log.INFO, _json_unescaped_slashes(logged), now, run.itemtype, run.items_id)
+                runs.add_log(conn, run.id, Log.INFO, php_json(logged, escape_slashes=False), now, run.itemtype, run.items_id)
             else:
                 runs.add_log(conn, run.id, Log.ERROR, PATH_NOT_FOUND, now, run.itemtype, run.items_id)
         return answer
@@ -224,11 +223,6 @@ def _int(value) -> int | None:
         return int(str(value).strip())
     except (TypeError, ValueError):
         return None
-
-
-def _json_unescaped_slashes(value) -> str:
-    # PHP json_encode(..., JSON_UNESCAPED_SLASHES): compact, non-ASCII as \uXXXX.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=True)
 
 
 def _is_definition(conn: Connection, kind: str, sid: int, collect_id: int) -> bool:
