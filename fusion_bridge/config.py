@@ -32,6 +32,10 @@ class Config:
     wakeup_concurrency: int = 50
     wakeup_status_timeout: float = 1.0
     wakeup_now_timeout: float = 2.0
+    # Deploy file repository: the directory holding ``files/repository/<c1>/<c1c2>/<part sha512>``
+    # and ``files/manifests/<file sha512>``, laid out as the plugin's
+    # ``GLPI_PLUGIN_DOC_DIR/fusioninventory`` (point it there to share GLPI's repository).
+    deploy_repository: str = "fusion-bridge-files"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":

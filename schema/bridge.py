@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Index, String
 
 from schema.base import (
+    flag_column,
     id_column,
     glpi_table,
     int_column,
@@ -83,3 +84,74 @@ bridge_resttokens = glpi_table(
 )
 
 TABLES.append(bridge_resttokens)
+
+# ---------------------------------------------------------------------------------------------
+# Task management of the original design (plugin 2.3.0) that the 9.5 schema cannot express.
+# A task or job without a row here behaves exactly as in the 9.5 plugin (pull, no pool, no
+# balancing, no periodicity, no retries, no ordering between actions).
+
+# Per task. ``communication``: ``pull`` (the agents take their runs at their next PROLOG) or
+# ``push`` (at the schedule's start the bridge wakes the task's agents). A pushed run whose
+# agent has not called in ``push_timeout`` seconds after its wake-up is woken again, at most
+# ``push_retries`` times, then set to Error. ``periodicity_count``/``periodicity_type``
+# (minutes, hours, days, months; count 0 = not periodic): a new execution starts when every run
+# of the previous one is over and the period since its start has elapsed. ``execution_id``
+# numbers the executions (1 = the first); ``execution_start`` is when the current one began.
+# ``last_push``: the execution whose runs were last pushed, so a pass never pushes twice.
+bridge_tasks = glpi_table(
+    PREFIX + "tasks",
+    Column("plugin_fusioninventory_tasks_id", int_type(11), primary_key=True, autoincrement=False),
+    string_column("communication", 8, nullable=False, default="pull"),
+    int_column("push_timeout", "300"),
+    int_column("push_retries", "2"),
+    int_column("periodicity_count"),
+    string_column("periodicity_type", 10, nullable=False, default="minutes"),
+    int_column("execution_id"),
+    timestamp_column("execution_start"),
+    int_column("last_push"),
+)
+
+# Per action (taskjob). ``pool``: '' (the listed actors only), ``module`` (every agent allowed to
+# run the job's module, agentmodules semantics) or ``subnet`` (the agents with an address in
+# the target's subnet), evaluated at preparation, capped at ``pool_max_agents`` (0 = no cap);
+# in push mode only pool agents whose /status answers are kept. ``balance`` = 1: the targets are
+# split between the agents (IP ranges in contiguous slices, computers and devices in chunks)
+# instead of every agent doing every target; a failed or timed-out slice is prepared again on
+# another agent, at most ``slice_retries`` times. ``retry_count``/``retry_delay`` (minutes):
+# a failed run is prepared again after the delay, at most that many times (2.3.0's
+# retry_nb/retry_time). ``wait_previous``: this action starts only when the previous action of
+# the task has finished on the items they share, plus this many minutes (-1: do not wait).
+bridge_taskjobs = glpi_table(
+    PREFIX + "taskjobs",
+    Column("plugin_fusioninventory_taskjobs_id", int_type(11), primary_key=True, autoincrement=False),
+    string_column("pool", 16, nullable=False, default=""),
+    int_column("pool_max_agents"),
+    flag_column("balance"),
+    int_column("slice_retries", "2"),
+    int_column("retry_count"),
+    int_column("retry_delay"),
+    int_column("wait_previous", "0"),
+)
+
+# Per run (taskjobstate) the bridge prepared or pushed: its task execution, which attempt it is
+# (0 = first; a retry or a slice moved to another agent has ``previous_run`` = the failed run),
+# its slice (``slice_first`` offset and ``slice_count`` addresses, also in the run's
+# ``specificity`` as "<first offset>-<count>"), progress (``addresses_done``, from the agent's
+# reports), and push state (``pushes`` wake-ups so far, the last at ``pushed_at``).
+bridge_runs = glpi_table(
+    PREFIX + "runs",
+    Column("plugin_fusioninventory_taskjobstates_id", int_type(11), primary_key=True, autoincrement=False),
+    int_column("plugin_fusioninventory_tasks_id"),
+    int_column("execution_id"),
+    int_column("attempt"),
+    int_column("previous_run"),
+    int_column("slice_first", None, nullable=True),
+    int_column("slice_count", None, nullable=True),
+    int_column("addresses_done"),
+    int_column("pushes"),
+    timestamp_column("pushed_at"),
+    Index("execution", "plugin_fusioninventory_tasks_id", "execution_id"),
+    Index("previous_run", "previous_run"),
+)
+
+TABLES.extend([bridge_tasks, bridge_taskjobs, bridge_runs])
