@@ -24,6 +24,7 @@ from fusion_bridge.http.paths import is_agent_path
 from fusion_bridge.services import definitions, history
 from fusion_bridge.services import definitions_network as network
 from fusion_bridge.services import definitions_timeslots as timeslots
+from fusion_bridge.services import task_settings
 from fusion_bridge.services.definitions import DefinitionError, NotFound
 
 log = logging.getLogger("fusion_bridge.admin")
@@ -188,6 +189,26 @@ def update_action(action_id: int):
 @bp.delete("/actions/<int:action_id>")
 def remove_action(action_id: int):
     return _json(definitions.remove_action(_engine(), action_id))
+
+
+@bp.get("/tasks/<int:task_id>/settings")
+def show_task_settings(task_id: int):
+    return _json(task_settings.get_task_settings(_engine(), task_id))
+
+
+@bp.patch("/tasks/<int:task_id>/settings")
+def update_task_settings(task_id: int):
+    return _json(task_settings.set_task_settings(_engine(), task_id, _body()))
+
+
+@bp.get("/actions/<int:action_id>/settings")
+def show_action_settings(action_id: int):
+    return _json(task_settings.get_job_settings(_engine(), action_id))
+
+
+@bp.patch("/actions/<int:action_id>/settings")
+def update_action_settings(action_id: int):
+    return _json(task_settings.set_job_settings(_engine(), action_id, _body()))
 
 
 # --- IP ranges, credentials, timeslots -------------------------------------------------------
