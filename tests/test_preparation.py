@@ -761,3 +761,27 @@ def test_prepare_once_command(engine, database_url):
     assert "preparation: 1 run(s) prepared" in result.output
     assert "time-outs: 0" in result.output and "retention: 0 old run(s)" in result.output
     assert len(all_runs(engine)) == 1
+
+
+def test_insert_runs_writes_the_bridge_row_only_when_asked(engine):
+    from datetime import datetime
+
+    from sqlalchemy import select
+
+    import schema
+    from fusion_bridge.services.preparation import insert_runs
+
+    when = datetime(2026, 1, 1, 8, 0)
+    with engine.begin() as conn:
+        plain = insert_runs(conn, 7, [(("PluginFusioninventoryIPRange", 1), 3)], when)
+        sliced = insert_runs(conn, 7, [(("PluginFusioninventoryIPRange", 1), 4), (("PluginFusioninventoryIPRange", 1), 5)],
+                             when, [{"specificity": "0-128", "slice_first": 0, "slice_count": 128},
+                                    {"specificity": "128-126", "slice_first": 128, "slice_count": 126, "attempt": 1,
+                                     "previous_run": plain[0]}], task_id=2, execution_id=3)
+        bridge = conn.execute(select(schema.bridge_runs).order_by(
+            schema.bridge_runs.c.plugin_fusioninventory_taskjobstates_id)).all()
+        specificity = dict(conn.execute(select(schema.taskjobstates.c.id, schema.taskjobstates.c.specificity)).all())
+    assert [row.plugin_fusioninventory_taskjobstates_id for row in bridge] == sliced
+    assert [(r.plugin_fusioninventory_tasks_id, r.execution_id, r.attempt, r.previous_run, r.slice_first,
+             r.slice_count) for r in bridge] == [(2, 3, 0, 0, 0, 128), (2, 3, 1, plain[0], 128, 126)]
+    assert specificity == {plain[0]: None, sliced[0]: "0-128", sliced[1]: "128-126"}

@@ -253,13 +253,20 @@ def _unique_uniqids(count: int) -> list[str]:
 
 
 def insert_runs(conn: Connection, job_id: int, pairs: list[tuple[tuple[str, int], int]],
-                when: datetime) -> list[int]:
+                when: datetime, details: list[dict] | None = None, *, task_id: int = 0,
+                execution_id: int = 0) -> list[int]:
     """New PREPARED runs for (target, agent) pairs with their ``Prepared`` log, in bulk.
 
     Like the plugin, a run row gets its job, target, agent, state 0 and uniqid, the other
     columns their defaults (``specificity``/``date_start`` NULL, ``nb_retry`` 0, ``max_retry``
     1); its log line carries the run, the date, state 7 and an empty comment (``items_id`` 0,
     ``itemtype`` NULL). The new ids are read back by uniqid.
+
+    ``details`` (one dict per pair, or None) carries what the bridge adds: the run's
+    ``specificity`` (a slice, "<first offset>-<count>"), and for its own
+    ``glpi_plugin_fusionbridge_runs`` row ``attempt``, ``previous_run``, ``slice_first``,
+    ``slice_count``. That row is written when ``details`` or an ``execution_id`` is given, so
+    runs of plain 9.5 tasks cost nothing more.
     """
     if not pairs:
         return []
@@ -276,6 +283,12 @@ def insert_runs(conn: Connection, job_id: int, pairs: list[tuple[tuple[str, int]
         }
         for ((itemtype, items_id), agent_id), uniqid in zip(pairs, uniqids)
     ]
+    if details is not None:
+        if len(details) != len(pairs):
+            raise ValueError("insert_runs: one details dict per pair")
+        for row, extra in zip(rows, details):
+            if extra.get("specificity") is not None:
+                row["specificity"] = extra["specificity"]
     for part in chunks(rows, INSERT_BATCH):
         conn.execute(insert(runs), list(part))
     ids_by_uniqid = dict(conn.execute(
@@ -287,6 +300,19 @@ def insert_runs(conn: Connection, job_id: int, pairs: list[tuple[tuple[str, int]
     except KeyError:
         raise RuntimeError(f"job {job_id}: inserted runs could not be read back by uniqid") from None
     _insert_prepared_logs(conn, run_ids, when)
+    if details is not None or execution_id:
+        extras = details if details is not None else [{}] * len(run_ids)
+        bridge_rows = [{
+            "plugin_fusioninventory_taskjobstates_id": run_id,
+            "plugin_fusioninventory_tasks_id": task_id,
+            "execution_id": execution_id,
+            "attempt": extra.get("attempt", 0),
+            "previous_run": extra.get("previous_run", 0),
+            "slice_first": extra.get("slice_first"),
+            "slice_count": extra.get("slice_count"),
+        } for run_id, extra in zip(run_ids, extras)]
+        for part in chunks(bridge_rows, INSERT_BATCH):
+            conn.execute(insert(schema.bridge_runs), list(part))
     return run_ids
 
 
