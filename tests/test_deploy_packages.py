@@ -8,7 +8,7 @@ import json
 import threading
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 import schema
 from fusion_bridge.services import deploy_content as content

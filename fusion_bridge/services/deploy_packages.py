@@ -53,7 +53,6 @@ VISIBILITY_TABLES = (deploypackages_entities, deploypackages_groups, deploypacka
                      deploypackages_users)
 # Runs an agent holds: the package must not change under them.
 IN_AGENT_HANDS = (int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA))
-PACKAGE_FIELDS = ("name", "entities_id", "comment", "is_recursive")
 
 
 # --- rows -------------------------------------------------------------------------------------
@@ -191,9 +190,6 @@ def remove_entry(engine: Engine, package_id: Any, kind: str, index: Any) -> dict
     return _edit(engine, package_id, change)
 
 
-FILE_FIELDS = ("file", "name", "p2p", "p2p_retention_minutes", "uncompress")
-
-
 def attach_file(engine: Engine, package_id: Any, file: Any, *, name: Any = None, p2p: Any = False,
                 p2p_retention_minutes: Any = 0, uncompress: Any = False,
                 repository: FileRepository | None = None) -> dict:
@@ -219,6 +215,8 @@ def attach_file(engine: Engine, package_id: Any, file: Any, *, name: Any = None,
 
 
 def _deploy_file(conn: Connection, file: Any):
+    if file is None or (isinstance(file, str) and not file.strip()):
+        raise DefinitionError("say which file to attach: its id or its sha512")
     if isinstance(file, str) and is_sha512(file.strip().lower()):
         sha512 = file.strip().lower()
         row = conn.execute(select(deployfiles).where(deployfiles.c.sha512 == sha512)
@@ -247,6 +245,8 @@ def deploy_package(engine: Engine, package_id: Any, *, computers: Iterable = (),
     Task and action are written in one transaction, validated as ``definitions.create_task`` and
     ``add_action`` validate them; the scheduler's next preparation gives every agent its run.
     """
+    computers, groups, deploygroups, agents = (_id_list(values, what) for values, what in (
+        (computers, "computers"), (groups, "groups"), (deploygroups, "deploygroups"), (agents, "agents")))
     actors = ([(ItemType.COMPUTER, c) for c in computers] + [(ItemType.GROUP, g) for g in groups]
               + [(ItemType.DEPLOY_GROUP, d) for d in deploygroups] + [(ItemType.AGENT, a) for a in agents])
     if not actors:
@@ -277,3 +277,10 @@ def deploy_package(engine: Engine, package_id: Any, *, computers: Iterable = (),
              len(actors))
     return task
 
+
+def _id_list(values: Any, what: str) -> list[int]:
+    if values is None:
+        return []
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise DefinitionError(f"{what} must be a list of ids, got {values!r}")
+    return [positive_id(value, f"id in {what}") for value in values]
