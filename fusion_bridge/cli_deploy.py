@@ -74,8 +74,12 @@ def file_add(path: Path, name: str | None, entities_id: int, comment: str | None
         # The bar goes to stderr, so --json output stays clean; hidden for small files.
         with click.progressbar(length=size, label=f"storing {path.name}", file=click.get_text_stream("stderr"),
                                hidden=as_json or size < 8 * 1024 * 1024) as bar:
-            stored = mirrors.store_file(engine, repository, path, name or path.name, entities_id=entities_id,
-                                        comment=comment, progress=bar.update)
+            try:
+                stored = mirrors.store_file(engine, repository, path, name or path.name, entities_id=entities_id,
+                                            comment=comment, progress=bar.update)
+            except OSError as error:
+                raise click.ClickException(f"cannot store {path} in the repository {repository.root}: "
+                                           f"{error.strerror or error}") from None
     if as_json:
         click.echo(json.dumps(stored, indent=2, ensure_ascii=False))
         return

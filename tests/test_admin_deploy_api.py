@@ -167,3 +167,15 @@ def test_mirrors(api, engine):
     assert call(api, "DELETE", f"/api/deploy/mirrors/{mirror['id']}") == {"id": mirror["id"], "deleted": True}
     assert call(api, "DELETE", f"/api/deploy/mirrors/{mirror['id']}", expect=404)["error"].endswith("does not exist")
     assert count(engine, schema.deploymirrors) == 0
+
+
+def test_an_unwritable_repository_is_a_503(database_url, tmp_path, engine):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    app = make_api(database_url, blocker)
+    try:
+        answer = upload(app.test_client(), b"data", expect=503)
+    finally:
+        app.extensions["fusion_bridge"].dispose()
+    assert answer["error"].startswith("deploy repository unavailable")
+    assert count(engine, schema.deployfiles) == 0

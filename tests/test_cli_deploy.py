@@ -130,3 +130,13 @@ def test_the_repository_comes_from_the_environment(database_url, engine, tmp_pat
     stored = as_json(database_url, "deploy", "file", "add", str(source), "--name", "b.txt", env=env)
     assert stored["name"] == "b.txt" and stored["parts"] == 1
     assert FileRepository(tmp_path / "env-repo").read_file(stored["sha512"]) == b"hello"
+
+
+def test_an_unwritable_repository_is_a_clear_error(database_url, engine, tmp_path):
+    source = tmp_path / "a.txt"
+    source.write_text("hello")
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    refused = run(database_url, "deploy", "file", "add", str(source), "--repository", str(blocker), expect=1)
+    assert f"cannot store {source} in the repository {blocker}" in refused.output
+    assert count(engine, schema.deployfiles) == 0

@@ -56,6 +56,12 @@ def _authenticate():
     return None
 
 
+@bp.errorhandler(OSError)
+def _repository_error(error: OSError):
+    admin.log.error("deploy repository error on %s %s: %s", request.method, request.path, error)
+    return _error(503, f"deploy repository unavailable: {error.strerror or error}")
+
+
 bp.register_error_handler(NotFound, admin._not_found)
 bp.register_error_handler(DefinitionError, admin._invalid)
 bp.register_error_handler(HTTPException, admin._http_error)
