@@ -133,7 +133,7 @@ def _number_text(number: float) -> str:
     """PHP's ``strval`` of the value: no ``.0`` for whole numbers."""
     if number == int(number):
         return str(int(number))
-    return f"{number:.6f}".rstrip("0")
+    return f"{number:.6f}".rstrip("0").rstrip(".")
 
 
 def _integer(value: Any, what: str, minimum: int) -> int:
