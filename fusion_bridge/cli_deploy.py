@@ -321,6 +321,8 @@ def mirror_remove(mirror_id: int, database_url: str | None, as_json: bool) -> No
 @click.option("--task-name", help="Name of the task (default: Deploy <package name>).")
 @click.option("--entity", "entities_id", type=int, help="Entity of the task (default: the package's).")
 @click.option("--inactive", is_flag=True, help="Create the task inactive (enable it later).")
+@click.option("--again-after-success", "reprepare_if_successful", is_flag=True,
+              help="Deploy again on every preparation even where it succeeded (default: once per agent).")
 @_common
 def deploy_run(package_id: int, inactive: bool, database_url: str | None, as_json: bool, **targets) -> None:
     """Deploy PACKAGE_ID: a task with one deployinstall action run by the given computers, groups and

@@ -71,6 +71,7 @@ def test_a_package_made_on_the_command_line_is_prepared_for_the_computers_agent(
     deployed = run(database_url, "deploy", "run", pid, "--computer", str(computer)).stdout
     assert "'Deploy Installer' created, active" in deployed and f"on: computer:{computer} (pc42)" in deployed
     [task] = as_json(database_url, "task", "list")
+    assert task["is_active"] and not task["reprepare_if_successful"]
     report = prepare_runs(engine, task_id=task["id"])
     assert report.prepared == 1
     with engine.connect() as conn:

@@ -44,7 +44,8 @@ def test_a_new_package_has_the_plugins_empty_order(engine):
     stored = row(engine, schema.deploypackages, package["id"])
     assert stored["json"] == NEW_JSON
     assert stored["name"] == "Firefox &lt;esr&gt;" and package["name"] == "Firefox <esr>"
-    assert (stored["entities_id"], stored["is_recursive"], stored["plugin_fusioninventory_deploygroups_id"]) == (0, 0, 0)
+    assert (stored["entities_id"], stored["is_recursive"],
+            stored["plugin_fusioninventory_deploygroups_id"]) == (0, 0, 0)
     assert package["checks"] == package["actions"] == package["files"] == []
 
 
@@ -198,9 +199,10 @@ def test_content_is_frozen_while_agents_run_the_package(engine):
     packages.add_action(engine, pid, {"type": "cmd", "exec": "true"})
     computer, agent = add_computer(engine)
     task = packages.deploy_package(engine, pid, computers=[computer])
-    run_id = insert_row(engine, schema.taskjobstates, plugin_fusioninventory_taskjobs_id=task["actions"][0]["id"],
-                        items_id=pid, itemtype=ItemType.DEPLOY_PACKAGE, state=1,
-                        plugin_fusioninventory_agents_id=agent, uniqid="abc")
+    run_id = insert_row(engine, schema.taskjobstates,
+                        plugin_fusioninventory_taskjobs_id=task["actions"][0]["id"], items_id=pid,
+                        itemtype=ItemType.DEPLOY_PACKAGE, state=1, plugin_fusioninventory_agents_id=agent,
+                        uniqid="abc")
     with pytest.raises(DefinitionError, match=r"being deployed \(1 run\(s\) in agents' hands\)"):
         packages.add_check(engine, pid, {"type": "fileExists", "path": "/x"})
     with engine.begin() as conn:
@@ -240,7 +242,7 @@ def test_deploying_creates_an_active_task_that_prepares_a_run_per_agent(engine):
     computer, agent = add_computer(engine, "pc01")
     _, other_agent = add_computer(engine, "pc02")
     task = packages.deploy_package(engine, pid, computers=[computer], agents=[other_agent])
-    assert task["name"] == "Deploy Tools" and task["is_active"]
+    assert task["name"] == "Deploy Tools" and task["is_active"] and not task["reprepare_if_successful"]
     [action] = task["actions"]
     job = row(engine, schema.taskjobs, action["id"])
     assert job["method"] == "deployinstall"
@@ -251,7 +253,16 @@ def test_deploying_creates_an_active_task_that_prepares_a_run_per_agent(engine):
         runs = conn.execute(select(schema.taskjobstates.c.plugin_fusioninventory_agents_id,
                                    schema.taskjobstates.c.itemtype, schema.taskjobstates.c.items_id)
                             .order_by(schema.taskjobstates.c.id)).all()
-    assert sorted(runs) == sorted([(agent, ItemType.DEPLOY_PACKAGE, pid), (other_agent, ItemType.DEPLOY_PACKAGE, pid)])
+    assert sorted(runs) == sorted([(agent, ItemType.DEPLOY_PACKAGE, pid),
+                                   (other_agent, ItemType.DEPLOY_PACKAGE, pid)])
+    # Once installed, an agent is not given the package again; a failed agent is.
+    states = schema.taskjobstates
+    with engine.begin() as conn:
+        conn.execute(update(states).where(states.c.plugin_fusioninventory_agents_id == agent).values(state=3))
+        conn.execute(update(states).where(states.c.plugin_fusioninventory_agents_id == other_agent).values(state=4))
+    assert prepare_runs(engine, task_id=task["id"]).prepared == 1
+    again = packages.deploy_package(engine, pid, agents=[agent], reprepare_if_successful=True)
+    assert again["reprepare_if_successful"]
 
 
 def test_deploying_refuses_bad_targets_and_writes_nothing(engine):

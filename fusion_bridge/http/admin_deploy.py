@@ -28,7 +28,8 @@ bp = Blueprint("admin_deploy", __name__, url_prefix="/api/deploy")
 
 PACKAGE_FIELDS = ("name", "entities_id", "comment", "is_recursive")
 FILE_FIELDS = ("file", "name", "p2p", "p2p_retention_minutes", "uncompress")
-DEPLOY_FIELDS = ("computers", "groups", "deploygroups", "agents", "task_name", "entities_id", "active")
+DEPLOY_FIELDS = ("computers", "groups", "deploygroups", "agents", "task_name", "entities_id", "active",
+                 "reprepare_if_successful")
 UPLOAD_ENDPOINT = "admin_deploy.upload_file"
 
 

@@ -238,9 +238,12 @@ def _deploy_file(conn: Connection, file: Any):
 
 def deploy_package(engine: Engine, package_id: Any, *, computers: Iterable = (), groups: Iterable = (),
                    deploygroups: Iterable = (), agents: Iterable = (), task_name: Any = None,
-                   entities_id: Any = None, active: Any = True) -> dict:
+                   entities_id: Any = None, active: Any = True, reprepare_if_successful: Any = False) -> dict:
     """Create a task (active unless ``active`` is false) with one ``deployinstall`` action
     targeting the package, run by the given computers, GLPI groups, deploy groups and agents.
+
+    By default an agent that installed the package successfully is not given it again (the
+    task's ``reprepare_if_successful`` 0); failed runs are prepared again, as the plugin does.
 
     Task and action are written in one transaction, validated as ``definitions.create_task`` and
     ``add_action`` validate them; the scheduler's next preparation gives every agent its run.
@@ -260,10 +263,11 @@ def deploy_package(engine: Engine, package_id: Any, *, computers: Iterable = (),
         entity = package.entities_id if entities_id is None else entities_id
         # The definitions' own validation, inside this transaction (their public functions
         # would each commit on their own).
-        task_values = definitions._task_values(conn, {"name": name, "entities_id": entity,
-                                                      "is_active": active}, None)
+        task_values = definitions._task_values(conn, {
+            "name": name, "entities_id": entity, "is_active": active,
+            "reprepare_if_successful": reprepare_if_successful}, None)
         task_values.update(date_creation=local_now(), wakeup_agent_counter=0, wakeup_agent_time=0,
-                           is_deploy_on_demand=0, reprepare_if_successful=1)
+                           is_deploy_on_demand=0)
         task_id = conn.execute(insert(schema.tasks).values(task_values)).inserted_primary_key[0]
         action_values = definitions._action_values(conn, {
             "name": ui_text(package.name), "method": Method.DEPLOY,
