@@ -188,8 +188,9 @@ def prepare(database_url: str | None, once: bool) -> None:
         sys.exit(1)
 
 
-# The task commands (task, action, iprange, credential, timeslot, running, history) add
-# themselves to ``main`` on import.
+# The task commands (task, action, iprange, credential, timeslot, running, history) and the
+# deploy commands add themselves to ``main`` on import.
 from fusion_bridge import cli_tasks  # noqa: E402,F401
 from fusion_bridge import cli_wakeup  # noqa: E402,F401
 from fusion_bridge import cli_settings  # noqa: E402,F401
+from fusion_bridge import cli_deploy  # noqa: E402,F401

@@ -36,6 +36,9 @@ class Config:
     # and ``files/manifests/<file sha512>``, laid out as the plugin's
     # ``GLPI_PLUGIN_DOC_DIR/fusioninventory`` (point it there to share GLPI's repository).
     deploy_repository: str = "fusion-bridge-files"
+    # Largest file accepted by the admin API's upload (POST /api/deploy/files), streamed to the
+    # repository part by part; bigger files can be added with `fusion-bridge deploy file add`.
+    deploy_max_upload_bytes: int = 4 * 1024 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
