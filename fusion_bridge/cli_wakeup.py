@@ -93,7 +93,8 @@ def _push_task(config, task_id: int, as_json: bool) -> None:
         preparation = prepare_runs(engine, task_id=task_id)
         report = push.push_pass(engine, task_id=task_id, force=True, lock_timeout=30,
                                 concurrency=config.wakeup_concurrency,
-                                status_timeout=config.wakeup_status_timeout, now_timeout=config.wakeup_now_timeout)
+                                status_timeout=config.wakeup_status_timeout,
+                                now_timeout=config.wakeup_now_timeout)
     except SQLAlchemyError as error:
         raise click.ClickException(f"{_safe_url(config.database_url)}: {error}") from None
     finally:

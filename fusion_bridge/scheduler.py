@@ -98,7 +98,8 @@ class SchedulerSettings:
         environ = os.environ if environ is None else environ
         config = Config.from_env(environ)
         if config.wakeup_concurrency < 1:
-            raise ValueError(f"FUSION_BRIDGE_WAKEUP_CONCURRENCY must be at least 1, got {config.wakeup_concurrency}")
+            raise ValueError("FUSION_BRIDGE_WAKEUP_CONCURRENCY must be at least 1, "
+                             f"got {config.wakeup_concurrency}")
         return cls(
             interval=_number(environ, ENV_INTERVAL, 60, 1),
             run_timeout=timedelta(minutes=_number(environ, ENV_RUN_TIMEOUT, 240, 1)),

@@ -22,7 +22,8 @@ PAST = T0 - timedelta(hours=1)
 
 
 def add_push_task(conn, task_id: int, *, start=PAST, end=None, timeout: int = 60, retries: int = 2,
-                  counter: int = 0, minutes: int = 0, communication: str | None = "push", active: int = 1) -> None:
+                  counter: int = 0, minutes: int = 0, communication: str | None = "push",
+                  active: int = 1) -> None:
     """A task with one Wake-on-LAN job (id = task id) and, unless ``communication`` is None, its
     bridge row."""
     add_task(conn, task_id, active=active, start=start, end=end)
@@ -51,7 +52,8 @@ def run_log(engine, run_id: int) -> list[tuple[int, str]]:
 
 def run_state(engine, run_id: int) -> int:
     with engine.connect() as conn:
-        return conn.execute(select(schema.taskjobstates.c.state).where(schema.taskjobstates.c.id == run_id)).scalar()
+        table = schema.taskjobstates
+        return conn.execute(select(table.c.state).where(table.c.id == run_id)).scalar()
 
 
 def test_first_push_wakes_the_agents_of_prepared_runs_of_push_tasks_only(engine):
@@ -81,20 +83,23 @@ def test_first_push_wakes_the_agents_of_prepared_runs_of_push_tasks_only(engine)
         assert report.outcomes == {"woken": 1, "unreachable": 1, "busy": 1, "refused": 0}
         assert emulator.count("/now") == 1  # agent 1, once for its two runs
         assert set(pushes(engine)) == {11, 12, 13, 14}
-        assert all(count == 1 and T0 <= at < T0 + timedelta(seconds=3) for count, at in pushes(engine).values())
+        assert all(count == 1 and T0 <= at < T0 + timedelta(seconds=3)
+                   for count, at in pushes(engine).values())
         assert report.next_due == min(at for _c, at in pushes(engine).values()) + timedelta(seconds=60)
         # Every attempt is in the runs' history (GLPI's UI shows it) and in the wake-up history.
         assert run_log(engine, 11)[-1] == (Log.INFO, f"Agent woken up at http://127.0.0.1:{waiting}/now")
         assert run_log(engine, 12)[-1] == run_log(engine, 11)[-1]
         assert run_log(engine, 13)[-1][1].startswith("Agent busy: status running task NetDiscovery")
-        assert run_log(engine, 14)[-1][1] == f"Agent unreachable: connection refused at http://127.0.0.1:{nobody}/status"
+        assert run_log(engine, 14)[-1][1] == (
+            f"Agent unreachable: connection refused at http://127.0.0.1:{nobody}/status")
         assert [(r["plugin_fusioninventory_agents_id"], r["outcome"]) for r in history_rows(engine)] == [
             (1, "woken"), (2, "busy"), (3, "unreachable")]
         for run_id in (15, 21, 31, 41, 51, 61):
             assert [state for state, _ in run_log(engine, run_id)] == [], run_id
         with engine.connect() as conn:
-            last_push = conn.execute(select(schema.bridge_tasks.c.last_push)
-                                     .where(schema.bridge_tasks.c.plugin_fusioninventory_tasks_id == 1)).scalar()
+            table = schema.bridge_tasks
+            last_push = conn.execute(select(table.c.last_push)
+                                     .where(table.c.plugin_fusioninventory_tasks_id == 1)).scalar()
             assert next_push_start(conn, T0) == T0 + timedelta(minutes=5)
             assert next_push_start(conn, T0 + timedelta(minutes=5)) is None
         assert last_push == 0
@@ -106,7 +111,8 @@ def test_first_push_wakes_the_agents_of_prepared_runs_of_push_tasks_only(engine)
 
 def test_silent_runs_are_woken_again_then_fail_with_the_reason(engine):
     with AgentEmulator(ports=1) as emulator:
-        add_agents_with_addresses(engine, {1: ("127.0.0.1", closed_port()), 2: ("127.0.0.1", emulator.ports[0])})
+        add_agents_with_addresses(engine, {1: ("127.0.0.1", closed_port()),
+                                           2: ("127.0.0.1", emulator.ports[0])})
         with engine.begin() as conn:
             add_push_task(conn, 1, timeout=60, retries=2)
             add_run(conn, 11, 1, 1, "Computer", 1)
@@ -142,7 +148,8 @@ def test_give_up_reason_without_attempt():
 def test_two_concurrent_passes_never_push_a_run_twice(engine, database_url):
     agents = 60
     with AgentEmulator(ports=4, behaviour=Behaviour(delay=0.05)) as emulator:
-        add_agents_with_addresses(engine, {i: ("127.0.0.1", emulator.ports[i % 4]) for i in range(1, agents + 1)})
+        add_agents_with_addresses(engine, {i: ("127.0.0.1", emulator.ports[i % 4])
+                                           for i in range(1, agents + 1)})
         with engine.begin() as conn:
             add_push_task(conn, 1)
             for i in range(1, agents + 1):
@@ -171,12 +178,14 @@ def test_two_concurrent_passes_never_push_a_run_twice(engine, database_url):
 def test_two_thousand_pushed_agents_within_the_concurrency_bound(engine):
     bound, count = 25, 2000
     with AgentEmulator(ports=20, behaviour=Behaviour(delay=0.005)) as emulator:
-        add_agents_with_addresses(engine, {i: ("127.0.0.1", emulator.ports[i % 20]) for i in range(1, count + 1)})
+        add_agents_with_addresses(engine, {i: ("127.0.0.1", emulator.ports[i % 20])
+                                           for i in range(1, count + 1)})
         with engine.begin() as conn:
             add_push_task(conn, 1)
             conn.execute(insert(schema.taskjobstates), [{
                 "id": i, "plugin_fusioninventory_taskjobs_id": 1, "items_id": i, "itemtype": "Computer",
-                "state": 0, "plugin_fusioninventory_agents_id": i, "uniqid": f"u{i}"} for i in range(1, count + 1)])
+                "state": 0, "plugin_fusioninventory_agents_id": i, "uniqid": f"u{i}"}
+                for i in range(1, count + 1)])
         report = push_pass(engine, T0, concurrency=bound)
         assert emulator.count("/status") == count and emulator.count("/now") == count
     assert report.first == count and report.outcomes["woken"] == count
@@ -198,7 +207,8 @@ def test_push_waves_follow_the_wakeup_counter(engine):
         assert push_pass(engine, T0 + timedelta(minutes=10)).first == 2
         assert set(pushes(engine)) == {11, 12, 13, 14}
         with engine.connect() as conn:
-            assert conn.execute(select(schema.tasks.c.last_agent_wakeup)).scalar() == T0 + timedelta(minutes=10)
+            last = conn.execute(select(schema.tasks.c.last_agent_wakeup)).scalar()
+        assert last == T0 + timedelta(minutes=10)
 
 
 def test_pull_tasks_wake_their_counter_of_waiting_agents(engine):
@@ -220,7 +230,8 @@ def test_pull_tasks_wake_their_counter_of_waiting_agents(engine):
         assert run_log(engine, 12)[-1][0] == Log.INFO and run_log(engine, 21) == []
         assert push_pass(engine, T0 + timedelta(minutes=4)).waves == {}
         with engine.begin() as conn:  # the plugin's wakeup_agent_max caps the counter
-            conn.execute(update(schema.configs).where(schema.configs.c.type == "wakeup_agent_max").values(value="1"))
+            conn.execute(update(schema.configs).where(schema.configs.c.type == "wakeup_agent_max")
+                         .values(value="1"))
         assert push_pass(engine, T0 + timedelta(minutes=5)).waves == {1: 1}
         with engine.connect() as conn:
             assert conn.execute(select(schema.tasks.c.last_agent_wakeup).where(schema.tasks.c.id == 1)
@@ -230,7 +241,8 @@ def test_pull_tasks_wake_their_counter_of_waiting_agents(engine):
 
 def test_force_pushes_every_prepared_run_of_one_task(engine):
     with AgentEmulator(ports=1) as emulator:
-        add_agents_with_addresses(engine, {1: ("127.0.0.1", emulator.ports[0]), 2: ("127.0.0.1", emulator.ports[0])})
+        add_agents_with_addresses(engine, {1: ("127.0.0.1", emulator.ports[0]),
+                                           2: ("127.0.0.1", emulator.ports[0])})
         with engine.begin() as conn:
             add_push_task(conn, 1, communication=None, start=T0 + timedelta(days=1))  # pull, not started
             add_run(conn, 11, 1, 1, "Computer", 1)

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 import schema
@@ -61,21 +61,25 @@ from fusion_bridge.services.actors import chunks
 from fusion_bridge.services.preparation import try_lock
 from fusion_bridge.services.runs import log_row
 from fusion_bridge.services.task_settings import TaskSettings
-from fusion_bridge.services.timeslots import active_timeslots
+from fusion_bridge.services.wakeup_counter import (
+    Contended,
+    claim_wave,
+    exec_slot_open,
+    in_window,
+    pull_waves,
+    run_wave,
+    wakeup_agent_max,
+    wave_size,
+)
 from schema.constants import TaskjobLogState as Log, TaskjobState as State
 
 log = logging.getLogger(__name__)
 
 tasks, jobs, runs, logs = schema.tasks, schema.taskjobs, schema.taskjobstates, schema.taskjoblogs
 bridge_tasks, bridge_runs = schema.bridge_tasks, schema.bridge_runs
+bridge_key = bridge_runs.c.plugin_fusioninventory_taskjobstates_id
 
 PUSH_LOCK = "fusion-bridge:push"
-DEFAULT_WAKEUP_AGENT_MAX = 10
-PULL_PROBE_FACTOR = 4
-
-
-class _Contended(Exception):
-    """A run changed under the claim: another pass claimed it first."""
 
 
 @dataclass
@@ -133,54 +137,27 @@ def _second(when: datetime) -> datetime:
     return when.replace(microsecond=0)
 
 
-def in_window(now: datetime):
-    """The plugin's schedule window of a task, as SQL."""
-    start, end = tasks.c.datetime_start, tasks.c.datetime_end
-    return or_(
-        and_(start.isnot(None), end.is_(None), start <= now),
-        and_(start.isnot(None), end.isnot(None), start <= now, end >= now),
-        and_(start.is_(None), end.is_(None)),
-    )
-
-
-def _exec_slot_open(conn: Connection, now: datetime):
-    slot = tasks.c.plugin_fusioninventory_timeslots_exec_id
-    slots = active_timeslots(conn, now)
-    return or_(slot == 0, slot.in_(sorted(slots))) if slots else slot == 0
-
-
-def wakeup_agent_max(conn: Connection) -> int:
-    """The plugin's ``wakeup_agent_max`` config value when numeric, else 10."""
-    value = conn.execute(select(schema.configs.c.value).where(schema.configs.c.type == "wakeup_agent_max")).scalar()
-    text = str(value).strip() if value is not None else ""
-    return int(text) if text.isdigit() else DEFAULT_WAKEUP_AGENT_MAX
-
-
-def _wave(counter, minutes, agent_max: int) -> tuple[int, timedelta | None]:
-    counter, minutes = int(counter or 0), int(minutes or 0)
-    if counter > 0 and minutes > 0:
-        return max(1, min(counter, agent_max)), timedelta(minutes=minutes)
-    return 0, None
-
-
-def _push_tasks(conn: Connection, now: datetime, task_id: int | None, force: bool, agent_max: int) -> list[_Task]:
+def _push_tasks(conn: Connection, now: datetime, task_id: int | None, force: bool,
+                agent_max: int) -> list[_Task]:
     defaults = TaskSettings()
     statement = (
         select(tasks.c.id, tasks.c.wakeup_agent_counter, tasks.c.wakeup_agent_time, tasks.c.last_agent_wakeup,
                bridge_tasks.c.push_timeout, bridge_tasks.c.push_retries, bridge_tasks.c.execution_id)
-        .select_from(tasks.outerjoin(bridge_tasks, bridge_tasks.c.plugin_fusioninventory_tasks_id == tasks.c.id))
+        .select_from(tasks.outerjoin(bridge_tasks,
+                                     bridge_tasks.c.plugin_fusioninventory_tasks_id == tasks.c.id))
         .order_by(tasks.c.id)
     )
     if force:
         statement = statement.where(tasks.c.id == task_id)
     else:
         statement = statement.where(bridge_tasks.c.communication == "push", tasks.c.is_active == 1,
-                                    in_window(now), _exec_slot_open(conn, now))
+                                    in_window(now), exec_slot_open(conn, now))
         if task_id is not None:
             statement = statement.where(tasks.c.id == task_id)
     found = []
     for row in conn.execute(statement):
-        cap, every = (0, None) if force else _wave(row.wakeup_agent_counter, row.wakeup_agent_time, agent_max)
+        cap, every = (0, None) if force else wave_size(row.wakeup_agent_counter, row.wakeup_agent_time,
+                                                       agent_max)
         timeout = row.push_timeout if row.push_timeout is not None else defaults.push_timeout
         retries = row.push_retries if row.push_retries is not None else defaults.push_retries
         found.append(_Task(row.id, timedelta(seconds=max(1, timeout)), retries, row.execution_id or 0,
@@ -198,9 +175,9 @@ def _prepared_runs(conn: Connection, task_ids: list[int]) -> dict[int, list]:
                    bridge_runs.c.plugin_fusioninventory_taskjobstates_id.label("known"),
                    bridge_runs.c.pushes, bridge_runs.c.pushed_at)
             .select_from(runs.join(jobs, jobs.c.id == runs.c.plugin_fusioninventory_taskjobs_id)
-                         .outerjoin(bridge_runs, bridge_runs.c.plugin_fusioninventory_taskjobstates_id == runs.c.id))
-            .where(jobs.c.plugin_fusioninventory_tasks_id.in_(list(part)), runs.c.state == int(State.PREPARED),
-                   runs.c.plugin_fusioninventory_agents_id > 0)
+                         .outerjoin(bridge_runs, bridge_key == runs.c.id))
+            .where(jobs.c.plugin_fusioninventory_tasks_id.in_(list(part)),
+                   runs.c.state == int(State.PREPARED), runs.c.plugin_fusioninventory_agents_id > 0)
             .order_by(runs.c.id)
         )
         for row in rows:
@@ -221,15 +198,6 @@ def _first_agents(rows: list, cap: int) -> list:
     return kept
 
 
-def _claim_wave(conn: Connection, task_id: int, last_wave: datetime | None, now: datetime) -> None:
-    """Take the task's wave slot: ``last_agent_wakeup`` = now, if nobody else took it."""
-    seen = tasks.c.last_agent_wakeup
-    condition = seen.is_(None) if last_wave is None else seen == last_wave
-    result = conn.execute(update(tasks).where(tasks.c.id == task_id, condition).values(last_agent_wakeup=now))
-    if result.rowcount != 1:
-        raise _Contended(f"task {task_id}: wave taken by another pass")
-
-
 def _bump(conn: Connection, task: _Task, rows: list, now: datetime) -> None:
     """pushes + 1 and pushed_at for ``rows``, conditional on the pushes value read."""
     new = [{"plugin_fusioninventory_taskjobstates_id": row.id, "plugin_fusioninventory_tasks_id": task.id,
@@ -241,13 +209,13 @@ def _bump(conn: Connection, task: _Task, rows: list, now: datetime) -> None:
     for row in rows:
         if row.known is not None:
             by_pushes[row.pushes or 0].append(row.id)
-    key = bridge_runs.c.plugin_fusioninventory_taskjobstates_id
     for pushes, ids in by_pushes.items():
         for part in chunks(ids):
-            result = conn.execute(update(bridge_runs).where(key.in_(list(part)), bridge_runs.c.pushes == pushes)
+            result = conn.execute(update(bridge_runs)
+                                  .where(bridge_key.in_(list(part)), bridge_runs.c.pushes == pushes)
                                   .values(pushes=pushes + 1, pushed_at=now))
             if result.rowcount != len(part):
-                raise _Contended("runs claimed by another pass")
+                raise Contended("runs claimed by another pass")
 
 
 def _last_attempts(conn: Connection, agent_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
@@ -255,9 +223,10 @@ def _last_attempts(conn: Connection, agent_ids: Iterable[int]) -> dict[int, tupl
     table = schema.bridge_wakeups
     found = {}
     for part in chunks(sorted(set(agent_ids))):
-        newest = (select(func.max(table.c.id).label("id")).where(table.c.plugin_fusioninventory_agents_id.in_(list(part)))
-                  .group_by(table.c.plugin_fusioninventory_agents_id).subquery())
-        for row in conn.execute(select(table.c.plugin_fusioninventory_agents_id, table.c.outcome, table.c.detail)
+        agent = table.c.plugin_fusioninventory_agents_id
+        newest = (select(func.max(table.c.id).label("id")).where(agent.in_(list(part)))
+                  .group_by(agent).subquery())
+        for row in conn.execute(select(agent, table.c.outcome, table.c.detail)
                                 .join(newest, newest.c.id == table.c.id)):
             found[row.plugin_fusioninventory_agents_id] = (row.outcome, row.detail or "")
     return found
@@ -277,8 +246,9 @@ def _give_up(conn: Connection, rows: list, timeouts: dict[int, timedelta], now: 
     by_id = {row.id: row for row in rows}
     failed = []
     for part in chunks(sorted(by_id)):
-        still = list(conn.execute(select(runs.c.id).where(runs.c.id.in_(list(part)),
-                                                          runs.c.state == int(State.PREPARED)).with_for_update()).scalars())
+        still = list(conn.execute(
+            select(runs.c.id).where(runs.c.id.in_(list(part)), runs.c.state == int(State.PREPARED))
+            .with_for_update()).scalars())
         if not still:
             continue
         conn.execute(update(runs).where(runs.c.id.in_(still), runs.c.state == int(State.PREPARED))
@@ -325,7 +295,7 @@ def _claim(conn: Connection, now: datetime, task_id: int | None, force: bool, ag
                 if len(kept) < len(fresh):
                     report.due(now + task.every)
                 fresh = kept
-                _claim_wave(conn, task.id, task.last_wave, now)
+                claim_wave(conn, task.id, task.last_wave, now)
         _bump(conn, task, fresh + again, now)
         report.first += len(fresh)
         if fresh:
@@ -345,66 +315,6 @@ def _claim(conn: Connection, now: datetime, task_id: int | None, force: bool, ag
 
 
 # ---------------------------------------------------------------------------------------------
-# Pull tasks: GLPI's wake-up counter
-
-
-@dataclass
-class _PullWave:
-    task_id: int
-    cap: int
-    agents: list[int]  # agents with Prepared runs of the task, by first run id
-    runs: dict[int, list[int]]
-
-
-def _pull_waves(conn: Connection, now: datetime, task_id: int | None, agent_max: int) -> list[_PullWave]:
-    """The pull tasks whose wake-up counter is due now, each claimed (``last_agent_wakeup``)."""
-    push_tasks = select(bridge_tasks.c.plugin_fusioninventory_tasks_id).where(bridge_tasks.c.communication == "push")
-    statement = (
-        select(tasks.c.id, tasks.c.wakeup_agent_counter, tasks.c.wakeup_agent_time, tasks.c.last_agent_wakeup)
-        .where(tasks.c.is_active == 1, tasks.c.wakeup_agent_counter > 0, tasks.c.wakeup_agent_time > 0,
-               in_window(now), _exec_slot_open(conn, now), tasks.c.id.not_in(push_tasks))
-        .order_by(tasks.c.id)
-    )
-    if task_id is not None:
-        statement = statement.where(tasks.c.id == task_id)
-    waves = []
-    for row in conn.execute(statement).all():
-        cap, every = _wave(row.wakeup_agent_counter, row.wakeup_agent_time, agent_max)
-        if row.last_agent_wakeup is not None and now < row.last_agent_wakeup + every:
-            continue
-        by_agent: dict[int, list[int]] = defaultdict(list)
-        for run_id, agent_id in conn.execute(
-                select(runs.c.id, runs.c.plugin_fusioninventory_agents_id)
-                .join(jobs, jobs.c.id == runs.c.plugin_fusioninventory_taskjobs_id)
-                .where(jobs.c.plugin_fusioninventory_tasks_id == row.id, runs.c.state == int(State.PREPARED),
-                       runs.c.plugin_fusioninventory_agents_id > 0)
-                .order_by(runs.c.id)):
-            by_agent[agent_id].append(run_id)
-        if not by_agent:
-            continue
-        _claim_wave(conn, row.id, row.last_agent_wakeup, now)
-        waves.append(_PullWave(row.id, cap, list(by_agent), dict(by_agent)))
-    return waves
-
-
-def _run_wave(engine: Engine, wave: _PullWave, skip: set[int], report: PushReport, wake_options: dict) -> int:
-    """Wake agents of the wave until ``cap`` of them were woken (busy or unreachable ones do not
-    count), probing at most ``PULL_PROBE_FACTOR`` × cap agents. Returns how many were woken."""
-    queue = [agent for agent in wave.agents if agent not in skip]
-    limit = wave.cap * PULL_PROBE_FACTOR
-    woken = probed = 0
-    while queue and woken < wave.cap and probed < limit:
-        size = min(wave.cap - woken, limit - probed)
-        batch, queue = queue[:size], queue[size:]
-        result = wakeup.wake_agents(engine, batch, run_ids={agent: wave.runs[agent] for agent in batch},
-                                    **wake_options)
-        report.add(result)
-        probed += len(batch)
-        woken += result.counts()[wakeup.WOKEN]
-    return woken
-
-
-# ---------------------------------------------------------------------------------------------
 # The pass
 
 
@@ -418,11 +328,10 @@ def _record_attempt_times(engine: Engine, results: list[wakeup.WakeResult], clai
         for run_id in claim.wake.get(result.agent_id, ()):
             by_date[when].append(run_id)
             report.due(when + claim.timeouts[run_id])
-    key = bridge_runs.c.plugin_fusioninventory_taskjobstates_id
     with engine.begin() as conn:
         for when, run_ids in by_date.items():
             for part in chunks(run_ids):
-                conn.execute(update(bridge_runs).where(key.in_(list(part))).values(pushed_at=when))
+                conn.execute(update(bridge_runs).where(bridge_key.in_(list(part))).values(pushed_at=when))
 
 
 def push_pass(engine: Engine, now: datetime | None = None, *, task_id: int | None = None, force: bool = False,
@@ -452,8 +361,8 @@ def push_pass(engine: Engine, now: datetime | None = None, *, task_id: int | Non
             with conn.begin():
                 limit = agent_max if agent_max is not None else wakeup_agent_max(conn)
                 claim = _claim(conn, now, task_id, force, limit, report)
-                waves = [] if force else _pull_waves(conn, now, task_id, limit)
-        except _Contended as contended:
+                waves = [] if force else pull_waves(conn, now, task_id, limit)
+        except Contended as contended:
             log.info("push pass skipped: %s", contended)
             return PushReport(now=now, busy=True)
     # Committed and unlocked: the HTTP probes hold neither a transaction nor the lock.
@@ -464,7 +373,7 @@ def push_pass(engine: Engine, now: datetime | None = None, *, task_id: int | Non
         report.add(result)
         _record_attempt_times(engine, result.results, claim, report)
     for wave in waves:
-        report.waves[wave.task_id] = _run_wave(engine, wave, set(claim.wake), report, options)
+        report.waves[wave.task_id] = run_wave(engine, wave, set(claim.wake), report, options)
     report.seconds = time.monotonic() - started
     if report.first or report.again or report.failed or report.waves:
         log.info("%s", "; ".join(report.lines()))
