@@ -1,4 +1,4 @@
-"""The background scheduler: task preparation, run time-outs and retention, every minute.
+"""The background scheduler: task preparation, push, run time-outs and retention, every minute.
 
 ``fusion-bridge serve`` starts it in its own process (``start_process``) before gunicorn forks
 its workers, and stops it when serve exits; ``fusion-bridge prepare`` runs it in the
@@ -7,12 +7,24 @@ preparation is serialised by a database lock, and the time-out sweep and the ret
 their turn while another instance holds theirs. Preparation runs at every pass, the time-out
 sweep every 5 minutes, the retention once a day (and at start).
 
+Push (services/push.py) runs right after preparation in every pass, so the runs a push task
+gets at its start are prepared first, then their agents woken, in the same pass. Between passes
+the scheduler does not sleep through a push task's start: every ``PUSH_CHECK`` seconds (or
+sooner, at the next start it knows of) one small query looks for an active push task whose
+``datetime_start`` came between the last pass and now, and runs a full pass at once; when a
+pushed run's ``push_timeout`` falls due, a push-only pass runs. A push task given a start
+already in the past before the last pass is pushed by the next regular pass.
+
 Settings (environment):
 
 =====================================  =======  ==============================================
 ``FUSION_BRIDGE_SCHEDULER_INTERVAL``   60       seconds between passes
 ``FUSION_BRIDGE_RUN_TIMEOUT_MINUTES``  240      a run in state 1/2 silent that long goes to Error
 ``FUSION_BRIDGE_RUNS_KEPT``            10       runs kept per (job, target, agent)
+``FUSION_BRIDGE_PUSH_CHECK``           2        seconds between two looks for a push start
+``FUSION_BRIDGE_WAKEUP_CONCURRENCY``   50       wake-up connections in flight at most
+``FUSION_BRIDGE_WAKEUP_STATUS_TIMEOUT`` 1       seconds for an agent's /status answer
+``FUSION_BRIDGE_WAKEUP_NOW_TIMEOUT``   2        seconds for an agent's /now answer
 =====================================  =======  ==============================================
 """
 
@@ -32,7 +44,9 @@ from typing import Callable, Mapping
 
 from sqlalchemy.engine import Engine
 
+from fusion_bridge.config import Config
 from fusion_bridge.db import make_engine
+from fusion_bridge.services.push import PushReport, next_push_start, push_pass
 from fusion_bridge.services.preparation import (
     PreparationReport,
     RetentionReport,
@@ -47,6 +61,7 @@ log = logging.getLogger(__name__)
 ENV_INTERVAL = "FUSION_BRIDGE_SCHEDULER_INTERVAL"
 ENV_RUN_TIMEOUT = "FUSION_BRIDGE_RUN_TIMEOUT_MINUTES"
 ENV_RUNS_KEPT = "FUSION_BRIDGE_RUNS_KEPT"
+ENV_PUSH_CHECK = "FUSION_BRIDGE_PUSH_CHECK"
 ENV_PARENT = "FUSION_BRIDGE_SCHEDULER_PARENT"  # set by serve for its scheduler child
 
 
@@ -73,26 +88,41 @@ class SchedulerSettings:
     # index of GLPI's table starts with the state, so not every minute for a 4 h time-out.
     timeout_every: float = 300.0
     lock_timeout: int = 5  # seconds to wait for another instance's preparation
+    push_check: float = 2.0  # seconds between two looks for a push task's start
+    wakeup_concurrency: int = 50
+    wakeup_status_timeout: float = 1.0
+    wakeup_now_timeout: float = 2.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "SchedulerSettings":
         environ = os.environ if environ is None else environ
+        config = Config.from_env(environ)
+        if config.wakeup_concurrency < 1:
+            raise ValueError("FUSION_BRIDGE_WAKEUP_CONCURRENCY must be at least 1, "
+                             f"got {config.wakeup_concurrency}")
         return cls(
             interval=_number(environ, ENV_INTERVAL, 60, 1),
             run_timeout=timedelta(minutes=_number(environ, ENV_RUN_TIMEOUT, 240, 1)),
             runs_kept=int(_number(environ, ENV_RUNS_KEPT, 10, 1)),
+            push_check=_number(environ, ENV_PUSH_CHECK, 2, 0.1),
+            wakeup_concurrency=config.wakeup_concurrency,
+            wakeup_status_timeout=config.wakeup_status_timeout,
+            wakeup_now_timeout=config.wakeup_now_timeout,
         )
 
 
 @dataclass
 class PassReport:
     preparation: PreparationReport
+    push: PushReport | None = None
     timed_out: list[int] | None = None  # None: the sweep was not due in this pass
     retention: RetentionReport | None = None
     errors: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = list(self.preparation.lines()) if self.preparation else []
+        if self.push is not None:
+            out.extend(self.push.lines())
         if self.timed_out is not None:
             out.append(f"time-outs: {len(self.timed_out)} silent run(s) set to Error"
                        + (f" ({', '.join(map(str, self.timed_out[:20]))})" if self.timed_out else ""))
@@ -120,6 +150,8 @@ class Scheduler:
         self.backoff = TaskBackoff()
         self._last_retention: float | None = None
         self._last_sweep: float | None = None
+        self._last_pass_at: datetime | None = None  # the clock at the start of the last full pass
+        self._push_due: datetime | None = None  # the earliest pushed run's time-out
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -148,6 +180,8 @@ class Scheduler:
             log.exception("preparation pass failed")
             preparation = PreparationReport(now=now, errors=[f"{type(error).__name__}: {error}"])
         report = PassReport(preparation, errors=errors)
+        self._last_pass_at = now
+        report.push = self.run_push(errors)
         if self._due(self._last_sweep, self.settings.timeout_every):
             try:
                 report.timed_out = time_out_silent_runs(self.engine, now, self.settings.run_timeout)
@@ -165,6 +199,50 @@ class Scheduler:
                 errors.append(f"retention: {type(error).__name__}: {error}")
         return report
 
+    def run_push(self, errors: list[str] | None = None) -> PushReport | None:
+        """A push pass (wake-ups, re-wakes and give-ups due now); None when it failed."""
+        settings = self.settings
+        try:
+            report = push_pass(self.engine, self.clock(), concurrency=settings.wakeup_concurrency,
+                               status_timeout=settings.wakeup_status_timeout,
+                               now_timeout=settings.wakeup_now_timeout)
+        except Exception as error:  # noqa: BLE001
+            log.exception("push pass failed")
+            if errors is not None:
+                errors.append(f"push: {type(error).__name__}: {error}")
+            return None
+        if not report.busy:
+            self._push_due = report.next_due
+        return report
+
+    def wait_for_next_pass(self, seconds: float, should_stop: Callable[[], bool] = lambda: False) -> None:
+        """Sleep up to ``seconds``, but not through a push task's start (then return at once for
+        a full pass) nor a pushed run's time-out (then run a push-only pass and keep waiting)."""
+        deadline = time.monotonic() + seconds
+        while not self._stop.is_set() and not should_stop():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            now = self.clock()
+            try:
+                with self.engine.connect() as conn:
+                    start = next_push_start(conn, self._last_pass_at or now)
+            except Exception:  # noqa: BLE001 - the database may be away for a while
+                log.exception("push start check failed")
+                start = None
+            if start is not None and start <= now:
+                return
+            if self._push_due is not None and self._push_due <= now:
+                self.run_push()
+                if self._push_due is not None and self._push_due <= self.clock():
+                    self._push_due = None  # busy or failed: the next full pass retries
+                continue
+            pause = min(left, self.settings.push_check)
+            for when in (start, self._push_due):
+                if when is not None:
+                    pause = min(pause, max(0.05, (when - now).total_seconds()))
+            self._stop.wait(pause)
+
     def run_forever(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         log.info("scheduler: a pass every %g s, run time-out %s, %d run(s) kept per target and agent",
                  self.settings.interval, self.settings.run_timeout, self.settings.runs_kept)
@@ -172,7 +250,7 @@ class Scheduler:
             while not self._stop.is_set() and not should_stop():
                 started = time.monotonic()
                 self.run_pass()
-                self._stop.wait(max(0.0, self.settings.interval - (time.monotonic() - started)))
+                self.wait_for_next_pass(self.settings.interval - (time.monotonic() - started), should_stop)
         finally:
             if self._owns_engine and self._engine is not None:
                 self._engine.dispose()

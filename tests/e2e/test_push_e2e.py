@@ -1,0 +1,144 @@
+"""Push mode end to end: the real agent daemon is woken by a push task at its start and runs it
+within seconds, on each database.
+
+``fusion-bridge serve`` (with its scheduler, from this source tree) and the agent 2.6 as a
+daemon (``--daemon --no-fork``, HTTP server on 127.0.0.1, ``httpd-trust 127.0.0.1``, as in the
+recorded scenario h1) run in one private network namespace with only ``lo`` (tests/e2e/netns.py),
+so the Wake-on-LAN packets never leave it. A fresh daemon calls its server only 30-60 min after
+start (delaytime 3600): a PROLOG a few seconds after the task's start can only come from the
+push. The task is a Wake-on-LAN action for that agent (communication push, start = now + a few
+seconds); the run must reach Finished within 10 s of the task's start.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select
+
+import schema
+from schema.constants import ItemType, TaskjobLogState as Log, TaskjobState as State
+from tests import task_rows
+from tests.e2e import agent as agentlib
+from tests.e2e import netns as netnslib
+from tests.e2e.test_network_tasks_e2e import (  # noqa: F401 - fixtures
+    Bridge,
+    agent_tasks,
+    items,
+    netns,
+    url_inside_namespace,
+)
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+PORT = 8080  # inside the private namespace: always free
+HTTPD_PORT = 62354
+URL = f"http://127.0.0.1:{PORT}/plugins/fusioninventory/"
+DEVICEID = "e2e-push-2026-11-25-10-00-00"
+AGENT_ID = 9
+START_IN = 4  # seconds from the task's creation to its start
+START_TO_FINISHED = 10  # the acceptance bound
+SERVER_START_TIMEOUT = 30
+HTTPD_START_TIMEOUT = 60
+
+
+@pytest.fixture
+def push_bridge(netns, database_url, engine, tmp_path):  # noqa: F811
+    """``fusion-bridge serve`` with its scheduler, from this source tree, inside the namespace."""
+    log = tmp_path / "server.log"
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "FUSION_BRIDGE_PUSH_CHECK": "1"}
+    process = netns.popen([sys.executable, "-m", "fusion_bridge", "serve", "--bind", f"127.0.0.1:{PORT}",
+                           "--workers", "2", "--database", url_inside_namespace(database_url, engine)],
+                          log=log, cwd=tmp_path, env=env)
+    server = Bridge(log, process)
+    try:
+        if not netns.wait_tcp("127.0.0.1", PORT, SERVER_START_TIMEOUT, alive=process):
+            pytest.fail(f"fusion-bridge serve (exit {process.poll()}) not answering on 127.0.0.1:{PORT} "
+                        f"in the namespace:\n{server.tail()}")
+        yield server
+    finally:
+        netnslib.stop(process, grace=20)
+
+
+def run_history(engine, run_id: int) -> list:
+    logs = schema.taskjoblogs
+    with engine.connect() as conn:
+        return conn.execute(select(logs.c.state, logs.c.comment).where(
+            logs.c.plugin_fusioninventory_taskjobstates_id == run_id).order_by(logs.c.id)).all()
+
+
+def test_a_push_task_is_run_by_the_daemon_within_seconds_of_its_start(  # noqa: F811
+        agent_tasks, netns, push_bridge, engine, tmp_path):
+    with engine.begin() as conn:
+        # The agent as its last contact left it: its row and the address it called from.
+        conn.execute(insert(schema.agents).values(
+            id=AGENT_ID, name=DEVICEID, device_id=DEVICEID, entities_id=0, is_recursive=1, token="12345678",
+            useragent="FusionInventory-Agent_v2.6", computers_id=0, lock=0, agent_port=str(HTTPD_PORT)))
+        conn.execute(insert(schema.bridge_agentaddresses).values(
+            plugin_fusioninventory_agents_id=AGENT_ID, address="127.0.0.1", date=None))
+        conn.execute(insert(schema.glpi_computers).values(id=31, entities_id=0, name="e2e-sleeper",
+                                                          is_deleted=0, is_template=0))
+        task_rows.add_port(conn, 41, ItemType.COMPUTER, 31, "52:54:00:12:34:56")
+    try:
+        daemon = agentlib.start_daemon(URL, "wakeonlan", workdir=tmp_path / "agent", httpd_port=HTTPD_PORT,
+                                       deviceid=DEVICEID, debug=1, prefix=tuple(netns.command([])))
+    except agentlib.AgentMissing as missing:
+        pytest.fail(str(missing))
+    with daemon:
+        def context(run_id: int | None = None) -> str:
+            text = f"\n--- agent log ---\n{daemon.log[-4000:]}\n--- server log ---\n{push_bridge.tail(60)}"
+            if run_id is not None:
+                text += "\n--- run history ---\n" + "\n".join(
+                    f"  {Log(state).label:8} {comment}" for state, comment in run_history(engine, run_id))
+            return text
+
+        assert daemon.wait_for(r"HTTPD service started", HTTPD_START_TIMEOUT), \
+            f"the agent's HTTP server did not start{context()}"
+        start = datetime.now().replace(microsecond=0) + timedelta(seconds=START_IN)
+        with engine.begin() as conn:
+            task_rows.add_task(conn, 1, start=start)
+            conn.execute(insert(schema.bridge_tasks).values(plugin_fusioninventory_tasks_id=1,
+                                                            communication="push"))
+            task_rows.add_job(conn, 1, 1, "wakeonlan", items(ItemType.COMPUTER, 31),
+                              items(ItemType.AGENT, AGENT_ID))
+        assert "sending prolog request" not in daemon.log, f"the fresh daemon called in by itself{context()}"
+
+        runs = schema.taskjobstates
+        run = None
+        deadline = start + timedelta(seconds=START_TO_FINISHED + 10)
+        while datetime.now() < deadline:
+            with engine.connect() as conn:
+                run = conn.execute(select(runs.c.id, runs.c.state)
+                                   .where(runs.c.plugin_fusioninventory_taskjobs_id == 1)).first()
+            if run is not None and run.state not in (State.PREPARED, State.SERVER_HAS_SENT_DATA,
+                                                     State.AGENT_HAS_SENT_DATA):
+                break
+            time.sleep(0.1)
+        over = datetime.now()
+        assert run is not None, f"no run prepared for the push task{context()}"
+        assert run.state == State.FINISHED, f"run {run.id} in state {run.state}{context(run.id)}"
+        elapsed = (over - start).total_seconds()
+        assert elapsed <= START_TO_FINISHED, \
+            f"the run finished {elapsed:.1f} s after the task's start{context(run.id)}"
+        print(f"push e2e: run {run.id} Finished {elapsed:.1f} s after the task's start")
+
+        history = run_history(engine, run.id)
+        states = [state for state, _ in history]
+        assert states[:2] == [Log.PREPARED, Log.INFO] and states[-1] == Log.OK, context(run.id)
+        assert history[1].comment == f"Agent woken up at http://127.0.0.1:{HTTPD_PORT}/now", context(run.id)
+        assert "rescheduling next contact for target" in daemon.log, context(run.id)
+        assert daemon.log.count("sending prolog request") == 1, context(run.id)
+    with engine.connect() as conn:
+        bridge_run = conn.execute(select(schema.bridge_runs)).mappings().one()
+        attempt = conn.execute(select(schema.bridge_wakeups)).mappings().one()
+    assert (bridge_run["plugin_fusioninventory_taskjobstates_id"], bridge_run["pushes"]) == (run.id, 1)
+    assert start <= bridge_run["pushed_at"] <= start + timedelta(seconds=START_TO_FINISHED)
+    assert (attempt["plugin_fusioninventory_agents_id"], attempt["outcome"]) == (AGENT_ID, "woken")
+    assert "Traceback" not in push_bridge.log_text(), push_bridge.tail(80)
