@@ -193,3 +193,4 @@ def prepare(database_url: str | None, once: bool) -> None:
 from fusion_bridge import cli_tasks  # noqa: E402,F401
 from fusion_bridge import cli_wakeup  # noqa: E402,F401
 from fusion_bridge import cli_settings  # noqa: E402,F401
+from fusion_bridge import cli_executions  # noqa: E402,F401
