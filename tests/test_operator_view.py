@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 import schema
 from fusion_bridge import create_app
@@ -126,7 +126,7 @@ def test_one_execution_lists_each_slice_with_agent_progress_and_wakeups(engine, 
                                       "detail": "timed out after 2 s", "address": "10.0.0.8", "run": 12,
                                       "agent": 8}
     # Slices 0+127 done, 127+10 and 127+50 overlap (the moved slice): 177 of 254 covered.
-    assert view["summary"] == {"runs": 3, "states": {"Ok": 1, "Error": 1, "Running": 1},
+    assert view["summary"] == {"runs": 3, "states": {"Running": 1, "Ok": 1, "Error": 1},
                                "addresses": {"covered": 177, "total": 254}}
 
 
@@ -180,7 +180,7 @@ def cli(database_url, *args, expect=0):
 def test_cli_executions_table_and_json(database_url, executions):
     text = cli(database_url, "task", "executions", "1", "--execution", "1")
     assert "task 1: task 1  (push, current execution 2 since 2026-11-25 10:30:00)" in text
-    assert "execution 1: 3 run(s) (Ok 1, Error 1, Running 1), addresses covered 177/254" in text
+    assert "execution 1: 3 run(s) (Running 1, Ok 1, Error 1), addresses covered 177/254" in text
     line = next(line for line in text.splitlines() if line.startswith("13 "))
     for cell in ("1 job 1", "iprange:1 (range 1)", "127+127 192.0.2.128-192.0.2.254",
                  f"7 {DEVICE_7} (10.0.0.7)", "Running", "1 after 12", "50/127", "1 ==devicesfound=="):
@@ -302,3 +302,53 @@ def test_runs_without_a_slice_keep_their_9_5_handling(client, engine, executions
                        "<PROCESSNUMBER>32</PROCESSNUMBER>")
     assert client.post("/plugins/fusioninventory/", data=zlib.compress(body), headers=ZLIB_HEADERS).status_code == 200
     assert done(engine, 32) == 0
+
+
+# --- scale -------------------------------------------------------------------------------------
+
+
+def test_ten_thousand_slices_take_a_fixed_number_of_queries(engine):
+    runs_count, agent_count = 10_000, 2_000
+    with engine.begin() as conn:
+        conn.execute(insert(schema.agents), [
+            {"id": i, "name": f"a{i}", "device_id": f"a{i}", "entities_id": 0} for i in range(1, agent_count + 1)])
+        conn.execute(insert(schema.bridge_agentaddresses), [
+            {"plugin_fusioninventory_agents_id": i, "address": f"10.1.{i // 250}.{i % 250}", "date": T0}
+            for i in range(1, agent_count + 1)])
+        add_iprange(conn, 1, "10.0.0.0", "10.0.255.255")
+        add_task(conn, 1)
+        add_job(conn, 1, 1, "networkdiscovery", RANGE, "[]")
+        conn.execute(insert(schema.taskjobstates), [
+            {"id": i, "plugin_fusioninventory_taskjobs_id": 1, "items_id": 1, "itemtype": IPRANGE, "state": i % 4,
+             "plugin_fusioninventory_agents_id": i % agent_count + 1, "uniqid": f"u{i}"}
+            for i in range(1, runs_count + 1)])
+        conn.execute(insert(schema.bridge_runs), [
+            {"plugin_fusioninventory_taskjobstates_id": i, "plugin_fusioninventory_tasks_id": 1, "execution_id": 1,
+             "slice_first": (i - 1) * 6, "slice_count": 6, "addresses_done": 6 if i % 4 == 3 else i % 4}
+            for i in range(1, runs_count + 1)])
+        conn.execute(insert(schema.taskjoblogs), [
+            {"plugin_fusioninventory_taskjobstates_id": i, "date": at(0), "state": 7, "comment": "",
+             "itemtype": None, "items_id": 0} for i in range(1, runs_count + 1)])
+        conn.execute(insert(schema.bridge_wakeups), [
+            {"plugin_fusioninventory_agents_id": i, "plugin_fusioninventory_taskjobstates_id": i - 1,
+             "date": at(1), "address": "10.1.0.1", "outcome": "woken", "detail": "woken"}
+            for i in range(2, agent_count + 1)])
+    statements = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    started = datetime.now()
+    try:
+        view = operator_view.task_executions(engine, 1)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    elapsed = (datetime.now() - started).total_seconds()
+    assert len(view["runs"]) == runs_count and view["truncated"] is False
+    assert view["summary"]["states"] == {"Prepared": 2500, "Started": 2500, "Running": 2500, "Ok": 2500}
+    assert view["summary"]["addresses"] == {"covered": 2500 * (1 + 2 + 6), "total": 60_000}
+    run = by_id(view)[2]
+    assert run["agent"]["name"] == "a3" and [w["run"] for w in run["wakeups"]] == [2]
+    assert len(statements) <= 8, len(statements)
+    assert elapsed < 10, elapsed

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
@@ -91,7 +91,8 @@ def _run_rows(conn: Connection, conditions: list, limit: int) -> list:
                ipranges.c.name.label("range_name"), ipranges.c.ip_start, ipranges.c.ip_end)
         .select_from(
             _RUN_FROM.outerjoin(agents, agents.c.id == runs.c.plugin_fusioninventory_agents_id)
-            .outerjoin(addresses, addresses.c.plugin_fusioninventory_agents_id == runs.c.plugin_fusioninventory_agents_id)
+            .outerjoin(addresses,
+                       addresses.c.plugin_fusioninventory_agents_id == runs.c.plugin_fusioninventory_agents_id)
             .outerjoin(ipranges, and_(runs.c.itemtype == ItemType.IP_RANGE, ipranges.c.id == runs.c.items_id)))
         .where(*conditions).order_by(runs.c.id).limit(limit)
     ).all()
@@ -121,15 +122,19 @@ def _wakeup_dict(row, names: dict | None = None) -> dict:
 def _run_wakeups(conn: Connection, rows: list, run_ids, agent_ids, bounds: dict) -> dict[int, list]:
     """The wake-ups naming each run, and those of its agent while the run was not over."""
     since = min((first for first, _ in bounds.values() if first is not None), default=None)
-    condition = wakeups.c.plugin_fusioninventory_taskjobstates_id.in_(run_ids)
+    # Two queries rather than one with OR, so that each goes through its own index.
+    conditions = [wakeups.c.plugin_fusioninventory_taskjobstates_id.in_(run_ids)]
     if since is not None:
-        condition = or_(condition, and_(wakeups.c.plugin_fusioninventory_agents_id.in_(agent_ids),
-                                        wakeups.c.date >= since))
+        conditions.append(and_(wakeups.c.plugin_fusioninventory_agents_id.in_(agent_ids), wakeups.c.date >= since))
     by_run: dict[int, list] = {}
     by_agent: dict[int, list] = {}
-    for row in conn.execute(select(wakeups).where(condition).order_by(wakeups.c.date, wakeups.c.id)):
-        by_run.setdefault(row.plugin_fusioninventory_taskjobstates_id, []).append(row)
-        by_agent.setdefault(row.plugin_fusioninventory_agents_id, []).append(row)
+    seen: set[int] = set()
+    for condition in conditions:
+        for row in conn.execute(select(wakeups).where(condition)):
+            if row.id not in seen:
+                seen.add(row.id)
+                by_run.setdefault(row.plugin_fusioninventory_taskjobstates_id, []).append(row)
+                by_agent.setdefault(row.plugin_fusioninventory_agents_id, []).append(row)
     found: dict[int, list] = {}
     for run in rows:
         first, last = bounds.get(run.id, (None, None))
@@ -245,7 +250,8 @@ def task_executions(engine: Engine, task_id: Any, execution: Any = None, limit: 
         shown.append(run)
         if interval is not None:
             intervals.append(interval)
-        states[run["state_word"]] = states.get(run["state_word"], 0) + 1
+        states[row.state] = states.get(row.state, 0) + 1
+    states = {state_word(state): count for state, count in sorted(states.items())}
     return {
         "task": task,
         "executions": listed,
