@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import zlib
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -352,3 +353,34 @@ def test_ten_thousand_slices_take_a_fixed_number_of_queries(engine):
     assert run["agent"]["name"] == "a3" and [w["run"] for w in run["wakeups"]] == [2]
     assert len(statements) <= 8, len(statements)
     assert elapsed < 10, elapsed
+
+
+RECORDED = Path(__file__).resolve().parent.parent / "fixtures" / "cases" / "netdiscovery"
+
+
+def test_recorded_agent_messages_advance_the_slice(client, engine):
+    """The real agent's recorded NETDISCOVERY bodies (run 11, devices 127.0.0.1, .2, .3, END
+    twice) replayed on a slice 127.0.0.1-127.0.0.4 of the range 127.0.0.0-127.0.0.9."""
+    case = json.loads((RECORDED / "case.json").read_text())
+    with engine.begin() as conn:
+        add_agent(conn, 70, case["deviceid"])
+        add_iprange(conn, 2, "127.0.0.0", "127.0.0.9")
+        add_task(conn, 1)
+        add_job(conn, 1, 1, "networkdiscovery", '[{"PluginFusioninventoryIPRange":"2"}]', "[]")
+        add_run(conn, 11, 1, 70, IPRANGE, 2, state=1)
+        add_bridge_run(conn, 11, 1, first=1, count=4)
+    progress = []
+    for exchange in case["exchanges"][1:]:
+        folder = RECORDED / exchange["dir"]
+        request = json.loads((folder / "request.json").read_text())
+        response = client.post(request["path"], data=(folder / "request.body").read_bytes(),
+                               headers={"Content-Type": request["content_type"], "User-Agent": request["user_agent"]})
+        assert response.status_code == 200
+        progress.append((exchange["kind"].split(":")[1], done(engine, 11)))
+    assert progress == [("START", 0), ("NBIP", 0), ("DEVICE", 1), ("DEVICE", 2), ("DEVICE", 3), ("END", 4),
+                        ("END", 4)]
+    view = operator_view.task_executions(engine, 1)
+    run = by_id(view)[11]
+    assert run["slice"] == {"first": 1, "count": 4, "ip_start": "127.0.0.1", "ip_end": "127.0.0.4"}
+    assert (run["state_word"], run["progress"]) == ("Ok", {"done": 4, "total": 4})
+    assert view["summary"]["addresses"] == {"covered": 4, "total": 4}
