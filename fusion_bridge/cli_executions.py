@@ -22,6 +22,10 @@ def _short(text: str | None, width: int = COMMENT_WIDTH) -> str:
     return text if len(text) <= width else text[:width - 3] + "..."
 
 
+def _addresses(addresses: dict | None) -> str:
+    return f"{addresses['covered']}/{addresses['total']}" if addresses and addresses["total"] else "-"
+
+
 def _slice_text(run: dict) -> str:
     piece = run["slice"]
     if piece is None:
@@ -52,12 +56,13 @@ def _execution_lines(view: dict) -> list[str]:
     lines = [f"task {task['id']}: {task['name']}  ({task['communication']}, current execution "
              f"{task['current_execution']}" + (f" since {task['execution_start']}" if task["execution_start"] else "")
              + ")"]
-    lines += table(["EXECUTION", "RUNS", "STATES"],
-                   [[e["execution"], e["runs"], _states(e["states"])] for e in view["executions"]],
+    lines += table(["EXECUTION", "RUNS", "ADDRESSES", "STATES"],
+                   [[e["execution"], e["runs"], _addresses(e["addresses"]), _states(e["states"])]
+                    for e in view["executions"]],
                    empty="no runs yet")
     summary = view["summary"]
     addresses = summary["addresses"]
-    covered = f", addresses covered {addresses['covered']}/{addresses['total']}" if addresses["total"] else ""
+    covered = f", addresses covered {_addresses(addresses)}" if addresses["total"] else ""
     lines.append("")
     lines.append(f"execution {view['execution']}: {summary['runs']} run(s) ({_states(summary['states'])}){covered}")
     lines += table(

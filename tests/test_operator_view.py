@@ -101,9 +101,10 @@ def test_one_execution_lists_each_slice_with_agent_progress_and_wakeups(engine, 
     assert view["task"] == {"id": 1, "name": "task 1", "communication": "push", "current_execution": 2,
                             "execution_start": "2026-11-25 10:30:00"}
     assert view["executions"] == [
-        {"execution": 0, "runs": 1, "states": {"Ok": 1}},
-        {"execution": 1, "runs": 3, "states": {"Running": 1, "Ok": 1, "Error": 1}},
-        {"execution": 2, "runs": 1, "states": {"Prepared": 1}},
+        {"execution": 0, "runs": 1, "states": {"Ok": 1}, "addresses": None},
+        {"execution": 1, "runs": 3, "states": {"Running": 1, "Ok": 1, "Error": 1},
+         "addresses": {"covered": 177, "total": 254}},
+        {"execution": 2, "runs": 1, "states": {"Prepared": 1}, "addresses": None},
     ]
     assert view["execution"] == 1 and view["truncated"] is False
     runs = by_id(view)
@@ -349,9 +350,12 @@ def test_ten_thousand_slices_take_a_fixed_number_of_queries(engine):
     assert len(view["runs"]) == runs_count and view["truncated"] is False
     assert view["summary"]["states"] == {"Prepared": 2500, "Started": 2500, "Running": 2500, "Ok": 2500}
     assert view["summary"]["addresses"] == {"covered": 2500 * (1 + 2 + 6), "total": 60_000}
+    assert view["executions"] == [{"execution": 1, "runs": runs_count, "states": view["summary"]["states"],
+                                   "addresses": view["summary"]["addresses"]}]
     run = by_id(view)[2]
     assert run["agent"]["name"] == "a3" and [w["run"] for w in run["wakeups"]] == [2]
-    assert len(statements) <= 8, len(statements)
+    queries = [statement for statement in statements if statement.lstrip().upper().startswith("SELECT")]
+    assert len(queries) <= 8, queries  # task, its settings, 2 for the list, runs, logs, 2 for wake-ups
     assert elapsed < 10, elapsed
 
 

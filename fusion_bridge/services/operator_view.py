@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
@@ -65,16 +65,29 @@ def _in_execution(task_id: int, execution: int) -> list:
 
 
 def execution_list(conn: Connection, task_id: int) -> list[dict]:
-    """Every execution of the task with its runs counted by state (one grouped query)."""
+    """Every execution of the task with its runs counted by state, and the addresses of its
+    slices done and to do (None without slices). Two grouped queries: a slice tried several
+    times (same range and first offset) counts once, with its best attempt."""
     found: dict[int, dict] = {}
+    of_task = jobs.c.plugin_fusioninventory_tasks_id == task_id
     rows = conn.execute(
         select(execution_of_run.label("execution"), runs.c.state, func.count().label("runs"))
-        .select_from(_RUN_FROM).where(jobs.c.plugin_fusioninventory_tasks_id == task_id)
+        .select_from(_RUN_FROM).where(of_task)
         .group_by(execution_of_run, runs.c.state).order_by(execution_of_run, runs.c.state))
     for row in rows:
-        entry = found.setdefault(row.execution, {"execution": row.execution, "runs": 0, "states": {}})
+        entry = found.setdefault(row.execution, {"execution": row.execution, "runs": 0, "states": {},
+                                                 "addresses": None})
         entry["runs"] += row.runs
         entry["states"][state_word(row.state)] = row.runs
+    done = case((bridge.c.addresses_done < bridge.c.slice_count, bridge.c.addresses_done), else_=bridge.c.slice_count)
+    slices = (select(execution_of_run.label("execution"), func.max(done).label("done"),
+                     func.max(bridge.c.slice_count).label("count"))
+              .select_from(_RUN_FROM).where(of_task, bridge.c.slice_count.is_not(None))
+              .group_by(execution_of_run, runs.c.items_id, bridge.c.slice_first).subquery())
+    for row in conn.execute(select(slices.c.execution, func.sum(slices.c.done), func.sum(slices.c.count))
+                            .group_by(slices.c.execution)):
+        if row[0] in found:
+            found[row[0]]["addresses"] = {"covered": int(row[1] or 0), "total": int(row[2] or 0)}
     return list(found.values())
 
 
