@@ -97,7 +97,6 @@ def _run_rows(conn: Connection, conditions: list, limit: int) -> list:
                runs.c.plugin_fusioninventory_agents_id.label("agent_id"),
                runs.c.plugin_fusioninventory_taskjobs_id.label("action_id"),
                jobs.c.name.label("action_name"), jobs.c.method,
-               bridge.c.plugin_fusioninventory_taskjobstates_id.label("bridge_row"),
                execution_of_run.label("execution"), bridge.c.attempt, bridge.c.previous_run,
                bridge.c.slice_first, bridge.c.slice_count, bridge.c.addresses_done, bridge.c.pushes,
                bridge.c.pushed_at, agents.c.name.label("agent_name"), addresses.c.address, addresses.c.port,
