@@ -21,7 +21,7 @@ log = logging.getLogger("fusion_bridge")
 
 def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     """Build the WSGI app. ``config`` overrides the ``FUSION_BRIDGE_*`` environment."""
-    from fusion_bridge.http import admin, admin_deploy, agent, rest_tasks
+    from fusion_bridge.http import admin, admin_deploy, admin_executions, agent, rest_tasks
     from fusion_bridge.http.xml_endpoint import AgentXmlEndpoint
     from fusion_bridge.runtime import Runtime
 
@@ -33,6 +33,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     # /api/... rules have more static parts than the agent blueprint's catch-all, so they win.
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin_deploy.bp)  # /api/deploy/...: same token as admin
+    app.register_blueprint(admin_executions.bp)
     app.register_blueprint(rest_tasks.bp)  # …/plugins/fusioninventory/b/{collect,esx}/, before the catch-all
     app.register_blueprint(agent.bp)
     app.wsgi_app = AgentXmlEndpoint(app.wsgi_app, runtime, SERVER_TYPE)

@@ -194,3 +194,4 @@ from fusion_bridge import cli_tasks  # noqa: E402,F401
 from fusion_bridge import cli_wakeup  # noqa: E402,F401
 from fusion_bridge import cli_settings  # noqa: E402,F401
 from fusion_bridge import cli_deploy  # noqa: E402,F401
+from fusion_bridge import cli_executions  # noqa: E402,F401

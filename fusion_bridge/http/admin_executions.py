@@ -1,0 +1,39 @@
+"""The operator view in the admin API: ``GET /api/tasks/<id>/executions[?execution=N&limit=N]``
+(the task's executions and each run or slice of one) and ``GET /api/tasks/<id>/wakeups
+[?execution=N&limit=N]`` (the wake-ups of its runs).
+
+Same token, error bodies and status codes as the rest of ``/api/`` (``http/admin.py``): the
+blueprint reuses its authentication and error handlers.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException
+
+from fusion_bridge.http import admin
+from fusion_bridge.services import operator_view
+from fusion_bridge.services.definitions import DefinitionError, NotFound
+
+bp = Blueprint("admin_executions", __name__, url_prefix="/api")
+bp.before_request(admin._authenticate)
+# Most specific first: Flask picks the handler of the nearest class in the exception's MRO.
+for error_class, handler in ((NotFound, admin._not_found), (DefinitionError, admin._invalid),
+                             (HTTPException, admin._http_error), (DBAPIError, admin._database_error),
+                             (Exception, admin._unexpected)):
+    bp.register_error_handler(error_class, handler)
+
+
+@bp.get("/tasks/<int:task_id>/executions")
+def task_executions(task_id: int):
+    args = request.args
+    return admin._json(operator_view.task_executions(admin._engine(), task_id, args.get("execution"),
+                                                     args.get("limit")))
+
+
+@bp.get("/tasks/<int:task_id>/wakeups")
+def task_wakeups(task_id: int):
+    args = request.args
+    return admin._json(operator_view.task_wakeups(admin._engine(), task_id, args.get("execution"),
+                                                  args.get("limit")))

@@ -1,0 +1,83 @@
+"""The operator view with the real agent: a discovery slice (offsets 1-3 of 127.0.0.0-127.0.0.9,
+i.e. 127.0.0.1-127.0.0.3) prepared with its bridge row, scanned by the real agent 2.6 through
+``fusion-bridge serve`` in a private network namespace (the set-up of
+test_network_tasks_e2e.py); the agent's NETDISCOVERY reports must leave the slice's
+``addresses_done`` complete, and ``task executions`` must show it. On SQLite and MariaDB.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+import schema
+from fusion_bridge.cli import main
+from fusion_bridge.services import operator_view
+from fusion_bridge.services.preparation import insert_runs
+from schema.constants import ItemType
+from tests import task_rows
+from fusion_bridge.text import local_now
+from tests.e2e import netns as netnslib
+from tests.e2e.test_network_tasks_e2e import (AGENT_ID, PORT, PUBLIC_V2C, SERVER_START_TIMEOUT,  # noqa: F401
+                                              Bridge, add_agent, add_task, agent_tasks, check_agent,
+                                              check_finished, context, items, netns, run_agent, snmpd,
+                                              url_inside_namespace)
+
+pytestmark = pytest.mark.e2e
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def bridge(netns, database_url, engine, tmp_path):
+    """``serve`` of THIS checkout (``python3 -m fusion_bridge`` run from its root, not an installed
+    ``fusion-bridge``) on 127.0.0.1:8080 in the namespace, without the scheduler (the run is
+    prepared by the test)."""
+    log = tmp_path / "server.log"
+    process = netns.popen([sys.executable, "-m", "fusion_bridge", "serve", "--bind", f"127.0.0.1:{PORT}",
+                           "--workers", "2", "--no-scheduler", "--database",
+                           url_inside_namespace(database_url, engine)], log=log, cwd=CHECKOUT)
+    server = Bridge(log, process)
+    try:
+        if not netns.wait_tcp("127.0.0.1", PORT, SERVER_START_TIMEOUT, alive=process):
+            pytest.fail(f"serve (exit {process.poll()}) not answering in the namespace:\n{server.tail()}")
+        yield server
+    finally:
+        netnslib.stop(process, grace=20)
+
+
+def test_the_real_agent_completes_a_slice_and_the_view_shows_it(agent_tasks, engine, netns, snmpd, bridge,  # noqa: F811
+                                                                database_url, tmp_path):
+    add_agent(engine)
+    with engine.begin() as conn:
+        task_rows.add_iprange(conn, 1, "127.0.0.0", "127.0.0.9", credentials=((PUBLIC_V2C, 1),))
+    add_task(engine, 1, "networkdiscovery", items(ItemType.IP_RANGE, 1))
+    with engine.begin() as conn:
+        # "1-3" reads the same as "<from>-<to>" and as "<first>-<count>": 127.0.0.1-127.0.0.3.
+        [run_id] = insert_runs(conn, 1, [((ItemType.IP_RANGE, 1), AGENT_ID)], local_now().replace(microsecond=0),
+                               [{"specificity": "1-3", "slice_first": 1, "slice_count": 3}],
+                               task_id=1, execution_id=1)
+
+    run = run_agent(netns, "netdiscovery", tmp_path, "agent-slice")
+    check_agent(run, bridge, "NetDiscovery", engine=engine, run_id=run_id)
+    ctx = context(run, bridge, engine, run_id)
+    assert re.search(r'<RANGEIP ID="1" IPSTART="127\.0\.0\.1" IPEND="127\.0\.0\.3" ENTITY="0"\s*/>', run.log), ctx
+    check_finished(engine, run_id, ctx)
+    with engine.connect() as conn:
+        done = conn.execute(select(schema.bridge_runs.c.addresses_done).where(
+            schema.bridge_runs.c.plugin_fusioninventory_taskjobstates_id == run_id)).scalar()
+    assert done == 3, ctx
+
+    view = operator_view.task_executions(engine, 1)
+    [shown] = view["runs"]
+    assert (view["execution"], shown["id"], shown["state_word"]) == (1, run_id, "Ok"), view
+    assert shown["slice"] == {"first": 1, "count": 3, "ip_start": "127.0.0.1", "ip_end": "127.0.0.3"}, view
+    assert shown["progress"] == {"done": 3, "total": 3}, view
+    assert view["summary"]["addresses"] == {"covered": 3, "total": 3}, view
+    result = CliRunner().invoke(main, ["task", "executions", "1", "--json", "--database", database_url])
+    assert result.exit_code == 0 and json.loads(result.output)["runs"][0]["progress"]["done"] == 3, result.output
