@@ -32,7 +32,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.extensions["fusion_bridge"] = runtime
     # /api/... rules have more static parts than the agent blueprint's catch-all, so they win.
     app.register_blueprint(admin.bp)
-    app.register_blueprint(rest_tasks.bp)  # …/plugins/fusioninventory/b/{collect,esx}/, before the catch-all
+    app.register_blueprint(rest_tasks.bp)  # …/plugins/fusioninventory/b/{deploy,collect,esx}/, before the catch-all
     app.register_blueprint(agent.bp)
     app.wsgi_app = AgentXmlEndpoint(app.wsgi_app, runtime, SERVER_TYPE)
 
