@@ -401,3 +401,22 @@ def test_mirror_matching_by_location_and_entity(client, engine, agents):
     assert mirrors(None, 1) == ["http://m2/", "http://m1/", "http://m3/"]  # location (default)
     assert mirrors(1, 2) == ["http://m2/", "http://m4/", "http://m1/"]  # entity: own, then recursive parents
     assert mirrors(2, 3) == ["http://m2/", "http://m1/"]  # both
+
+
+def test_idle_get_jobs_costs_one_statement(client, engine, agents):
+    from sqlalchemy import event
+
+    runtime = client.application.extensions["fusion_bridge"]
+    statements = []
+    for bound in {id(e): e for e in (runtime.engine, runtime.autocommit_engine)}.values():
+        event.listen(bound, "before_cursor_execute", lambda conn, cursor, statement, *args: statements.append(statement))
+    assert get(client, action="getJobs", machineid=DEVICE, version="2.8").data == b"{}"
+    queries = [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "ROLLBACK", "COMMIT"))]
+    assert len(queries) == 1, queries
+    # A run of another method does not make it busy.
+    with engine.begin() as conn:
+        add_job(conn, 1, 1, Method.COLLECT, '[{"PluginFusioninventoryCollect":"1"}]',
+                '[{"PluginFusioninventoryAgent":"3"}]')
+        add_run(conn, 1, 1, 3, ItemType.COLLECT, 1)
+    assert get(client, action="getJobs", machineid=DEVICE, version="2.8").data == b"{}"
+    assert run_state(engine, 1) == State.PREPARED

@@ -39,7 +39,8 @@ class RestTasks:
         runtime.rest.use_settings(settings)
         self.collect = CollectCalls(runtime.engine, settings)
         self.esx = EsxCalls(runtime.engine)
-        self.deploy = DeployCalls(runtime.engine, settings, FileRepository(runtime.config.deploy_repository))
+        self.deploy = DeployCalls(runtime.engine, settings, FileRepository(runtime.config.deploy_repository),
+                                  read_engine=runtime.autocommit_engine)
         self.deploy_status = DeployStatusCalls(runtime.engine)
 
 

@@ -20,7 +20,7 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
@@ -29,7 +29,7 @@ from fusion_bridge.services.deploy_files import FileRepository, is_sha512
 from fusion_bridge.services.deploy_mirrors import mirror_urls
 from fusion_bridge.services.deploy_order import (
     BadPackage, build_job, decode_template, file_entry, job_files, parse_package, template_ids)
-from fusion_bridge.services.rest import AGENT_BY_DEVICE_ID, Refused, entity_base_url, rest_agent, runnable_runs
+from fusion_bridge.services.rest import Refused, entity_base_url, rest_agent, runnable_runs
 from fusion_bridge.services.settings import SettingsCache
 from fusion_bridge.text import local_now
 from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
@@ -39,24 +39,40 @@ log = logging.getLogger("fusion_bridge.deploy")
 DEPLOY_DISABLED = "Deploy module has been disabled for this agent"
 PACKAGE_GONE = "The deploy package of this job no longer exists."
 HANDED_OUT = (int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA))
+ACTIVE = (int(State.PREPARED), *HANDED_OUT)
 
 packages, templates_t = schema.deploypackages, schema.deployuserinteractiontemplates
-_runs, _jobs = schema.taskjobstates, schema.taskjobs
+_runs, _jobs, _agents = schema.taskjobstates, schema.taskjobs, schema.agents
 
-# The packages of the agent's deploy runs in progress: what it may download parts of.
+# The packages of the deploy runs in progress of the (unlocked) agent with that device id:
+# what it may download parts of. One round trip per part.
 HANDED_OUT_PACKAGES = (
     select(packages.c.json)
-    .select_from(_runs.join(_jobs, _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id)
+    .select_from(_agents.join(_runs, _runs.c.plugin_fusioninventory_agents_id == _agents.c.id)
+                 .join(_jobs, _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id)
                  .join(packages, packages.c.id == _runs.c.items_id))
-    .where(_runs.c.plugin_fusioninventory_agents_id == bindparam("agent_id"),
+    .where(_agents.c.device_id == bindparam("device_id"), _agents.c.lock == 0,
            _runs.c.state.in_(HANDED_OUT), _runs.c.itemtype == ItemType.DEPLOY_PACKAGE,
            _jobs.c.method == Method.DEPLOY)
+)
+# Most getJobs find nothing to do: whether the agent is known and has a deploy run that
+# getJobs would hand out or fail, in one statement without a transaction.
+AGENT_DEPLOY_RUNS = (
+    select(_agents.c.lock, exists().where(
+        _runs.c.plugin_fusioninventory_agents_id == _agents.c.id, _runs.c.state.in_(ACTIVE),
+        _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id, _jobs.c.method == Method.DEPLOY).label("busy"))
+    .where(_agents.c.device_id == bindparam("device_id"))
+    .order_by(_agents.c.id)
+    .limit(1)
 )
 
 
 class DeployCalls:
-    def __init__(self, engine: Engine, settings: SettingsCache, repository: FileRepository):
+    def __init__(self, engine: Engine, settings: SettingsCache, repository: FileRepository,
+                 read_engine: Engine | None = None):
+        """``read_engine``: an autocommit engine for the read-only probes; ``engine`` by default."""
         self._engine = engine
+        self._read_engine = read_engine or engine
         self._settings = settings
         self.repository = repository
 
@@ -71,6 +87,15 @@ class DeployCalls:
         entity has no ``agent_base_url``.
         """
         now = now or local_now()
+        if not machine_id:
+            raise Refused(400, "missing machineid")
+        with self._read_engine.connect() as conn:
+            probe = conn.execute(AGENT_DEPLOY_RUNS, {"device_id": machine_id}).first()
+            conn.rollback()
+        if probe is None or probe.lock:
+            raise Refused(400, "unknown or locked agent")
+        if not probe.busy:
+            return {}
         settings = self._settings.get()  # before the transaction (SQLite: one writer)
         with self._engine.begin() as conn:
             agent = rest_agent(conn, machine_id)
@@ -146,10 +171,8 @@ class DeployCalls:
             raise Refused(400, "file must end with the sha512 of a file part")
         if not machine_id:
             raise Refused(403, "missing machineid: parts are served to the agents of deploy jobs only")
-        with self._engine.connect() as conn:
-            agent = conn.execute(AGENT_BY_DEVICE_ID, {"device_id": machine_id}).first()
-            owned = [] if agent is None or agent.lock else \
-                conn.execute(HANDED_OUT_PACKAGES, {"agent_id": agent.id}).scalars().all()
+        with self._read_engine.connect() as conn:
+            owned = conn.execute(HANDED_OUT_PACKAGES, {"device_id": machine_id}).scalars().all()
             conn.rollback()
         if not any(part in self._parts_of(raw) for raw in owned):
             raise Refused(403, "this agent has no deploy job in progress using this file part")

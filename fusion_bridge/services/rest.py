@@ -60,8 +60,10 @@ SCHEDULED_TASKS = {
 
 
 class RestCalls:
-    def __init__(self, engine: Engine, settings: SettingsCache | None = None):
-        self._engine = engine
+    def __init__(self, engine: Engine, settings: SettingsCache | None = None, read_engine: Engine | None = None):
+        """``read_engine``: an autocommit engine for the read-only probe (one round trip instead
+        of the statement plus a ROLLBACK); ``engine`` by default."""
+        self._engine = read_engine or engine
         self._settings = settings or SettingsCache(engine, DEFAULT_SETTINGS_TTL)
 
     def use_settings(self, settings: SettingsCache) -> None:
