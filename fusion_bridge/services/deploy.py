@@ -20,7 +20,7 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
@@ -51,7 +51,7 @@ HANDED_OUT_PACKAGES = (
     .select_from(_agents.join(_runs, _runs.c.plugin_fusioninventory_agents_id == _agents.c.id)
                  .join(_jobs, _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id)
                  .join(packages, packages.c.id == _runs.c.items_id))
-    .where(_agents.c.device_id == bindparam("device_id"), _agents.c.lock == 0,
+    .where(_agents.c.device_id == bindparam("device_id"), func.coalesce(_agents.c.lock, 0) == 0,
            _runs.c.state.in_(HANDED_OUT), _runs.c.itemtype == ItemType.DEPLOY_PACKAGE,
            _jobs.c.method == Method.DEPLOY)
 )
