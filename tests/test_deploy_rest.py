@@ -324,3 +324,19 @@ def test_idle_get_jobs_costs_one_statement(client, engine, agents):
         add_run(conn, 1, 1, 3, ItemType.COLLECT, 1)
     assert get(client, action="getJobs", machineid=DEVICE, version="2.8").data == b"{}"
     assert run_state(engine, 1) == State.PREPARED
+
+
+def test_hostile_requests_get_clear_4xx(client, engine, agents):
+    with engine.begin() as conn:
+        add_deploy_run(conn, 1, 1, E1_JOBS, uniqid="job-a")
+    get(client, action="getJobs", machineid=DEVICE, version="2.8")
+    for query in (f"action=setStatus&machineid={DEVICE}&uuid=job-a&msg=%FF%FE%00bad",
+                  f"action=setStatus&machineid={DEVICE}&uuid=job-a&currentStep=%00&msg[]=" + "x" * 5000,
+                  f"action=getJobs&machineid={'m' * 5000}&version=%FF",
+                  f"action=getFilePart&machineid={DEVICE}&file=" + "/" * 3000,
+                  "action=setUserEvent&machineid=&uuid=job-a&behavior=stop",
+                  "action=getJobs&machineid=other-agent&version=999999999999999999999999.1"):
+        response = client.get(f"{DEPLOY}?{query}")
+        assert response.status_code in (200, 400, 403), (query[:80], response.status_code)
+        assert response.is_json
+    assert run_state(engine) == State.SERVER_HAS_SENT_DATA
