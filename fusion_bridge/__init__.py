@@ -34,7 +34,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin_deploy.bp)  # /api/deploy/...: same token as admin
     app.register_blueprint(admin_executions.bp)
-    app.register_blueprint(rest_tasks.bp)  # …/plugins/fusioninventory/b/{collect,esx}/, before the catch-all
+    app.register_blueprint(rest_tasks.bp)  # …/plugins/fusioninventory/b/{deploy,collect,esx}/, before the catch-all
     app.register_blueprint(agent.bp)
     app.wsgi_app = AgentXmlEndpoint(app.wsgi_app, runtime, SERVER_TYPE)
 

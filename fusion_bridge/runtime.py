@@ -29,7 +29,7 @@ class Runtime:
                                   if self.engine.dialect.name in ("mysql", "mariadb") else self.engine)
         self.limits = protocol.Limits(max_decompressed=self.config.max_xml_bytes, max_depth=self.config.max_xml_depth)
         self.exchange = AgentExchange(self.engine, self.autocommit_engine, SettingsCache(self.engine, self.config.settings_ttl))
-        self.rest = RestCalls(self.engine)
+        self.rest = RestCalls(self.engine, read_engine=self.autocommit_engine)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,4 +1,5 @@
 """The REST task endpoints the ``getConfig`` schedule points agents to, under any prefix:
+``…/plugins/fusioninventory/b/deploy/`` (getJobs, getFilePart, setStatus, setUserEvent),
 ``…/plugins/fusioninventory/b/collect/`` (getJobs, setAnswer as GET or POSTed form, jobsDone)
 and ``…/plugins/fusioninventory/b/esx/`` (getJobs, setLog).
 
@@ -11,10 +12,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, request, send_file
 
+from fusion_bridge.http.agent import request_base_url
 from fusion_bridge.http.errors import json_error
 from fusion_bridge.services.collect import CollectCalls
+from fusion_bridge.services.deploy import DeployCalls
+from fusion_bridge.services.deploy_files import FileRepository
+from fusion_bridge.services.deploy_status import DeployStatusCalls
 from fusion_bridge.services.esx import EsxCalls
 from fusion_bridge.services.rest import Refused
 from fusion_bridge.services.settings import SettingsCache
@@ -34,6 +39,9 @@ class RestTasks:
         runtime.rest.use_settings(settings)
         self.collect = CollectCalls(runtime.engine, settings)
         self.esx = EsxCalls(runtime.engine)
+        self.deploy = DeployCalls(runtime.engine, settings, FileRepository(runtime.config.deploy_repository),
+                                  read_engine=runtime.autocommit_engine)
+        self.deploy_status = DeployStatusCalls(runtime.engine)
 
 
 @bp.record_once
@@ -90,3 +98,36 @@ def esx(prefix: str = "") -> Response:
     except Refused as refusal:
         return json_error(refusal.status, refusal.reason)
     return json_error(400, f"unknown ESX action {str(action)[:40]!r}")
+
+
+@_route("deploy")
+def deploy(prefix: str = "") -> Response:
+    action = request.args.get("action")
+    if request.method != "GET":
+        return json_error(405, "Deploy calls are GET requests")
+    services, args = _services(), request.args
+    try:
+        if action == "getJobs":
+            return _json(services.deploy.get_jobs(args.get("machineid"), args.get("version"), request_base_url()))
+        if action == "getFilePart":
+            return _file_part(services.deploy.file_part(args.get("machineid"), args.get("file")))
+        if action == "setStatus":
+            # msg[]=...&msg[]=... (a list of lines) or msg=...
+            msg = args.getlist("msg[]") or args.get("msg")
+            return _json(services.deploy_status.set_status(
+                args.get("machineid"), args.get("uuid"), args.get("status"), msg, args.get("currentStep")))
+        if action == "setUserEvent":
+            return _json(services.deploy_status.set_user_event(
+                args.get("machineid"), args.get("uuid"), args.get("behavior"), args.get("type"),
+                args.get("event"), args.get("user"), args.get("currentStep")))
+    except Refused as refusal:
+        return json_error(refusal.status, refusal.reason)
+    return json_error(400, f"unknown Deploy action {str(action)[:40]!r}")
+
+
+def _file_part(path) -> Response:
+    # Streamed from disk (sendfile under gunicorn); the agent checks the sha512 of the bytes.
+    response = send_file(path, mimetype="application/octet-stream", as_attachment=True,
+                         download_name=path.name, conditional=False, etag=False, max_age=None)
+    response.headers["Content-Disposition"] = f"attachment; filename={path.name}"
+    return response

@@ -1,9 +1,10 @@
 """The REST ("Fusion" JSON) calls of the Deploy, Collect and ESX tasks: ``getConfig`` and what
-the task services (``collect``, ``esx``) share (plugin-semantics.md §6, §7.8).
+the task services (``deploy``, ``collect``, ``esx``) share (plugin-semantics.md §6, §7.8).
 
 ``getConfig`` is asked three times per agent run (once per REST task), nearly always for an
-agent with nothing to do: one indexed statement answers it (the agent with two EXISTS probes on
-its prepared runs); the entity's ``agent_base_url`` is read only when something is scheduled.
+agent with nothing to do: one indexed statement answers it (the agent with one EXISTS probe per
+task on its prepared runs); the entity's ``agent_base_url`` is read only when something is
+scheduled.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def _prepared(itemtype: str):
 
 CONFIG_AGENT = (
     select(_agents.c.id, _agents.c.lock, _agents.c.entities_id,
-           _prepared(ItemType.COLLECT).label("collect"), _prepared(ItemType.CREDENTIAL_IP).label("esx"))
+           _prepared(ItemType.DEPLOY_PACKAGE).label("deploy"), _prepared(ItemType.COLLECT).label("collect"),
+           _prepared(ItemType.CREDENTIAL_IP).label("esx"))
     .where(_agents.c.device_id == bindparam("device_id"))
     .order_by(_agents.c.id)
     .limit(1)
@@ -51,14 +53,17 @@ CONFIG_AGENT = (
 
 # task name (lower case, as the agent sends it in task[...]) -> (module, row flag, entry head)
 SCHEDULED_TASKS = {
+    "deploy": (Module.DEPLOY, "deploy", {"task": "Deploy"}, "deploy"),
     "collect": (Module.COLLECT, "collect", {"task": "Collect"}, "collect"),
     "esx": (Module.ESX, "esx", {"periodicity": 3600, "delayStartup": 3600, "task": "ESX"}, "esx"),
 }
 
 
 class RestCalls:
-    def __init__(self, engine: Engine, settings: SettingsCache | None = None):
-        self._engine = engine
+    def __init__(self, engine: Engine, settings: SettingsCache | None = None, read_engine: Engine | None = None):
+        """``read_engine``: an autocommit engine for the read-only probe (one round trip instead
+        of the statement plus a ROLLBACK); ``engine`` by default."""
+        self._engine = read_engine or engine
         self._settings = settings or SettingsCache(engine, DEFAULT_SETTINGS_TTL)
 
     def use_settings(self, settings: SettingsCache) -> None:
@@ -72,7 +77,7 @@ class RestCalls:
         ``tasks``: the names of the ``task[...]`` arguments (the plugin answers only for the tasks
         asked). ``request_base``: scheme, host and prefix the request came in on, used when the
         entity has no ``agent_base_url``. REST calls do not update ``last_contact``; the plugin
-        does not either. Deploy is not served yet: never scheduled.
+        does not either.
         """
         schedule: list[dict] = []
         # Before the connection: on SQLite a second connection would wait for this one.
@@ -127,7 +132,7 @@ def entity_base_url(conn: Connection, entity_id: int) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# What Collect and ESX getJobs share
+# What the Deploy, Collect and ESX getJobs share
 
 
 AGENT_BY_DEVICE_ID = (
@@ -138,7 +143,7 @@ AGENT_BY_DEVICE_ID = (
 )
 RUN_DETAILS = (
     select(_runs.c.id, _runs.c.state, _runs.c.itemtype, _runs.c.items_id, _runs.c.uniqid,
-           _jobs.c.actors, _tasks.c.is_active, _tasks.c.datetime_start, _tasks.c.datetime_end,
+           _runs.c.date_start, _runs.c.nb_retry, _runs.c.max_retry, _jobs.c.actors, _tasks.c.is_active, _tasks.c.datetime_start, _tasks.c.datetime_end,
            _tasks.c.plugin_fusioninventory_timeslots_exec_id.label("exec_timeslot"))
     .select_from(_runs)
     .join(_jobs, _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id)
