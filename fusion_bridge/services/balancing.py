@@ -223,10 +223,11 @@ def _fresh_assignments(conn: Connection, method: str | None, targets: list[tuple
 
 def _other_agent(agents: list[int], load: Counter, tried: set[int], failed_agent: int) -> int:
     """The least loaded pool agent that has not run the unit yet (else any other than the one
-    that just failed, else the only one)."""
-    for pool in ([a for a in agents if a not in tried], [a for a in agents if a != failed_agent], agents):
-        if pool:
-            return min(pool, key=lambda a: (load[a], agents.index(a)))
+    that just failed, else the only one); ties go to the pool's order."""
+    for allowed in (lambda a: a not in tried, lambda a: a != failed_agent, lambda a: True):
+        best = min((i for i, a in enumerate(agents) if allowed(a)), key=lambda i: (load[agents[i]], i), default=None)
+        if best is not None:
+            return agents[best]
     raise ValueError("empty pool")
 
 
