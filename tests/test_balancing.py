@@ -339,20 +339,40 @@ class _StatusHandler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def status_listeners():
-    servers = []
+class _Listeners:
+    """Local agent HTTP servers answering ``/status``; ``stop(port)`` makes one unreachable."""
 
-    def start() -> int:
+    def __init__(self):
+        self.servers = {}
+
+    def __call__(self) -> int:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _StatusHandler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
+        self.servers[server.server_address[1]] = server
         return server.server_address[1]
 
-    yield start
-    for server in servers:
+    def stop(self, port: int) -> None:
+        server = self.servers.pop(port)
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def status_listeners():
+    listeners = _Listeners()
+    yield listeners
+    for port in list(listeners.servers):
+        listeners.stop(port)
+
+
+def listening_agents(engine, ports) -> list[int]:
+    with engine.begin() as conn:
+        agents = [add_agent(conn) for _ in ports]
+        for agent, port in zip(agents, ports):
+            conn.execute(update(schema.agents).where(schema.agents.c.id == agent).values(agent_port=str(port)))
+            conn.execute(insert(schema.bridge_agentaddresses).values(
+                plugin_fusioninventory_agents_id=agent, address="127.0.0.1", date=NOW))
+    return agents
 
 
 def test_push_mode_keeps_only_pool_agents_whose_status_answers(engine, status_listeners):
@@ -362,13 +382,10 @@ def test_push_mode_keeps_only_pool_agents_whose_status_answers(engine, status_li
     closed.bind(("127.0.0.1", 0))
     dead_port = closed.getsockname()[1]
     closed.close()
+    alive = listening_agents(engine, [status_listeners(), status_listeners()])
+    [dead] = listening_agents(engine, [dead_port])
     with engine.begin() as conn:
-        alive = [add_agent(conn) for _ in range(2)]
-        dead, unknown = add_agent(conn), add_agent(conn)
-        for agent, port in [(alive[0], status_listeners()), (alive[1], status_listeners()), (dead, dead_port)]:
-            conn.execute(update(schema.agents).where(schema.agents.c.id == agent).values(agent_port=str(port)))
-            conn.execute(insert(schema.bridge_agentaddresses).values(
-                plugin_fusioninventory_agents_id=agent, address="127.0.0.1", date=NOW))
+        unknown = add_agent(conn)  # never called: no address
     task, job = pool_job(engine)
     set_task_settings(engine, task, {"communication": "push"})
     set_job_settings(engine, job, {"pool": "module", "balance": 1})
@@ -376,3 +393,29 @@ def test_push_mode_keeps_only_pool_agents_whose_status_answers(engine, status_li
     prepare_runs(engine, NOW, task_id=task)
     assert sorted(r.agent for r in job_runs(engine, job)) == sorted(alive)
     assert unknown not in {r.agent for r in job_runs(engine, job)}
+
+
+def test_push_mode_keeps_agents_at_work_and_waits_when_nobody_answers(engine, status_listeners):
+    ports = [status_listeners() for _ in range(2)]
+    agents = listening_agents(engine, ports)
+    task, job = pool_job(engine)
+    set_task_settings(engine, task, {"communication": "push"})
+    set_job_settings(engine, job, {"pool": "module", "balance": 1})
+    set_module(engine, Module.NETWORK_DISCOVERY, True)
+    prepare_runs(engine, NOW, task_id=task)
+    first = job_runs(engine, job)
+    assert [r.agent for r in first] == agents
+    # An agent busy scanning may miss a probe: its live slice is not taken away.
+    status_listeners.stop(ports[0])
+    report = prepare_runs(engine, NOW + timedelta(minutes=1), task_id=task)
+    assert (report.cancelled, report.prepared) == (0, 0)
+    # Its slice fails (the push time-out): the other, answering agent gets it.
+    fail(engine, first[0].id, "Push timeout: the agent did not call in")
+    assert prepare_runs(engine, NOW + timedelta(minutes=2), task_id=task).prepared == 1
+    assert (job_runs(engine, job)[-1].agent, job_runs(engine, job)[-1].previous_run) == (agents[1], first[0].id)
+    # Nobody answers any more: nothing is cancelled, a failed slice waits for an agent.
+    status_listeners.stop(ports[1])
+    fail(engine, first[1].id)
+    report = prepare_runs(engine, NOW + timedelta(minutes=3), task_id=task)
+    assert (report.cancelled, report.prepared) == (0, 0)
+    assert not [c for c in comments(engine, first[1].id) if "could not be covered" in c]

@@ -16,8 +16,8 @@ Wake-on-LAN, devices of an SNMP inventory) are dealt in N chunks of ceil(#/N), o
 Within a task execution a target is split once: later passes leave live and finished units
 alone. A unit whose newest run failed, or was cancelled by a time-out or because its agent left
 the pool, is prepared again on another agent of the pool (``attempt`` + 1, ``previous_run`` =
-the failed run), at most ``slice_retries`` times; then the failed run gets one Error line saying
-the unit could not be covered. So the target ends covered exactly once by successful units.
+the failed run), at most ``slice_retries`` times (it waits while the pool has no other agent);
+then the failed run gets one Error line saying the unit could not be covered. So the target ends covered exactly once by successful units.
 """
 
 from __future__ import annotations
@@ -58,32 +58,40 @@ _RETRYABLE_CANCEL = ("timeout", "timed out", "no message from the agent", "did n
 # Pools
 
 
-def pool_candidates(conn: Connection, job, settings: JobSettings, targets: list[tuple[str, int]]) -> list[int]:
-    """The job's agents before the push filter and the cap, in preference order."""
+def _busy_agents(conn: Connection, job_id: int) -> set[int]:
+    """Agents holding a live (or postponed) run of the job."""
+    return set(conn.execute(
+        select(runs.c.plugin_fusioninventory_agents_id)
+        .where(runs.c.plugin_fusioninventory_taskjobs_id == job_id, runs.c.state.in_(HELD)).distinct()
+    ).scalars())
+
+
+def pool_candidates(conn: Connection, job, settings: JobSettings,
+                    targets: list[tuple[str, int]]) -> tuple[list[int], set[int]]:
+    """(the job's agents before the push filter and the cap, in preference order; those of them
+    at work on the job)."""
     listed = sorted(agents_for_actors(conn, parse_item_list(job.actors)))
     if settings.pool == "module":
         dynamic = module_pool(conn, job.method)
     elif settings.pool == "subnet":
         dynamic = subnet_pool(conn, target_networks(conn, targets))
     else:
-        return listed
-    busy = set(conn.execute(
-        select(runs.c.plugin_fusioninventory_agents_id)
-        .where(runs.c.plugin_fusioninventory_taskjobs_id == job.id, runs.c.state.in_(HELD)).distinct()
-    ).scalars())
+        return listed, set()
+    busy = _busy_agents(conn, job.id)
     ordered = list(dict.fromkeys(listed + dynamic))
-    return [a for a in ordered if a in busy] + [a for a in ordered if a not in busy]
+    return [a for a in ordered if a in busy] + [a for a in ordered if a not in busy], busy & set(ordered)
 
 
 def job_agents(conn: Connection, job, settings: JobSettings, targets: list[tuple[str, int]],
                answering: set[int] | None = None) -> list[int]:
     """The agents of the job: 9.5's listed actors (sorted) without a pool; with one, the pool
-    in preference order, kept to ``answering`` agents (push mode) and capped."""
-    agents = pool_candidates(conn, job, settings, targets)
+    in preference order, kept (push mode) to agents at work on the job (the push time-out
+    deals with those that stopped) and agents whose /status answered, and capped."""
+    agents, busy = pool_candidates(conn, job, settings, targets)
     if not settings.pool:
         return agents
     if answering is not None:
-        agents = [a for a in agents if a in answering]
+        agents = [a for a in agents if a in busy or a in answering]
     if settings.pool_max_agents > 0:
         agents = agents[:settings.pool_max_agents]
     return agents
@@ -113,7 +121,11 @@ def probe_pools(engine: Engine, conn: Connection, task_id: int, methods: Iterabl
             settings = job_settings(conn, job.id)
             if settings.pool:
                 targets = resolver.resolve(job.method, parse_item_list(job.targets))
-                candidates[job.id] = (pool_candidates(conn, job, settings, targets), settings.pool_max_agents)
+                ordered, busy = pool_candidates(conn, job, settings, targets)
+                cap = settings.pool_max_agents
+                # Agents at work stay without a probe; the others are probed to fill the cap.
+                candidates[job.id] = ([a for a in ordered if a not in busy],
+                                      max(cap - len(busy), 1) if cap else 0)
     answering: dict[int, set[int]] = {}
     for job_id, (ordered, cap) in candidates.items():
         found: set[int] = set()
@@ -221,14 +233,14 @@ def _fresh_assignments(conn: Connection, method: str | None, targets: list[tuple
     return assignments
 
 
-def _other_agent(agents: list[int], load: Counter, tried: set[int], failed_agent: int) -> int:
-    """The least loaded pool agent that has not run the unit yet (else any other than the one
-    that just failed, else the only one); ties go to the pool's order."""
-    for allowed in (lambda a: a not in tried, lambda a: a != failed_agent, lambda a: True):
+def _other_agent(agents: list[int], load: Counter, tried: set[int], failed_agent: int) -> int | None:
+    """The least loaded pool agent that has not run the unit yet, else any other than the one
+    that just failed (ties go to the pool's order); None when the pool has no other agent."""
+    for allowed in (lambda a: a not in tried, lambda a: a != failed_agent):
         best = min((i for i, a in enumerate(agents) if allowed(a)), key=lambda i: (load[agents[i]], i), default=None)
         if best is not None:
             return agents[best]
-    raise ValueError("empty pool")
+    return None
 
 
 def prepare_balanced(conn: Connection, job, settings: JobSettings, targets: list[tuple[str, int]],
@@ -241,8 +253,9 @@ def prepare_balanced(conn: Connection, job, settings: JobSettings, targets: list
     target_set, pool_set = set(targets), set(agents)
 
     gone = [u.run_id for u in newest.values() if u.state in LIVE and u.target not in target_set]
+    # An empty pool (e.g. no agent answered at this pass) moves nothing: the units wait.
     left = [u.run_id for u in newest.values()
-            if u.state in LIVE and u.target in target_set and u.agent not in pool_set]
+            if agents and u.state in LIVE and u.target in target_set and u.agent not in pool_set]
     report.cancelled += cancel_runs(conn, gone, target_left, when)
     report.cancelled += cancel_runs(conn, left, agent_left, when)
     left_ids = set(left)
@@ -264,10 +277,12 @@ def prepare_balanced(conn: Connection, job, settings: JobSettings, targets: list
         if unit.state in HELD or unit.state == State.FINISHED:
             report.skipped += 1
         elif unit.run_id not in succeeded and _needs_rerun(unit, comments):
-            if unit.attempt >= settings.slice_retries or not agents:
+            if unit.attempt >= settings.slice_retries:
                 lost.append(unit)
                 continue
             agent = _other_agent(agents, load, tried[key], unit.agent)
+            if agent is None:
+                continue  # retried when the pool has another agent
             load[agent] += 1
             reruns.append(Assignment(unit.target, agent, unit.part, unit.attempt + 1, unit.run_id))
     _report_lost(conn, lost, when)
