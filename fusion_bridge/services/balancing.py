@@ -17,7 +17,8 @@ Within a task execution a target is split once: later passes leave live and fini
 alone. A unit whose newest run failed, or was cancelled by a time-out or because its agent left
 the pool, is prepared again on another agent of the pool (``attempt`` + 1, ``previous_run`` =
 the failed run), at most ``slice_retries`` times (it waits while the pool has no other agent);
-then the failed run gets one Error line saying the unit could not be covered. So the target ends covered exactly once by successful units.
+then the failed run gets one Error line saying the unit could not be covered. So the target
+ends covered exactly once by successful units.
 """
 
 from __future__ import annotations
