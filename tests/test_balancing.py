@@ -419,3 +419,16 @@ def test_push_mode_keeps_agents_at_work_and_waits_when_nobody_answers(engine, st
     report = prepare_runs(engine, NOW + timedelta(minutes=3), task_id=task)
     assert (report.cancelled, report.prepared) == (0, 0)
     assert not [c for c in comments(engine, first[1].id) if "could not be covered" in c]
+
+
+def test_answering_agents_probes_status_only_and_rejects_a_zero_bound(engine, status_listeners):
+    from fusion_bridge.services.wakeup import answering_agents
+
+    alive = listening_agents(engine, [status_listeners() for _ in range(3)])
+    with engine.begin() as conn:
+        silent = add_agent(conn)  # no address known
+    assert answering_agents(engine, alive + [silent, 999999], concurrency=2, timeout=1) == set(alive)
+    with engine.connect() as conn:
+        assert conn.execute(select(schema.bridge_wakeups.c.id)).first() is None  # nothing woken, nothing recorded
+    with pytest.raises(ValueError):
+        answering_agents(engine, alive, concurrency=0)
