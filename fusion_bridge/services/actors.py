@@ -13,6 +13,12 @@
 
 Actors whose item no longer exists are ignored, as in the plugin. Computer id 0 and user id 0
 ("none") never match anything.
+
+Dynamic pools (bridge job setting ``pool``, 2.3.0's pseudo agents ".1"/".2"): ``module_pool``
+lists every agent allowed to run a module (the agentmodules switch: active = everyone but the
+exceptions, inactive = only the exceptions); ``subnet_pool`` the agents with an IPv4 address
+(their last contact address, or an address of their computer in GLPI) inside given intervals.
+Both are ordered most recently seen first, then by id, so a capped pool is deterministic.
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ import json
 from collections import defaultdict
 from typing import Iterable, Iterator, Sequence
 
-from sqlalchemy import select
+from bisect import bisect_right
+
+from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 
 import schema
-from schema.constants import ItemType
+from fusion_bridge.services.settings import ModuleSwitch, parse_exceptions
+from schema.constants import METHOD_MODULES, ItemType
 from schema.plugin_deploy import deploygroups, deploygroups_dynamicdatas, deploygroups_staticdatas
 
 agents = schema.agents
@@ -113,3 +122,81 @@ def agents_for_actors(conn: Connection, actors: Iterable[tuple[str, int]]) -> se
     computer_ids.discard(0)
     agent_ids |= {row.id for row in select_in(conn, [agents.c.id], agents.c.computers_id, computer_ids)}
     return agent_ids
+
+
+def _recency_order(rows) -> list[int]:
+    """Agent ids of ``(id, last_contact)`` rows, most recently seen first, never-seen last."""
+    seen = sorted((r for r in rows if r.last_contact is not None), key=lambda r: (r.last_contact, -r.id),
+                  reverse=True)
+    never = sorted(r.id for r in rows if r.last_contact is None)
+    return [r.id for r in seen] + never
+
+
+def module_switch(conn: Connection, method: str | None) -> ModuleSwitch | None:
+    """The agentmodules row of the job's module (names compare case-insensitively)."""
+    module = METHOD_MODULES.get(method or "")
+    if module is None:
+        return None
+    modules = schema.agentmodules
+    for row in conn.execute(select(modules.c.modulename, modules.c.is_active, modules.c.exceptions)):
+        if (row.modulename or "").lower() == module.lower():
+            return ModuleSwitch(bool(row.is_active), parse_exceptions(row.exceptions))
+    return None
+
+
+def module_pool(conn: Connection, method: str | None) -> list[int]:
+    """Every agent allowed to run the method's module, most recently seen first."""
+    switch = module_switch(conn, method)
+    if switch is None:
+        return []
+    rows = [r for r in conn.execute(select(agents.c.id, agents.c.last_contact)) if switch.allows(r.id)]
+    return _recency_order(rows)
+
+
+def _merged(intervals: Iterable[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    lows: list[int] = []
+    highs: list[int] = []
+    for low, high in sorted(intervals):
+        if highs and low <= highs[-1] + 1:
+            highs[-1] = max(highs[-1], high)
+        else:
+            lows.append(low)
+            highs.append(high)
+    return lows, highs
+
+
+def subnet_pool(conn: Connection, intervals: Iterable[tuple[int, int]]) -> list[int]:
+    """Agents having an IPv4 address inside one of ``intervals`` (inclusive integer bounds):
+    their last contact address (``glpi_plugin_fusionbridge_agentaddresses``) or an address of
+    their computer in GLPI. Most recently seen first."""
+    from fusion_bridge.services.targets import ipv4_int  # targets imports this module
+
+    lows, highs = _merged(intervals)
+    if not lows:
+        return []
+
+    def inside(text: str | None) -> bool:
+        ip = ipv4_int(text)
+        if ip is None:
+            return False
+        at = bisect_right(lows, ip) - 1
+        return at >= 0 and ip <= highs[at]
+
+    known = schema.bridge_agentaddresses
+    ips = schema.glpi_ipaddresses
+    members: set[int] = set()
+    for row in conn.execute(select(known.c.plugin_fusioninventory_agents_id, known.c.address)):
+        if inside(row.address):
+            members.add(row.plugin_fusioninventory_agents_id)
+    statement = (
+        select(agents.c.id, ips.c.name)
+        .select_from(agents.join(ips, and_(ips.c.mainitemtype == ItemType.COMPUTER,
+                                           ips.c.mainitems_id == agents.c.computers_id,
+                                           ips.c.is_deleted == 0)))
+        .where(agents.c.computers_id > 0)
+    )
+    for row in conn.execute(statement):
+        if row.id not in members and inside(row.name):
+            members.add(row.id)
+    rows = select_in(conn, [agents.c.id, agents.c.last_contact], agents.c.id, members)
+    return _recency_order(rows)

@@ -136,9 +136,17 @@ def refusal_reason(conn: Connection, run, agent, now: datetime) -> str | None:
         return OUT_OF_SCHEDULE
     if run.exec_timeslot and not timeslot_active(conn, run.exec_timeslot, now):
         return OUT_OF_TIMESLOT
-    if not agent_is_actor(conn, agent, runs.parse_item_list(run.actors)):
+    if not agent_is_actor(conn, agent, runs.parse_item_list(run.actors)) and not _pool_job(conn, run.job_id):
         return NOT_AN_ACTOR
     return None
+
+
+def _pool_job(conn: Connection, job_id: int) -> bool:
+    """A job with a dynamic agent pool: its agents are chosen at preparation (which cancels the
+    runs of agents that left the pool), not only among its listed actors."""
+    pool = schema.bridge_taskjobs.c.pool
+    return bool(conn.execute(select(pool).where(
+        schema.bridge_taskjobs.c.plugin_fusioninventory_taskjobs_id == job_id, pool != "")).first())
 
 
 def _claim(conn: Connection, run, agent, tuning, settings: PluginSettings, outcome: Outcome) -> None:

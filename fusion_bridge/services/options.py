@@ -58,6 +58,10 @@ FIRST_IP = (
     .order_by(_ports.c.id, _addresses.c.id)
     .limit(1)
 )
+BRIDGE_SLICE = (
+    select(schema.bridge_runs.c.slice_first, schema.bridge_runs.c.slice_count)
+    .where(schema.bridge_runs.c.plugin_fusioninventory_taskjobstates_id == bindparam("id"))
+)
 COMPUTER_MACS = (
     select(_ports.c.mac)
     .where(_ports.c.itemtype == ItemType.COMPUTER, _ports.c.items_id == bindparam("items_id"),
@@ -128,7 +132,7 @@ def netdiscovery(conn: Connection, run, tuning: AgentTuning, config: dict) -> El
     if not rows:
         raise CannotBuild(f"The IP range {run.items_id} of this job no longer exists.")
     iprange = rows[0]
-    start, end = _slice(iprange, run.specificity)
+    start, end = _slice(conn, iprange, run)
     credentials = [Credential.from_row(row) for row in rows if row.credential_id is not None]
     return option(
         "NETDISCOVERY",
@@ -141,14 +145,21 @@ def netdiscovery(conn: Connection, run, tuning: AgentTuning, config: dict) -> El
     )
 
 
-def _slice(iprange, specificity: str | None) -> tuple[str, str]:
-    """The range bounds, or the legacy ``"<from>-<to>"`` offsets of ``specificity``."""
+def _slice(conn: Connection, iprange, run) -> tuple[str, str]:
+    """The range bounds; for a run the bridge balanced, its slice ``"<first offset>-<count>"``
+    (its ``glpi_plugin_fusionbridge_runs`` row says so); for any other ``specificity``, 9.5's
+    legacy ``"<from>-<to>"`` offsets."""
     start, end = iprange.ip_start or "", iprange.ip_end or ""
+    specificity = getattr(run, "specificity", None)
     if not specificity or "-" not in specificity:
         return start, end
     try:
-        first, last = (int(part) for part in specificity.split("-", 1))
         base = int(ipaddress.IPv4Address(start))
+        part = conn.execute(BRIDGE_SLICE, {"id": run.id}).first()
+        if part is not None and part.slice_count is not None and part.slice_count > 0:
+            first = base + part.slice_first
+            return str(ipaddress.IPv4Address(first)), str(ipaddress.IPv4Address(first + part.slice_count - 1))
+        first, last = (int(value) for value in specificity.split("-", 1))
         return str(ipaddress.IPv4Address(base + first)), str(ipaddress.IPv4Address(base + last))
     except ValueError:
         return start, end

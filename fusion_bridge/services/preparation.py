@@ -38,10 +38,11 @@ from sqlalchemy.engine import Connection, Engine
 
 import schema
 from fusion_bridge.db import named_lock
-from fusion_bridge.services import runs as run_service
-from fusion_bridge.services.actors import agents_for_actors, chunks
+from fusion_bridge.services import balancing, runs as run_service
+from fusion_bridge.services.actors import chunks
 from fusion_bridge.services.runs import log_row, new_uniqid, parse_item_list
 from fusion_bridge.services.targets import TargetResolver
+from fusion_bridge.services.task_settings import job_settings
 from fusion_bridge.services.timeslots import active_timeslots
 from schema.constants import Method, TaskjobLogState as Log, TaskjobState as State
 from schema.plugin_network import statediscoveries
@@ -335,10 +336,17 @@ def _insert_prepared_logs(conn: Connection, run_ids: list[int], when: datetime) 
 
 
 def prepare_job(conn: Connection, job, now: datetime, resolver: TargetResolver,
-                report: TaskPreparation) -> None:
+                report: TaskPreparation, answering: set[int] | None = None) -> None:
+    """``answering``: in push mode, the pool agents whose /status answered (``probe_pools``)."""
     when = _second(now)
-    agent_ids = agents_for_actors(conn, parse_item_list(job.actors))
+    settings = job_settings(conn, job.id)
     targets = resolver.resolve(job.method, parse_item_list(job.targets))
+    pool = balancing.job_agents(conn, job, settings, targets, answering)
+    if settings.balance:
+        balancing.prepare_balanced(conn, job, settings, targets, pool, when, report, insert_runs=insert_runs,
+                                   cancel_runs=cancel_runs, agent_left=AGENT_LEFT, target_left=TARGET_LEFT)
+        return
+    agent_ids = set(pool)
     target_set = set(targets)
 
     states = BLOCKING if job.reprepare_if_successful else BLOCKING + (int(State.FINISHED),)
@@ -399,11 +407,13 @@ def prepare_runs(engine: Engine, now: datetime | None = None, task_id: int | Non
                 entry.retry_at = backoff.retry_at(task.id)
                 continue
             try:
+                answering = balancing.probe_pools(engine, conn, task.id, methods)  # outside the transaction
                 with conn.begin():
                     resolver = TargetResolver(conn)
                     for job in _task_jobs(conn, now, task.id, methods):
                         entry.jobs += 1
-                        prepare_job(conn, job, now, resolver, entry)
+                        push = {} if answering is None else {"answering": answering.get(job.id)}
+                        prepare_job(conn, job, now, resolver, entry, **push)
             except Exception as error:  # noqa: BLE001 - one task must not stop the others
                 entry.error = f"{type(error).__name__}: {error}"
                 entry.prepared = entry.cancelled = entry.skipped = 0

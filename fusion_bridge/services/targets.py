@@ -178,3 +178,43 @@ class TargetResolver:
             else:
                 kept.append(target)
         return list(dict.fromkeys(kept + expanded))
+
+
+SUBNET_MASK = 0xFFFFFF00  # the bridge does not know the real netmasks: a subnet is a /24
+ASSET_TYPES = (ItemType.COMPUTER, ItemType.NETWORK_EQUIPMENT, ItemType.PRINTER)
+
+
+def _slash24(ip: int) -> tuple[int, int]:
+    return ip & SUBNET_MASK, (ip & SUBNET_MASK) | 0xFF
+
+
+def range_bounds(conn: Connection, range_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """IP range id -> (first, last) address as integers; invalid ranges left out."""
+    found = {}
+    for row in select_in(conn, [ipranges.c.id, ipranges.c.ip_start, ipranges.c.ip_end], ipranges.c.id, range_ids):
+        low, high = ipv4_int(row.ip_start), ipv4_int(row.ip_end)
+        if low is None or high is None or high < low:
+            log.warning("IP range %s (%s-%s) is not a valid IPv4 range", row.id, row.ip_start, row.ip_end)
+            continue
+        found[row.id] = (low, high)
+    return found
+
+
+def target_networks(conn: Connection, targets: Iterable[tuple[str, int]]) -> list[tuple[int, int]]:
+    """The address intervals "in the same subnet" as the targets, for a subnet pool: an IP
+    range itself widened to the /24s it touches; the /24 of every IPv4 address of a computer,
+    network device or printer (GLPI's ``glpi_ipaddresses`` of the asset)."""
+    by_type: dict[str, set[int]] = {}
+    for itemtype, item_id in targets:
+        by_type.setdefault(itemtype, set()).add(item_id)
+    intervals = []
+    for low, high in range_bounds(conn, by_type.pop(ItemType.IP_RANGE, ())).values():
+        intervals.append((low & SUBNET_MASK, high | 0xFF))
+    for itemtype in ASSET_TYPES:
+        ids = by_type.get(itemtype)
+        if not ids:
+            continue
+        rows = select_in(conn, [addresses.c.name], addresses.c.mainitems_id, ids,
+                         addresses.c.mainitemtype == itemtype, addresses.c.is_deleted == 0)
+        intervals.extend(_slash24(ip) for ip in (ipv4_int(row.name) for row in rows) if ip is not None)
+    return intervals

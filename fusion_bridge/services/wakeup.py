@@ -350,3 +350,30 @@ def purge_history(engine: Engine, before: datetime) -> int:
     """Delete the wake-up attempts older than ``before``; how many were deleted."""
     with engine.begin() as conn:
         return conn.execute(delete(wakeups).where(wakeups.c.date < before)).rowcount
+
+
+def answering_agents(engine: Engine, agent_ids: Iterable[int], concurrency: int = DEFAULT_CONCURRENCY,
+                     timeout: float = STATUS_TIMEOUT) -> set[int]:
+    """The agents among ``agent_ids`` whose ``/status`` answers as an agent (waiting, running or
+    paused), probed with at most ``concurrency`` connections in flight and nothing else called.
+
+    Used by preparation to keep only live agents in a push task's pool; it records no history
+    (nothing was woken) and must be called outside any transaction."""
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    with engine.connect() as conn:
+        targets = [t for t in load_targets(conn, agent_ids) if t.exists and t.address]
+    in_flight = _InFlight()
+
+    def answers(target: Target) -> bool:
+        try:
+            status, body = _get(target, "/status", timeout, in_flight)
+        except (OSError, NotHttp):
+            return False
+        return status == 200 and body.strip().startswith("status:")
+
+    if not targets:
+        return set()
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(targets)),
+                            thread_name_prefix="fusion-bridge-status") as pool:
+        return {t.agent_id for t, ok in zip(targets, pool.map(answers, targets)) if ok}

@@ -1,0 +1,148 @@
+"""A balanced discovery end to end: the real agent 2.6 and two protocol-level Python agents
+(tests/e2e/protocol_agent.py) share one IP range through ``fusion-bridge serve``.
+
+All of them run in one private network namespace with only ``lo`` (tests/e2e/netns.py): the
+range 127.0.0.1-127.0.0.9 is loopback. The job lists the three agents with balancing on, so
+preparation cuts the range into three slices of three addresses. One Python agent completes
+its slice (START, NBIP, END twice, as the recorded agent does); the other takes its slice and
+dies without a word; the real agent scans its slice. The silent slice is failed by the
+server-side time-out, the next preparation gives it to another agent (the real one, the least
+loaded that has not tried it), which completes it. Checked: what each agent received, the
+slices of the finished runs covering every address exactly once, the discovery counters, and
+the retry's lineage (attempt 1, previous run = the failed one).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+import schema
+from fusion_bridge.services.preparation import prepare_runs, time_out_silent_runs
+from fusion_bridge.services.task_settings import set_job_settings
+from schema.constants import ItemType, TaskjobState as State
+from tests import task_rows
+from tests.e2e import netns as netnslib
+from tests.e2e.test_network_tasks_e2e import (  # noqa: F401 - fixtures
+    AGENT_ID,
+    PORT,
+    PUBLIC_V2C,
+    SERVER_START_TIMEOUT,
+    URL,
+    Bridge,
+    add_agent,
+    agent_tasks,
+    check_agent,
+    context,
+    netns,
+    run_agent,
+    url_inside_namespace,
+)
+
+pytestmark = pytest.mark.e2e
+
+PY_AGENTS = {8: "pyagent8-2025-06-01-12-00-00", 9: "pyagent9-2025-06-01-12-00-00"}
+FIRST, LAST = "127.0.0.1", "127.0.0.9"
+SCRIPT = Path(__file__).with_name("protocol_agent.py")
+runs_t, bridge_t = schema.taskjobstates, schema.bridge_runs
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def bridge(netns, database_url, engine, tmp_path):
+    """``python3 -m fusion_bridge serve`` of THIS source tree on 127.0.0.1:8080 in the namespace."""
+    log = tmp_path / "server.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    process = netns.popen([sys.executable, "-m", "fusion_bridge", "serve", "--bind", f"127.0.0.1:{PORT}",
+                           "--workers", "2", "--database", url_inside_namespace(database_url, engine)],
+                          log=log, cwd=ROOT, env=env)
+    server = Bridge(log, process)
+    try:
+        if not netns.wait_tcp("127.0.0.1", PORT, SERVER_START_TIMEOUT, alive=process):
+            pytest.fail(f"fusion-bridge serve (exit {process.poll()}) not answering:\n{server.tail()}")
+        yield server
+    finally:
+        netnslib.stop(process, grace=20)
+
+
+def python_agent(netns, agent_id: int, mode: str) -> list[dict]:
+    done = netns.run([sys.executable, str(SCRIPT), URL, PY_AGENTS[agent_id], mode], timeout=60)
+    assert done.returncode == 0, f"protocol agent {agent_id} failed:\n{done.stdout}\n{done.stderr}"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def job_runs(engine) -> list:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(runs_t.c.id, runs_t.c.state, runs_t.c.plugin_fusioninventory_agents_id.label("agent"),
+                   runs_t.c.specificity, bridge_t.c.attempt, bridge_t.c.previous_run, bridge_t.c.slice_first,
+                   bridge_t.c.slice_count)
+            .select_from(runs_t.join(bridge_t, bridge_t.c.plugin_fusioninventory_taskjobstates_id == runs_t.c.id))
+            .where(runs_t.c.plugin_fusioninventory_taskjobs_id == 1).order_by(runs_t.c.id)).all()
+
+
+def addresses(start: str, end: str) -> list[int]:
+    return list(range(int(ipaddress.IPv4Address(start)), int(ipaddress.IPv4Address(end)) + 1))
+
+
+def prepared(engine, when: datetime) -> int:
+    report = prepare_runs(engine, when)
+    assert not report.errors and not any(t.error for t in report.tasks.values()), report.lines()
+    return report.prepared
+
+
+def test_a_pool_shares_a_range_and_a_dead_agents_slice_is_redone(agent_tasks, engine, netns, bridge, tmp_path):
+    add_agent(engine)
+    with engine.begin() as conn:
+        for agent_id, deviceid in PY_AGENTS.items():
+            task_rows.add_agent(conn, agent_id, deviceid)
+        task_rows.add_iprange(conn, 1, FIRST, LAST, credentials=((PUBLIC_V2C, 1),))
+        task_rows.add_task(conn, 1)
+        actors = json.dumps([{ItemType.AGENT: str(a)} for a in (AGENT_ID, *PY_AGENTS)])
+        task_rows.add_job(conn, 1, 1, "networkdiscovery", json.dumps([{ItemType.IP_RANGE: "1"}]), actors)
+    set_job_settings(engine, 1, {"balance": 1, "slice_retries": 2})
+    assert prepared(engine, datetime.now()) == 3
+    first = {row.agent: row for row in job_runs(engine)}
+    assert {a: r.specificity for a, r in first.items()} == {AGENT_ID: "0-3", 8: "3-3", 9: "6-3"}
+
+    # Agent 9 takes its slice and dies; agent 8 completes its own.
+    assert python_agent(netns, 9, "silent") == [{"pid": first[9].id, "ranges": [["127.0.0.7", "127.0.0.9"]]}]
+    assert python_agent(netns, 8, "complete") == [{"pid": first[8].id, "ranges": [["127.0.0.4", "127.0.0.6"]]}]
+    run = run_agent(netns, "netdiscovery", tmp_path, "real-1")
+    check_agent(run, bridge, "NetDiscovery", engine=engine, run_id=first[AGENT_ID].id)
+    assert re.search(r'<RANGEIP ID="1" IPSTART="127\.0\.0\.1" IPEND="127\.0\.0\.3"', run.log), context(run, bridge)
+
+    # The server-side time-out fails the silent slice; the next pass hands it to another agent.
+    failed = time_out_silent_runs(engine, datetime.now() + timedelta(minutes=10), timeout=timedelta(minutes=5))
+    assert failed == [first[9].id], job_runs(engine)
+    assert prepared(engine, datetime.now()) == 1
+    retry = job_runs(engine)[-1]
+    assert (retry.agent, retry.specificity, retry.attempt, retry.previous_run) == (AGENT_ID, "6-3", 1, first[9].id)
+    rerun = run_agent(netns, "netdiscovery", tmp_path, "real-2")
+    check_agent(rerun, bridge, "NetDiscovery", engine=engine, run_id=retry.id)
+    ctx = context(rerun, bridge, engine, retry.id)
+    assert re.search(r'<RANGEIP ID="1" IPSTART="127\.0\.0\.7" IPEND="127\.0\.0\.9"', rerun.log), ctx
+
+    # Every address of the range is covered exactly once by the finished slices.
+    rows = job_runs(engine)
+    assert [r.state for r in rows] == [State.FINISHED, State.FINISHED, State.IN_ERROR, State.FINISHED], rows
+    base = int(ipaddress.IPv4Address(FIRST))
+    covered = sorted(base + offset for r in rows if r.state == State.FINISHED
+                     for offset in range(r.slice_first, r.slice_first + r.slice_count))
+    assert covered == addresses(FIRST, LAST), rows
+    with engine.connect() as conn:
+        counters = {row.plugin_fusioninventory_taskjob_id: row.nb_ip for row in conn.execute(
+            select(schema.statediscoveries))}
+    assert {r.id: counters.get(r.id) for r in rows if r.state == State.FINISHED} == {
+        r.id: 3 for r in rows if r.state == State.FINISHED}, counters
+    assert prepared(engine, datetime.now()) == 0  # nothing left to split or redo
