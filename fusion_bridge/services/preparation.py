@@ -38,9 +38,11 @@ from sqlalchemy.engine import Connection, Engine
 
 import schema
 from fusion_bridge.db import named_lock
-from fusion_bridge.services import runs as run_service
+from fusion_bridge.services import executions, runs as run_service
+from fusion_bridge.services.execution_order import Places, ordering_hold
 from fusion_bridge.services.actors import agents_for_actors, chunks
 from fusion_bridge.services.runs import log_row, new_uniqid, parse_item_list
+from fusion_bridge.services.task_settings import job_settings
 from fusion_bridge.services.targets import TargetResolver
 from fusion_bridge.services.timeslots import active_timeslots
 from schema.constants import Method, TaskjobLogState as Log, TaskjobState as State
@@ -98,6 +100,11 @@ class TaskPreparation:
     prepared: int = 0
     cancelled: int = 0
     skipped: int = 0  # (target, agent) pairs left alone: a live (or finished) run exists
+    held: int = 0  # pairs held back until the previous action is done with their items
+    retried: int = 0  # failed runs prepared again (retry_count/retry_delay)
+    execution: int = 0  # the task's current execution (0: a 9.5 task without executions)
+    execution_started: bool = False  # the pass started it
+    execution_ended: datetime | None = None  # set when the current execution is over
     error: str | None = None
     retry_at: datetime | None = None  # set when the task is backing off after an error
 
@@ -130,6 +137,10 @@ class PreparationReport:
         for task in self.tasks.values():
             state = (f"error: {task.error}" if task.error else
                      f"{task.prepared} prepared, {task.cancelled} cancelled, {task.skipped} skipped")
+            if task.execution and not task.error:
+                state += (f", execution {task.execution}{' (new)' if task.execution_started else ''}"
+                          f"{f' over since {task.execution_ended:%Y-%m-%d %H:%M:%S}' if task.execution_ended else ''}"
+                          f", {task.retried} retried, {task.held} held by the previous action")
             retry = f" (next try {task.retry_at:%Y-%m-%d %H:%M:%S})" if task.retry_at else ""
             out.append(f"  task {task.task_id} {task.name or ''!r}: {task.jobs} job(s), {state}{retry}")
         out.extend(f"  error: {error}" for error in self.errors)
@@ -214,7 +225,8 @@ def _task_jobs(conn: Connection, now: datetime, task_id: int, methods: Iterable[
     """The task's jobs to prepare, read again inside the task's transaction."""
     slots = active_timeslots(conn, now)
     statement = (
-        select(jobs.c.id, jobs.c.method, jobs.c.targets, jobs.c.actors, tasks.c.reprepare_if_successful)
+        select(jobs.c.id, jobs.c.plugin_fusioninventory_tasks_id, jobs.c.method, jobs.c.targets, jobs.c.actors,
+               tasks.c.reprepare_if_successful)
         .select_from(tasks.join(jobs, jobs.c.plugin_fusioninventory_tasks_id == tasks.c.id))
         .where(_task_filter(now, slots, task_id, methods))
         .order_by(jobs.c.id)
@@ -334,21 +346,32 @@ def _insert_prepared_logs(conn: Connection, run_ids: list[int], when: datetime) 
         conn.execute(insert(logs), list(part))
 
 
+def _existing_runs(job, execution: executions.Execution | None):
+    """Runs of the job that block a new run of their (target, agent): for a 9.5 task the
+    plugin's rule; for a managed task scoped to its current execution."""
+    if execution is not None:
+        return executions.existing_runs_statement(job, execution)
+    states = BLOCKING if job.reprepare_if_successful else BLOCKING + (int(State.FINISHED),)
+    return (select(runs.c.id, runs.c.itemtype, runs.c.items_id,
+                   runs.c.plugin_fusioninventory_agents_id.label("agent"), runs.c.state)
+            .where(runs.c.plugin_fusioninventory_taskjobs_id == job.id, runs.c.state.in_(states)))
+
+
 def prepare_job(conn: Connection, job, now: datetime, resolver: TargetResolver,
-                report: TaskPreparation) -> None:
+                report: TaskPreparation, execution: executions.Execution | None = None,
+                places: Places | None = None) -> None:
+    """Runs of one job. ``execution``: the managed task's current execution (None: 9.5
+    rules), which scopes what blocks a pair, adds the retry step and holds back pairs the
+    previous action is not done with; ``places``: the task pass's cache for ordering."""
     when = _second(now)
+    raw_targets = parse_item_list(job.targets)
     agent_ids = agents_for_actors(conn, parse_item_list(job.actors))
-    targets = resolver.resolve(job.method, parse_item_list(job.targets))
+    targets = resolver.resolve(job.method, raw_targets)
     target_set = set(targets)
 
-    states = BLOCKING if job.reprepare_if_successful else BLOCKING + (int(State.FINISHED),)
     blocked: dict[tuple[str, int], set[int]] = defaultdict(set)
     agent_left, target_left = [], []
-    existing = conn.execute(
-        select(runs.c.id, runs.c.itemtype, runs.c.items_id,
-               runs.c.plugin_fusioninventory_agents_id.label("agent"), runs.c.state)
-        .where(runs.c.plugin_fusioninventory_taskjobs_id == job.id, runs.c.state.in_(states))
-    )
+    existing = conn.execute(_existing_runs(job, execution))
     for row in existing:
         target = (row.itemtype, row.items_id)
         if row.state in LIVE and target not in target_set:
@@ -360,16 +383,65 @@ def prepare_job(conn: Connection, job, now: datetime, resolver: TargetResolver,
     report.cancelled += cancel_runs(conn, target_left, TARGET_LEFT, when)
     report.cancelled += cancel_runs(conn, agent_left, AGENT_LEFT, when)
 
+    hold = None
+    if execution is not None:
+        settings = job_settings(conn, job.id)
+        # Balanced jobs: failed slices go to another agent through the balancing code instead.
+        report.retried += executions.retry_failed_runs(conn, job, execution, settings, target_set, agent_ids,
+                                                       now, insert_runs)
+        hold = ordering_hold(conn, job, execution, settings, places or Places(conn, resolver), raw_targets,
+                             agent_ids, now)
+
     ordered_agents = sorted(agent_ids)
     pairs = []
+    held_items: set = set()
     for target in targets:
         busy = blocked.get(target, ())
         for agent_id in ordered_agents:
             if agent_id in busy:
                 report.skipped += 1
+            elif hold is not None and hold.holds(target, agent_id):
+                report.held += 1
+                held_items |= hold.held_items(target, agent_id)
             else:
                 pairs.append((target, agent_id))
-    report.prepared += len(insert_runs(conn, job.id, pairs, when))
+    if execution is None:
+        report.prepared += len(insert_runs(conn, job.id, pairs, when))
+        return
+    if held_items:
+        execution.waiting += 1
+        execution.held_items[job.id] = held_items
+    report.prepared += len(insert_runs(conn, job.id, pairs, when, task_id=execution.task_id,
+                                       execution_id=execution.execution_id))
+
+
+def _prepare_task(conn: Connection, now: datetime, task_id: int, methods: tuple[str, ...],
+                  entry: TaskPreparation) -> None:
+    """One task's pass, inside its transaction. A managed task prepares its current execution;
+    when that is over and its period has elapsed, the next one starts and is prepared too."""
+    resolver = TargetResolver(conn)
+    execution = executions.open_execution(conn, task_id, now)
+    _prepare_jobs(conn, now, task_id, methods, entry, resolver, execution)
+    if execution is None:
+        return
+    entry.execution_ended, following = executions.close_pass(conn, execution, now)
+    if following is not None:
+        entry.execution_ended = None
+        _prepare_jobs(conn, now, task_id, methods, entry, resolver, following)
+
+
+def _prepare_jobs(conn: Connection, now: datetime, task_id: int, methods: tuple[str, ...],
+                  entry: TaskPreparation, resolver: TargetResolver,
+                  execution: executions.Execution | None) -> None:
+    places = Places(conn, resolver)
+    if execution is not None:
+        entry.execution, entry.execution_started = execution.execution_id, execution.started_now
+    for job in _task_jobs(conn, now, task_id, methods):
+        entry.jobs += 1
+        if execution is None:  # the 9.5 call, unchanged
+            prepare_job(conn, job, now, resolver, entry)
+        else:
+            prepare_job(conn, job, now, resolver, entry, execution, places)
 
 
 def prepare_runs(engine: Engine, now: datetime | None = None, task_id: int | None = None, *,
@@ -400,13 +472,11 @@ def prepare_runs(engine: Engine, now: datetime | None = None, task_id: int | Non
                 continue
             try:
                 with conn.begin():
-                    resolver = TargetResolver(conn)
-                    for job in _task_jobs(conn, now, task.id, methods):
-                        entry.jobs += 1
-                        prepare_job(conn, job, now, resolver, entry)
+                    _prepare_task(conn, now, task.id, methods, entry)
             except Exception as error:  # noqa: BLE001 - one task must not stop the others
                 entry.error = f"{type(error).__name__}: {error}"
-                entry.prepared = entry.cancelled = entry.skipped = 0
+                entry.prepared = entry.cancelled = entry.skipped = entry.held = entry.retried = 0
+                entry.execution, entry.execution_started, entry.execution_ended = 0, False, None
                 if backoff is not None:
                     entry.retry_at = backoff.failed(task.id, now)
                 log.exception("preparation of task %s failed%s", task.id,
