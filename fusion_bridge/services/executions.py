@@ -127,12 +127,12 @@ def open_execution(conn: Connection, task_id: int, now: datetime) -> Execution |
     not periodic) for a task managed only through its actions' settings.
     """
     key = bridge_tasks.c.plugin_fusioninventory_tasks_id
-    locked = select(bridge_tasks.c.execution_id).where(key == task_id).with_for_update()
-    if conn.execute(locked).first() is None:
+    # Looked up without a lock first: a 9.5 task must not take InnoDB gap locks on the table.
+    if conn.execute(select(key).where(key == task_id)).first() is None:
         if not _jobs_have_settings(conn, task_id):
             return None
         conn.execute(insert(bridge_tasks).values(plugin_fusioninventory_tasks_id=task_id))
-        conn.execute(locked)
+    conn.execute(select(bridge_tasks.c.execution_id).where(key == task_id).with_for_update())
     settings = task_settings(conn, task_id)
     if settings.execution_id > 0:
         return Execution(task_id, settings.execution_id, settings.execution_start, settings)
@@ -221,10 +221,21 @@ class FailedRun:
 
 
 def retryable_failures(conn: Connection, job_id: int, execution: Execution, settings: JobSettings) -> list[FailedRun]:
-    """Runs of the job in Error in ``execution`` whose chain may still be retried (no retry
-    prepared yet, fewer than ``retry_count`` attempts so far). Empty for balanced actions."""
+    """Runs of the job in Error in ``execution`` that the retry step may prepare again.
+    Empty for balanced actions: their failed slices move to another agent (balancing code)."""
     if settings.balance or settings.retry_count <= 0:
         return []
+    return failed_chain_ends(conn, job_id, execution, settings.retry_count)
+
+
+def failed_chain_ends(conn: Connection, job_id: int, execution: Execution, max_attempts: int) -> list[FailedRun]:
+    """Runs of the job in Error in ``execution`` that nothing has replaced yet (no run names
+    them as ``previous_run``) and whose ``attempt`` is below ``max_attempts``, by id.
+
+    The seam for re-running failures elsewhere too: the balancing code may call it with
+    ``slice_retries`` and prepare each slice on another agent through ``insert_runs`` with
+    ``attempt + 1`` and ``previous_run``; what it leaves for a later pass should be added to
+    ``execution.waiting`` so the execution is not taken as over."""
     successor = aliased(bridge_runs)
     statement = (
         select(runs.c.id, runs.c.itemtype, runs.c.items_id, runs.c.plugin_fusioninventory_agents_id,
@@ -233,7 +244,7 @@ def retryable_failures(conn: Connection, job_id: int, execution: Execution, sett
         .select_from(runs.join(bridge_runs, bridge_runs.c.plugin_fusioninventory_taskjobstates_id == runs.c.id)
                      .outerjoin(logs, logs.c.plugin_fusioninventory_taskjobstates_id == runs.c.id))
         .where(runs.c.plugin_fusioninventory_taskjobs_id == job_id, runs.c.state == int(State.IN_ERROR),
-               _execution_runs(execution), bridge_runs.c.attempt < settings.retry_count,
+               _execution_runs(execution), bridge_runs.c.attempt < max_attempts,
                ~exists().where(successor.c.previous_run == runs.c.id))
         .group_by(runs.c.id, runs.c.itemtype, runs.c.items_id, runs.c.plugin_fusioninventory_agents_id,
                   runs.c.specificity, bridge_runs.c.attempt, bridge_runs.c.slice_first, bridge_runs.c.slice_count)

@@ -18,6 +18,9 @@ same (job, target, agent), so a postponed deploy is never doubled; live runs are
 when the actors resolve to no agent at all (the plugin skips such jobs and leaves the
 cancellation to dispatch).
 
+A task with bridge settings (``services/executions.py``) works in executions: periodicity,
+retries of failed runs and ordered actions; one without keeps exactly the rules above.
+
 ``time_out_silent_runs`` fails runs an agent stopped reporting on (the plugin has no such
 sweep); ``apply_retention`` keeps the last runs of every (job, target, agent) instead of the
 plugin's age-based ``cleantaskjob`` that also erases the evidence of success.
@@ -138,9 +141,13 @@ class PreparationReport:
             state = (f"error: {task.error}" if task.error else
                      f"{task.prepared} prepared, {task.cancelled} cancelled, {task.skipped} skipped")
             if task.execution and not task.error:
-                state += (f", execution {task.execution}{' (new)' if task.execution_started else ''}"
-                          f"{f' over since {task.execution_ended:%Y-%m-%d %H:%M:%S}' if task.execution_ended else ''}"
-                          f", {task.retried} retried, {task.held} held by the previous action")
+                state += f", execution {task.execution}{' (new)' if task.execution_started else ''}"
+                if task.execution_ended:
+                    state += f" over since {task.execution_ended:%Y-%m-%d %H:%M:%S}"
+                if task.retried:
+                    state += f", {task.retried} retried"
+                if task.held:
+                    state += f", {task.held} held until the previous action is done"
             retry = f" (next try {task.retry_at:%Y-%m-%d %H:%M:%S})" if task.retry_at else ""
             out.append(f"  task {task.task_id} {task.name or ''!r}: {task.jobs} job(s), {state}{retry}")
         out.extend(f"  error: {error}" for error in self.errors)
@@ -436,6 +443,7 @@ def _prepare_jobs(conn: Connection, now: datetime, task_id: int, methods: tuple[
     places = Places(conn, resolver)
     if execution is not None:
         entry.execution, entry.execution_started = execution.execution_id, execution.started_now
+    entry.jobs = 0  # counted once when a new execution is prepared in the same pass
     for job in _task_jobs(conn, now, task_id, methods):
         entry.jobs += 1
         if execution is None:  # the 9.5 call, unchanged
