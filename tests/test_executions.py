@@ -20,7 +20,8 @@ from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobSt
 T0 = datetime(2024, 3, 6, 10, 30, 0)
 runs_t, logs_t, bridge_runs, bridge_tasks = (schema.taskjobstates, schema.taskjoblogs, schema.bridge_runs,
                                              schema.bridge_tasks)
-RANGE, AGENT, COMPUTER, PACKAGE = ItemType.IP_RANGE, ItemType.AGENT, ItemType.COMPUTER, ItemType.DEPLOY_PACKAGE
+RANGE, AGENT = ItemType.IP_RANGE, ItemType.AGENT
+COMPUTER, PACKAGE = ItemType.COMPUTER, ItemType.DEPLOY_PACKAGE
 
 
 def minutes(n: float) -> datetime:
@@ -72,8 +73,8 @@ def discovery_task(engine, agents=2, reprepare=1):
 
 def run_rows(engine, job_id=None):
     statement = (select(runs_t, bridge_runs.c.execution_id, bridge_runs.c.attempt, bridge_runs.c.previous_run)
-                 .select_from(runs_t.outerjoin(bridge_runs, bridge_runs.c.plugin_fusioninventory_taskjobstates_id
-                                               == runs_t.c.id))
+                 .select_from(runs_t.outerjoin(
+                     bridge_runs, bridge_runs.c.plugin_fusioninventory_taskjobstates_id == runs_t.c.id))
                  .order_by(runs_t.c.id))
     if job_id is not None:
         statement = statement.where(runs_t.c.plugin_fusioninventory_taskjobs_id == job_id)
@@ -166,7 +167,8 @@ def test_periodic_task_starts_again_only_after_the_period_and_the_previous_execu
     # One run of execution 2 still live well after the period: no execution 3.
     end_runs(engine, [second[0]["id"]], minutes(70), State.IN_ERROR)
     report = prepare_runs(engine, minutes(200))
-    assert report.prepared == 0 and report.tasks[task].execution == 2 and report.tasks[task].execution_ended is None
+    assert report.prepared == 0 and report.tasks[task].execution == 2
+    assert report.tasks[task].execution_ended is None
     end_runs(engine, [second[1]["id"]], minutes(210))
     report = prepare_runs(engine, minutes(211))
     assert report.tasks[task].execution == 3 and report.prepared == 2  # the failed pair too
@@ -213,7 +215,8 @@ def test_failed_run_is_retried_after_the_delay_at_most_retry_count_times(engine)
     report = prepare_runs(engine, minutes(11))
     assert report.tasks[task].retried == 1
     retry = run_rows(engine)[-1]
-    assert (retry["attempt"], retry["previous_run"], retry["execution_id"], retry["state"]) == (1, first, 1, 0)
+    assert (retry["attempt"], retry["previous_run"], retry["execution_id"]) == (1, first, 1)
+    assert retry["state"] == State.PREPARED
     assert (retry["items_id"], retry["plugin_fusioninventory_agents_id"]) == (run_rows(engine)[0]["items_id"],
                                                                                agents[0])
     with engine.connect() as conn:
@@ -260,7 +263,8 @@ def wake_then_deploy(engine, wait):
         package = add(conn, schema.deploypackages, name="pkg", entities_id=0)
         task = add_task(conn)
         wake = add_job(conn, task, [(COMPUTER, c1), (COMPUTER, c2)], [(AGENT, waker)], Method.WAKEONLAN)
-        deploy = add_job(conn, task, [(PACKAGE, package)], [(COMPUTER, c) for c in (c1, c2, c3)], Method.DEPLOY)
+        deploy = add_job(conn, task, [(PACKAGE, package)], [(COMPUTER, c) for c in (c1, c2, c3)],
+                         Method.DEPLOY)
     set_job_settings(engine, deploy, {"wait_previous": wait})
     return task, wake, deploy, (c1, c2, c3), (a1, a2, a3)
 
@@ -311,7 +315,8 @@ def test_ordering_is_transitive_along_the_actions(engine):
     task, wake, deploy, computers, (a1, a2, a3) = wake_then_deploy(engine, wait=0)
     with engine.begin() as conn:
         second_package = add(conn, schema.deploypackages, name="pkg2", entities_id=0)
-        second_deploy = add_job(conn, task, [(PACKAGE, second_package)], [(COMPUTER, computers[0])], Method.DEPLOY)
+        second_deploy = add_job(conn, task, [(PACKAGE, second_package)], [(COMPUTER, computers[0])],
+                                Method.DEPLOY)
     prepare_runs(engine, T0)
     # Computer 1 is held for the first deploy (being woken), so the second deploy waits too.
     assert run_rows(engine, second_deploy) == []

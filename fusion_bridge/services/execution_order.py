@@ -25,7 +25,8 @@ from sqlalchemy.engine import Connection
 
 import schema
 from fusion_bridge.services.actors import deploy_group_computers, glpi_group_computers, select_in
-from fusion_bridge.services.executions import LIVE_OR_POSTPONED, Execution, retryable_failures
+from fusion_bridge.services.executions import (BRIDGE_RUN, LIVE_OR_POSTPONED, RUN_AGENT, Execution,
+                                               retryable_failures)
 from fusion_bridge.services.targets import TargetResolver
 from fusion_bridge.services.task_settings import JobSettings, job_settings
 from schema.constants import ItemType
@@ -110,7 +111,8 @@ class OrderingHold:
 def previous_job(conn: Connection, job) -> object | None:
     return conn.execute(
         select(jobs.c.id, jobs.c.method)
-        .where(jobs.c.plugin_fusioninventory_tasks_id == job.plugin_fusioninventory_tasks_id, jobs.c.id < job.id)
+        .where(jobs.c.plugin_fusioninventory_tasks_id == job.plugin_fusioninventory_tasks_id,
+               jobs.c.id < job.id)
         .order_by(jobs.c.id.desc()).limit(1)
     ).first()
 
@@ -119,26 +121,26 @@ def _busy_items(conn: Connection, previous_id: int, execution: Execution, places
                 wait: timedelta, now: datetime) -> set[Item]:
     """Items of the previous action's runs of this execution that are live, ended less than
     ``wait`` ago, or failed and waiting for a retry."""
+    columns = (runs.c.id, runs.c.itemtype, runs.c.items_id, RUN_AGENT, runs.c.state)
     statement = (
-        select(runs.c.id, runs.c.itemtype, runs.c.items_id, runs.c.plugin_fusioninventory_agents_id.label("agent"),
-               runs.c.state, func.max(logs.c.date).label("last"))
-        .select_from(runs.join(bridge_runs, bridge_runs.c.plugin_fusioninventory_taskjobstates_id == runs.c.id)
+        select(*columns, func.max(logs.c.date).label("last"))
+        .select_from(runs.join(bridge_runs, BRIDGE_RUN == runs.c.id)
                      .outerjoin(logs, logs.c.plugin_fusioninventory_taskjobstates_id == runs.c.id))
         .where(runs.c.plugin_fusioninventory_taskjobs_id == previous_id,
                bridge_runs.c.plugin_fusioninventory_tasks_id == execution.task_id,
                bridge_runs.c.execution_id == execution.execution_id)
-        .group_by(runs.c.id, runs.c.itemtype, runs.c.items_id, runs.c.plugin_fusioninventory_agents_id,
-                  runs.c.state)
+        .group_by(*columns)
     )
     rows = conn.execute(statement).all()
     busy_runs: list[tuple[Item, int]] = []
     cutoff = now - wait
     for row in rows:
         if row.state in LIVE_OR_POSTPONED or (row.last is not None and row.last > cutoff):
-            busy_runs.append(((row.itemtype, row.items_id), row.agent))
+            busy_runs.append(((row.itemtype, row.items_id), row.plugin_fusioninventory_agents_id))
     settings: JobSettings = job_settings(conn, previous_id)
     for failed in retryable_failures(conn, previous_id, execution, settings):
-        if failed.failed_at is not None and failed.failed_at + timedelta(minutes=settings.retry_delay) > now:
+        retry_at = failed.failed_at + timedelta(minutes=settings.retry_delay) if failed.failed_at else None
+        if retry_at is not None and retry_at > now:
             busy_runs.append((failed.target, failed.agent_id))
     places.load_agents({agent for _, agent in busy_runs})
     busy: set[Item] = set()
@@ -155,7 +157,8 @@ def ordering_hold(conn: Connection, job, execution: Execution, settings: JobSett
     previous = previous_job(conn, job)
     if previous is None:
         return None
-    busy = _busy_items(conn, previous.id, execution, places, timedelta(minutes=settings.wait_previous), now)
+    wait = timedelta(minutes=settings.wait_previous)
+    busy = _busy_items(conn, previous.id, execution, places, wait, now)
     busy |= execution.held_items.get(previous.id, set())
     if not busy:
         return None

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import calendar
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, func, insert, or_, select, update
@@ -45,7 +45,7 @@ from sqlalchemy.orm import aliased
 
 import schema
 from fusion_bridge.services.runs import log_row
-from fusion_bridge.services.task_settings import JobSettings, TaskSettings, task_settings
+from fusion_bridge.services.task_settings import JobSettings, TaskSettings
 from schema.constants import TaskjobLogState as Log, TaskjobState as State
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,8 @@ jobs = schema.taskjobs
 bridge_tasks = schema.bridge_tasks
 bridge_jobs = schema.bridge_taskjobs
 bridge_runs = schema.bridge_runs
+BRIDGE_RUN = bridge_runs.c.plugin_fusioninventory_taskjobstates_id  # the run a bridge row is about
+RUN_AGENT = runs.c.plugin_fusioninventory_agents_id
 
 LIVE_OR_POSTPONED = (int(State.PREPARED), int(State.SERVER_HAS_SENT_DATA),
                      int(State.AGENT_HAS_SENT_DATA), int(State.POSTPONED))
@@ -112,7 +114,8 @@ def _jobs_have_settings(conn: Connection, task_id: int) -> bool:
 def _start_execution(conn: Connection, task_id: int, current: int, now: datetime) -> None:
     changed = conn.execute(
         update(bridge_tasks)
-        .where(bridge_tasks.c.plugin_fusioninventory_tasks_id == task_id, bridge_tasks.c.execution_id == current)
+        .where(bridge_tasks.c.plugin_fusioninventory_tasks_id == task_id,
+               bridge_tasks.c.execution_id == current)
         .values(execution_id=current + 1, execution_start=now.replace(microsecond=0))
     ).rowcount
     if changed != 1:
@@ -132,12 +135,21 @@ def open_execution(conn: Connection, task_id: int, now: datetime) -> Execution |
         if not _jobs_have_settings(conn, task_id):
             return None
         conn.execute(insert(bridge_tasks).values(plugin_fusioninventory_tasks_id=task_id))
-    conn.execute(select(bridge_tasks.c.execution_id).where(key == task_id).with_for_update())
-    settings = task_settings(conn, task_id)
+    # Settings from the locked row itself: on InnoDB a plain SELECT could still return the
+    # transaction's older snapshot, taken before another preparer's commit.
+    row = conn.execute(select(bridge_tasks).where(key == task_id).with_for_update()).first()
+    settings = TaskSettings(**{f.name: row._mapping[f.name] for f in fields(TaskSettings)})
     if settings.execution_id > 0:
         return Execution(task_id, settings.execution_id, settings.execution_start, settings)
-    _start_execution(conn, task_id, 0, now)
-    return Execution(task_id, 1, now.replace(microsecond=0), task_settings(conn, task_id), started_now=True)
+    return _started(conn, task_id, settings, now)
+
+
+def _started(conn: Connection, task_id: int, settings: TaskSettings, now: datetime) -> Execution:
+    """The next execution after ``settings.execution_id``, started now."""
+    _start_execution(conn, task_id, settings.execution_id, now)
+    start = now.replace(microsecond=0)
+    settings = replace(settings, execution_id=settings.execution_id + 1, execution_start=start)
+    return Execution(task_id, settings.execution_id, start, settings, started_now=True)
 
 
 def _execution_runs(execution: Execution):
@@ -149,7 +161,7 @@ def execution_live(conn: Connection, execution: Execution) -> bool:
     """Whether a run of the execution is still live (or postponed)."""
     statement = (
         select(runs.c.id)
-        .select_from(bridge_runs.join(runs, runs.c.id == bridge_runs.c.plugin_fusioninventory_taskjobstates_id))
+        .select_from(bridge_runs.join(runs, runs.c.id == BRIDGE_RUN))
         .where(_execution_runs(execution), runs.c.state.in_(LIVE_OR_POSTPONED))
         .limit(1)
     )
@@ -160,14 +172,15 @@ def execution_end(conn: Connection, task_id: int, execution_id: int) -> datetime
     """Date of the last log line of the execution's runs (None when it has no run)."""
     statement = (
         select(func.max(logs.c.date))
-        .select_from(bridge_runs.join(
-            logs, logs.c.plugin_fusioninventory_taskjobstates_id == bridge_runs.c.plugin_fusioninventory_taskjobstates_id))
-        .where(bridge_runs.c.plugin_fusioninventory_tasks_id == task_id, bridge_runs.c.execution_id == execution_id)
+        .select_from(bridge_runs.join(logs, logs.c.plugin_fusioninventory_taskjobstates_id == BRIDGE_RUN))
+        .where(bridge_runs.c.plugin_fusioninventory_tasks_id == task_id,
+               bridge_runs.c.execution_id == execution_id)
     )
     return conn.execute(statement).scalar()
 
 
-def close_pass(conn: Connection, execution: Execution, now: datetime) -> tuple[datetime | None, Execution | None]:
+def close_pass(conn: Connection, execution: Execution,
+               now: datetime) -> tuple[datetime | None, Execution | None]:
     """After the task's actions were prepared: (end of the execution if it is over, the next
     execution when one starts now — to be prepared in the same transaction)."""
     if execution.waiting or execution_live(conn, execution):
@@ -177,10 +190,7 @@ def close_pass(conn: Connection, execution: Execution, now: datetime) -> tuple[d
     if due is None or now < due:
         return ended, None
     log.info("task %s: execution %s ended at %s", execution.task_id, execution.execution_id, ended)
-    _start_execution(conn, execution.task_id, execution.execution_id, now)
-    following = Execution(execution.task_id, execution.execution_id + 1, now.replace(microsecond=0),
-                          task_settings(conn, execution.task_id), started_now=True)
-    return ended, following
+    return ended, _started(conn, execution.task_id, execution.settings, now)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,16 +200,13 @@ def close_pass(conn: Connection, execution: Execution, now: datetime) -> tuple[d
 def existing_runs_statement(job, execution: Execution):
     """Runs of the job that block a new run of their (target, agent) in ``execution``, with the
     live ones among them (cancelled by the caller when their agent or target left)."""
-    in_execution = and_(bridge_runs.c.plugin_fusioninventory_tasks_id == execution.task_id,
-                        bridge_runs.c.execution_id == execution.execution_id)
-    blocking = [runs.c.state.in_(LIVE_OR_POSTPONED), and_(runs.c.state.in_(DONE_IN_EXECUTION), in_execution)]
+    blocking = [runs.c.state.in_(LIVE_OR_POSTPONED),
+                and_(runs.c.state.in_(DONE_IN_EXECUTION), _execution_runs(execution))]
     if not job.reprepare_if_successful:
         blocking.append(runs.c.state == int(State.FINISHED))
     return (
-        select(runs.c.id, runs.c.itemtype, runs.c.items_id,
-               runs.c.plugin_fusioninventory_agents_id.label("agent"), runs.c.state)
-        .select_from(runs.outerjoin(bridge_runs,
-                                    bridge_runs.c.plugin_fusioninventory_taskjobstates_id == runs.c.id))
+        select(runs.c.id, runs.c.itemtype, runs.c.items_id, RUN_AGENT.label("agent"), runs.c.state)
+        .select_from(runs.outerjoin(bridge_runs, BRIDGE_RUN == runs.c.id))
         .where(runs.c.plugin_fusioninventory_taskjobs_id == job.id, or_(*blocking))
     )
 
@@ -220,7 +227,8 @@ class FailedRun:
     slice_count: int | None
 
 
-def retryable_failures(conn: Connection, job_id: int, execution: Execution, settings: JobSettings) -> list[FailedRun]:
+def retryable_failures(conn: Connection, job_id: int, execution: Execution,
+                       settings: JobSettings) -> list[FailedRun]:
     """Runs of the job in Error in ``execution`` that the retry step may prepare again.
     Empty for balanced actions: their failed slices move to another agent (balancing code)."""
     if settings.balance or settings.retry_count <= 0:
@@ -228,7 +236,8 @@ def retryable_failures(conn: Connection, job_id: int, execution: Execution, sett
     return failed_chain_ends(conn, job_id, execution, settings.retry_count)
 
 
-def failed_chain_ends(conn: Connection, job_id: int, execution: Execution, max_attempts: int) -> list[FailedRun]:
+def failed_chain_ends(conn: Connection, job_id: int, execution: Execution,
+                      max_attempts: int) -> list[FailedRun]:
     """Runs of the job in Error in ``execution`` that nothing has replaced yet (no run names
     them as ``previous_run``) and whose ``attempt`` is below ``max_attempts``, by id.
 
@@ -237,27 +246,26 @@ def failed_chain_ends(conn: Connection, job_id: int, execution: Execution, max_a
     ``attempt + 1`` and ``previous_run``; what it leaves for a later pass should be added to
     ``execution.waiting`` so the execution is not taken as over."""
     successor = aliased(bridge_runs)
+    columns = (runs.c.id, runs.c.itemtype, runs.c.items_id, RUN_AGENT, runs.c.specificity,
+               bridge_runs.c.attempt, bridge_runs.c.slice_first, bridge_runs.c.slice_count)
     statement = (
-        select(runs.c.id, runs.c.itemtype, runs.c.items_id, runs.c.plugin_fusioninventory_agents_id,
-               runs.c.specificity, bridge_runs.c.attempt, bridge_runs.c.slice_first, bridge_runs.c.slice_count,
-               func.max(logs.c.date).label("failed_at"))
-        .select_from(runs.join(bridge_runs, bridge_runs.c.plugin_fusioninventory_taskjobstates_id == runs.c.id)
+        select(*columns, func.max(logs.c.date).label("failed_at"))
+        .select_from(runs.join(bridge_runs, BRIDGE_RUN == runs.c.id)
                      .outerjoin(logs, logs.c.plugin_fusioninventory_taskjobstates_id == runs.c.id))
         .where(runs.c.plugin_fusioninventory_taskjobs_id == job_id, runs.c.state == int(State.IN_ERROR),
                _execution_runs(execution), bridge_runs.c.attempt < max_attempts,
                ~exists().where(successor.c.previous_run == runs.c.id))
-        .group_by(runs.c.id, runs.c.itemtype, runs.c.items_id, runs.c.plugin_fusioninventory_agents_id,
-                  runs.c.specificity, bridge_runs.c.attempt, bridge_runs.c.slice_first, bridge_runs.c.slice_count)
+        .group_by(*columns)
         .order_by(runs.c.id)
     )
-    return [FailedRun(row.id, (row.itemtype, row.items_id), row.plugin_fusioninventory_agents_id, row.attempt,
-                      row.failed_at, row.specificity, row.slice_first, row.slice_count)
+    return [FailedRun(row.id, (row.itemtype, row.items_id), row.plugin_fusioninventory_agents_id,
+                      row.attempt, row.failed_at, row.specificity, row.slice_first, row.slice_count)
             for row in conn.execute(statement)]
 
 
 def retry_comment(attempt: int, retry_count: int, failed: FailedRun) -> str:
-    return f"Retry #{attempt} of {retry_count} of run {failed.run_id} (failed at {failed.failed_at:%Y-%m-%d %H:%M:%S})" \
-        if failed.failed_at else f"Retry #{attempt} of {retry_count} of run {failed.run_id}"
+    comment = f"Retry #{attempt} of {retry_count} of run {failed.run_id}"
+    return f"{comment} (failed at {failed.failed_at:%Y-%m-%d %H:%M:%S})" if failed.failed_at else comment
 
 
 def retry_failed_runs(conn: Connection, job, execution: Execution, settings: JobSettings,
@@ -268,9 +276,9 @@ def retry_failed_runs(conn: Connection, job, execution: Execution, settings: Job
     failures = retryable_failures(conn, job.id, execution, settings)
     if not failures:
         return 0
-    live_pairs = {((row.itemtype, row.items_id), row.plugin_fusioninventory_agents_id) for row in conn.execute(
-        select(runs.c.itemtype, runs.c.items_id, runs.c.plugin_fusioninventory_agents_id)
-        .where(runs.c.plugin_fusioninventory_taskjobs_id == job.id, runs.c.state.in_(LIVE_OR_POSTPONED)))}
+    live = select(runs.c.itemtype, runs.c.items_id, RUN_AGENT.label("agent")).where(
+        runs.c.plugin_fusioninventory_taskjobs_id == job.id, runs.c.state.in_(LIVE_OR_POSTPONED))
+    live_pairs = {((row.itemtype, row.items_id), row.agent) for row in conn.execute(live)}
     delay = timedelta(minutes=settings.retry_delay)
     due: list[FailedRun] = []
     for failed in failures:
@@ -284,8 +292,9 @@ def retry_failed_runs(conn: Connection, job, execution: Execution, settings: Job
     if not due:
         return 0
     when = now.replace(microsecond=0)
-    details = [{"attempt": failed.attempt + 1, "previous_run": failed.run_id, "specificity": failed.specificity,
-                "slice_first": failed.slice_first, "slice_count": failed.slice_count} for failed in due]
+    details = [{"attempt": failed.attempt + 1, "previous_run": failed.run_id,
+                "specificity": failed.specificity, "slice_first": failed.slice_first,
+                "slice_count": failed.slice_count} for failed in due]
     new_ids = insert_runs(conn, job.id, [(failed.target, failed.agent_id) for failed in due], when, details,
                           task_id=execution.task_id, execution_id=execution.execution_id)
     conn.execute(insert(logs), [

@@ -232,8 +232,8 @@ def _task_jobs(conn: Connection, now: datetime, task_id: int, methods: Iterable[
     """The task's jobs to prepare, read again inside the task's transaction."""
     slots = active_timeslots(conn, now)
     statement = (
-        select(jobs.c.id, jobs.c.plugin_fusioninventory_tasks_id, jobs.c.method, jobs.c.targets, jobs.c.actors,
-               tasks.c.reprepare_if_successful)
+        select(jobs.c.id, jobs.c.plugin_fusioninventory_tasks_id, jobs.c.method, jobs.c.targets,
+               jobs.c.actors, tasks.c.reprepare_if_successful)
         .select_from(tasks.join(jobs, jobs.c.plugin_fusioninventory_tasks_id == tasks.c.id))
         .where(_task_filter(now, slots, task_id, methods))
         .order_by(jobs.c.id)
