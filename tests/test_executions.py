@@ -13,7 +13,8 @@ from sqlalchemy import insert, select, update
 import schema
 from fusion_bridge.services import executions, preparation
 from fusion_bridge.services.executions import ExecutionConflict, add_period
-from fusion_bridge.services.preparation import prepare_runs
+from fusion_bridge.scheduler import Scheduler, SchedulerSettings
+from fusion_bridge.services.preparation import apply_retention, prepare_runs
 from fusion_bridge.services.task_settings import set_job_settings, set_task_settings
 from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State
 
@@ -382,3 +383,26 @@ def test_starting_an_execution_from_a_stale_number_fails(engine):
                      .values(execution_id=7))  # another preparer got there first
         with pytest.raises(ExecutionConflict):
             executions.close_pass(conn, execution, minutes(61))
+
+
+# ---------------------------------------------------------------------------------------------
+# The scheduler's pass and retention
+
+
+def test_the_scheduler_pass_runs_the_executions_and_retention_drops_their_bridge_rows(engine):
+    task, job, _, agents = discovery_task(engine, agents=1)
+    set_task_settings(engine, task, {"period": "10m"})
+    clock = {"now": T0}
+    scheduler = Scheduler(engine, SchedulerSettings(interval=1, runs_kept=1), clock=lambda: clock["now"])
+    for execution in (1, 2, 3):
+        report = scheduler.run_pass(retention=False)
+        assert report.preparation.tasks[task].execution == execution
+        assert report.preparation.tasks[task].execution_started
+        end_runs(engine, [r["id"] for r in run_rows(engine) if r["state"] == State.PREPARED], clock["now"])
+        clock["now"] += timedelta(minutes=10)
+    assert [r["execution_id"] for r in run_rows(engine)] == [1, 2, 3]
+    assert apply_retention(engine, keep=1).runs == 2
+    with engine.connect() as conn:
+        kept = conn.execute(select(bridge_runs.c.plugin_fusioninventory_taskjobstates_id,
+                                   bridge_runs.c.execution_id)).all()
+    assert [tuple(row) for row in kept] == [(run_rows(engine)[0]["id"], 3)]

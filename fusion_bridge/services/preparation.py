@@ -622,6 +622,9 @@ def apply_retention(engine: Engine, keep: int = 10) -> RetentionReport:
                     delete(statediscoveries)
                     .where(statediscoveries.c.plugin_fusioninventory_taskjob_id.in_(ids))
                 ).rowcount
+                # The bridge's row of a run (execution, attempt, slice) goes with the run.
+                conn.execute(delete(schema.bridge_runs)
+                             .where(schema.bridge_runs.c.plugin_fusioninventory_taskjobstates_id.in_(ids)))
                 report.runs += conn.execute(delete(runs).where(runs.c.id.in_(ids))).rowcount
     if report.runs:
         log.info("retention: %s", report.lines()[0])
