@@ -390,36 +390,48 @@ def prepare_job(conn: Connection, job, now: datetime, resolver: TargetResolver,
     report.cancelled += cancel_runs(conn, target_left, TARGET_LEFT, when)
     report.cancelled += cancel_runs(conn, agent_left, AGENT_LEFT, when)
 
-    hold = None
-    if execution is not None:
-        settings = job_settings(conn, job.id)
-        # Balanced jobs: failed slices go to another agent through the balancing code instead.
-        report.retried += executions.retry_failed_runs(conn, job, execution, settings, target_set, agent_ids,
-                                                       now, insert_runs)
-        hold = ordering_hold(conn, job, execution, settings, places or Places(conn, resolver), raw_targets,
-                             agent_ids, now)
-
     ordered_agents = sorted(agent_ids)
     pairs = []
-    held_items: set = set()
     for target in targets:
         busy = blocked.get(target, ())
         for agent_id in ordered_agents:
             if agent_id in busy:
                 report.skipped += 1
-            elif hold is not None and hold.holds(target, agent_id):
-                report.held += 1
-                held_items |= hold.held_items(target, agent_id)
             else:
                 pairs.append((target, agent_id))
     if execution is None:
         report.prepared += len(insert_runs(conn, job.id, pairs, when))
         return
-    if held_items:
-        execution.waiting += 1
-        execution.held_items[job.id] = held_items
+    pairs = _execution_steps(conn, job, execution, places or Places(conn, resolver), raw_targets, target_set,
+                             agent_ids, pairs, now, report)
     report.prepared += len(insert_runs(conn, job.id, pairs, when, task_id=execution.task_id,
                                        execution_id=execution.execution_id))
+
+
+def _execution_steps(conn: Connection, job, execution: executions.Execution, places: Places,
+                     raw_targets: list, target_set: set, agent_ids: set, pairs: list, now: datetime,
+                     report: TaskPreparation) -> list:
+    """A managed task's steps around the job's new pairs: the retry step (own runs; balanced
+    jobs re-run failed slices through the balancing code instead), then ordering — the pairs
+    the previous action is not done with are held back for a later pass. Returns the pairs to
+    prepare now."""
+    settings = job_settings(conn, job.id)
+    report.retried += executions.retry_failed_runs(conn, job, execution, settings, target_set, agent_ids,
+                                                   now, insert_runs)
+    hold = ordering_hold(conn, job, execution, settings, places, raw_targets, agent_ids, now)
+    if hold is None:
+        return pairs
+    kept, held_items = [], set()
+    for target, agent_id in pairs:
+        if hold.holds(target, agent_id):
+            held_items |= hold.held_items(target, agent_id)
+        else:
+            kept.append((target, agent_id))
+    if held_items:
+        report.held += len(pairs) - len(kept)
+        execution.waiting += 1
+        execution.held_items[job.id] = held_items
+    return kept
 
 
 def _prepare_task(conn: Connection, now: datetime, task_id: int, methods: tuple[str, ...],
