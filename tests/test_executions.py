@@ -98,6 +98,25 @@ def execution_of(engine, task_id):
                             .where(bridge_tasks.c.plugin_fusioninventory_tasks_id == task_id)).first()
 
 
+def wake_then_deploy(engine, wait):
+    """Action 1 wakes computers 1 and 2 (agent W sends the packets); action 2 deploys a package
+    on computers 1, 2 and 3 (computer 3 is not woken)."""
+    with engine.begin() as conn:
+        (c1, a1), (c2, a2), (c3, a3) = (add_computer_with_agent(conn) for _ in range(3))
+        waker = add_agent(conn)
+        package = add(conn, schema.deploypackages, name="pkg", entities_id=0)
+        task = add_task(conn)
+        wake = add_job(conn, task, [(COMPUTER, c1), (COMPUTER, c2)], [(AGENT, waker)], Method.WAKEONLAN)
+        deploy = add_job(conn, task, [(PACKAGE, package)], [(COMPUTER, c) for c in (c1, c2, c3)],
+                         Method.DEPLOY)
+    set_job_settings(engine, deploy, {"wait_previous": wait})
+    return task, wake, deploy, (c1, c2, c3), (a1, a2, a3)
+
+
+def agents_of(engine, job):
+    return sorted(r["plugin_fusioninventory_agents_id"] for r in run_rows(engine, job))
+
+
 # ---------------------------------------------------------------------------------------------
 # 9.5 tasks are untouched
 
@@ -249,84 +268,6 @@ def test_no_retry_for_balanced_actions_nor_for_an_agent_that_left(engine):
     report = prepare_runs(engine, minutes(3))
     assert report.tasks[task].retried == 1
     assert run_rows(engine)[-1]["plugin_fusioninventory_agents_id"] == agents[0]
-
-
-# ---------------------------------------------------------------------------------------------
-# Ordered actions
-
-
-def wake_then_deploy(engine, wait):
-    """Action 1 wakes computers 1 and 2 (agent W sends the packets); action 2 deploys a package
-    on computers 1, 2 and 3 (computer 3 is not woken)."""
-    with engine.begin() as conn:
-        (c1, a1), (c2, a2), (c3, a3) = (add_computer_with_agent(conn) for _ in range(3))
-        waker = add_agent(conn)
-        package = add(conn, schema.deploypackages, name="pkg", entities_id=0)
-        task = add_task(conn)
-        wake = add_job(conn, task, [(COMPUTER, c1), (COMPUTER, c2)], [(AGENT, waker)], Method.WAKEONLAN)
-        deploy = add_job(conn, task, [(PACKAGE, package)], [(COMPUTER, c) for c in (c1, c2, c3)],
-                         Method.DEPLOY)
-    set_job_settings(engine, deploy, {"wait_previous": wait})
-    return task, wake, deploy, (c1, c2, c3), (a1, a2, a3)
-
-
-def agents_of(engine, job):
-    return sorted(r["plugin_fusioninventory_agents_id"] for r in run_rows(engine, job))
-
-
-def test_action_waits_for_the_previous_one_on_shared_items_only(engine):
-    task, wake, deploy, computers, (a1, a2, a3) = wake_then_deploy(engine, wait=5)
-    report = prepare_runs(engine, T0)
-    assert len(run_rows(engine, wake)) == 2
-    assert agents_of(engine, deploy) == [a3]  # computer 3 is not woken: not held
-    assert report.tasks[task].held == 2
-    by_computer = {r["items_id"]: r["id"] for r in run_rows(engine, wake)}
-    end_runs(engine, [by_computer[computers[0]]], minutes(1))
-    report = prepare_runs(engine, minutes(5))  # computer 1 woken 4 minutes ago: still waiting
-    assert agents_of(engine, deploy) == [a3] and report.tasks[task].execution_ended is None
-    prepare_runs(engine, minutes(6))
-    assert agents_of(engine, deploy) == [a1, a3]  # computer 2 is still being woken
-    end_runs(engine, [by_computer[computers[1]]], minutes(7), State.IN_ERROR)
-    prepare_runs(engine, minutes(12))
-    assert agents_of(engine, deploy) == [a1, a2, a3]
-    assert {r["execution_id"] for r in run_rows(engine)} == {1}
-
-
-def test_wait_previous_minus_one_does_not_order(engine):
-    task, wake, deploy, _, agents = wake_then_deploy(engine, wait=-1)
-    prepare_runs(engine, T0)
-    assert agents_of(engine, deploy) == sorted(agents)
-
-
-def test_a_pending_retry_of_the_previous_action_holds_the_next(engine):
-    task, wake, deploy, computers, (a1, a2, a3) = wake_then_deploy(engine, wait=0)
-    set_job_settings(engine, wake, {"retry_count": 1, "retry_delay": 10})
-    prepare_runs(engine, T0)
-    end_runs(engine, [r["id"] for r in run_rows(engine, wake)], minutes(1), State.IN_ERROR)
-    prepare_runs(engine, minutes(2))
-    assert agents_of(engine, deploy) == [a3]  # the wake-ups will be retried at minute 11
-    prepare_runs(engine, minutes(11))
-    assert len(run_rows(engine, wake)) == 4 and agents_of(engine, deploy) == [a3]
-    end_runs(engine, [r["id"] for r in run_rows(engine, wake)[2:]], minutes(12))
-    prepare_runs(engine, minutes(13))
-    assert agents_of(engine, deploy) == [a1, a2, a3]
-
-
-def test_ordering_is_transitive_along_the_actions(engine):
-    task, wake, deploy, computers, (a1, a2, a3) = wake_then_deploy(engine, wait=0)
-    with engine.begin() as conn:
-        second_package = add(conn, schema.deploypackages, name="pkg2", entities_id=0)
-        second_deploy = add_job(conn, task, [(PACKAGE, second_package)], [(COMPUTER, computers[0])],
-                                Method.DEPLOY)
-    prepare_runs(engine, T0)
-    # Computer 1 is held for the first deploy (being woken), so the second deploy waits too.
-    assert run_rows(engine, second_deploy) == []
-    end_runs(engine, [r["id"] for r in run_rows(engine, wake)], minutes(1))
-    prepare_runs(engine, minutes(2))
-    assert agents_of(engine, deploy) == [a1, a2, a3] and run_rows(engine, second_deploy) == []
-    end_runs(engine, [r["id"] for r in run_rows(engine, deploy)], minutes(3))
-    prepare_runs(engine, minutes(4))
-    assert agents_of(engine, second_deploy) == [a1]
 
 
 # ---------------------------------------------------------------------------------------------
