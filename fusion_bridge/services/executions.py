@@ -11,7 +11,9 @@ execution that finished or failed blocks a new one (a failure is prepared again 
 retry step below). With the 9.5 rule — a successful run is prepared again at the next pass —
 an execution would never end. ``reprepare_if_successful = 0`` keeps its 9.5 meaning across
 executions: a target that succeeded once is not run again. Live runs (0, 1, 2 and postponed 6,
-which returns to 0) block whatever their execution, so a pair never has two live runs.
+which returns to 0) block whatever their execution, so a pair never has two live runs. A
+cancelled run does not block, as in 9.5 (a task disabled and enabled again runs its pairs).
+Ordering between the actions of a task is in ``execution_order``.
 
 An execution is *over* when none of its runs is live and the pass left nothing waiting in it
 (an action held back by ordering, a failed run waiting for its retry delay). Then a periodic
