@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -311,6 +312,26 @@ def test_concurrent_preparers_do_not_double_an_execution(engine):
     assert sum(r.prepared for r in reports) == 3
     assert execution_of(engine, task).execution_id == 1
     assert {r["execution_id"] for r in run_rows(engine)} == {1}
+
+
+def test_two_transactions_opening_the_first_execution_start_it_once(engine):
+    task, job, _, _ = discovery_task(engine)
+    set_task_settings(engine, task, {"period": "1h"})
+    opened = {}
+
+    def second_preparer():
+        with engine.begin() as conn:  # waits for the first one's lock, then sees its execution
+            opened["second"] = executions.open_execution(conn, task, minutes(1))
+
+    thread = threading.Thread(target=second_preparer)
+    with engine.begin() as conn:
+        opened["first"] = executions.open_execution(conn, task, T0)
+        thread.start()
+        time.sleep(0.5)
+    thread.join()
+    assert (opened["first"].execution_id, opened["first"].started_now) == (1, True)
+    assert (opened["second"].execution_id, opened["second"].started_now) == (1, False)
+    assert tuple(execution_of(engine, task)) == (1, T0)
 
 
 def test_starting_an_execution_from_a_stale_number_fails(engine):
