@@ -556,9 +556,9 @@ def test_a_failing_task_does_not_stop_the_others_and_backs_off(engine, monkeypat
     real = preparation.prepare_job
     calls = []
 
-    def flaky(conn, job, now, resolver, report):
+    def flaky(conn, job, now, resolver, report, *more, **options):
         calls.append(job.id)
-        real(conn, job, now, resolver, report)
+        real(conn, job, now, resolver, report, *more, **options)
         if job.id == bad_job + 1:
             raise RuntimeError("boom")
 

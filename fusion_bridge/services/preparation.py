@@ -18,6 +18,9 @@ same (job, target, agent), so a postponed deploy is never doubled; live runs are
 when the actors resolve to no agent at all (the plugin skips such jobs and leaves the
 cancellation to dispatch).
 
+A task with bridge settings (``services/executions.py``) works in executions: periodicity,
+retries of failed runs and ordered actions; one without keeps exactly the rules above.
+
 ``time_out_silent_runs`` fails runs an agent stopped reporting on (the plugin has no such
 sweep); ``apply_retention`` keeps the last runs of every (job, target, agent) instead of the
 plugin's age-based ``cleantaskjob`` that also erases the evidence of success.
@@ -38,11 +41,12 @@ from sqlalchemy.engine import Connection, Engine
 
 import schema
 from fusion_bridge.db import named_lock
-from fusion_bridge.services import balancing, runs as run_service
+from fusion_bridge.services import balancing, executions, runs as run_service
 from fusion_bridge.services.actors import chunks
+from fusion_bridge.services.execution_order import Places, ordering_hold
 from fusion_bridge.services.runs import log_row, new_uniqid, parse_item_list
-from fusion_bridge.services.targets import TargetResolver
 from fusion_bridge.services.task_settings import job_settings
+from fusion_bridge.services.targets import TargetResolver
 from fusion_bridge.services.timeslots import active_timeslots
 from schema.constants import Method, TaskjobLogState as Log, TaskjobState as State
 from schema.plugin_network import statediscoveries
@@ -99,6 +103,11 @@ class TaskPreparation:
     prepared: int = 0
     cancelled: int = 0
     skipped: int = 0  # (target, agent) pairs left alone: a live (or finished) run exists
+    held: int = 0  # pairs held back until the previous action is done with their items
+    retried: int = 0  # failed runs prepared again (retry_count/retry_delay)
+    execution: int = 0  # the task's current execution (0: a 9.5 task without executions)
+    execution_started: bool = False  # the pass started it
+    execution_ended: datetime | None = None  # set when the current execution is over
     error: str | None = None
     retry_at: datetime | None = None  # set when the task is backing off after an error
 
@@ -131,6 +140,14 @@ class PreparationReport:
         for task in self.tasks.values():
             state = (f"error: {task.error}" if task.error else
                      f"{task.prepared} prepared, {task.cancelled} cancelled, {task.skipped} skipped")
+            if task.execution and not task.error:
+                state += f", execution {task.execution}{' (new)' if task.execution_started else ''}"
+                if task.execution_ended:
+                    state += f" over since {task.execution_ended:%Y-%m-%d %H:%M:%S}"
+                if task.retried:
+                    state += f", {task.retried} retried"
+                if task.held:
+                    state += f", {task.held} held until the previous action is done"
             retry = f" (next try {task.retry_at:%Y-%m-%d %H:%M:%S})" if task.retry_at else ""
             out.append(f"  task {task.task_id} {task.name or ''!r}: {task.jobs} job(s), {state}{retry}")
         out.extend(f"  error: {error}" for error in self.errors)
@@ -215,7 +232,8 @@ def _task_jobs(conn: Connection, now: datetime, task_id: int, methods: Iterable[
     """The task's jobs to prepare, read again inside the task's transaction."""
     slots = active_timeslots(conn, now)
     statement = (
-        select(jobs.c.id, jobs.c.method, jobs.c.targets, jobs.c.actors, tasks.c.reprepare_if_successful)
+        select(jobs.c.id, jobs.c.plugin_fusioninventory_tasks_id, jobs.c.method, jobs.c.targets,
+               jobs.c.actors, tasks.c.reprepare_if_successful)
         .select_from(tasks.join(jobs, jobs.c.plugin_fusioninventory_tasks_id == tasks.c.id))
         .where(_task_filter(now, slots, task_id, methods))
         .order_by(jobs.c.id)
@@ -335,12 +353,29 @@ def _insert_prepared_logs(conn: Connection, run_ids: list[int], when: datetime) 
         conn.execute(insert(logs), list(part))
 
 
+def _existing_runs(job, execution: executions.Execution | None):
+    """Runs of the job that block a new run of their (target, agent): for a 9.5 task the
+    plugin's rule; for a managed task scoped to its current execution."""
+    if execution is not None:
+        return executions.existing_runs_statement(job, execution)
+    states = BLOCKING if job.reprepare_if_successful else BLOCKING + (int(State.FINISHED),)
+    return (select(runs.c.id, runs.c.itemtype, runs.c.items_id,
+                   runs.c.plugin_fusioninventory_agents_id.label("agent"), runs.c.state)
+            .where(runs.c.plugin_fusioninventory_taskjobs_id == job.id, runs.c.state.in_(states)))
+
+
 def prepare_job(conn: Connection, job, now: datetime, resolver: TargetResolver,
-                report: TaskPreparation, answering: set[int] | None = None) -> None:
-    """``answering``: in push mode, the pool agents whose /status answered (``probe_pools``)."""
+                report: TaskPreparation, execution: executions.Execution | None = None,
+                places: Places | None = None, answering: set[int] | None = None) -> None:
+    """Runs of one job. ``execution``: the managed task's current execution (None: 9.5
+    rules), which scopes what blocks a pair, adds the retry step and holds back pairs the
+    previous action is not done with; ``places``: the task pass's cache for ordering;
+    ``answering``: in push mode, the pool agents whose /status answered (``probe_pools``).
+    A balanced job's targets are split between its agents by ``balancing``."""
     when = _second(now)
     settings = job_settings(conn, job.id)
-    targets = resolver.resolve(job.method, parse_item_list(job.targets))
+    raw_targets = parse_item_list(job.targets)
+    targets = resolver.resolve(job.method, raw_targets)
     pool = balancing.job_agents(conn, job, settings, targets, answering)
     if settings.balance:
         balancing.prepare_balanced(conn, job, settings, targets, pool, when, report, insert_runs=insert_runs,
@@ -349,14 +384,9 @@ def prepare_job(conn: Connection, job, now: datetime, resolver: TargetResolver,
     agent_ids = set(pool)
     target_set = set(targets)
 
-    states = BLOCKING if job.reprepare_if_successful else BLOCKING + (int(State.FINISHED),)
     blocked: dict[tuple[str, int], set[int]] = defaultdict(set)
     agent_left, target_left = [], []
-    existing = conn.execute(
-        select(runs.c.id, runs.c.itemtype, runs.c.items_id,
-               runs.c.plugin_fusioninventory_agents_id.label("agent"), runs.c.state)
-        .where(runs.c.plugin_fusioninventory_taskjobs_id == job.id, runs.c.state.in_(states))
-    )
+    existing = conn.execute(_existing_runs(job, execution))
     for row in existing:
         target = (row.itemtype, row.items_id)
         if row.state in LIVE and target not in target_set:
@@ -377,7 +407,71 @@ def prepare_job(conn: Connection, job, now: datetime, resolver: TargetResolver,
                 report.skipped += 1
             else:
                 pairs.append((target, agent_id))
-    report.prepared += len(insert_runs(conn, job.id, pairs, when))
+    if execution is None:
+        report.prepared += len(insert_runs(conn, job.id, pairs, when))
+        return
+    pairs = _execution_steps(conn, job, execution, places or Places(conn, resolver), raw_targets, target_set,
+                             agent_ids, pairs, now, report)
+    report.prepared += len(insert_runs(conn, job.id, pairs, when, task_id=execution.task_id,
+                                       execution_id=execution.execution_id))
+
+
+def _execution_steps(conn: Connection, job, execution: executions.Execution, places: Places,
+                     raw_targets: list, target_set: set, agent_ids: set, pairs: list, now: datetime,
+                     report: TaskPreparation) -> list:
+    """A managed task's steps around the job's new pairs: the retry step (own runs; balanced
+    jobs re-run failed slices through the balancing code instead), then ordering — the pairs
+    the previous action is not done with are held back for a later pass. Returns the pairs to
+    prepare now."""
+    settings = job_settings(conn, job.id)
+    report.retried += executions.retry_failed_runs(conn, job, execution, settings, target_set, agent_ids,
+                                                   now, insert_runs)
+    hold = ordering_hold(conn, job, execution, settings, places, raw_targets, agent_ids, now)
+    if hold is None:
+        return pairs
+    kept, held_items = [], set()
+    for target, agent_id in pairs:
+        if hold.holds(target, agent_id):
+            held_items |= hold.held_items(target, agent_id)
+        else:
+            kept.append((target, agent_id))
+    if held_items:
+        report.held += len(pairs) - len(kept)
+        execution.waiting += 1
+        execution.held_items[job.id] = held_items
+    return kept
+
+
+def _prepare_task(conn: Connection, now: datetime, task_id: int, methods: tuple[str, ...],
+                  entry: TaskPreparation, answering: dict[int, set[int]] | None = None) -> None:
+    """One task's pass, inside its transaction. A managed task prepares its current execution;
+    when that is over and its period has elapsed, the next one starts and is prepared too."""
+    resolver = TargetResolver(conn)
+    execution = executions.open_execution(conn, task_id, now)
+    _prepare_jobs(conn, now, task_id, methods, entry, resolver, execution, answering)
+    if execution is None:
+        return
+    entry.execution_ended, following = executions.close_pass(conn, execution, now)
+    if following is not None:
+        entry.execution_ended = None
+        _prepare_jobs(conn, now, task_id, methods, entry, resolver, following, answering)
+
+
+def _prepare_jobs(conn: Connection, now: datetime, task_id: int, methods: tuple[str, ...],
+                  entry: TaskPreparation, resolver: TargetResolver,
+                  execution: executions.Execution | None,
+                  answering: dict[int, set[int]] | None = None) -> None:
+    places = Places(conn, resolver)
+    if execution is not None:
+        entry.execution, entry.execution_started = execution.execution_id, execution.started_now
+    entry.jobs = 0  # counted once when a new execution is prepared in the same pass
+    for job in _task_jobs(conn, now, task_id, methods):
+        entry.jobs += 1
+        answered = None if answering is None else answering.get(job.id)
+        if execution is None:  # the 9.5 call, unchanged
+            prepare_job(conn, job, now, resolver, entry, answering=answered)
+        else:
+            prepare_job(conn, job, now, resolver, entry, execution, places, answering=answered)
 
 
 def prepare_runs(engine: Engine, now: datetime | None = None, task_id: int | None = None, *,
@@ -409,14 +503,11 @@ def prepare_runs(engine: Engine, now: datetime | None = None, task_id: int | Non
             try:
                 answering = balancing.probe_pools(engine, conn, task.id, methods)  # outside the transaction
                 with conn.begin():
-                    resolver = TargetResolver(conn)
-                    for job in _task_jobs(conn, now, task.id, methods):
-                        entry.jobs += 1
-                        push = {} if answering is None else {"answering": answering.get(job.id)}
-                        prepare_job(conn, job, now, resolver, entry, **push)
+                    _prepare_task(conn, now, task.id, methods, entry, answering)
             except Exception as error:  # noqa: BLE001 - one task must not stop the others
                 entry.error = f"{type(error).__name__}: {error}"
-                entry.prepared = entry.cancelled = entry.skipped = 0
+                entry.prepared = entry.cancelled = entry.skipped = entry.held = entry.retried = 0
+                entry.execution, entry.execution_started, entry.execution_ended = 0, False, None
                 if backoff is not None:
                     entry.retry_at = backoff.failed(task.id, now)
                 log.exception("preparation of task %s failed%s", task.id,
@@ -554,6 +645,9 @@ def apply_retention(engine: Engine, keep: int = 10) -> RetentionReport:
                     delete(statediscoveries)
                     .where(statediscoveries.c.plugin_fusioninventory_taskjob_id.in_(ids))
                 ).rowcount
+                # The bridge's row of a run (execution, attempt, slice) goes with the run.
+                conn.execute(delete(schema.bridge_runs)
+                             .where(schema.bridge_runs.c.plugin_fusioninventory_taskjobstates_id.in_(ids)))
                 report.runs += conn.execute(delete(runs).where(runs.c.id.in_(ids))).rowcount
     if report.runs:
         log.info("retention: %s", report.lines()[0])
