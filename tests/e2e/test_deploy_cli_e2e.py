@@ -5,8 +5,8 @@ Only the computers and their agents go into the database directly (GLPI's invent
 them); everything else is the command line of THIS checkout (``python3 -m fusion_bridge`` with
 PYTHONPATH = the repository root) against ``fusion-bridge serve`` of this checkout:
 ``deploy file add`` of a file of more than 1 MiB (two gzip parts), ``deploy package create``,
-``add-check``, ``attach-file``, ``add-action`` (a command judged by its retChecks, a copy of the
-file to an output folder), ``deploy run``, ``prepare --once``, then the agent.
+```add-check``, ``attach-file``, ``add-action`` (a command judged by its retChecks, a copy of the
+file to an output folder), ``deploy mirror add`` (a mirror that is down), ``deploy run``, ``prepare --once``, then the agent.
 
 * The package reaches Finished with the log lines the plugin's ``setStatus`` writes
   (plugin-semantics.md §7.5) and the copied file is byte-identical.
@@ -25,6 +25,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.error
@@ -47,7 +48,11 @@ AGENT_TIMEOUT = 180
 DEVICEID = "e2e-deploy-cli-2026-11-25-19-00-00"
 # A second computer's agent that never runs: its getJobs answer is read by the test.
 OBSERVER_DEVICEID = "e2e-deploy-observer-2026-11-25-19-00-00"
+# Nothing listens on port 1 of the loopback (as in recording g1).
+DEAD_MIRROR = "http://127.0.0.1:1/deploy/"
 AGENT_DEPLOY_VERSION = "2.8"  # what the Debian agent 2.6 sends as its Deploy task version
+# What the agent may log about the dead mirror.
+DEAD_MIRROR_LINES = re.compile(r"127\.0\.0\.1:1\b")
 runs_t = schema.taskjobstates
 
 
@@ -160,6 +165,8 @@ def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge
            "--ok-pattern", sha512, "--error-code", "1")
     deploy("package", "add-action", pid, "--type", "copy", "--from", "payload.bin", "--to", f"{out}/",
            "--name", "copy out")
+    # A mirror that is down comes first: the agent falls back to the bridge, which comes last.
+    deploy("mirror", "add", "--name", "down", "--url", DEAD_MIRROR)
     task = deploy("run", pid, "--computer", str(computer), "--computer", str(observer_computer))
     assert task["is_active"], task
     prepared = prepare_once(database_url)
@@ -184,8 +191,9 @@ def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge
 
     agent_run = run_deploy_agent(bridge, tmp_path)
     ctx = context(agent_run, bridge, engine, run["id"])
-    problems = agentlib.problem_lines(agent_run.log)
+    problems = agentlib.problem_lines(agent_run.log, DEAD_MIRROR_LINES)
     assert not problems, "agent complained:\n" + "\n".join(problems) + ctx
+    assert f"{DEAD_MIRROR}{parts[0][0]}/{parts[0][:2]}/{parts[0]}" in agent_run.log, ctx
     assert state_of(engine, run["id"]) == State.FINISHED, ctx
     copied = out / "payload.bin"
     assert copied.is_file() and copied.read_bytes() == data, ctx
@@ -245,7 +253,7 @@ def check_get_jobs_answer(body: bytes, server, sha512: str, parts: list[str], uu
     entry = answer["associatedFiles"][sha512]
     assert list(entry) == ["name", "p2p", "p2p-retention-duration", "uncompress", "mirrors", "multiparts"], text
     assert entry == {"name": "payload.bin", "p2p": 0, "p2p-retention-duration": 0, "uncompress": 0,
-                     "mirrors": [mirror], "multiparts": parts}, text
+                     "mirrors": [DEAD_MIRROR, mirror], "multiparts": parts}, text
 
 
 def test_package_whose_command_fails_ends_in_error(deploy_task, bridge, engine, database_url, repository_dir,
