@@ -50,7 +50,8 @@ DEVICEID = "e2e-deploy-cli-2026-11-25-19-00-00"
 OBSERVER_DEVICEID = "e2e-deploy-observer-2026-11-25-19-00-00"
 # Nothing listens on port 1 of the loopback (as in recording g1).
 DEAD_MIRROR = "http://127.0.0.1:1/deploy/"
-AGENT_DEPLOY_VERSION = "2.8"  # what the Debian agent 2.6 sends as its Deploy task version
+AGENT_DEPLOY_VERSION = "2.8"
+CHECKSUM_COMMAND = "sha512sum < payload.bin; echo '?a=1&param=2'"  # what the Debian agent 2.6 sends as its Deploy task version
 # What the agent may log about the dead mirror.
 DEAD_MIRROR_LINES = re.compile(r"127\.0\.0\.1:1\b")
 runs_t = schema.taskjobstates
@@ -160,8 +161,9 @@ def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge
     deploy("package", "add-check", pid, "--type", "freespaceGreater", "--path", "/tmp", "--value", "1",
            "--unit", "MB", "--name", "room for it", "--return", "skip")
     deploy("package", "attach-file", pid, str(stored["id"]))
-    # `<` is stored HTML-encoded, as GLPI's UI stores it; getJobs must hand the agent the real command.
-    deploy("package", "add-action", pid, "--type", "cmd", "--exec", "sha512sum < payload.bin", "--name", "checksum",
+    # `<` is stored as `&lt;` (GLPI's UI sanitising), `&` as typed: getJobs must hand the agent the
+    # command as typed.
+    deploy("package", "add-action", pid, "--type", "cmd", "--exec", CHECKSUM_COMMAND, "--name", "checksum",
            "--ok-pattern", sha512, "--error-code", "1")
     deploy("package", "add-action", pid, "--type", "copy", "--from", "payload.bin", "--to", f"{out}/",
            "--name", "copy out")
@@ -213,6 +215,7 @@ def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge
                 "Actions:copy out, processing success"]
     assert [line for line in running if line in expected] == expected, ctx
     assert f"Actions:checksum: {sha512}  -" in running, ctx
+    assert "Actions:checksum: ?a=1&amp;param=2" in running, ctx  # HTML-escaped as the plugin stores it
     assert {(itemtype, items_id) for state, _c, itemtype, items_id in logs[2:]} == \
         {(ItemType.DEPLOY_PACKAGE, package["id"])}, ctx
 
@@ -240,7 +243,7 @@ def check_get_jobs_answer(body: bytes, server, sha512: str, parts: list[str], uu
             {"name": "room for it", "type": "freespaceGreater", "path": "/tmp", "value": "1", "return": "skip"}],
         "associatedFiles": [sha512],
         "actions": [
-            {"cmd": {"exec": "sha512sum < payload.bin", "name": "checksum", "logLineLimit": "10",
+            {"cmd": {"exec": CHECKSUM_COMMAND, "name": "checksum", "logLineLimit": "10",
                      "retChecks": [{"type": "errorCode", "values": ["1"]}, {"type": "okPattern", "values": [sha512]}]}},
             {"copy": {"from": "payload.bin", "to": f"{out}/", "name": "copy out"}}],
         "userinteractions": [],
