@@ -13,7 +13,8 @@ file to an output folder), ``deploy mirror add`` (a mirror that is down), ``depl
 * The getJobs answer for that package (taken from the server for a second computer's run, an
   agent that never runs) has the plugin's shape and key order, and its parts are served only to
   an agent that was handed a job using them: any other hash, agent or moment is refused (403).
-* A package whose command fails ends in Error with the step label in the log.
+* A package whose command fails (made through the admin API this time) ends in Error with the
+  step label in the log.
 
 Needs root and the Debian packages ``fusioninventory-agent`` and
 ``fusioninventory-agent-task-deploy``: when one is missing these tests fail, they never skip.
@@ -52,6 +53,7 @@ OBSERVER_DEVICEID = "e2e-deploy-observer-2026-11-25-19-00-00"
 DEAD_MIRROR = "http://127.0.0.1:1/deploy/"
 AGENT_DEPLOY_VERSION = "2.8"
 CHECKSUM_COMMAND = "sha512sum < payload.bin; echo '?a=1&param=2'"  # what the Debian agent 2.6 sends as its Deploy task version
+ADMIN_TOKEN = "e2e-admin-token"
 # What the agent may log about the dead mirror.
 DEAD_MIRROR_LINES = re.compile(r"127\.0\.0\.1:1\b")
 runs_t = schema.taskjobstates
@@ -66,6 +68,7 @@ def repository_dir(tmp_path) -> Path:
 def bridge(request, monkeypatch, repository_dir):
     # ``serve`` reads the repository setting from the environment it inherits.
     monkeypatch.setenv("FUSION_BRIDGE_DEPLOY_REPOSITORY", str(repository_dir))
+    monkeypatch.setenv("FUSION_BRIDGE_ADMIN_TOKEN", ADMIN_TOKEN)
     return request.getfixturevalue("server")
 
 
@@ -79,7 +82,9 @@ def cli(database_url: str, repository_dir: Path, *args: str) -> object:
 
 
 def prepare_once(database_url: str) -> str:
-    """``fusion-bridge prepare --once``; again if the server's own scheduler held the lock."""
+    """``fusion-bridge prepare --once``; again if the server's own scheduler held the lock. That
+    scheduler's first pass, a moment after the server started, may also have prepared the runs:
+    the callers check the runs, not who made them."""
     for _attempt in range(3):
         done = subprocess.run([sys.executable, "-m", "fusion_bridge", "prepare", "--once", "--database", database_url],
                               capture_output=True, text=True, timeout=120, cwd=ROOT, env=checkout_env())
@@ -107,6 +112,19 @@ def http_get(server, query: str) -> tuple[int, bytes]:
             return reply.status, reply.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+def admin_post(server, path: str, body: dict) -> dict:
+    """POST a JSON body to the admin API (``/api/deploy/…``); its JSON answer."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}/api/deploy/{path}", data=json.dumps(body).encode(), method="POST",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            assert reply.status == 201, reply.status
+            return json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        pytest.fail(f"POST /api/deploy/{path}: HTTP {error.code} {error.read()[:500]!r}\n{server.log_tail()}")
 
 
 def part_query(deviceid: str, part: str) -> str:
@@ -165,15 +183,17 @@ def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge
     # command as typed.
     deploy("package", "add-action", pid, "--type", "cmd", "--exec", CHECKSUM_COMMAND, "--name", "checksum",
            "--ok-pattern", sha512, "--error-code", "1")
-    deploy("package", "add-action", pid, "--type", "copy", "--from", "payload.bin", "--to", f"{out}/",
+    deploy("package", "add-action", pid, "--type", "mkdir", "--path", f"{out}/made/a", "--path", f"{out}/made/b",
+           "--name", "make dirs")
+    deploy("package", "add-action", pid, "--type", "copy", "--from", "payload.bin", "--to", f"{out}/made/a/",
            "--name", "copy out")
     # A mirror that is down comes first: the agent falls back to the bridge, which comes last.
     deploy("mirror", "add", "--name", "down", "--url", DEAD_MIRROR)
     task = deploy("run", pid, "--computer", str(computer), "--computer", str(observer_computer))
     assert task["is_active"], task
-    prepared = prepare_once(database_url)
-    assert "2 run(s) prepared" in prepared, prepared
+    prepare_once(database_url)
     run, observer_run = run_of(engine, agent), run_of(engine, observer)
+    assert run["state"] == observer_run["state"] == State.PREPARED
 
     # Parts go only to an agent that was handed a job using them: not before getJobs.
     assert http_get(bridge, part_query(OBSERVER_DEVICEID, parts[0]))[0] == 403
@@ -197,7 +217,8 @@ def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge
     assert not problems, "agent complained:\n" + "\n".join(problems) + ctx
     assert f"{DEAD_MIRROR}{parts[0][0]}/{parts[0][:2]}/{parts[0]}" in agent_run.log, ctx
     assert state_of(engine, run["id"]) == State.FINISHED, ctx
-    copied = out / "payload.bin"
+    assert (out / "made" / "b").is_dir(), ctx
+    copied = out / "made" / "a" / "payload.bin"
     assert copied.is_file() and copied.read_bytes() == data, ctx
     # Both parts came from the bridge, asked for with the agent's own machineid.
     assert all(f"action=getFilePart&machineid={DEVICEID}&file=/{p[0]}/{p[:2]}/{p}" in agent_run.log
@@ -212,7 +233,7 @@ def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge
                 "Checks:all checks are ok", "Files download:downloading files",
                 "Files download:fetching payload.bin", "Files download:payload.bin downloaded",
                 "Files download:success", "Files preparation:success", "Actions:checksum, processing success",
-                "Actions:copy out, processing success"]
+                "Actions:make dirs, processing success", "Actions:copy out, processing success"]
     assert [line for line in running if line in expected] == expected, ctx
     assert f"Actions:checksum: {sha512}  -" in running, ctx
     assert "Actions:checksum: ?a=1&amp;param=2" in running, ctx  # HTML-escaped as the plugin stores it
@@ -245,7 +266,8 @@ def check_get_jobs_answer(body: bytes, server, sha512: str, parts: list[str], uu
         "actions": [
             {"cmd": {"exec": CHECKSUM_COMMAND, "name": "checksum", "logLineLimit": "10",
                      "retChecks": [{"type": "errorCode", "values": ["1"]}, {"type": "okPattern", "values": [sha512]}]}},
-            {"copy": {"from": "payload.bin", "to": f"{out}/", "name": "copy out"}}],
+            {"mkdir": {"list": [f"{out}/made/a", f"{out}/made/b"], "name": "make dirs"}},
+            {"copy": {"from": "payload.bin", "to": f"{out}/made/a/", "name": "copy out"}}],
         "userinteractions": [],
         "uuid": uuid,
     }, text
@@ -259,21 +281,19 @@ def check_get_jobs_answer(body: bytes, server, sha512: str, parts: list[str], uu
                      "mirrors": [DEAD_MIRROR, mirror], "multiparts": parts}, text
 
 
-def test_package_whose_command_fails_ends_in_error(deploy_task, bridge, engine, database_url, repository_dir,
-                                                   tmp_path):
+def test_package_whose_command_fails_ends_in_error(deploy_task, bridge, engine, database_url, tmp_path):
     _computer, agent = add_computer(engine, "e2e-pc", DEVICEID)
 
-    def deploy(*args: str) -> object:
-        return cli(database_url, repository_dir, "deploy", *args)
-
-    package = deploy("package", "create", "--name", "e2e failing package")
-    pid = str(package["id"])
-    deploy("package", "add-action", pid, "--type", "cmd", "--exec", "echo about to fail; exit 3", "--name", "fails",
-           "--ok-code", "0")
-    deploy("package", "add-action", pid, "--type", "cmd", "--exec", "echo never", "--name", "not reached")
-    deploy("run", pid, "--agent", str(agent))
-    assert "1 run(s) prepared" in prepare_once(database_url)
+    # This time through the admin API of the running server.
+    package = admin_post(bridge, "packages", {"name": "e2e failing package"})
+    admin_post(bridge, f"packages/{package['id']}/actions", {
+        "type": "cmd", "exec": "echo about to fail; exit 3", "name": "fails",
+        "retChecks": [{"type": "okCode", "values": [0]}]})
+    admin_post(bridge, f"packages/{package['id']}/actions", {"type": "cmd", "exec": "echo never", "name": "not reached"})
+    admin_post(bridge, f"packages/{package['id']}/deploy", {"agents": [agent]})
+    prepare_once(database_url)
     run = run_of(engine, agent)
+    assert run["state"] == State.PREPARED
 
     agent_run = run_deploy_agent(bridge, tmp_path)
     ctx = context(agent_run, bridge, engine, run["id"])
