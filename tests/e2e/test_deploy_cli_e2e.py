@@ -286,6 +286,9 @@ def test_package_whose_command_fails_ends_in_error(deploy_task, bridge, engine, 
 
     # This time through the admin API of the running server.
     package = admin_post(bridge, "packages", {"name": "e2e failing package"})
+    # Codes are stored as strings ("0"), as GLPI's form stores them: the agent must still match them.
+    admin_post(bridge, f"packages/{package['id']}/actions", {
+        "type": "cmd", "exec": "echo fine", "name": "succeeds", "retChecks": [{"type": "okCode", "values": [0]}]})
     admin_post(bridge, f"packages/{package['id']}/actions", {
         "type": "cmd", "exec": "echo about to fail; exit 3", "name": "fails",
         "retChecks": [{"type": "okCode", "values": [0]}]})
@@ -302,5 +305,6 @@ def test_package_whose_command_fails_ends_in_error(deploy_task, bridge, engine, 
     comments = [(state, comment) for state, comment, *_ in logs]
     assert comments[-1] == (Log.ERROR, "Actions:fails, processing failure"), ctx
     assert logs[-1][2:] == (ItemType.DEPLOY_PACKAGE, package["id"]), ctx
+    assert (Log.RUNNING, "Actions:succeeds, processing success") in comments, ctx
     assert (Log.RUNNING, "Actions:fails: about to fail") in comments, ctx
     assert not any("not reached" in comment or "never" in comment for _state, comment in comments), ctx
