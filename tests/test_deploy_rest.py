@@ -24,7 +24,7 @@ E5_SKIPPED = {"checks": [{"type": "fileExists", "path": "/nonexistent/fusrec", "
                           "name": "needs missing file"}],
               "associatedFiles": [], "actions": E1_JOBS["actions"], "userinteractions": []}
 E5_FAILING = {"checks": [], "associatedFiles": [],
-              "actions": [{"cmd": {"exec": "echo first; echo second &gt;&amp;2; exit 3", "name": "fails",
+              "actions": [{"cmd": {"exec": "echo first; echo second &gt;&2; exit 3", "name": "fails",
                                    "retChecks": [{"type": "okCode", "values": [0]}]}},
                           {"cmd": {"exec": "echo never", "name": "not reached"}}],
               "userinteractions": []}

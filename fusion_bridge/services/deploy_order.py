@@ -9,10 +9,11 @@ Pure functions: the caller reads the rows and the repository.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from typing import Any, Iterable, Mapping
+
+from fusion_bridge.services.definitions_base import ui_text
 
 # Keys the agent requires in every job (``_validateAnswer``); a package made by GLPI always has
 # them, a hand-written one may not, and the agent would then drop the whole answer.
@@ -76,8 +77,9 @@ def build_job(jobs: Mapping[str, Any], uuid: str, agent_version: str | None, nb_
     for action in job["actions"]:
         command = action.get("cmd") if isinstance(action, dict) else None
         if isinstance(command, dict) and isinstance(command.get("exec"), str):
-            # GLPI stored the command as typed in its UI, HTML-encoded.
-            command["exec"] = html.unescape(command["exec"])
+            # Stored as typed in GLPI's UI, with only `<`/`>` encoded (as the plugin's getJobs,
+            # decode just those: `?a=1&param=2` or `&amp;` must reach the agent unchanged).
+            command["exec"] = ui_text(command["exec"])
     if version_tuple(agent_version) < USER_INTERACTIONS_SINCE:
         for check in job["checks"]:
             if isinstance(check, dict) and check.get("return") in OLD_AGENT_CHECK_RETURNS:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -50,12 +49,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 def serve_command() -> list[str]:
-    exe = shutil.which("fusion-bridge")
-    if exe:
-        return [exe]
-    # Not installed as a console script (e.g. PATH without pip's bin): same entry point.
-    return [sys.executable, "-c", "import sys; from fusion_bridge.cli import main; sys.exit(main())"]
+    """``fusion-bridge`` of THIS checkout: ``python3 -m fusion_bridge`` with ``checkout_env()``.
+
+    Not the ``fusion-bridge`` console script on PATH: that one runs whichever copy was
+    installed (an editable install of another checkout), so the tests would test that copy.
+    In a clean clone with ``pip install -e .`` both are the same code."""
+    return [sys.executable, "-m", "fusion_bridge"]
+
+
+def checkout_env(**extra: str) -> dict[str, str]:
+    """The environment for ``serve_command()``: the checkout's root first on PYTHONPATH (the
+    server runs with another working directory), plus ``extra`` variables."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, **extra}
 
 
 @pytest.fixture
@@ -67,7 +77,7 @@ def server(database_url, tmp_path):
             [*serve_command(), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2",
              "--database", database_url],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            cwd=tmp_path,
+            cwd=tmp_path, env=checkout_env(),
         )
     srv = Server(port, log, process)
     try:

@@ -17,7 +17,6 @@ import hashlib
 import os
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
@@ -33,7 +32,6 @@ from tests.e2e.test_rest_tasks_e2e import add_agent_and_task, context, logs_of, 
 pytestmark = pytest.mark.e2e
 
 PACKAGE = (ItemType.DEPLOY_PACKAGE, 1)
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +53,9 @@ def repository(tmp_path) -> FileRepository:
 
 @pytest.fixture
 def deploy_server(request, monkeypatch, repository):
-    # ``fusion-bridge serve`` reads its settings from the environment it inherits, and runs
-    # this checkout's code (not another installed copy).
+    # ``fusion-bridge serve`` (this checkout's, see ``serve_command``) reads its settings from
+    # the environment it inherits.
     monkeypatch.setenv("FUSION_BRIDGE_DEPLOY_REPOSITORY", str(repository.root))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     return request.getfixturevalue("server")
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from schema.constants import ItemType, TaskjobLogState as Log, TaskjobState as S
 from tests import task_rows
 from tests.e2e import agent as agentlib
 from tests.e2e import netns as netnslib
+from tests.e2e.test_agent_e2e import checkout_env, serve_command
 
 pytestmark = pytest.mark.e2e
 
@@ -53,13 +53,6 @@ ports_t, names_t, addresses_t = schema.glpi_networkports, schema.glpi_networknam
 def items(itemtype: str, item_id: int) -> str:
     """A taskjob's targets/actors as GLPI's UI stores them: a list of one-key objects, string ids."""
     return json.dumps([{itemtype: str(item_id)}], separators=(",", ":"))
-
-
-def serve_command() -> list[str]:
-    exe = shutil.which("fusion-bridge")
-    if exe:
-        return [exe]
-    return [sys.executable, "-c", "import sys; from fusion_bridge.cli import main; sys.exit(main())"]
 
 
 # --- fixtures ------------------------------------------------------------------------------
@@ -135,7 +128,8 @@ def bridge(netns, database_url, engine, tmp_path):
     """``fusion-bridge serve`` on 127.0.0.1:8080 inside the namespace."""
     log = tmp_path / "server.log"
     process = netns.popen([*serve_command(), "serve", "--bind", f"127.0.0.1:{PORT}", "--workers", "2",
-                           "--database", url_inside_namespace(database_url, engine)], log=log, cwd=tmp_path)
+                           "--database", url_inside_namespace(database_url, engine)], log=log, cwd=tmp_path,
+                           env=checkout_env())
     server = Bridge(log, process)
     try:
         if not netns.wait_tcp("127.0.0.1", PORT, SERVER_START_TIMEOUT, alive=process):
@@ -416,7 +410,7 @@ def cli(engine, *args: str) -> object:
     """Run a ``fusion-bridge`` command against the test database; its JSON output."""
     url = engine.url.render_as_string(hide_password=False)
     done = subprocess.run([sys.executable, "-m", "fusion_bridge", *args, "--database", url, "--json"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=checkout_env())
     assert done.returncode == 0, f"fusion-bridge {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return json.loads(done.stdout)
 
