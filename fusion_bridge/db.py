@@ -87,3 +87,15 @@ def named_lock(conn: Connection, name: str, timeout: int = 10) -> Iterator[None]
     finally:
         conn.execute(text("SELECT RELEASE_LOCK(:key)"), {"key": key})
         conn.commit()
+
+
+@contextlib.contextmanager
+def try_lock(conn: Connection, name: str, timeout: int) -> Iterator[bool]:
+    """``named_lock`` that yields False instead of raising when the lock stays taken."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(named_lock(conn, name, timeout=timeout))
+        except TimeoutError:
+            yield False
+            return
+        yield True

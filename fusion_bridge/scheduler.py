@@ -47,14 +47,9 @@ from sqlalchemy.engine import Engine
 from fusion_bridge.config import Config
 from fusion_bridge.db import make_engine
 from fusion_bridge.services.push import PushReport, next_push_start, push_pass
-from fusion_bridge.services.preparation import (
-    PreparationReport,
-    RetentionReport,
-    TaskBackoff,
-    apply_retention,
-    prepare_runs,
-    time_out_silent_runs,
-)
+from fusion_bridge.services.preparation import prepare_runs
+from fusion_bridge.services.preparation_report import PreparationReport, TaskBackoff
+from fusion_bridge.services.run_cleanup import RetentionReport, apply_retention, time_out_silent_runs
 
 log = logging.getLogger(__name__)
 

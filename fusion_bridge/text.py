@@ -35,3 +35,8 @@ def php_json(value: Any, escape_slashes: bool = True) -> str:
 def local_now() -> datetime:
     """GLPI stores its own local time, to the second, in timestamp columns; so does the plugin."""
     return datetime.now().replace(microsecond=0)
+
+
+def to_second(when: datetime) -> datetime:
+    """Dates are written to the second, like GLPI (MySQL would round fractions)."""
+    return when.replace(microsecond=0)

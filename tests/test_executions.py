@@ -15,7 +15,8 @@ import schema
 from fusion_bridge.services import executions, preparation
 from fusion_bridge.services.executions import ExecutionConflict, add_period
 from fusion_bridge.scheduler import Scheduler, SchedulerSettings
-from fusion_bridge.services.preparation import apply_retention, prepare_runs
+from fusion_bridge.services.preparation import prepare_runs
+from fusion_bridge.services.run_cleanup import apply_retention
 from fusion_bridge.services.task_settings import set_job_settings, set_task_settings
 from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State
 

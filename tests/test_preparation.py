@@ -13,15 +13,9 @@ from sqlalchemy import delete, insert, select, update
 
 import schema
 from fusion_bridge.services import preparation
-from fusion_bridge.services.preparation import (
-    AGENT_LEFT,
-    TARGET_LEFT,
-    TaskBackoff,
-    apply_retention,
-    prepare_runs,
-    time_out_silent_runs,
-    timeout_comment,
-)
+from fusion_bridge.services.preparation import AGENT_LEFT, TARGET_LEFT, prepare_runs
+from fusion_bridge.services.preparation_report import TaskBackoff
+from fusion_bridge.services.run_cleanup import apply_retention, time_out_silent_runs, timeout_comment
 from fusion_bridge.scheduler import PassReport, Scheduler, SchedulerSettings
 from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State
 from schema.plugin_deploy import deploygroups, deploygroups_dynamicdatas, deploygroups_staticdatas

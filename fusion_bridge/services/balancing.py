@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema

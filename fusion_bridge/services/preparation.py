@@ -1,4 +1,4 @@
-"""Task preparation (the plugin's ``taskscheduler`` cron), run time-outs and retention.
+"""Task preparation (the plugin's ``taskscheduler`` cron).
 
 ``prepare_runs`` follows the plugin's ``prepareTaskjobs``: for every active task inside its
 schedule window and preparation timeslot, every job (in id order) gets one run per (target,
@@ -20,36 +20,33 @@ cancellation to dispatch).
 
 A task with bridge settings (``services/executions.py``) works in executions: periodicity,
 retries of failed runs and ordered actions; one without keeps exactly the rules above.
-
-``time_out_silent_runs`` fails runs an agent stopped reporting on (the plugin has no such
-sweep); ``apply_retention`` keeps the last runs of every (job, target, agent) instead of the
-plugin's age-based ``cleantaskjob`` that also erases the evidence of success.
+Actions with a pool or load balancing get their agents and slices from ``balancing``. Run
+time-outs and retention are in ``run_cleanup``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Iterable, Iterator
+from datetime import datetime
+from typing import Iterable
 
-from sqlalchemy import and_, delete, func, insert, literal, null, or_, select, update
+from sqlalchemy import and_, func, insert, literal, null, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 import schema
-from fusion_bridge.db import named_lock
+from fusion_bridge.db import try_lock
 from fusion_bridge.services import balancing, executions, runs as run_service
 from fusion_bridge.services.actors import chunks
 from fusion_bridge.services.execution_order import Places, ordering_hold
+from fusion_bridge.services.preparation_report import PreparationReport, TaskBackoff, TaskPreparation
 from fusion_bridge.services.runs import log_row, new_uniqid, parse_item_list
 from fusion_bridge.services.task_settings import job_settings
 from fusion_bridge.services.targets import TargetResolver
 from fusion_bridge.services.timeslots import active_timeslots
+from fusion_bridge.text import to_second
 from schema.constants import Method, TaskjobLogState as Log, TaskjobState as State
-from schema.plugin_network import statediscoveries
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +56,6 @@ runs = schema.taskjobstates
 logs = schema.taskjoblogs
 
 PREPARE_LOCK = "fusion-bridge:prepare"
-TIMEOUT_LOCK = "fusion-bridge:timeouts"
-RETENTION_LOCK = "fusion-bridge:retention"
 
 AGENT_LEFT = "Device no longer defined in definition of job"
 TARGET_LEFT = "Target no longer defined in definition of job"
@@ -69,121 +64,8 @@ ALL_METHODS = (Method.WAKEONLAN, Method.INVENTORY, Method.ESX, Method.NETWORK_DI
                Method.NETWORK_INVENTORY, Method.DEPLOY, Method.COLLECT)
 LIVE = tuple(int(s) for s in run_service.ACTIVE)  # 0, 1, 2: cancelled when agent/target leaves
 BLOCKING = LIVE + (int(State.POSTPONED),)  # a new run is not prepared next to these
-KEPT_BY_RETENTION = BLOCKING
 
 INSERT_BATCH = 10_000
-
-
-@contextlib.contextmanager
-def try_lock(conn: Connection, name: str, timeout: int) -> Iterator[bool]:
-    """``named_lock`` that yields False instead of raising when the lock stays taken."""
-    with contextlib.ExitStack() as stack:
-        try:
-            stack.enter_context(named_lock(conn, name, timeout=timeout))
-        except TimeoutError:
-            yield False
-            return
-        yield True
-
-
-def _second(now: datetime) -> datetime:
-    """Dates are written to the second, like GLPI (MySQL would round fractions)."""
-    return now.replace(microsecond=0)
-
-
-# ---------------------------------------------------------------------------------------------
-# Reports
-
-
-@dataclass
-class TaskPreparation:
-    task_id: int
-    name: str | None = None
-    jobs: int = 0
-    prepared: int = 0
-    cancelled: int = 0
-    skipped: int = 0  # (target, agent) pairs left alone: a live (or finished) run exists
-    held: int = 0  # pairs held back until the previous action is done with their items
-    retried: int = 0  # failed runs prepared again (retry_count/retry_delay)
-    execution: int = 0  # the task's current execution (0: a 9.5 task without executions)
-    execution_started: bool = False  # the pass started it
-    execution_ended: datetime | None = None  # set when the current execution is over
-    error: str | None = None
-    retry_at: datetime | None = None  # set when the task is backing off after an error
-
-
-@dataclass
-class PreparationReport:
-    now: datetime
-    tasks: dict[int, TaskPreparation] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    busy: bool = False  # another preparer held the lock: this pass did nothing
-    seconds: float = 0.0
-
-    @property
-    def prepared(self) -> int:
-        return sum(t.prepared for t in self.tasks.values())
-
-    @property
-    def cancelled(self) -> int:
-        return sum(t.cancelled for t in self.tasks.values())
-
-    @property
-    def skipped(self) -> int:
-        return sum(t.skipped for t in self.tasks.values())
-
-    def lines(self) -> list[str]:
-        if self.busy:
-            return ["preparation: another preparer is running; nothing done"]
-        out = [f"preparation: {self.prepared} run(s) prepared, {self.cancelled} cancelled, "
-               f"{self.skipped} already live or done, {len(self.tasks)} task(s), {self.seconds:.2f} s"]
-        for task in self.tasks.values():
-            state = (f"error: {task.error}" if task.error else
-                     f"{task.prepared} prepared, {task.cancelled} cancelled, {task.skipped} skipped")
-            if task.execution and not task.error:
-                state += f", execution {task.execution}{' (new)' if task.execution_started else ''}"
-                if task.execution_ended:
-                    state += f" over since {task.execution_ended:%Y-%m-%d %H:%M:%S}"
-                if task.retried:
-                    state += f", {task.retried} retried"
-                if task.held:
-                    state += f", {task.held} held until the previous action is done"
-            retry = f" (next try {task.retry_at:%Y-%m-%d %H:%M:%S})" if task.retry_at else ""
-            out.append(f"  task {task.task_id} {task.name or ''!r}: {task.jobs} job(s), {state}{retry}")
-        out.extend(f"  error: {error}" for error in self.errors)
-        return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Error back-off (state kept by the caller, e.g. the scheduler process)
-
-
-class TaskBackoff:
-    """A task whose preparation raised is retried after 1, 2, 4, … up to 60 minutes."""
-
-    def __init__(self, first: timedelta = timedelta(minutes=1), maximum: timedelta = timedelta(minutes=60)):
-        self.first = first
-        self.maximum = maximum
-        self._failures: dict[int, int] = {}
-        self._retry_at: dict[int, datetime] = {}
-
-    def ready(self, task_id: int, now: datetime) -> bool:
-        retry_at = self._retry_at.get(task_id)
-        return retry_at is None or now >= retry_at
-
-    def retry_at(self, task_id: int) -> datetime | None:
-        return self._retry_at.get(task_id)
-
-    def failed(self, task_id: int, now: datetime) -> datetime:
-        count = self._failures.get(task_id, 0) + 1
-        self._failures[task_id] = count
-        delay = min(self.first * (2 ** min(count - 1, 30)), self.maximum)
-        self._retry_at[task_id] = now + delay
-        return self._retry_at[task_id]
-
-    def succeeded(self, task_id: int) -> None:
-        self._failures.pop(task_id, None)
-        self._retry_at.pop(task_id, None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,7 +254,7 @@ def prepare_job(conn: Connection, job, now: datetime, resolver: TargetResolver,
     previous action is not done with; ``places``: the task pass's cache for ordering;
     ``answering``: in push mode, the pool agents whose /status answered (``probe_pools``).
     A balanced job's targets are split between its agents by ``balancing``."""
-    when = _second(now)
+    when = to_second(now)
     settings = job_settings(conn, job.id)
     raw_targets = parse_item_list(job.targets)
     targets = resolver.resolve(job.method, raw_targets)
@@ -519,136 +401,4 @@ def prepare_runs(engine: Engine, now: datetime | None = None, task_id: int | Non
     if report.prepared or report.cancelled:
         log.info("prepared %d run(s), cancelled %d in %.2f s",
                  report.prepared, report.cancelled, report.seconds)
-    return report
-
-
-# ---------------------------------------------------------------------------------------------
-# Server-side time-out
-
-
-def timeout_comment(timeout: timedelta) -> str:
-    minutes = int(timeout.total_seconds() // 60)
-    return (f"No message from the agent for {minutes} minutes: the run is considered failed "
-            "(server-side timeout)")
-
-
-def time_out_silent_runs(engine: Engine, now: datetime | None = None,
-                         timeout: timedelta = timedelta(hours=4)) -> list[int]:
-    """Runs in state 1/2 whose newest log is older than ``timeout`` go to Error (``runs.fail``).
-
-    A run whose only log is its ``Prepared`` line was handed out without a log (by GLPI's own
-    server for Deploy and ESX, which log nothing then): its hand-out time is unknown, so it is
-    left alone. Returns the failed ids.
-    """
-    now = now or datetime.now()
-    cutoff = now - timeout
-    comment = timeout_comment(timeout)
-    newest = func.max(logs.c.date)
-    statement = (
-        select(runs.c.id, runs.c.plugin_fusioninventory_agents_id.label("agent"))
-        .select_from(runs.join(logs, logs.c.plugin_fusioninventory_taskjobstates_id == runs.c.id))
-        .where(runs.c.state.in_([int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA)]),
-               logs.c.state != int(Log.PREPARED))
-        .group_by(runs.c.id, runs.c.plugin_fusioninventory_agents_id)
-        .having(newest < cutoff)
-        .order_by(runs.c.id)
-    )
-    failed = []
-    with engine.connect() as conn, try_lock(conn, TIMEOUT_LOCK, 0) as locked:
-        if not locked:
-            return failed
-        with conn.begin():
-            for row in conn.execute(statement).all():
-                if run_service.fail(conn, row.id, comment, _second(now), items_id=row.agent):
-                    failed.append(row.id)
-    if failed:
-        log.warning("%d silent run(s) timed out: %s", len(failed), ", ".join(map(str, failed[:20])))
-    return failed
-
-
-# ---------------------------------------------------------------------------------------------
-# Retention
-
-
-@dataclass
-class RetentionReport:
-    runs: int = 0
-    logs: int = 0
-    statediscoveries: int = 0
-    busy: bool = False
-
-    def lines(self) -> list[str]:
-        if self.busy:
-            return ["retention: another instance is cleaning up; nothing done"]
-        return [f"retention: {self.runs} old run(s) deleted with {self.logs} log line(s) and "
-                f"{self.statediscoveries} discovery counter(s)"]
-
-
-def runs_to_forget(conn: Connection, keep: int) -> list[int]:
-    """Ids of runs beyond the newest ``keep`` of their (job, target, agent), except live runs
-    and the newest finished one."""
-    statement = (
-        select(runs.c.plugin_fusioninventory_agents_id, runs.c.plugin_fusioninventory_taskjobs_id,
-               runs.c.items_id, runs.c.itemtype, runs.c.id, runs.c.state)
-        .order_by(runs.c.plugin_fusioninventory_agents_id, runs.c.plugin_fusioninventory_taskjobs_id,
-                  runs.c.items_id, runs.c.itemtype, runs.c.id)
-    )
-    doomed: list[int] = []
-    group_key = None
-    group: list[tuple[int, int]] = []
-
-    def settle() -> None:
-        if len(group) <= keep:
-            return
-        newest_first = sorted(group, reverse=True)
-        newest_finished = next((rid for rid, state in newest_first if state == State.FINISHED), None)
-        for rid, state in newest_first[keep:]:
-            if rid != newest_finished and state not in KEPT_BY_RETENTION:
-                doomed.append(rid)
-
-    for agent, job, items_id, itemtype, run_id, state in conn.execute(statement):
-        key = (agent, job, items_id, itemtype)
-        if key != group_key:
-            settle()
-            group_key, group = key, []
-        group.append((run_id, state))
-    settle()
-    return doomed
-
-
-def apply_retention(engine: Engine, keep: int = 10) -> RetentionReport:
-    """Delete all but the newest ``keep`` runs of every (job, target, agent) with their logs
-    and discovery counters; never a live run nor the newest finished one.
-
-    Runs go in chunks, each chunk (runs, logs, counters) in one transaction.
-    """
-    if keep < 1:
-        raise ValueError("keep must be at least 1")
-    report = RetentionReport()
-    with engine.connect() as conn, try_lock(conn, RETENTION_LOCK, 0) as locked:
-        if not locked:
-            report.busy = True
-            return report
-        with conn.begin():
-            doomed = runs_to_forget(conn, keep)
-        for part in chunks(doomed):
-            with conn.begin():
-                ids = list(conn.execute(
-                    select(runs.c.id).where(runs.c.id.in_(part), runs.c.state.not_in(KEPT_BY_RETENTION))
-                    .with_for_update()
-                ).scalars())
-                if not ids:
-                    continue
-                report.logs += conn.execute(
-                    delete(logs).where(logs.c.plugin_fusioninventory_taskjobstates_id.in_(ids))).rowcount
-                report.statediscoveries += conn.execute(
-                    delete(statediscoveries)
-                    .where(statediscoveries.c.plugin_fusioninventory_taskjob_id.in_(ids))
-                ).rowcount
-                # The bridge's row of a run (execution, attempt, slice) goes with the run.
-                conn.execute(delete(schema.bridge_runs)
-                             .where(schema.bridge_runs.c.plugin_fusioninventory_taskjobstates_id.in_(ids)))
-                report.runs += conn.execute(delete(runs).where(runs.c.id.in_(ids))).rowcount
-    if report.runs:
-        log.info("retention: %s", report.lines()[0])
     return report

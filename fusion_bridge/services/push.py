@@ -56,11 +56,12 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 import schema
+from fusion_bridge.db import try_lock
 from fusion_bridge.services import wakeup
 from fusion_bridge.services.actors import chunks
-from fusion_bridge.services.preparation import try_lock
 from fusion_bridge.services.runs import log_row
 from fusion_bridge.services.task_settings import TaskSettings
+from fusion_bridge.text import to_second
 from fusion_bridge.services.wakeup_counter import (
     Contended,
     claim_wave,
@@ -131,10 +132,6 @@ class _Task:
     cap: int  # agents per wave, 0 = no cap
     every: timedelta | None  # between waves (None = no waves)
     last_wave: datetime | None
-
-
-def _second(when: datetime) -> datetime:
-    return when.replace(microsecond=0)
 
 
 def _push_tasks(conn: Connection, now: datetime, task_id: int | None, force: bool,
@@ -324,7 +321,7 @@ def _record_attempt_times(engine: Engine, results: list[wakeup.WakeResult], clai
     agents' ``push_timeout``); the earliest time-out then falls due at ``report.next_due``."""
     by_date: dict[datetime, list[int]] = defaultdict(list)
     for result in results:
-        when = _second(result.date)
+        when = to_second(result.date)
         for run_id in claim.wake.get(result.agent_id, ()):
             by_date[when].append(run_id)
             report.due(when + claim.timeouts[run_id])
@@ -350,7 +347,7 @@ def push_pass(engine: Engine, now: datetime | None = None, *, task_id: int | Non
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     moment = now or datetime.now()
-    now = _second(moment)
+    now = to_second(moment)
     started = time.monotonic()
     report = PushReport(now=now)
     with engine.connect() as conn, try_lock(conn, PUSH_LOCK, lock_timeout) as locked:

@@ -26,7 +26,8 @@ import pytest
 from sqlalchemy import select
 
 import schema
-from fusion_bridge.services.preparation import prepare_runs, time_out_silent_runs
+from fusion_bridge.services.preparation import prepare_runs
+from fusion_bridge.services.run_cleanup import time_out_silent_runs
 from fusion_bridge.services.task_settings import set_job_settings
 from schema.constants import ItemType, TaskjobState as State
 from tests import task_rows
