@@ -29,12 +29,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
 from fusion_bridge.services import slices, wakeup
-from fusion_bridge.services.execution_order import OrderingHold
+from fusion_bridge.services.execution_order import OrderingHold, Places, ordering_hold
 from fusion_bridge.services.executions import Execution
 from fusion_bridge.services.actors import agents_for_actors, module_pool, select_in, subnet_pool
 from fusion_bridge.services.runs import log_row, parse_item_list
@@ -247,16 +247,18 @@ def _other_agent(agents: list[int], load: Counter, tried: set[int], failed_agent
 
 
 def prepare_balanced(conn: Connection, job, settings: JobSettings, targets: list[tuple[str, int]],
-                     agents: list[int], when: datetime, report, execution: Execution,
-                     hold: OrderingHold | None = None, *, insert_runs, cancel_runs,
+                     agents: list[int], when: datetime, report, execution: Execution, places: Places,
+                     raw_targets: list[tuple[str, int]], *, insert_runs, cancel_runs,
                      agent_left: str, target_left: str) -> None:
     """Split the job's targets between ``agents`` (see the module's docstring); runs go in
     through the preparation's ``insert_runs``/``cancel_runs`` so they look like every other run.
 
-    ``execution``: the task's current execution (its units are this execution's runs); what
-    this pass leaves for later — targets ``hold`` keeps back until the previous action is done
-    with them, units waiting for an agent — counts in ``execution.waiting`` (the execution is
-    not over) and in ``execution.held_items`` (the next action waits for them too)."""
+    ``execution``: the task's current execution (its units are this execution's runs). A
+    target the previous action of the task is not done with is held back whole
+    (``execution_order``; ``places``: the pass's cache). What this pass leaves for later —
+    held targets, units waiting for an agent — counts in ``execution.waiting`` (the execution
+    is not over) and ``execution.held_items`` (the next action waits for them too)."""
+    hold = ordering_hold(conn, job, execution, settings, places, raw_targets, agents, when)
     newest, tried, succeeded = _unit_history(conn, job.id, execution.execution_id)
     target_set, pool_set = set(targets), set(agents)
     held = {t for t in targets if hold is not None and hold.holds_target(t)}

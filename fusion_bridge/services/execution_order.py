@@ -3,16 +3,17 @@
 The seed's example: action 1 wakes computers (Wake-on-LAN, targets = the computers), action 2
 deploys a package to them (actors = the same computers). Action 2's run on a computer is
 prepared only when action 1 has no live run on that computer in the current execution (nor a
-failed one waiting for its retry), and ``wait_previous`` minutes have passed since action 1's
+failed one waiting for its retry or, balanced, for another agent of its pool), and ``wait_previous`` minutes have passed since action 1's
 last run on it ended. Items action 1 does not touch are not held. ``wait_previous = -1``: the
 action does not wait. The previous action is the task's action with the next lower id.
 
 Items ("places") of a run: its target when the target is a place — a computer, a network
 device, an agent, an IP range with the SNMP devices inside it (and the computers of the previous
 action having an address inside it: the seed's "wake the computers, then discover the range"),
-a group or deploy group with its computers — otherwise (a deploy package, a collect) the agent that runs it and that agent's
-computer, where the action really happens. A held pair of this action makes its items pending
-for the next action too, so the order holds along the whole chain of actions.
+a group or deploy group with its computers — otherwise (a deploy package, a collect) the agent
+that runs it and that agent's computer, where the action really happens. A held pair of this
+action makes its items pending for the next action too, so the order holds along the whole
+chain of actions.
 
 A balanced action (``balancing``) splits a target between the agents of its pool, so it is
 held back by whole targets (``OrderingHold.holds_target``): a target waits while the previous

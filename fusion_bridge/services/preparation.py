@@ -371,19 +371,16 @@ def prepare_job(conn: Connection, job, now: datetime, resolver: TargetResolver,
     rules), which scopes what blocks a pair, adds the retry step and holds back pairs the
     previous action is not done with; ``places``: the task pass's cache for ordering;
     ``answering``: in push mode, the pool agents whose /status answered (``probe_pools``).
-    A balanced job's targets are split between its agents by ``balancing``, held back by whole
-    targets while the previous action is busy with them."""
+    A balanced job's targets are split between its agents by ``balancing``."""
     when = _second(now)
     settings = job_settings(conn, job.id)
     raw_targets = parse_item_list(job.targets)
     targets = resolver.resolve(job.method, raw_targets)
     pool = balancing.job_agents(conn, job, settings, targets, answering)
     if settings.balance and execution is not None:  # a balanced job always makes its task managed
-        hold = ordering_hold(conn, job, execution, settings, places or Places(conn, resolver), raw_targets,
-                             pool, now)
-        balancing.prepare_balanced(conn, job, settings, targets, pool, when, report, execution, hold,
-                                   insert_runs=insert_runs, cancel_runs=cancel_runs, agent_left=AGENT_LEFT,
-                                   target_left=TARGET_LEFT)
+        balancing.prepare_balanced(conn, job, settings, targets, pool, when, report, execution,
+                                   places or Places(conn, resolver), raw_targets, insert_runs=insert_runs,
+                                   cancel_runs=cancel_runs, agent_left=AGENT_LEFT, target_left=TARGET_LEFT)
         return
     agent_ids = set(pool)
     target_set = set(targets)
