@@ -18,6 +18,7 @@ from sqlalchemy import select
 import schema
 from fusion_bridge.scheduler import Scheduler, SchedulerSettings
 from fusion_bridge.services import operator_view
+from fusion_bridge.services.definitions_base import state_word
 from fusion_bridge.services.task_settings import set_job_settings, set_task_settings
 from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
 from tests.agent_requests import ZLIB_HEADERS, message_xml, prolog
@@ -201,13 +202,16 @@ def test_periodic_push_task_wakes_then_discovers_balanced_over_a_pool(engine, cl
     assert history[2][1].startswith("Push failed: the agent did not take the run within 60 s")
     with engine.connect() as conn:
         recorded = conn.execute(select(schema.bridge_wakeups.c.outcome)).scalars().all()
+        pushed = conn.execute(select(schema.bridge_tasks.c.execution_id, schema.bridge_tasks.c.last_push,
+                                     schema.bridge_tasks.c.execution_start)).one()
     assert recorded == ["woken"] * woken
+    assert tuple(pushed) == (2, 2, start + timedelta(days=1))  # execution 2 began and was pushed on time
 
     view = operator_view.task_executions(engine, TASK)
     listed = {e["execution"]: e for e in view["executions"]}
     assert sorted(listed) == [1, 2] and view["execution"] == 2
     assert listed[1]["runs"] == 7 and listed[2]["runs"] == 6
-    assert listed[1]["states"] == {view_word(State.FINISHED): 6, view_word(State.IN_ERROR): 1}
+    assert listed[1]["states"] == {state_word(State.FINISHED): 6, state_word(State.IN_ERROR): 1}
     for execution in (1, 2):
         assert listed[execution]["addresses"] == {"covered": len(whole), "total": len(whole)}
     shown = operator_view.task_executions(engine, TASK, execution=1)
@@ -216,8 +220,3 @@ def test_periodic_push_task_wakes_then_discovers_balanced_over_a_pool(engine, cl
     [moved] = [run for run in shown["runs"] if run["previous_run"] == failed.id]
     assert moved["attempt"] == 1 and moved["slice"] == by_id[failed.id]["slice"]
     assert moved["agent"]["id"] != by_id[failed.id]["agent"]["id"]
-
-
-def view_word(state: int) -> str:
-    from fusion_bridge.services.definitions_base import state_word
-    return state_word(state)
