@@ -13,7 +13,16 @@ the scheduler does not sleep through a push task's start: every ``PUSH_CHECK`` s
 sooner, at the next start it knows of) one small query looks for an active push task whose
 ``datetime_start`` came between the last pass and now, and runs a full pass at once; when a
 pushed run's ``push_timeout`` falls due, a push-only pass runs. A push task given a start
-already in the past before the last pass is pushed by the next regular pass.
+already in the past before the last pass is pushed by the next regular pass. A periodic push
+task's next execution counts as a start too (``next_push_start``), so each execution is pushed
+when it is due, not up to a pass interval later.
+
+Order of a pass: preparation (the current executions, their retries, moved slices, ordering,
+the next periodic execution), then push (wakes the agents of what was just prepared, gives up
+on runs whose agents never called), then — only when the push gave up on runs — preparation
+and push once more, so a balanced action's failed slice moves to another agent of its pool
+and that agent is woken in the same pass; then the time-out sweep and the retention. A
+push-only pass between full passes that gives up on runs ends the wait for the same reason.
 
 Settings (environment):
 
@@ -110,6 +119,9 @@ class SchedulerSettings:
 class PassReport:
     preparation: PreparationReport
     push: PushReport | None = None
+    # Preparation and push again after the push gave up on runs (None when it did not).
+    moved: PreparationReport | None = None
+    moved_push: PushReport | None = None
     timed_out: list[int] | None = None  # None: the sweep was not due in this pass
     retention: RetentionReport | None = None
     errors: list[str] = field(default_factory=list)
@@ -118,6 +130,9 @@ class PassReport:
         out = list(self.preparation.lines()) if self.preparation else []
         if self.push is not None:
             out.extend(self.push.lines())
+        for again in (self.moved, self.moved_push):
+            if again is not None:
+                out.extend(f"after give-ups: {line}" for line in again.lines())
         if self.timed_out is not None:
             out.append(f"time-outs: {len(self.timed_out)} silent run(s) set to Error"
                        + (f" ({', '.join(map(str, self.timed_out[:20]))})" if self.timed_out else ""))
@@ -168,15 +183,13 @@ class Scheduler:
         asked)."""
         now = self.clock()
         errors = []
-        try:
-            preparation = prepare_runs(self.engine, now, backoff=self.backoff,
-                                       lock_timeout=self.settings.lock_timeout)
-        except Exception as error:  # noqa: BLE001 - the scheduler must survive a bad pass
-            log.exception("preparation pass failed")
-            preparation = PreparationReport(now=now, errors=[f"{type(error).__name__}: {error}"])
-        report = PassReport(preparation, errors=errors)
+        report = PassReport(self._prepare(now), errors=errors)
         self._last_pass_at = now
         report.push = self.run_push(errors)
+        if report.push is not None and report.push.failed and not report.preparation.busy:
+            # Runs the push gave up on: their slices move to other agents, woken now.
+            report.moved = self._prepare(self.clock())
+            report.moved_push = self.run_push(errors)
         if self._due(self._last_sweep, self.settings.timeout_every):
             try:
                 report.timed_out = time_out_silent_runs(self.engine, now, self.settings.run_timeout)
@@ -193,6 +206,13 @@ class Scheduler:
                 log.exception("retention failed")
                 errors.append(f"retention: {type(error).__name__}: {error}")
         return report
+
+    def _prepare(self, now: datetime) -> PreparationReport:
+        try:
+            return prepare_runs(self.engine, now, backoff=self.backoff, lock_timeout=self.settings.lock_timeout)
+        except Exception as error:  # noqa: BLE001 - the scheduler must survive a bad pass
+            log.exception("preparation pass failed")
+            return PreparationReport(now=now, errors=[f"{type(error).__name__}: {error}"])
 
     def run_push(self, errors: list[str] | None = None) -> PushReport | None:
         """A push pass (wake-ups, re-wakes and give-ups due now); None when it failed."""
@@ -228,7 +248,9 @@ class Scheduler:
             if start is not None and start <= now:
                 return
             if self._push_due is not None and self._push_due <= now:
-                self.run_push()
+                pushed = self.run_push()
+                if pushed is not None and pushed.failed:
+                    return  # a full pass moves the given-up runs' slices at once
                 if self._push_due is not None and self._push_due <= self.clock():
                     self._push_due = None  # busy or failed: the next full pass retries
                 continue

@@ -127,3 +127,43 @@ def test_cli_pushes_a_task_now(engine, database_url):
     assert "cannot be combined" in wakeup_cli(database_url, "--task", "1", "--agent", "1", expect=2)
     with engine.connect() as conn:
         assert conn.execute(select(schema.bridge_wakeups.c.outcome)).scalars().all() == ["woken", "woken"]
+
+
+def test_the_next_periodic_execution_of_a_push_task_is_a_start_to_wait_for(engine):
+    from fusion_bridge.services.push import next_push_start
+    from fusion_bridge.services.task_settings import set_task_settings
+
+    start = datetime(2026, 11, 25, 12, 0, 0)
+    with engine.begin() as conn:
+        add_push_task(conn, 1, start=start - timedelta(days=3))
+        add_push_task(conn, 2, start=start - timedelta(days=3), communication="pull")
+    set_task_settings(engine, 1, {"period": "1d"})
+    set_task_settings(engine, 2, {"period": "2h"})
+    with engine.begin() as conn:
+        conn.execute(update(schema.bridge_tasks).values(execution_id=4, execution_start=start))
+    with engine.connect() as conn:
+        # The pull task's next execution (at 14:00) is not a push start; the push task's is.
+        assert next_push_start(conn, start) == start + timedelta(days=1)
+        assert next_push_start(conn, start + timedelta(days=1)) is None
+    with engine.begin() as conn:
+        conn.execute(update(schema.tasks).where(schema.tasks.c.id == 1).values(is_active=0))
+    with engine.connect() as conn:
+        assert next_push_start(conn, start) is None
+
+
+def test_a_push_only_pass_that_gives_up_ends_the_wait_for_a_full_pass(engine):
+    """The runs a push-only pass gives up on are re-prepared at once (a balanced action moves
+    their slices), not at the next regular pass."""
+    with AgentEmulator(ports=1) as emulator:  # answers, but the agent never calls in
+        add_agents_with_addresses(engine, {1: ("127.0.0.1", emulator.ports[0])})
+        with engine.begin() as conn:
+            add_push_task(conn, 1, start=datetime.now() - timedelta(minutes=1), timeout=1, retries=0)
+            wol_job_for(conn, 1, 1)
+        scheduler = Scheduler(engine, SchedulerSettings(interval=60, push_check=0.2))
+        first = scheduler.run_pass()
+        assert first.push.first == 1 and first.moved is None
+        waited = time.monotonic()
+        scheduler.wait_for_next_pass(10)
+        assert time.monotonic() - waited < 5
+    [run_id] = pushes(engine)
+    assert run_state(engine, run_id) == State.IN_ERROR

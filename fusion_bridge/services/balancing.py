@@ -34,6 +34,8 @@ from sqlalchemy.engine import Connection, Engine
 
 import schema
 from fusion_bridge.services import slices, wakeup
+from fusion_bridge.services.execution_order import OrderingHold, Places, ordering_hold
+from fusion_bridge.services.executions import Execution
 from fusion_bridge.services.actors import agents_for_actors, module_pool, select_in, subnet_pool
 from fusion_bridge.services.runs import log_row, parse_item_list
 from fusion_bridge.services.targets import TargetResolver, range_bounds, target_networks
@@ -245,13 +247,22 @@ def _other_agent(agents: list[int], load: Counter, tried: set[int], failed_agent
 
 
 def prepare_balanced(conn: Connection, job, settings: JobSettings, targets: list[tuple[str, int]],
-                     agents: list[int], when: datetime, report, *, insert_runs, cancel_runs,
+                     agents: list[int], when: datetime, report, execution: Execution, places: Places,
+                     raw_targets: list[tuple[str, int]], *, insert_runs, cancel_runs,
                      agent_left: str, target_left: str) -> None:
     """Split the job's targets between ``agents`` (see the module's docstring); runs go in
-    through the preparation's ``insert_runs``/``cancel_runs`` so they look like every other run."""
-    task = task_settings(conn, report.task_id)
-    newest, tried, succeeded = _unit_history(conn, job.id, task.execution_id)
+    through the preparation's ``insert_runs``/``cancel_runs`` so they look like every other run.
+
+    ``execution``: the task's current execution (its units are this execution's runs). A
+    target the previous action of the task is not done with is held back whole
+    (``execution_order``; ``places``: the pass's cache). What this pass leaves for later —
+    held targets, units waiting for an agent — counts in ``execution.waiting`` (the execution
+    is not over) and ``execution.held_items`` (the next action waits for them too)."""
+    hold = ordering_hold(conn, job, execution, settings, places, raw_targets, agents, when)
+    newest, tried, succeeded = _unit_history(conn, job.id, execution.execution_id)
     target_set, pool_set = set(targets), set(agents)
+    held = {t for t in targets if hold is not None and hold.holds_target(t)}
+    waiting: set[tuple[str, int]] = set(held)
 
     gone = [u.run_id for u in newest.values() if u.state in LIVE and u.target not in target_set]
     # An empty pool (e.g. no agent answered at this pass) moves nothing: the units wait.
@@ -281,21 +292,37 @@ def prepare_balanced(conn: Connection, job, settings: JobSettings, targets: list
             if unit.attempt >= settings.slice_retries:
                 lost.append(unit)
                 continue
-            agent = _other_agent(agents, load, tried[key], unit.agent)
+            agent = None if unit.target in held else _other_agent(agents, load, tried[key], unit.agent)
             if agent is None:
-                continue  # retried when the pool has another agent
+                waiting.add(unit.target)  # moved when the pool has another agent
+                continue
             load[agent] += 1
             reruns.append(Assignment(unit.target, agent, unit.part, unit.attempt + 1, unit.run_id))
     _report_lost(conn, lost, when)
 
-    fresh = [t for t in targets if t not in covered]
+    fresh = [t for t in targets if t not in covered and t not in held]
     assignments = (_fresh_assignments(conn, job.method, fresh, agents) if agents else []) + reruns
     if fresh and not agents:
+        waiting.update(fresh)
         log.info("job %s: no agent in its pool, %d target(s) wait", job.id, len(fresh))
+    if held:
+        report.held += len(held)
+    _leave_waiting(execution, job.id, waiting, hold)
     if assignments:
         report.prepared += len(insert_runs(conn, job.id, [(a.target, a.agent) for a in assignments], when,
-                                           [a.details() for a in assignments], task_id=report.task_id,
-                                           execution_id=task.execution_id))
+                                           [a.details() for a in assignments], task_id=execution.task_id,
+                                           execution_id=execution.execution_id))
+
+
+def _leave_waiting(execution: Execution, job_id: int, waiting: set[tuple[str, int]],
+                   hold: OrderingHold | None) -> None:
+    """Targets left for a later pass keep the execution open and hold the next action."""
+    if not waiting:
+        return
+    execution.waiting += len(waiting)
+    items = execution.held_items.setdefault(job_id, set())
+    for target in waiting:
+        items |= hold.held_items(target, 0) if hold is not None else {target}
 
 
 def _report_lost(conn: Connection, lost: list[Unit], when: datetime) -> None:

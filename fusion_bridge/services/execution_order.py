@@ -3,15 +3,21 @@
 The seed's example: action 1 wakes computers (Wake-on-LAN, targets = the computers), action 2
 deploys a package to them (actors = the same computers). Action 2's run on a computer is
 prepared only when action 1 has no live run on that computer in the current execution (nor a
-failed one waiting for its retry), and ``wait_previous`` minutes have passed since action 1's
+failed one waiting for its retry or, balanced, for another agent of its pool), and ``wait_previous`` minutes have passed since action 1's
 last run on it ended. Items action 1 does not touch are not held. ``wait_previous = -1``: the
 action does not wait. The previous action is the task's action with the next lower id.
 
 Items ("places") of a run: its target when the target is a place — a computer, a network
-device, an agent, an IP range with the SNMP devices inside it, a group or deploy group with its
-computers — otherwise (a deploy package, a collect) the agent that runs it and that agent's
-computer, where the action really happens. A held pair of this action makes its items pending
-for the next action too, so the order holds along the whole chain of actions.
+device, an agent, an IP range with the SNMP devices inside it (and the computers of the previous
+action having an address inside it: the seed's "wake the computers, then discover the range"),
+a group or deploy group with its computers — otherwise (a deploy package, a collect) the agent
+that runs it and that agent's computer, where the action really happens. A held pair of this
+action makes its items pending for the next action too, so the order holds along the whole
+chain of actions.
+
+A balanced action (``balancing``) splits a target between the agents of its pool, so it is
+held back by whole targets (``OrderingHold.holds_target``): a target waits while the previous
+action is busy with any of its items; which agent would get which slice does not matter.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import schema
 from fusion_bridge.services.actors import deploy_group_computers, glpi_group_computers, select_in
 from fusion_bridge.services.executions import (BRIDGE_RUN, LIVE_OR_POSTPONED, RUN_AGENT, Execution,
                                                retryable_failures)
-from fusion_bridge.services.targets import TargetResolver
+from fusion_bridge.services.targets import TargetResolver, ipv4_int, range_bounds
 from fusion_bridge.services.task_settings import JobSettings, job_settings
 from schema.constants import ItemType
 
@@ -35,6 +41,7 @@ runs = schema.taskjobstates
 logs = schema.taskjoblogs
 jobs = schema.taskjobs
 bridge_runs = schema.bridge_runs
+ipaddresses = schema.glpi_ipaddresses
 
 # Targets that are not a place but a payload: their run happens on the agent's computer.
 PAYLOADS = {ItemType.DEPLOY_PACKAGE, ItemType.COLLECT}
@@ -50,6 +57,8 @@ class Places:
     resolver: TargetResolver
     _computers: dict[int, int] = field(default_factory=dict)
     _expanded: dict[Item, set[Item]] = field(default_factory=dict)
+    _addresses: dict[int, list[int]] = field(default_factory=dict)  # computer -> its IPv4s as int
+    _bounds: dict[int, tuple[int, int] | None] = field(default_factory=dict)  # IP range -> bounds
 
     def load_agents(self, agent_ids) -> None:
         missing = [a for a in agent_ids if a not in self._computers]
@@ -77,6 +86,28 @@ class Places:
             self._expanded[target] = items
         return self._expanded[target]
 
+    def computers_in_range(self, range_id: int, computers: set[int]) -> set[Item]:
+        """Those of ``computers`` (few: the previous action's busy ones) having a GLPI IPv4
+        address inside the IP range. Ranges are not expanded to all their computers: a /16
+        may hold thousands."""
+        if range_id not in self._bounds:
+            self._bounds[range_id] = range_bounds(self.conn, [range_id]).get(range_id)
+        bounds = self._bounds[range_id]
+        if bounds is None or not computers:
+            return set()
+        missing = [c for c in computers if c not in self._addresses]
+        for computer in missing:
+            self._addresses[computer] = []
+        for row in select_in(self.conn, [ipaddresses.c.mainitems_id, ipaddresses.c.name], ipaddresses.c.mainitems_id,
+                             missing, ipaddresses.c.mainitemtype == ItemType.COMPUTER,
+                             ipaddresses.c.is_deleted == 0):
+            ip = ipv4_int(row.name)
+            if ip is not None:
+                self._addresses[row.mainitems_id].append(ip)
+        low, high = bounds
+        return {(ItemType.COMPUTER, c) for c in computers
+                if any(low <= ip <= high for ip in self._addresses[c])}
+
     def of_run(self, target: Item, agent_id: int, origins: dict[Item, set[Item]] | None = None) -> set[Item]:
         """Items a run of (target, agent) works on; ``origins``: raw targets a resolved one
         came from (an SNMP device from its IP range)."""
@@ -96,16 +127,35 @@ class OrderingHold:
     places: Places
     origins: dict[Item, set[Item]]
 
+    def _ranges_touched(self, target: Item) -> set[Item]:
+        """Busy computers with an address in the target's IP range(s) (its own, or the range
+        an SNMP device came from)."""
+        ranges = {target} if target[0] == ItemType.IP_RANGE else set(self.origins.get(target, ()))
+        computers = {item_id for itemtype, item_id in self.busy if itemtype == ItemType.COMPUTER}
+        found: set[Item] = set()
+        for itemtype, range_id in ranges:
+            if itemtype == ItemType.IP_RANGE:
+                found |= self.places.computers_in_range(range_id, computers)
+        return found
+
     def holds(self, target: Item, agent_id: int) -> bool:
         if target[0] in PAYLOADS:
             items = self.places.of_agent(agent_id)
         else:
             items = self.places.of_run(target, agent_id, self.origins) | self.places.of_agent(agent_id)
-        return not items.isdisjoint(self.busy)
+        return not items.isdisjoint(self.busy) or bool(self._ranges_touched(target))
+
+    def holds_target(self, target: Item) -> bool:
+        """Whether a balanced action must leave the whole target for a later pass (a payload
+        target — a package — runs on the agents' computers, none of which is known yet)."""
+        if target[0] in PAYLOADS:
+            return False
+        return not self.places.of_run(target, 0, self.origins).isdisjoint(self.busy) or \
+            bool(self._ranges_touched(target))
 
     def held_items(self, target: Item, agent_id: int) -> set[Item]:
         """Items a held pair leaves pending for the next action."""
-        return self.places.of_run(target, agent_id, self.origins)
+        return self.places.of_run(target, agent_id, self.origins) | self._ranges_touched(target)
 
 
 def previous_job(conn: Connection, job) -> object | None:

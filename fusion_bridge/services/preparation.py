@@ -259,8 +259,9 @@ def prepare_job(conn: Connection, job, now: datetime, resolver: TargetResolver,
     raw_targets = parse_item_list(job.targets)
     targets = resolver.resolve(job.method, raw_targets)
     pool = balancing.job_agents(conn, job, settings, targets, answering)
-    if settings.balance:
-        balancing.prepare_balanced(conn, job, settings, targets, pool, when, report, insert_runs=insert_runs,
+    if settings.balance and execution is not None:  # a balanced job always makes its task managed
+        balancing.prepare_balanced(conn, job, settings, targets, pool, when, report, execution,
+                                   places or Places(conn, resolver), raw_targets, insert_runs=insert_runs,
                                    cancel_runs=cancel_runs, agent_left=AGENT_LEFT, target_left=TARGET_LEFT)
         return
     agent_ids = set(pool)

@@ -52,13 +52,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 import schema
 from fusion_bridge.db import try_lock
 from fusion_bridge.services import wakeup
 from fusion_bridge.services.actors import chunks
+from fusion_bridge.services.executions import add_period
 from fusion_bridge.services.runs import log_row
 from fusion_bridge.services.task_settings import TaskSettings
 from fusion_bridge.text import to_second
@@ -378,10 +379,22 @@ def push_pass(engine: Engine, now: datetime | None = None, *, task_id: int | Non
 
 
 def next_push_start(conn: Connection, after: datetime) -> datetime | None:
-    """The earliest ``datetime_start`` later than ``after`` of an active push task (what the
-    scheduler waits for)."""
-    return conn.execute(
-        select(func.min(tasks.c.datetime_start))
-        .select_from(tasks.join(bridge_tasks, bridge_tasks.c.plugin_fusioninventory_tasks_id == tasks.c.id))
-        .where(bridge_tasks.c.communication == "push", tasks.c.is_active == 1, tasks.c.datetime_start > after)
-    ).scalar()
+    """The earliest start later than ``after`` of an active push task (what the scheduler waits
+    for): its ``datetime_start``, or for a periodic task the start its next execution is due at
+    (``execution_start`` + the period), so every execution is pushed at its start, not only the
+    first. A due start whose execution is not over yet is not waited for again: the execution
+    then starts at the first pass after its end."""
+    push_task = and_(bridge_tasks.c.communication == "push", tasks.c.is_active == 1)
+    with_bridge = tasks.join(bridge_tasks, bridge_tasks.c.plugin_fusioninventory_tasks_id == tasks.c.id)
+    starts = [conn.execute(
+        select(func.min(tasks.c.datetime_start)).select_from(with_bridge)
+        .where(push_task, tasks.c.datetime_start > after)
+    ).scalar()]
+    periodic = conn.execute(
+        select(bridge_tasks.c.execution_start, bridge_tasks.c.periodicity_count, bridge_tasks.c.periodicity_type)
+        .select_from(with_bridge)
+        .where(push_task, bridge_tasks.c.periodicity_count > 0, bridge_tasks.c.execution_start.is_not(None))
+    )
+    for row in periodic:
+        starts.append(add_period(row.execution_start, row.periodicity_count, row.periodicity_type))
+    return min((start for start in starts if start is not None and start > after), default=None)
