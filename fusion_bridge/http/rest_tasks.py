@@ -37,8 +37,8 @@ class RestTasks:
     def __init__(self, runtime):
         settings = SettingsCache(runtime.engine, runtime.config.settings_ttl)
         runtime.rest.use_settings(settings)
-        self.collect = CollectCalls(runtime.engine, settings)
-        self.esx = EsxCalls(runtime.engine)
+        self.collect = CollectCalls(runtime.engine, settings, read_engine=runtime.autocommit_engine)
+        self.esx = EsxCalls(runtime.engine, read_engine=runtime.autocommit_engine)
         self.deploy = DeployCalls(runtime.engine, settings, FileRepository(runtime.config.deploy_repository),
                                   read_engine=runtime.autocommit_engine)
         self.deploy_status = DeployStatusCalls(runtime.engine)

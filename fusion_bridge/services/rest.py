@@ -10,13 +10,14 @@ scheduled.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable, Union
 
 from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
 from fusion_bridge.services import runs
-from fusion_bridge.services.dispatch import ALREADY_SENT, LOCK_AGENT_RUNS, refusal_reason
+from fusion_bridge.services.dispatch import ACTIVE_STATES, ALREADY_SENT, LOCK_AGENT_RUNS, refusal_reason
 from fusion_bridge.services.settings import PluginSettings, SettingsCache
 from schema.constants import ItemType, Module, TaskjobState as State
 
@@ -25,6 +26,14 @@ PLUGIN_PATH = "/plugins/fusioninventory"
 DEFAULT_SETTINGS_TTL = 10.0
 
 _agents, _runs, _jobs, _tasks = schema.agents, schema.taskjobstates, schema.taskjobs, schema.tasks
+
+# Where the request came in (scheme, host, prefix), or how to work it out: it is needed only when
+# something is scheduled or handed out, so callers may pass a function to skip the work otherwise.
+RequestBase = Union[str, Callable[[], str]]
+
+
+def resolve_base(request_base: RequestBase) -> str:
+    return request_base() if callable(request_base) else request_base
 
 
 class Refused(Exception):
@@ -71,7 +80,7 @@ class RestCalls:
         self._settings = settings
 
     def get_config(self, machine_id: str, tasks: list[str] | None = None,
-                   request_base: str = "") -> dict | None:
+                   request_base: RequestBase = "") -> dict | None:
         """The agent's REST schedule; None for an unknown or locked agent (the plugin's 400).
 
         ``tasks``: the names of the ``task[...]`` arguments (the plugin answers only for the tasks
@@ -95,7 +104,7 @@ class RestCalls:
             if wanted:
                 wanted = [known for known in wanted if settings.agent_can_do(known[0], agent.id)]
             if wanted:
-                base = entity_base_url(conn, agent.entities_id or 0) or request_base
+                base = entity_base_url(conn, agent.entities_id or 0) or resolve_base(request_base)
                 for _module, _flag, head, path in wanted:
                     schedule.append({**head, "remote": f"{base.rstrip('/')}{PLUGIN_PATH}/b/{path}/"})
             conn.rollback()
@@ -151,6 +160,33 @@ RUN_DETAILS = (
     .where(_runs.c.id.in_(bindparam("ids", expanding=True)), _jobs.c.method == bindparam("method"))
     .order_by(_jobs.c.id, _runs.c.id)
 )
+
+
+def agent_runs_probe(method: str):
+    """Whether the agent is known, locked, and has a run of ``method`` that getJobs would hand
+    out or fail (``busy``): one indexed statement, run without a transaction. Most getJobs find
+    nothing to do and stop there, before any lock or transaction."""
+    return (
+        select(_agents.c.lock, exists().where(
+            _runs.c.plugin_fusioninventory_agents_id == _agents.c.id, _runs.c.state.in_(ACTIVE_STATES),
+            _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id, _jobs.c.method == method).label("busy"))
+        .where(_agents.c.device_id == bindparam("device_id"))
+        .order_by(_agents.c.id)
+        .limit(1)
+    )
+
+
+def agent_has_runs(read_engine: Engine, probe, machine_id: str | None) -> bool:
+    """Run an ``agent_runs_probe``: False when the agent has nothing of that method to do;
+    Refused(400) when ``machine_id`` is missing, unknown or locked (as ``rest_agent``)."""
+    if not machine_id:
+        raise Refused(400, "missing machineid")
+    with read_engine.connect() as conn:
+        row = conn.execute(probe, {"device_id": machine_id}).first()
+        conn.rollback()
+    if row is None or row.lock:
+        raise Refused(400, "unknown or locked agent")
+    return bool(row.busy)
 
 
 def rest_agent(conn: Connection, machine_id: str | None):
