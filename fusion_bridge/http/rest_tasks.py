@@ -108,7 +108,8 @@ def deploy(prefix: str = "") -> Response:
     services, args = _services(), request.args
     try:
         if action == "getJobs":
-            return _json(services.deploy.get_jobs(args.get("machineid"), args.get("version"), request_base_url()))
+            return _json(services.deploy.get_jobs(args.get("machineid"), args.get("version"),
+                                                  lambda: request_base_url(request)))
         if action == "getFilePart":
             return _file_part(services.deploy.file_part(args.get("machineid"), args.get("file")))
         if action == "setStatus":

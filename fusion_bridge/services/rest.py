@@ -4,7 +4,7 @@ the task services (``deploy``, ``collect``, ``esx``) share (plugin-semantics.md 
 ``getConfig`` is asked three times per agent run (once per REST task), nearly always for an
 agent with nothing to do: one indexed statement answers it (the agent with one EXISTS probe per
 task on its prepared runs); the entity's ``agent_base_url`` is read only when something is
-scheduled.
+scheduled, and the plugin's module switches only when a run is prepared.
 """
 
 from __future__ import annotations
@@ -89,25 +89,26 @@ class RestCalls:
         does not either.
         """
         schedule: list[dict] = []
-        # Before the connection: on SQLite a second connection would wait for this one.
-        settings = self._settings.get()
         with self._engine.connect() as conn:
             agent = conn.execute(CONFIG_AGENT, {"device_id": machine_id}).first()
-            if agent is None or agent.lock:
-                conn.rollback()
-                return None
-            wanted = []
-            for task in tasks or ():
-                known = SCHEDULED_TASKS.get(task.lower())
-                if known and getattr(agent, known[1]) and known not in wanted:
-                    wanted.append(known)
-            if wanted:
-                wanted = [known for known in wanted if settings.agent_can_do(known[0], agent.id)]
-            if wanted:
-                base = entity_base_url(conn, agent.entities_id or 0) or resolve_base(request_base)
-                for _module, _flag, head, path in wanted:
-                    schedule.append({**head, "remote": f"{base.rstrip('/')}{PLUGIN_PATH}/b/{path}/"})
             conn.rollback()
+        if agent is None or agent.lock:
+            return None
+        wanted = []
+        for task in tasks or ():
+            known = SCHEDULED_TASKS.get(task.lower())
+            if known and getattr(agent, known[1]) and known not in wanted:
+                wanted.append(known)
+        if wanted:
+            # Only now, and with no connection held (on SQLite a second one would wait for it).
+            settings = self._settings.get()
+            wanted = [known for known in wanted if settings.agent_can_do(known[0], agent.id)]
+        if wanted:
+            with self._engine.connect() as conn:
+                base = entity_base_url(conn, agent.entities_id or 0) or resolve_base(request_base)
+                conn.rollback()
+            for _module, _flag, head, path in wanted:
+                schedule.append({**head, "remote": f"{base.rstrip('/')}{PLUGIN_PATH}/b/{path}/"})
         return {"configValidityPeriod": CONFIG_VALIDITY_PERIOD, "schedule": schedule}
 
     def settings(self) -> PluginSettings:
