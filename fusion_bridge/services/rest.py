@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable, Union
 
-from sqlalchemy import and_, bindparam, exists, select
+from sqlalchemy import and_, bindparam, exists, literal_column, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
@@ -169,7 +169,9 @@ def agent_runs_probe(method: str):
     nothing to do and stop there, before any lock or transaction."""
     return (
         select(_agents.c.lock, exists().where(
-            _runs.c.plugin_fusioninventory_agents_id == _agents.c.id, _runs.c.state.in_(ACTIVE_STATES),
+            # Literal states: an expanding IN parameter is re-rendered on every execution.
+            _runs.c.plugin_fusioninventory_agents_id == _agents.c.id,
+            _runs.c.state.in_([literal_column(str(state)) for state in ACTIVE_STATES]),
             _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id, _jobs.c.method == method).label("busy"))
         .where(_agents.c.device_id == bindparam("device_id"))
         .order_by(_agents.c.id)
