@@ -4,12 +4,16 @@ changes as the Flask views, and one statement without a transaction for an idle 
 import logging
 
 import pytest
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import event, insert, literal_column, select, table, update
+from sqlalchemy.exc import DBAPIError
 from werkzeug.test import Client
 
 import schema
-from fusion_bridge import REST_ENDPOINT
+from fusion_bridge import REST_ENDPOINT, create_app
+from fusion_bridge.db import ReadProbe
+from fusion_bridge.services.rest import CONFIG_AGENT
 from schema.constants import ItemType, Method, Module
+from tests.statements import recorded_statements
 from tests.task_rows import add_agent, add_job, add_run, add_task
 
 IDLE, BUSY, LOCKED = "idle-2026-11-25-10-00-00", "busy-2026-11-25-10-00-00", "locked-2026-11-25-10-00-00"
@@ -143,26 +147,42 @@ def test_only_plain_rest_gets_skip_flask(app, agents, monkeypatch):
 
 def test_idle_agent_run_costs_one_statement_per_call_without_transaction(app, agents):
     runtime = app.extensions["fusion_bridge"]
-    statements, transactions = [], []
-
-    def on_statement(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
-            statements.append(statement)
-
-    engines = {runtime.engine, runtime.autocommit_engine}
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", on_statement)
+    transactions = []
     if runtime.autocommit_engine is not runtime.engine:  # MariaDB: the transactional engine is not used
-        event.listen(runtime.engine, "begin", lambda conn: transactions.append(conn))
-    try:
-        client = app.test_client()
+        event.listen(runtime.engine, "begin", transactions.append)
+    client = app.test_client()
+    with recorded_statements(runtime) as statements:
         for task in ("Deploy", "Collect", "ESX"):
-            assert client.get(f"{CONFIG}?action=getConfig&machineid={IDLE}&task%5B{task}%5D=2.6").status_code == 200
+            url = f"{CONFIG}?action=getConfig&machineid={IDLE}&task%5B{task}%5D=2.6"
+            assert client.get(url).data == b'{"configValidityPeriod":600,"schedule":[]}'
         for task in ("deploy", "collect", "esx"):
             assert client.get(f"/plugins/fusioninventory/b/{task}/?action=getJobs&machineid={IDLE}").data == b"{}"
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", on_statement)
     # SETTINGS_TTL is 0 in tests: a settings reload would show here too.
     assert len(statements) == 6, statements
     assert transactions == []
+
+
+def test_probe_errors_are_dbapi_errors_and_the_pool_recovers(engine, agents):
+    probe, broken = CONFIG_AGENT, ReadProbe(select(literal_column("1")).select_from(table("no_such_table")))
+    with pytest.raises(DBAPIError):
+        broken.first(engine)
+    for _ in range(engine.pool.size() + 2 if hasattr(engine.pool, "size") else 3):
+        assert probe.first(engine, device_id=IDLE).id == 1
+    assert probe.first(engine, device_id="nobody") is None
+
+
+@pytest.mark.parametrize("url", ["mysql+pymysql://root@127.0.0.1:1/nowhere", "sqlite:////nonexistent-dir/nowhere.db"])
+def test_unreachable_database_is_the_same_503(url, caplog):
+    app = create_app({"DATABASE_URL": url, "SETTINGS_TTL": 0})
+    try:
+        fast, slow = fast_and_slow(app)
+        for path in (f"{CONFIG}?action=getConfig&machineid={IDLE}&task%5BCollect%5D=2.6",
+                     f"/plugins/fusioninventory/b/collect/?action=getJobs&machineid={IDLE}"):
+            with caplog.at_level(logging.ERROR, logger="fusion_bridge"):
+                expected = answer(slow, path)
+                got = answer(fast, path)
+            assert expected[0] == "503 SERVICE UNAVAILABLE"
+            assert got == expected
+            assert [r.getMessage()[:40] for r in caplog.records][-1] == [r.getMessage()[:40] for r in caplog.records][-2]
+    finally:
+        app.extensions["fusion_bridge"].dispose()

@@ -16,6 +16,7 @@ from sqlalchemy import and_, bindparam, exists, literal_column, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
+from fusion_bridge.db import ReadProbe
 from fusion_bridge.services import runs
 from fusion_bridge.services.dispatch import ACTIVE_STATES, ALREADY_SENT, LOCK_AGENT_RUNS, refusal_reason
 from fusion_bridge.services.settings import PluginSettings, SettingsCache
@@ -51,7 +52,7 @@ def _prepared(itemtype: str):
                                _runs.c.state == int(State.PREPARED), _runs.c.itemtype == itemtype))
 
 
-CONFIG_AGENT = (
+CONFIG_AGENT = ReadProbe(
     select(_agents.c.id, _agents.c.lock, _agents.c.entities_id,
            _prepared(ItemType.DEPLOY_PACKAGE).label("deploy"), _prepared(ItemType.COLLECT).label("collect"),
            _prepared(ItemType.CREDENTIAL_IP).label("esx"))
@@ -89,9 +90,7 @@ class RestCalls:
         does not either.
         """
         schedule: list[dict] = []
-        with self._engine.connect() as conn:
-            agent = conn.execute(CONFIG_AGENT, {"device_id": machine_id}).first()
-            conn.rollback()
+        agent = CONFIG_AGENT.first(self._engine, device_id=machine_id)
         if agent is None or agent.lock:
             return None
         wanted = []
@@ -167,7 +166,7 @@ def agent_runs_probe(method: str):
     """Whether the agent is known, locked, and has a run of ``method`` that getJobs would hand
     out or fail (``busy``): one indexed statement, run without a transaction. Most getJobs find
     nothing to do and stop there, before any lock or transaction."""
-    return (
+    return ReadProbe(
         select(_agents.c.lock, exists().where(
             # Literal states: an expanding IN parameter is re-rendered on every execution.
             _runs.c.plugin_fusioninventory_agents_id == _agents.c.id,
@@ -179,14 +178,12 @@ def agent_runs_probe(method: str):
     )
 
 
-def agent_has_runs(read_engine: Engine, probe, machine_id: str | None) -> bool:
+def agent_has_runs(read_engine: Engine, probe: ReadProbe, machine_id: str | None) -> bool:
     """Run an ``agent_runs_probe``: False when the agent has nothing of that method to do;
     Refused(400) when ``machine_id`` is missing, unknown or locked (as ``rest_agent``)."""
     if not machine_id:
         raise Refused(400, "missing machineid")
-    with read_engine.connect() as conn:
-        row = conn.execute(probe, {"device_id": machine_id}).first()
-        conn.rollback()
+    row = probe.first(read_engine, device_id=machine_id)
     if row is None or row.lock:
         raise Refused(400, "unknown or locked agent")
     return bool(row.busy)
