@@ -23,7 +23,7 @@ class _ProbeLines(logging.Handler):
 @contextlib.contextmanager
 def recorded_statements(runtime) -> Iterator[list[str]]:
     """The SQL of every statement sent while inside, but BEGIN/COMMIT/ROLLBACK: through
-    SQLAlchemy (its events) or as a ``db.ReadProbe`` (its DEBUG lines on ``fusion_bridge.db``)."""
+    SQLAlchemy (its events) or as a ``db_probe.ReadProbe`` (its DEBUG lines on ``fusion_bridge.db``)."""
     statements: list[str] = []
 
     def on_statement(conn, cursor, statement, *args):

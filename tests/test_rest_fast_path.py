@@ -10,7 +10,7 @@ from werkzeug.test import Client
 
 import schema
 from fusion_bridge import REST_ENDPOINT, create_app
-from fusion_bridge.db import ReadProbe
+from fusion_bridge.db_probe import ReadProbe
 from fusion_bridge.services.rest import CONFIG_AGENT
 from schema.constants import ItemType, Method, Module
 from tests.statements import recorded_statements
@@ -136,9 +136,9 @@ def test_only_plain_rest_gets_skip_flask(app, agents, monkeypatch):
                 f"/plugins/fusioninventory/b/collect?action=getJobs&machineid={IDLE}"):
         assert client.get(url).status_code == 200
     assert seen == []
-    for url in (f"{CONFIG}?xaction=getConfig&machineid={IDLE}", f"//plugins/fusioninventory/?action=getConfig",
-                "/api/plugins/fusioninventory/?action=getConfig", f"/plugins/fusioninventory/b/esx/?action=setLog",
-                f"/plugins/fusioninventory/b/deploy/?action=getFilePart&x=action=getJobs"):
+    for url in (f"{CONFIG}?xaction=getConfig&machineid={IDLE}", "//plugins/fusioninventory/?action=getConfig",
+                "/api/plugins/fusioninventory/?action=getConfig", "/plugins/fusioninventory/b/esx/?action=setLog",
+                "/plugins/fusioninventory/b/deploy/?action=getFilePart&x=action=getJobs"):
         client.get(url)
     client.head(f"{CONFIG}?action=getConfig&machineid={IDLE}")
     client.post(f"/plugins/fusioninventory/b/collect/?action=getJobs&machineid={IDLE}")

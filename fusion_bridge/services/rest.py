@@ -16,7 +16,7 @@ from sqlalchemy import and_, bindparam, exists, literal_column, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
-from fusion_bridge.db import ReadProbe
+from fusion_bridge.db_probe import ReadProbe
 from fusion_bridge.services import runs
 from fusion_bridge.services.dispatch import ACTIVE_STATES, ALREADY_SENT, LOCK_AGENT_RUNS, refusal_reason
 from fusion_bridge.services.settings import PluginSettings, SettingsCache
