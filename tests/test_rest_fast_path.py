@@ -85,6 +85,13 @@ SAME_ANSWERS = [
     "/plugins/fusioninventory/b/deploy/?action=getJobs&machineid=" + LOCKED,
     "/plugins/fusioninventory/b/collect/?action=getJobs",
     "/plugins/fusioninventory/b/esx/?action=getJobs&machineid=%C3%A9t%C3%A9",
+    "/plugins/fusioninventory/b/esx//?action=getJobs&machineid=" + IDLE,
+    "/glpi//plugins/fusioninventory/?action=getConfig&machineid=" + IDLE,
+    "/static/plugins/fusioninventory/?action=getConfig&machineid=" + IDLE,
+    "/api/plugins/fusioninventory/?action=getConfig&machineid=" + IDLE,
+    "/plugins/fusioninventory/b/collect/?action=getConfig&machineid=" + IDLE,
+    "/plugins/fusioninventory/?action=getJobs&machineid=" + IDLE,
+    "/caf%C3%A9/plugins/fusioninventory/?action=getConfig&machineid=" + IDLE,
 ]
 
 
@@ -136,13 +143,17 @@ def test_only_plain_rest_gets_skip_flask(app, agents, monkeypatch):
                 f"/plugins/fusioninventory/b/collect?action=getJobs&machineid={IDLE}"):
         assert client.get(url).status_code == 200
     assert seen == []
-    for url in (f"{CONFIG}?xaction=getConfig&machineid={IDLE}", "//plugins/fusioninventory/?action=getConfig",
-                "/api/plugins/fusioninventory/?action=getConfig", "/plugins/fusioninventory/b/esx/?action=setLog",
-                "/plugins/fusioninventory/b/deploy/?action=getFilePart&x=action=getJobs"):
+    for url in (f"{CONFIG}?xaction=getConfig&machineid={IDLE}", "/api/plugins/fusioninventory/?action=getConfig", "/plugins/fusioninventory/b/esx/?action=setLog",
+                "/plugins/fusioninventory/b/deploy/?action=getFilePart&x=action=getJobs",
+                "/static/plugins/fusioninventory/?action=getConfig", "/plugins/fusioninventory/b/?action=getJobs",
+                "/plugins/fusioninventory/b/collect/?action=getConfig", "/plugins/fusioninventory?action=getJobs"):
         client.get(url)
     client.head(f"{CONFIG}?action=getConfig&machineid={IDLE}")
     client.post(f"/plugins/fusioninventory/b/collect/?action=getJobs&machineid={IDLE}")
-    assert len(seen) == 7
+    assert seen == [CONFIG, "/api/plugins/fusioninventory/", "/plugins/fusioninventory/b/esx/",
+                    "/plugins/fusioninventory/b/deploy/", "/static/plugins/fusioninventory/",
+                    "/plugins/fusioninventory/b/", "/plugins/fusioninventory/b/collect/", "/plugins/fusioninventory",
+                    CONFIG, "/plugins/fusioninventory/b/collect/"]
 
 
 def test_idle_agent_run_costs_one_statement_per_call_without_transaction(app, agents):

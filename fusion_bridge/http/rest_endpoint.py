@@ -5,18 +5,20 @@ Nearly always the agent has nothing to do, and then Flask's request and response
 would cost more CPU than the one database statement that answers. These requests are answered
 through the same services as the Flask views (``http.agent``, ``http.rest_tasks``), framed here
 exactly as Flask frames them: same status line, headers, JSON bodies, refusal log lines and
-database/unexpected error replies. Anything whose routing is not plain (another method or
-action, a doubled slash, a non-ASCII path, ``/api/...``) goes on to Flask unchanged.
+database/unexpected error replies. Which view a path goes to is asked of the app's own URL map
+(once per distinct path); anything else (another method, action or view, a redirect, a
+non-ASCII path) goes on to Flask unchanged.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 
 from flask import Request
 from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.routing import Map, RoutingException
 
 from fusion_bridge.http.agent import request_base_url, requested_tasks, unknown_agent_log
 from fusion_bridge.http.errors import json_error_body, log_refusal
@@ -27,8 +29,6 @@ from fusion_bridge.text import php_json
 # The logger of the app's own error handlers (fusion_bridge.create_app).
 app_log = logging.getLogger("fusion_bridge")
 
-# http.rest_tasks' rules: /plugins/fusioninventory/b/<task>/ after any prefix, slash optional.
-REST_TASK_PATH = re.compile(r"^(?:/[^/].*)?/plugins/fusioninventory/b/(deploy|collect|esx)/?$")
 DATABASE_UNAVAILABLE = "database unavailable, try again later"
 
 
@@ -37,10 +37,15 @@ def _status_line(status: int) -> str:
 
 
 class AgentRestEndpoint:
-    def __init__(self, app, runtime, rest_tasks, server_type: str, trusted_hosts=None):
-        """``app``: the Flask WSGI app everything else goes to; ``rest_tasks``: the services of
-        ``http.rest_tasks``; ``trusted_hosts``: the app's TRUSTED_HOSTS, as Flask applies them."""
+    ROUTES_KEPT = 4096  # distinct paths whose routing is remembered (agents use a handful)
+
+    def __init__(self, app, url_map: Map, runtime, rest_tasks, server_type: str, trusted_hosts=None):
+        """``app``: the Flask WSGI app everything else goes to; ``url_map``: its rules;
+        ``rest_tasks``: the services of ``http.rest_tasks``; ``trusted_hosts``: the app's
+        TRUSTED_HOSTS, as Flask applies them."""
         self.app = app
+        self._router = url_map.bind("localhost")
+        self._routes: dict[str, str | None] = {}
         self._runtime = runtime
         self._rest_tasks = rest_tasks
         self._server_type = server_type
@@ -74,16 +79,36 @@ class AgentRestEndpoint:
         """The handler of a GET this class answers, or None to leave the request to Flask."""
         if environ.get("REQUEST_METHOD") != "GET":
             return None
-        path = environ.get("PATH_INFO") or ""
-        if not path.startswith("/") or "//" in path or not path.isascii() or path == "/api" or path.startswith("/api/"):
-            return None
         query = environ.get("QUERY_STRING") or ""
-        if "action=getConfig" in query and is_agent_path(path[1:]):
-            return self._get_config
-        match = REST_TASK_PATH.match(path) if "action=getJobs" in query else None
-        if match is not None:
-            return getattr(self, f"_{match.group(1)}_jobs")
-        return None
+        if "action=getConfig" in query:
+            wanted = "getConfig"
+        elif "action=getJobs" in query:
+            wanted = "getJobs"
+        else:
+            return None
+        path = environ.get("PATH_INFO") or ""
+        route = self._routes.get(path, "")
+        if route == "":
+            route = self._route(path)
+            if len(self._routes) < self.ROUTES_KEPT:
+                self._routes[path] = route
+        if route is None or (route == "getConfig") != (wanted == "getConfig"):
+            return None
+        return self._get_config if route == "getConfig" else getattr(self, f"_{route}_jobs")
+
+    def _route(self, path: str) -> str | None:
+        """``getConfig`` for a path of http.agent's view that it answers, ``deploy``/``collect``/
+        ``esx`` for http.rest_tasks' views, else None."""
+        if not path.startswith("/") or not path.isascii():
+            return None  # Flask decodes non-ASCII paths: leave those to it
+        try:
+            endpoint, values = self._router.match(path, method="GET")
+        except (HTTPException, RoutingException):  # not found, redirect, ...
+            return None
+        if endpoint == "agent.agent_endpoint":
+            return "getConfig" if is_agent_path(values.get("path", "")) else None
+        task = endpoint.removeprefix("rest_tasks.").rpartition("_")[0]
+        return task if endpoint.startswith("rest_tasks.") and task in ("deploy", "collect", "esx") else None
 
     # Each handler re-checks ``action`` as parsed: the substring test above is only a quick
     # filter (``xaction=getConfig`` passes it). A request that is not what the filter took it
