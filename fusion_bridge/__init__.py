@@ -39,8 +39,8 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(rest_tasks.bp)  # …/plugins/fusioninventory/b/{deploy,collect,esx}/, before the catch-all
     app.register_blueprint(agent.bp)
     # The agents' hot paths are answered before Flask: XML POSTs, then the REST GETs.
-    rest_endpoint = AgentRestEndpoint(app.wsgi_app, app.url_map, runtime, app.extensions[rest_tasks.EXTENSION],
-                                      SERVER_TYPE, app.config["TRUSTED_HOSTS"])
+    rest_endpoint = AgentRestEndpoint(app.wsgi_app, app.url_map, app.config, runtime,
+                                      app.extensions[rest_tasks.EXTENSION], SERVER_TYPE)
     app.extensions[REST_ENDPOINT] = rest_endpoint
     app.wsgi_app = AgentXmlEndpoint(rest_endpoint, runtime, SERVER_TYPE)
 

@@ -150,6 +150,9 @@ def test_only_plain_rest_gets_skip_flask(app, agents, monkeypatch):
         client.get(url)
     client.head(f"{CONFIG}?action=getConfig&machineid={IDLE}")
     client.post(f"/plugins/fusioninventory/b/collect/?action=getJobs&machineid={IDLE}")
+    app.config["TRUSTED_HOSTS"] = ["bridge.example"]
+    assert client.get(f"{CONFIG}?action=getConfig&machineid={IDLE}").status_code == 400  # Flask: untrusted host
+    assert seen.pop() == CONFIG
     assert seen == [CONFIG, "/api/plugins/fusioninventory/", "/plugins/fusioninventory/b/esx/",
                     "/plugins/fusioninventory/b/deploy/", "/static/plugins/fusioninventory/",
                     "/plugins/fusioninventory/b/", "/plugins/fusioninventory/b/collect/", "/plugins/fusioninventory",

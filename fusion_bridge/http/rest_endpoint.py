@@ -39,25 +39,23 @@ def _status_line(status: int) -> str:
 class AgentRestEndpoint:
     ROUTES_KEPT = 4096  # distinct paths whose routing is remembered (agents use a handful)
 
-    def __init__(self, app, url_map: Map, runtime, rest_tasks, server_type: str, trusted_hosts=None):
-        """``app``: the Flask WSGI app everything else goes to; ``url_map``: its rules;
-        ``rest_tasks``: the services of ``http.rest_tasks``; ``trusted_hosts``: the app's
-        TRUSTED_HOSTS, as Flask applies them."""
+    def __init__(self, app, url_map: Map, app_config, runtime, rest_tasks, server_type: str):
+        """``app``: the Flask WSGI app everything else goes to; ``url_map``, ``app_config``: its
+        rules and configuration; ``rest_tasks``: the services of ``http.rest_tasks``."""
         self.app = app
+        self._app_config = app_config
         self._router = url_map.bind("localhost")
         self._routes: dict[str, str | None] = {}
         self._runtime = runtime
         self._rest_tasks = rest_tasks
         self._server_type = server_type
-        self._trusted_hosts = trusted_hosts
 
     def __call__(self, environ, start_response):
         handler = self._handler(environ)
-        if handler is None:
+        # With TRUSTED_HOSTS Flask refuses some Host headers before routing (400): leave it to Flask.
+        if handler is None or self._app_config.get("TRUSTED_HOSTS") is not None:
             return self.app(environ, start_response)
         request = Request(environ)
-        if self._trusted_hosts is not None:
-            request.trusted_hosts = self._trusted_hosts
         try:
             status, body = handler(request)
         except _NotMine:
