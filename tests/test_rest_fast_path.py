@@ -11,7 +11,7 @@ from werkzeug.test import Client
 import schema
 from fusion_bridge import REST_ENDPOINT, create_app
 from fusion_bridge.db_probe import ReadProbe
-from fusion_bridge.services.rest import CONFIG_AGENT
+from fusion_bridge.services.rest import CONFIG_PROBES
 from schema.constants import ItemType, Method, Module
 from tests.statements import recorded_statements
 from tests.task_rows import add_agent, add_job, add_run, add_task
@@ -177,7 +177,8 @@ def test_idle_agent_run_costs_one_statement_per_call_without_transaction(app, ag
 
 
 def test_probe_errors_are_dbapi_errors_and_the_pool_recovers(engine, agents):
-    probe, broken = CONFIG_AGENT, ReadProbe(select(literal_column("1")).select_from(table("no_such_table")))
+    probe = CONFIG_PROBES[frozenset({"collect"})]
+    broken = ReadProbe(select(literal_column("1")).select_from(table("no_such_table")))
     with pytest.raises(DBAPIError):
         broken.first(engine)
     for _ in range(engine.pool.size() + 2 if hasattr(engine.pool, "size") else 3):

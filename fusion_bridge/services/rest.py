@@ -3,7 +3,7 @@ the task services (``deploy``, ``collect``, ``esx``) share (plugin-semantics.md 
 
 ``getConfig`` is asked three times per agent run (once per REST task), nearly always for an
 agent with nothing to do: one indexed statement answers it (the agent with one EXISTS probe per
-task on its prepared runs); the entity's ``agent_base_url`` is read only when something is
+task asked on its prepared runs); the entity's ``agent_base_url`` is read only when something is
 scheduled, and the plugin's module switches only when a run is prepared.
 """
 
@@ -52,21 +52,29 @@ def _prepared(itemtype: str):
                                _runs.c.state == int(State.PREPARED), _runs.c.itemtype == itemtype))
 
 
-CONFIG_AGENT = ReadProbe(
-    select(_agents.c.id, _agents.c.lock, _agents.c.entities_id,
-           _prepared(ItemType.DEPLOY_PACKAGE).label("deploy"), _prepared(ItemType.COLLECT).label("collect"),
-           _prepared(ItemType.CREDENTIAL_IP).label("esx"))
-    .where(_agents.c.device_id == bindparam("device_id"))
-    .order_by(_agents.c.id)
-    .limit(1)
-)
-
-# task name (lower case, as the agent sends it in task[...]) -> (module, row flag, entry head)
+# task name (lower case, as the agent sends it in task[...]) -> (module, row flag, entry head, path)
 SCHEDULED_TASKS = {
     "deploy": (Module.DEPLOY, "deploy", {"task": "Deploy"}, "deploy"),
     "collect": (Module.COLLECT, "collect", {"task": "Collect"}, "collect"),
     "esx": (Module.ESX, "esx", {"periodicity": 3600, "delayStartup": 3600, "task": "ESX"}, "esx"),
 }
+FLAG_ITEMTYPES = {"deploy": ItemType.DEPLOY_PACKAGE, "collect": ItemType.COLLECT, "esx": ItemType.CREDENTIAL_IP}
+
+
+def _config_probe(flags: frozenset[str]) -> ReadProbe:
+    # The agent with one EXISTS per task asked (an agent asks for one task per call).
+    return ReadProbe(
+        select(_agents.c.id, _agents.c.lock, _agents.c.entities_id,
+               *[_prepared(FLAG_ITEMTYPES[flag]).label(flag) for flag in sorted(flags)])
+        .where(_agents.c.device_id == bindparam("device_id"))
+        .order_by(_agents.c.id)
+        .limit(1)
+    )
+
+
+CONFIG_PROBES = {frozenset(flags): _config_probe(frozenset(flags))
+                 for flags in ((), ("deploy",), ("collect",), ("esx",), ("deploy", "collect"), ("deploy", "esx"),
+                               ("collect", "esx"), ("deploy", "collect", "esx"))}
 
 
 class RestCalls:
@@ -90,14 +98,15 @@ class RestCalls:
         does not either.
         """
         schedule: list[dict] = []
-        agent = CONFIG_AGENT.first(self._engine, device_id=machine_id)
-        if agent is None or agent.lock:
-            return None
-        wanted = []
+        asked = []
         for task in tasks or ():
             known = SCHEDULED_TASKS.get(task.lower())
-            if known and getattr(agent, known[1]) and known not in wanted:
-                wanted.append(known)
+            if known and known not in asked:
+                asked.append(known)
+        agent = CONFIG_PROBES[frozenset(known[1] for known in asked)].first(self._engine, device_id=machine_id)
+        if agent is None or agent.lock:
+            return None
+        wanted = [known for known in asked if getattr(agent, known[1])]
         if wanted:
             # Only now, and with no connection held (on SQLite a second one would wait for it).
             settings = self._settings.get()
