@@ -15,6 +15,7 @@ from fusion_bridge.http.errors import error_response
 
 __version__ = "0.1.0"
 SERVER_TYPE = f"fusion-bridge {__version__}"
+REST_ENDPOINT = "fusion_bridge.rest_endpoint"  # app.extensions key; its ``.app`` is Flask's own path
 
 log = logging.getLogger("fusion_bridge")
 
@@ -22,6 +23,7 @@ log = logging.getLogger("fusion_bridge")
 def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     """Build the WSGI app. ``config`` overrides the ``FUSION_BRIDGE_*`` environment."""
     from fusion_bridge.http import admin, admin_deploy, admin_executions, agent, rest_tasks
+    from fusion_bridge.http.rest_endpoint import AgentRestEndpoint
     from fusion_bridge.http.xml_endpoint import AgentXmlEndpoint
     from fusion_bridge.runtime import Runtime
 
@@ -36,7 +38,11 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_executions.bp)
     app.register_blueprint(rest_tasks.bp)  # …/plugins/fusioninventory/b/{deploy,collect,esx}/, before the catch-all
     app.register_blueprint(agent.bp)
-    app.wsgi_app = AgentXmlEndpoint(app.wsgi_app, runtime, SERVER_TYPE)
+    # The agents' hot paths are answered before Flask: XML POSTs, then the REST GETs.
+    rest_endpoint = AgentRestEndpoint(app.wsgi_app, app.url_map, app.config, runtime,
+                                      app.extensions[rest_tasks.EXTENSION], SERVER_TYPE)
+    app.extensions[REST_ENDPOINT] = rest_endpoint
+    app.wsgi_app = AgentXmlEndpoint(rest_endpoint, runtime, SERVER_TYPE)
 
     @app.after_request
     def _server_type(response: Response) -> Response:

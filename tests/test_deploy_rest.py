@@ -308,14 +308,10 @@ def test_user_events_stop_and_postpone(client, engine, agents):
 
 
 def test_idle_get_jobs_costs_one_statement(client, engine, agents):
-    from sqlalchemy import event
+    from tests.statements import recorded_statements
 
-    runtime = client.application.extensions["fusion_bridge"]
-    statements = []
-    for bound in {id(e): e for e in (runtime.engine, runtime.autocommit_engine)}.values():
-        event.listen(bound, "before_cursor_execute", lambda conn, cursor, statement, *args: statements.append(statement))
-    assert get(client, action="getJobs", machineid=DEVICE, version="2.8").data == b"{}"
-    queries = [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "ROLLBACK", "COMMIT"))]
+    with recorded_statements(client.application.extensions["fusion_bridge"]) as queries:
+        assert get(client, action="getJobs", machineid=DEVICE, version="2.8").data == b"{}"
     assert len(queries) == 1, queries
     # A run of another method does not make it busy.
     with engine.begin() as conn:

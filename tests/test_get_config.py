@@ -4,6 +4,7 @@ from sqlalchemy import insert, update
 
 import schema
 from schema.constants import ItemType, Method, Module
+from tests.statements import recorded_statements
 from tests.task_rows import add_agent, add_job, add_run, add_task
 
 DEVICE = "vm-2026-11-25-14-54-18"
@@ -119,8 +120,6 @@ def test_both_tasks_in_one_call(client, engine):
 
 
 def test_nothing_to_do_costs_one_statement(database_url):
-    from sqlalchemy import event
-
     from fusion_bridge import create_app
 
     app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 600})
@@ -130,14 +129,10 @@ def test_nothing_to_do_costs_one_statement(database_url):
             add_agent(conn, 3, DEVICE)
         client = app.test_client()
         assert get_config(client, "Collect").status_code == 200  # warms the settings cache
-        statements = []
         # MariaDB: the probe runs on the autocommit engine (no ROLLBACK round trip).
-        for engine in {id(engine): engine for engine in (runtime.engine, runtime.autocommit_engine)}.values():
-            event.listen(engine, "before_cursor_execute",
-                         lambda conn, cursor, statement, *args: statements.append(statement))
-        for task in ("Deploy", "Collect", "ESX"):
-            assert get_config(client, task).json["schedule"] == []
-        queries = [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "ROLLBACK", "COMMIT"))]
+        with recorded_statements(runtime) as queries:
+            for task in ("Deploy", "Collect", "ESX"):
+                assert get_config(client, task).json["schedule"] == []
         assert len(queries) == 3, queries
     finally:
         app.extensions["fusion_bridge"].dispose()

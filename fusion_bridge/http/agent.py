@@ -43,25 +43,29 @@ def rest_call() -> Response:
     if not machine_id:
         return json_error(400, "missing machineid")
     runtime = current_app.extensions["fusion_bridge"]
-    answer = runtime.rest.get_config(machine_id, requested_tasks(), request_base_url())
+    answer = runtime.rest.get_config(machine_id, requested_tasks(request.args), lambda: request_base_url(request))
     if answer is None:
-        return json_error(400, "unknown or locked agent", log_reason=f"getConfig for unknown machineid {machine_id[:80]!r}")
+        return json_error(400, "unknown or locked agent", log_reason=unknown_agent_log(machine_id))
     return Response(php_json(answer), 200, content_type="application/json")
 
 
 TASK_ARGUMENT = re.compile(r"^task\[([^\]]+)\]$")
 
 
-def requested_tasks() -> list[str]:
+def unknown_agent_log(machine_id: str) -> str:
+    return f"getConfig for unknown machineid {machine_id[:80]!r}"
+
+
+def requested_tasks(args) -> list[str]:
     """The names of the ``task[Name]=version`` arguments, in request order."""
-    return [match.group(1) for key in request.args if (match := TASK_ARGUMENT.match(key))]
+    return [match.group(1) for key in args if (match := TASK_ARGUMENT.match(key))]
 
 
-def request_base_url() -> str:
-    """Scheme, host and prefix (before ``/plugins/fusioninventory/``) this request came in on."""
-    path = request.script_root + request.path
+def request_base_url(req) -> str:
+    """Scheme, host and prefix (before ``/plugins/fusioninventory/``) request ``req`` came in on."""
+    path = req.script_root + req.path
     cut = path.find("/plugins/fusioninventory/")
     if cut < 0:
         cut = path.rfind("/ocsinventory")
     prefix = path[:cut] if cut >= 0 else ""
-    return request.host_url.rstrip("/") + prefix
+    return req.host_url.rstrip("/") + prefix

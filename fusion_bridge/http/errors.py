@@ -38,4 +38,8 @@ def error_response(status: int, reason: str, xml_encoding: str | None) -> Respon
     if xml_encoding is not None:
         payload, content_type = xml_error_body(reason, xml_encoding)
         return Response(payload, status, content_type=content_type)
-    return Response(json.dumps({"error": reason}, separators=(",", ":")), status, content_type="application/json")
+    return Response(json_error_body(reason), status, content_type="application/json")
+
+
+def json_error_body(reason: str) -> bytes:
+    return json.dumps({"error": reason}, separators=(",", ":")).encode()

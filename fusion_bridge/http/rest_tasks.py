@@ -37,8 +37,8 @@ class RestTasks:
     def __init__(self, runtime):
         settings = SettingsCache(runtime.engine, runtime.config.settings_ttl)
         runtime.rest.use_settings(settings)
-        self.collect = CollectCalls(runtime.engine, settings)
-        self.esx = EsxCalls(runtime.engine)
+        self.collect = CollectCalls(runtime.engine, settings, read_engine=runtime.autocommit_engine)
+        self.esx = EsxCalls(runtime.engine, read_engine=runtime.autocommit_engine)
         self.deploy = DeployCalls(runtime.engine, settings, FileRepository(runtime.config.deploy_repository),
                                   read_engine=runtime.autocommit_engine)
         self.deploy_status = DeployStatusCalls(runtime.engine)
@@ -108,7 +108,8 @@ def deploy(prefix: str = "") -> Response:
     services, args = _services(), request.args
     try:
         if action == "getJobs":
-            return _json(services.deploy.get_jobs(args.get("machineid"), args.get("version"), request_base_url()))
+            return _json(services.deploy.get_jobs(args.get("machineid"), args.get("version"),
+                                                  lambda: request_base_url(request)))
         if action == "getFilePart":
             return _file_part(services.deploy.file_part(args.get("machineid"), args.get("file")))
         if action == "setStatus":

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 
 import schema
 from fusion_bridge.services import runs
-from fusion_bridge.services.rest import Refused, rest_agent, runnable_runs
+from fusion_bridge.services.rest import Refused, agent_has_runs, agent_runs_probe, rest_agent, runnable_runs
 from fusion_bridge.services.settings import SettingsCache
 from fusion_bridge.text import fit_utf8mb3, local_now, php_json
 from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
@@ -46,6 +46,7 @@ _runs, _jobs, _agents = schema.taskjobstates, schema.taskjobs, schema.agents
 # Keys of a setAnswer that are protocol, not collected values.
 PROTOCOL_KEYS = ("action", "uuid", "_cpt", "_sid", "_glpi_csrf_token", "method", "machineid")
 HEX = re.compile(r"^0x[0-9a-fA-F]+$")
+AGENT_COLLECT_RUNS = agent_runs_probe(Method.COLLECT)
 
 def _run_by_uuid(conn: Connection, uuid: str):
     """The plugin's lookup (first run of that uniqid not Finished), restricted to collect runs.
@@ -120,14 +121,18 @@ def collect_jobs(conn: Connection, run, computers_id: int) -> list[dict]:
 
 
 class CollectCalls:
-    def __init__(self, engine: Engine, settings: SettingsCache):
+    def __init__(self, engine: Engine, settings: SettingsCache, read_engine: Engine | None = None):
+        """``read_engine``: an autocommit engine for the read-only probe; ``engine`` by default."""
         self._engine = engine
+        self._read_engine = read_engine or engine
         self._settings = settings
 
     # -- getJobs ---------------------------------------------------------------------------
 
     def get_jobs(self, machine_id: str | None, now: datetime | None = None) -> dict:
         now = now or local_now()
+        if not agent_has_runs(self._read_engine, AGENT_COLLECT_RUNS, machine_id):
+            return {}
         settings = self._settings.get()  # before the transaction (SQLite: one writer)
         with self._engine.begin() as conn:
             agent = rest_agent(conn, machine_id)

@@ -20,7 +20,7 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
@@ -29,7 +29,8 @@ from fusion_bridge.services.deploy_files import FileRepository, is_sha512
 from fusion_bridge.services.deploy_mirror_list import mirror_urls
 from fusion_bridge.services.deploy_order import (
     BadPackage, build_job, decode_template, file_entry, job_files, parse_package, template_ids)
-from fusion_bridge.services.rest import Refused, entity_base_url, rest_agent, runnable_runs
+from fusion_bridge.services.rest import (
+    RequestBase, Refused, agent_has_runs, agent_runs_probe, entity_base_url, resolve_base, rest_agent, runnable_runs)
 from fusion_bridge.services.settings import SettingsCache
 from fusion_bridge.text import local_now
 from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
@@ -39,7 +40,6 @@ log = logging.getLogger("fusion_bridge.deploy")
 DEPLOY_DISABLED = "Deploy module has been disabled for this agent"
 PACKAGE_GONE = "The deploy package of this job no longer exists."
 HANDED_OUT = (int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA))
-ACTIVE = (int(State.PREPARED), *HANDED_OUT)
 
 packages, templates_t = schema.deploypackages, schema.deployuserinteractiontemplates
 _runs, _jobs, _agents = schema.taskjobstates, schema.taskjobs, schema.agents
@@ -55,16 +55,8 @@ HANDED_OUT_PACKAGES = (
            _runs.c.state.in_(HANDED_OUT), _runs.c.itemtype == ItemType.DEPLOY_PACKAGE,
            _jobs.c.method == Method.DEPLOY)
 )
-# Most getJobs find nothing to do: whether the agent is known and has a deploy run that
-# getJobs would hand out or fail, in one statement without a transaction.
-AGENT_DEPLOY_RUNS = (
-    select(_agents.c.lock, exists().where(
-        _runs.c.plugin_fusioninventory_agents_id == _agents.c.id, _runs.c.state.in_(ACTIVE),
-        _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id, _jobs.c.method == Method.DEPLOY).label("busy"))
-    .where(_agents.c.device_id == bindparam("device_id"))
-    .order_by(_agents.c.id)
-    .limit(1)
-)
+# Most getJobs find nothing to do: the probe answers them in one statement, without a transaction.
+AGENT_DEPLOY_RUNS = agent_runs_probe(Method.DEPLOY)
 
 
 class DeployCalls:
@@ -78,23 +70,16 @@ class DeployCalls:
 
     # -- getJobs ---------------------------------------------------------------------------
 
-    def get_jobs(self, machine_id: str | None, version: str | None, request_base: str = "",
+    def get_jobs(self, machine_id: str | None, version: str | None, request_base: RequestBase = "",
                  now: datetime | None = None) -> dict:
         """The agent's deploy order: ``{"jobs": [...], "associatedFiles": {...}}``, or ``{}``.
 
         ``version``: the agent's Deploy task version (older agents get checks they know).
         ``request_base``: where the request came in, for the bridge's own mirror URL when the
-        entity has no ``agent_base_url``.
+        entity has no ``agent_base_url`` (or a function giving it, called only if needed).
         """
         now = now or local_now()
-        if not machine_id:
-            raise Refused(400, "missing machineid")
-        with self._read_engine.connect() as conn:
-            probe = conn.execute(AGENT_DEPLOY_RUNS, {"device_id": machine_id}).first()
-            conn.rollback()
-        if probe is None or probe.lock:
-            raise Refused(400, "unknown or locked agent")
-        if not probe.busy:
+        if not agent_has_runs(self._read_engine, AGENT_DEPLOY_RUNS, machine_id):
             return {}
         settings = self._settings.get()  # before the transaction (SQLite: one writer)
         with self._engine.begin() as conn:
@@ -118,7 +103,7 @@ class DeployCalls:
                     runs.fail(conn, run.id, str(bad), now, run.items_id, run.itemtype)
                     continue
                 if mirrors is None:
-                    base = entity_base_url(conn, agent.entities_id or 0) or request_base
+                    base = entity_base_url(conn, agent.entities_id or 0) or resolve_base(request_base)
                     mirrors = mirror_urls(conn, agent, settings.config, base, machine_id)
                 templates = self._templates(conn, package_jobs)
                 jobs.append(build_job(package_jobs, run.uniqid or "", version, run.nb_retry or 0,

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 import schema
 from fusion_bridge.services import runs
-from fusion_bridge.services.rest import Refused, rest_agent, runnable_runs
+from fusion_bridge.services.rest import Refused, agent_has_runs, agent_runs_probe, rest_agent, runnable_runs
 from fusion_bridge.text import fit_utf8mb3, local_now
 from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State
 
@@ -28,6 +28,7 @@ HANDED_OUT = (State.SERVER_HAS_SENT_DATA, State.AGENT_HAS_SENT_DATA)
 
 credentials, credentialips = schema.credentials, schema.credentialips
 _runs, _jobs = schema.taskjobstates, schema.taskjobs
+AGENT_ESX_RUNS = agent_runs_probe(Method.ESX)
 
 ESX_HOST = (
     select(credentialips.c.ip, credentials.c.username, credentials.c.password)
@@ -37,11 +38,15 @@ ESX_HOST = (
 
 
 class EsxCalls:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, read_engine: Engine | None = None):
+        """``read_engine``: an autocommit engine for the read-only probe; ``engine`` by default."""
         self._engine = engine
+        self._read_engine = read_engine or engine
 
     def get_jobs(self, machine_id: str | None, now: datetime | None = None) -> dict:
         now = now or local_now()
+        if not agent_has_runs(self._read_engine, AGENT_ESX_RUNS, machine_id):
+            return {}
         jobs = []
         with self._engine.begin() as conn:
             agent = rest_agent(conn, machine_id)

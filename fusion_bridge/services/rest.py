@@ -3,20 +3,22 @@ the task services (``deploy``, ``collect``, ``esx``) share (plugin-semantics.md 
 
 ``getConfig`` is asked three times per agent run (once per REST task), nearly always for an
 agent with nothing to do: one indexed statement answers it (the agent with one EXISTS probe per
-task on its prepared runs); the entity's ``agent_base_url`` is read only when something is
-scheduled.
+task asked on its prepared runs); the entity's ``agent_base_url`` is read only when something is
+scheduled, and the plugin's module switches only when a run is prepared.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable, Union
 
-from sqlalchemy import and_, bindparam, exists, select
+from sqlalchemy import and_, bindparam, exists, literal_column, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
+from fusion_bridge.db_probe import ReadProbe
 from fusion_bridge.services import runs
-from fusion_bridge.services.dispatch import ALREADY_SENT, LOCK_AGENT_RUNS, refusal_reason
+from fusion_bridge.services.dispatch import ACTIVE_STATES, ALREADY_SENT, LOCK_AGENT_RUNS, refusal_reason
 from fusion_bridge.services.settings import PluginSettings, SettingsCache
 from schema.constants import ItemType, Module, TaskjobState as State
 
@@ -25,6 +27,14 @@ PLUGIN_PATH = "/plugins/fusioninventory"
 DEFAULT_SETTINGS_TTL = 10.0
 
 _agents, _runs, _jobs, _tasks = schema.agents, schema.taskjobstates, schema.taskjobs, schema.tasks
+
+# Where the request came in (scheme, host, prefix), or how to work it out: it is needed only when
+# something is scheduled or handed out, so callers may pass a function to skip the work otherwise.
+RequestBase = Union[str, Callable[[], str]]
+
+
+def resolve_base(request_base: RequestBase) -> str:
+    return request_base() if callable(request_base) else request_base
 
 
 class Refused(Exception):
@@ -42,21 +52,29 @@ def _prepared(itemtype: str):
                                _runs.c.state == int(State.PREPARED), _runs.c.itemtype == itemtype))
 
 
-CONFIG_AGENT = (
-    select(_agents.c.id, _agents.c.lock, _agents.c.entities_id,
-           _prepared(ItemType.DEPLOY_PACKAGE).label("deploy"), _prepared(ItemType.COLLECT).label("collect"),
-           _prepared(ItemType.CREDENTIAL_IP).label("esx"))
-    .where(_agents.c.device_id == bindparam("device_id"))
-    .order_by(_agents.c.id)
-    .limit(1)
-)
-
-# task name (lower case, as the agent sends it in task[...]) -> (module, row flag, entry head)
+# task name (lower case, as the agent sends it in task[...]) -> (module, row flag, entry head, path)
 SCHEDULED_TASKS = {
     "deploy": (Module.DEPLOY, "deploy", {"task": "Deploy"}, "deploy"),
     "collect": (Module.COLLECT, "collect", {"task": "Collect"}, "collect"),
     "esx": (Module.ESX, "esx", {"periodicity": 3600, "delayStartup": 3600, "task": "ESX"}, "esx"),
 }
+FLAG_ITEMTYPES = {"deploy": ItemType.DEPLOY_PACKAGE, "collect": ItemType.COLLECT, "esx": ItemType.CREDENTIAL_IP}
+
+
+def _config_probe(flags: frozenset[str]) -> ReadProbe:
+    # The agent with one EXISTS per task asked (an agent asks for one task per call).
+    return ReadProbe(
+        select(_agents.c.id, _agents.c.lock, _agents.c.entities_id,
+               *[_prepared(FLAG_ITEMTYPES[flag]).label(flag) for flag in sorted(flags)])
+        .where(_agents.c.device_id == bindparam("device_id"))
+        .order_by(_agents.c.id)
+        .limit(1)
+    )
+
+
+CONFIG_PROBES = {frozenset(flags): _config_probe(frozenset(flags))
+                 for flags in ((), ("deploy",), ("collect",), ("esx",), ("deploy", "collect"), ("deploy", "esx"),
+                               ("collect", "esx"), ("deploy", "collect", "esx"))}
 
 
 class RestCalls:
@@ -71,7 +89,7 @@ class RestCalls:
         self._settings = settings
 
     def get_config(self, machine_id: str, tasks: list[str] | None = None,
-                   request_base: str = "") -> dict | None:
+                   request_base: RequestBase = "") -> dict | None:
         """The agent's REST schedule; None for an unknown or locked agent (the plugin's 400).
 
         ``tasks``: the names of the ``task[...]`` arguments (the plugin answers only for the tasks
@@ -80,25 +98,25 @@ class RestCalls:
         does not either.
         """
         schedule: list[dict] = []
-        # Before the connection: on SQLite a second connection would wait for this one.
-        settings = self._settings.get()
-        with self._engine.connect() as conn:
-            agent = conn.execute(CONFIG_AGENT, {"device_id": machine_id}).first()
-            if agent is None or agent.lock:
+        asked = []
+        for task in tasks or ():
+            known = SCHEDULED_TASKS.get(task.lower())
+            if known and known not in asked:
+                asked.append(known)
+        agent = CONFIG_PROBES[frozenset(known[1] for known in asked)].first(self._engine, device_id=machine_id)
+        if agent is None or agent.lock:
+            return None
+        wanted = [known for known in asked if getattr(agent, known[1])]
+        if wanted:
+            # Only now, and with no connection held (on SQLite a second one would wait for it).
+            settings = self._settings.get()
+            wanted = [known for known in wanted if settings.agent_can_do(known[0], agent.id)]
+        if wanted:
+            with self._engine.connect() as conn:
+                base = entity_base_url(conn, agent.entities_id or 0) or resolve_base(request_base)
                 conn.rollback()
-                return None
-            wanted = []
-            for task in tasks or ():
-                known = SCHEDULED_TASKS.get(task.lower())
-                if known and getattr(agent, known[1]) and known not in wanted:
-                    wanted.append(known)
-            if wanted:
-                wanted = [known for known in wanted if settings.agent_can_do(known[0], agent.id)]
-            if wanted:
-                base = entity_base_url(conn, agent.entities_id or 0) or request_base
-                for _module, _flag, head, path in wanted:
-                    schedule.append({**head, "remote": f"{base.rstrip('/')}{PLUGIN_PATH}/b/{path}/"})
-            conn.rollback()
+            for _module, _flag, head, path in wanted:
+                schedule.append({**head, "remote": f"{base.rstrip('/')}{PLUGIN_PATH}/b/{path}/"})
         return {"configValidityPeriod": CONFIG_VALIDITY_PERIOD, "schedule": schedule}
 
     def settings(self) -> PluginSettings:
@@ -151,6 +169,33 @@ RUN_DETAILS = (
     .where(_runs.c.id.in_(bindparam("ids", expanding=True)), _jobs.c.method == bindparam("method"))
     .order_by(_jobs.c.id, _runs.c.id)
 )
+
+
+def agent_runs_probe(method: str):
+    """Whether the agent is known, locked, and has a run of ``method`` that getJobs would hand
+    out or fail (``busy``): one indexed statement, run without a transaction. Most getJobs find
+    nothing to do and stop there, before any lock or transaction."""
+    return ReadProbe(
+        select(_agents.c.lock, exists().where(
+            # Literal states: an expanding IN parameter is re-rendered on every execution.
+            _runs.c.plugin_fusioninventory_agents_id == _agents.c.id,
+            _runs.c.state.in_([literal_column(str(state)) for state in ACTIVE_STATES]),
+            _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id, _jobs.c.method == method).label("busy"))
+        .where(_agents.c.device_id == bindparam("device_id"))
+        .order_by(_agents.c.id)
+        .limit(1)
+    )
+
+
+def agent_has_runs(read_engine: Engine, probe: ReadProbe, machine_id: str | None) -> bool:
+    """Run an ``agent_runs_probe``: False when the agent has nothing of that method to do;
+    Refused(400) when ``machine_id`` is missing, unknown or locked (as ``rest_agent``)."""
+    if not machine_id:
+        raise Refused(400, "missing machineid")
+    row = probe.first(read_engine, device_id=machine_id)
+    if row is None or row.lock:
+        raise Refused(400, "unknown or locked agent")
+    return bool(row.busy)
 
 
 def rest_agent(conn: Connection, machine_id: str | None):
