@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 
 import schema
 from fusion_bridge.services import runs
-from fusion_bridge.services.rest import Refused, agent_has_runs, agent_runs_probe, rest_agent, runnable_runs
+from fusion_bridge.services.rest import Refused, agent_has_runs, agent_runs_probe, allowed_runs, rest_agent
 from fusion_bridge.services.settings import SettingsCache
 from fusion_bridge.text import fit_utf8mb3, local_now, php_json
 from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
@@ -136,12 +136,8 @@ class CollectCalls:
         settings = self._settings.get()  # before the transaction (SQLite: one writer)
         with self._engine.begin() as conn:
             agent = rest_agent(conn, machine_id)
-            candidates = runnable_runs(conn, agent, Method.COLLECT, now)
+            candidates = allowed_runs(conn, agent, Method.COLLECT, Module.COLLECT, settings, COLLECT_DISABLED, now)
             if not candidates:
-                return {}
-            if not settings.agent_can_do(Module.COLLECT, agent.id):
-                for run in candidates:
-                    runs.cancel(conn, run.id, COLLECT_DISABLED, now)
                 return {}
             jobs: list[dict] = []
             for run in candidates:

@@ -30,7 +30,7 @@ from fusion_bridge.services.deploy_mirror_list import mirror_urls
 from fusion_bridge.services.deploy_order import (
     BadPackage, build_job, decode_template, file_entry, job_files, parse_package, template_ids)
 from fusion_bridge.services.rest import (
-    RequestBase, Refused, agent_has_runs, agent_runs_probe, entity_base_url, resolve_base, rest_agent, runnable_runs)
+    RequestBase, Refused, agent_has_runs, agent_runs_probe, allowed_runs, entity_base_url, resolve_base, rest_agent)
 from fusion_bridge.services.settings import SettingsCache
 from fusion_bridge.text import local_now
 from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
@@ -84,12 +84,8 @@ class DeployCalls:
         settings = self._settings.get()  # before the transaction (SQLite: one writer)
         with self._engine.begin() as conn:
             agent = rest_agent(conn, machine_id)
-            candidates = runnable_runs(conn, agent, Method.DEPLOY, now)
+            candidates = allowed_runs(conn, agent, Method.DEPLOY, Module.DEPLOY, settings, DEPLOY_DISABLED, now)
             if not candidates:
-                return {}
-            if not settings.agent_can_do(Module.DEPLOY, agent.id):
-                for run in candidates:
-                    runs.cancel(conn, run.id, DEPLOY_DISABLED, now)
                 return {}
             mirrors: list[str] | None = None
             jobs: list[dict] = []

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 import schema
 from fusion_bridge.services import runs
 from fusion_bridge.services.deploy_order import BadPackage, decode_template, parse_package
-from fusion_bridge.services.rest import Refused, rest_agent
+from fusion_bridge.services.rest import HANDED_OUT as HANDED_OUT_STATES, Refused, owned_run, rest_agent
 from fusion_bridge.text import fit_utf8mb3, local_now
 from schema.constants import Method, TaskjobLogState as Log, TaskjobState as State
 
@@ -41,7 +41,6 @@ USER_BEHAVIORS = {"stop": "the job is cancelled", "continue": "the job goes on",
 RETRY_SEPARATOR = "-" * 40
 # MariaDB TEXT holds 65535 bytes; a 3-byte utf8 character counts three.
 TEXT_BYTES = 65535
-HANDED_OUT_STATES = (State.SERVER_HAS_SENT_DATA, State.AGENT_HAS_SENT_DATA)
 
 _runs, _jobs, _logs = schema.taskjobstates, schema.taskjobs, schema.taskjoblogs
 packages, templates_t = schema.deploypackages, schema.deployuserinteractiontemplates
@@ -138,20 +137,7 @@ class DeployStatusCalls:
 
 def _owned_run(conn: Connection, agent_id: int, uuid: str):
     """The calling agent's handed-out deploy run of that uuid, locked."""
-    run = conn.execute(
-        select(_runs.c.id, _runs.c.state, _runs.c.items_id, _runs.c.itemtype, _runs.c.nb_retry,
-               _runs.c.max_retry, _runs.c.plugin_fusioninventory_taskjobs_id.label("job_id"))
-        .where(_runs.c.uniqid == uuid, _runs.c.plugin_fusioninventory_agents_id == agent_id)
-        .order_by(_runs.c.id.desc())
-        .limit(1)
-        .with_for_update()
-    ).first()
-    method = run and conn.execute(select(_jobs.c.method).where(_jobs.c.id == run.job_id)).scalar()
-    if run is None or method != Method.DEPLOY:
-        raise Refused(403, f"uuid {uuid[:64]!r} is not a deploy job of this agent")
-    if run.state not in HANDED_OUT_STATES:
-        raise Refused(409, "this deploy job was not handed out or is already over")
-    return run
+    return owned_run(conn, agent_id, uuid, Method.DEPLOY, "a deploy job")
 
 
 def _past_preparation(conn: Connection, run_id: int) -> bool:

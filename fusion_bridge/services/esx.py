@@ -19,12 +19,11 @@ from sqlalchemy.engine import Engine
 
 import schema
 from fusion_bridge.services import runs
-from fusion_bridge.services.rest import Refused, agent_has_runs, agent_runs_probe, rest_agent, runnable_runs
+from fusion_bridge.services.rest import Refused, agent_has_runs, agent_runs_probe, owned_run, rest_agent, runnable_runs
 from fusion_bridge.text import fit_utf8mb3, local_now
 from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State
 
 HOST_GONE = "The ESX host or its credential of this job no longer exists."
-HANDED_OUT = (State.SERVER_HAS_SENT_DATA, State.AGENT_HAS_SENT_DATA)
 
 credentials, credentialips = schema.credentials, schema.credentialips
 _runs, _jobs = schema.taskjobstates, schema.taskjobs
@@ -73,19 +72,7 @@ class EsxCalls:
         msg = fit_utf8mb3(msg)
         with self._engine.begin() as conn:
             agent = rest_agent(conn, machine_id)
-            run = conn.execute(
-                select(_runs.c.id, _runs.c.state, _runs.c.items_id, _runs.c.itemtype,
-                       _runs.c.plugin_fusioninventory_taskjobs_id.label("job_id"))
-                .where(_runs.c.uniqid == uuid, _runs.c.plugin_fusioninventory_agents_id == agent.id)
-                .order_by(_runs.c.id.desc())
-                .limit(1)
-                .with_for_update()
-            ).first()
-            method = run and conn.execute(select(_jobs.c.method).where(_jobs.c.id == run.job_id)).scalar()
-            if run is None or method != Method.ESX:
-                raise Refused(400, f"uuid {uuid[:64]!r} is not an ESX job of this agent")
-            if run.state not in HANDED_OUT:
-                raise Refused(409, "this ESX job was not handed out or is already over")
+            run = owned_run(conn, agent.id, uuid, Method.ESX, "an ESX job", not_owned_status=400)
             if code == "running":
                 runs.add_log(conn, run.id, Log.RUNNING, msg or "", now, run.itemtype, run.items_id)
             elif code == "ok":

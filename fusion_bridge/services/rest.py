@@ -229,3 +229,39 @@ def runnable_runs(conn: Connection, agent, method: str, now: datetime) -> list:
             continue
         result.append(run)
     return result
+
+
+def allowed_runs(conn: Connection, agent, method: str, module: str, settings: PluginSettings,
+                 disabled_comment: str, now: datetime) -> list:
+    """``runnable_runs`` of an agent the module switch allows; when it does not, the runs are
+    cancelled with ``disabled_comment`` (the plugin's getJobs does so) and none is returned."""
+    candidates = runnable_runs(conn, agent, method, now)
+    if candidates and not settings.agent_can_do(module, agent.id):
+        for run in candidates:
+            runs.cancel(conn, run.id, disabled_comment, now)
+        return []
+    return candidates
+
+
+HANDED_OUT = (State.SERVER_HAS_SENT_DATA, State.AGENT_HAS_SENT_DATA)
+
+
+def owned_run(conn: Connection, agent_id: int, uuid: str, method: str, what: str, not_owned_status: int = 403):
+    """The calling agent's handed-out run of ``method`` with that uuid, locked.
+
+    Refused(``not_owned_status``) when the agent has no such run (the plugin applies a uuid to
+    whatever run has it), Refused(409) when the run is not handed out or already over."""
+    run = conn.execute(
+        select(_runs.c.id, _runs.c.state, _runs.c.items_id, _runs.c.itemtype, _runs.c.nb_retry,
+               _runs.c.max_retry, _runs.c.plugin_fusioninventory_taskjobs_id.label("job_id"))
+        .where(_runs.c.uniqid == uuid, _runs.c.plugin_fusioninventory_agents_id == agent_id)
+        .order_by(_runs.c.id.desc())
+        .limit(1)
+        .with_for_update()
+    ).first()
+    job_method = run and conn.execute(select(_jobs.c.method).where(_jobs.c.id == run.job_id)).scalar()
+    if run is None or job_method != method:
+        raise Refused(not_owned_status, f"uuid {uuid[:64]!r} is not {what} of this agent")
+    if run.state not in HANDED_OUT:
+        raise Refused(409, f"this {what.split(' ', 1)[1]} was not handed out or is already over")
+    return run
