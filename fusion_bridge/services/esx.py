@@ -26,7 +26,6 @@ from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobSt
 HOST_GONE = "The ESX host or its credential of this job no longer exists."
 
 credentials, credentialips = schema.credentials, schema.credentialips
-_runs, _jobs = schema.taskjobstates, schema.taskjobs
 AGENT_ESX_RUNS = agent_runs_probe(Method.ESX)
 
 ESX_HOST = (
