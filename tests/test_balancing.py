@@ -432,3 +432,39 @@ def test_answering_agents_probes_status_only_and_rejects_a_zero_bound(engine, st
         assert conn.execute(select(schema.bridge_wakeups.c.id)).first() is None  # nothing woken, nothing recorded
     with pytest.raises(ValueError):
         answering_agents(engine, alive, concurrency=0)
+
+
+def test_a_settled_balanced_job_is_not_probed_again(engine, status_listeners, monkeypatch):
+    from fusion_bridge.services import wakeup
+
+    import socket
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    dead_port = closed.getsockname()[1]
+    closed.close()
+    agents = listening_agents(engine, [status_listeners() for _ in range(2)])
+    [dead] = listening_agents(engine, [dead_port])  # in the pool, never answers
+    task, job = pool_job(engine)
+    set_task_settings(engine, task, {"communication": "push"})
+    set_job_settings(engine, job, {"pool": "module", "balance": 1})
+    set_module(engine, Module.NETWORK_DISCOVERY, True)
+    probed = []
+    real = wakeup.answering_agents
+
+    def counting(engine_, agent_ids, *args, **kwargs):
+        probed.append(sorted(agent_ids))
+        return real(engine_, agent_ids, *args, **kwargs)
+
+    monkeypatch.setattr(wakeup, "answering_agents", counting)
+    prepare_runs(engine, NOW, task_id=task)
+    assert probed == [sorted(agents + [dead])] and len(job_runs(engine, job)) == 2
+    # Every slice is out: later passes neither probe the pool (its silent agent would cost a
+    # time-out at every pass) nor change anything.
+    report = prepare_runs(engine, NOW + timedelta(minutes=1), task_id=task)
+    assert (len(probed), report.prepared, report.cancelled) == (1, 0, 0)
+    # A slice fails: the pool is probed again to find it another agent.
+    first = job_runs(engine, job)
+    fail(engine, first[0].id)
+    assert prepare_runs(engine, NOW + timedelta(minutes=2), task_id=task).prepared == 1
+    assert len(probed) == 2 and job_runs(engine, job)[-1].agent == agents[1]

@@ -35,7 +35,7 @@ from sqlalchemy.engine import Connection, Engine
 import schema
 from fusion_bridge.services import slices, wakeup
 from fusion_bridge.services.execution_order import OrderingHold, Places, ordering_hold
-from fusion_bridge.services.executions import Execution
+from fusion_bridge.services.executions import Execution, add_period
 from fusion_bridge.services.actors import agents_for_actors, module_pool, select_in, subnet_pool
 from fusion_bridge.services.runs import log_row, parse_item_list
 from fusion_bridge.services.targets import TargetResolver, range_bounds, target_networks
@@ -101,15 +101,19 @@ def job_agents(conn: Connection, job, settings: JobSettings, targets: list[tuple
 
 
 def probe_pools(engine: Engine, conn: Connection, task_id: int, methods: Iterable[str], *,
-                concurrency: int = wakeup.DEFAULT_CONCURRENCY,
+                now: datetime | None = None, concurrency: int = wakeup.DEFAULT_CONCURRENCY,
                 timeout: float = wakeup.STATUS_TIMEOUT) -> dict[int, set[int]] | None:
     """For a push task: job id -> the pool agents whose ``/status`` answers, probed in
     preference order until the cap is reached. None for a pull task.
 
+    A balanced job whose current execution has every target covered and nothing to move
+    (``_settled``) is not probed: its agents at work are all it needs (an empty answer keeps
+    just them), so a pool of unreachable agents does not cost every pass its time-outs.
     Reads in its own short transaction and probes outside any transaction: the caller then
     opens the task's transaction and passes the answer to ``prepare_job``."""
     with conn.begin():
-        if not task_settings(conn, task_id).push:
+        task = task_settings(conn, task_id)
+        if not task.push:
             return None
         rows = conn.execute(
             select(schema.taskjobs.c.id, schema.taskjobs.c.method, schema.taskjobs.c.targets,
@@ -124,6 +128,9 @@ def probe_pools(engine: Engine, conn: Connection, task_id: int, methods: Iterabl
             settings = job_settings(conn, job.id)
             if settings.pool:
                 targets = resolver.resolve(job.method, parse_item_list(job.targets))
+                if _settled(conn, job.id, settings, targets, task, now):
+                    candidates[job.id] = ([], 0)
+                    continue
                 ordered, busy = pool_candidates(conn, job, settings, targets)
                 cap = settings.pool_max_agents
                 # Agents at work stay without a probe; the others are probed to fill the cap.
@@ -140,6 +147,24 @@ def probe_pools(engine: Engine, conn: Connection, task_id: int, methods: Iterabl
         answering[job_id] = found
         log.info("task %s job %s: %d of %d pool agent(s) answer /status", task_id, job_id, len(found), len(ordered))
     return answering
+
+
+def _settled(conn: Connection, job_id: int, settings: JobSettings, targets: list[tuple[str, int]],
+             task, now: datetime | None) -> bool:
+    """Whether a balanced job needs no new agent at this pass: its task's current execution
+    goes on (no next one due), every target has its units, and no unit waits to be moved."""
+    if not settings.balance or task.execution_id <= 0 or now is None:
+        return False
+    if task.periodic and (task.execution_start is None or
+                          now >= add_period(task.execution_start, task.periodicity_count, task.periodicity_type)):
+        return False
+    newest, _tried, succeeded = _unit_history(conn, job_id, task.execution_id)
+    if set(targets) - {unit.target for unit in newest.values()}:
+        return False
+    ended = [u for u in newest.values() if u.state in (State.CANCELLED, State.IN_ERROR)
+             and u.run_id not in succeeded and u.attempt < settings.slice_retries]
+    comments = _last_comments(conn, [u.run_id for u in ended if u.state == State.CANCELLED])
+    return not any(_needs_rerun(u, comments) for u in ended)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -384,7 +384,7 @@ def prepare_runs(engine: Engine, now: datetime | None = None, task_id: int | Non
                 entry.retry_at = backoff.retry_at(task.id)
                 continue
             try:
-                answering = balancing.probe_pools(engine, conn, task.id, methods)  # outside the transaction
+                answering = balancing.probe_pools(engine, conn, task.id, methods, now=now)  # outside a transaction
                 with conn.begin():
                     _prepare_task(conn, now, task.id, methods, entry, answering)
             except Exception as error:  # noqa: BLE001 - one task must not stop the others
