@@ -1,6 +1,8 @@
 """Deploy over REST (plugin-semantics.md §7.5, protocol-agent.md §5.2), replaying the requests of
 recordings e1 (one job, success) and e5 (a skipped job, a failing job) of the real agent 2.6."""
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import insert, select, update
 
@@ -288,6 +290,9 @@ def test_user_events_stop_and_postpone(client, engine, agents):
             id=7, name="t", entities_id=0, json='{"retry_after":"3600","nb_max_retry":"2"}'))
         add_deploy_run(conn, 1, 1, jobs, uniqid="job-a")
         add_deploy_run(conn, 2, 2, jobs, uniqid="job-b")
+        # As a push task's run: woken once already.
+        conn.execute(insert(schema.bridge_runs).values(plugin_fusioninventory_taskjobstates_id=2, pushes=1,
+                                                       pushed_at=datetime(2026, 1, 1, 8, 0)))
     get(client, action="getJobs", machineid=DEVICE, version="2.8")
     stop = get(client, action="setUserEvent", machineid=DEVICE, uuid="job-a", type="before", behavior="stop",
                event="on_nouser", user="bob", currentStep="checking")
@@ -302,6 +307,8 @@ def test_user_events_stop_and_postpone(client, engine, agents):
     states = [state for state, _comment in run_logs(engine, 2)]
     assert states == [Log.STARTED, Log.RUNNING, Log.INFO, Log.INFO, Log.STARTED, Log.INFO]
     assert run_logs(engine, 2)[-1] == (Log.INFO, "Retry #1")
+    with engine.connect() as conn:  # offered anew: pushed again from its new start
+        assert conn.execute(select(schema.bridge_runs.c.pushes, schema.bridge_runs.c.pushed_at)).one() == (0, None)
     # Not before its new start.
     assert get(client, action="getJobs", machineid=DEVICE, version="2.8").data == b"{}"
     assert get(client, action="setUserEvent", machineid=DEVICE, uuid="job-b", behavior="dance").status_code == 400

@@ -253,3 +253,19 @@ def test_force_pushes_every_prepared_run_of_one_task(engine):
         assert set(pushes(engine)) == {11}
         assert push_pass(engine, T0, task_id=1, force=True).first == 1
         assert pushes(engine)[11][0] == 2
+
+
+def test_a_run_postponed_to_later_is_not_pushed_before_its_start(engine):
+    with AgentEmulator(ports=1) as emulator:
+        add_agents_with_addresses(engine, {1: ("127.0.0.1", emulator.ports[0])})
+        with engine.begin() as conn:
+            add_push_task(conn, 1, timeout=60, retries=1)
+            add_run(conn, 11, 1, 1, "Computer", 1)
+            # A deploy the user postponed: back to Prepared, offered again two hours later.
+            conn.execute(update(schema.taskjobstates).where(schema.taskjobstates.c.id == 11)
+                         .values(date_start=T0 + timedelta(hours=2)))
+        for minutes in (0, 2, 5, 60):
+            report = push_pass(engine, T0 + timedelta(minutes=minutes))
+            assert (report.first, report.again, report.failed) == (0, 0, [])
+        assert run_state(engine, 11) == State.PREPARED
+        assert push_pass(engine, T0 + timedelta(hours=2)).first == 1

@@ -165,6 +165,9 @@ def _postpone(conn: Connection, run, kind: str | None, now: datetime) -> None:
     start = now + timedelta(seconds=max(retry_after, 0))
     conn.execute(update(_runs).where(_runs.c.id == run.id).values(
         state=int(State.PREPARED), date_start=start, max_retry=max_retry, nb_retry=attempt))
+    # Offered anew: in a push task it is pushed again from its new start, with fresh retries.
+    conn.execute(update(schema.bridge_runs).where(schema.bridge_runs.c.plugin_fusioninventory_taskjobstates_id == run.id)
+                 .values(pushes=0, pushed_at=None))
     runs.add_log(conn, run.id, Log.INFO, RETRY_SEPARATOR, now)
     runs.add_log(conn, run.id, Log.STARTED, f"Job available for next execution at {start:%Y-%m-%d %H:%M:%S}", now)
     runs.add_log(conn, run.id, Log.INFO, "Maximum number of retry reached: force deployment"

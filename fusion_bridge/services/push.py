@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 import schema
@@ -163,8 +163,10 @@ def _push_tasks(conn: Connection, now: datetime, task_id: int | None, force: boo
     return found
 
 
-def _prepared_runs(conn: Connection, task_ids: list[int]) -> dict[int, list]:
-    """Task id -> its Prepared runs (id, agent, known, pushes, pushed_at), by run id."""
+def _prepared_runs(conn: Connection, task_ids: list[int], now: datetime) -> dict[int, list]:
+    """Task id -> its Prepared runs (id, agent, known, pushes, pushed_at), by run id; not those
+    postponed to a later ``date_start`` (a deploy the user put off): the agent would not get
+    them before then, and waking it meanwhile would only wear its push retries out."""
     found: dict[int, list] = defaultdict(list)
     for part in chunks(task_ids):
         rows = conn.execute(
@@ -175,7 +177,8 @@ def _prepared_runs(conn: Connection, task_ids: list[int]) -> dict[int, list]:
             .select_from(runs.join(jobs, jobs.c.id == runs.c.plugin_fusioninventory_taskjobs_id)
                          .outerjoin(bridge_runs, bridge_key == runs.c.id))
             .where(jobs.c.plugin_fusioninventory_tasks_id.in_(list(part)),
-                   runs.c.state == int(State.PREPARED), runs.c.plugin_fusioninventory_agents_id > 0)
+                   runs.c.state == int(State.PREPARED), runs.c.plugin_fusioninventory_agents_id > 0,
+                   or_(runs.c.date_start.is_(None), runs.c.date_start <= now))
             .order_by(runs.c.id)
         )
         for row in rows:
@@ -270,7 +273,7 @@ def _claim(conn: Connection, now: datetime, task_id: int | None, force: bool, ag
            report: PushReport) -> _Claim:
     claim = _Claim()
     found = _push_tasks(conn, now, task_id, force, agent_max)
-    prepared = _prepared_runs(conn, [task.id for task in found])
+    prepared = _prepared_runs(conn, [task.id for task in found], now)
     give_up: list = []
     pushed_tasks: list[_Task] = []
     for task in found:
