@@ -468,3 +468,22 @@ def test_a_settled_balanced_job_is_not_probed_again(engine, status_listeners, mo
     fail(engine, first[0].id)
     assert prepare_runs(engine, NOW + timedelta(minutes=2), task_id=task).prepared == 1
     assert len(probed) == 2 and job_runs(engine, job)[-1].agent == agents[1]
+
+
+def test_a_slice_cancelled_outside_the_execution_timeslot_is_offered_again_to_its_agent(engine):
+    from fusion_bridge.services.dispatch import OUT_OF_TIMESLOT
+
+    task, job, rng, agent_ids = balanced_discovery(engine, 2, slice_retries=1)
+    prepare_runs(engine, NOW, task_id=task)
+    first = job_runs(engine, job)
+    # Its agent called in outside the execution timeslot, several times: not a failure.
+    victim = first[0]
+    for minute in (1, 2, 3):
+        with engine.begin() as conn:
+            run_service.cancel(conn, victim.id, OUT_OF_TIMESLOT, NOW)
+        assert prepare_runs(engine, NOW + timedelta(minutes=minute), task_id=task).prepared == 1
+        again = job_runs(engine, job)[-1]
+        assert (again.agent, again.specificity, again.attempt, again.previous_run) == (
+            victim.agent, victim.specificity, 0, victim.id)
+        victim = again
+    assert not [c for r in job_runs(engine, job) for c in comments(engine, r.id) if "could not be covered" in c]

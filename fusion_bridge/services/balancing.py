@@ -55,6 +55,11 @@ NOT_COVERED = "could not be covered"
 # cancellation, e.g. "Task has been disabled", is respected).
 _RETRYABLE_CANCEL = ("timeout", "timed out", "no message from the agent", "did not call",
                      "no longer defined in definition of job")
+# Cancelled at hand-out because the agent called outside the task's execution timeslot or
+# schedule (preparation follows the preparation timeslot): nothing went wrong with the slice or
+# its agent, so it is offered again to the same agent without counting as a retry, as 9.5
+# prepares a cancelled run again.
+_REOFFERED_CANCEL = ("due to the task's timeslot", "due to the task's schedule")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,10 +166,10 @@ def _settled(conn: Connection, job_id: int, settings: JobSettings, targets: list
     newest, _tried, succeeded = _unit_history(conn, job_id, task.execution_id)
     if set(targets) - {unit.target for unit in newest.values()}:
         return False
-    ended = [u for u in newest.values() if u.state in (State.CANCELLED, State.IN_ERROR)
-             and u.run_id not in succeeded and u.attempt < settings.slice_retries]
+    ended = [u for u in newest.values() if u.state in (State.CANCELLED, State.IN_ERROR) and u.run_id not in succeeded]
     comments = _last_comments(conn, [u.run_id for u in ended if u.state == State.CANCELLED])
-    return not any(_needs_rerun(u, comments) for u in ended)
+    return not any(_reoffered(u, comments) or (u.attempt < settings.slice_retries and _needs_rerun(u, comments))
+                   for u in ended)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,7 +238,12 @@ def _needs_rerun(unit: Unit, comments: dict[int, str]) -> bool:
     if unit.state == State.IN_ERROR:
         return True
     comment = comments.get(unit.run_id, "").lower()
-    return unit.state == State.CANCELLED and any(mark in comment for mark in _RETRYABLE_CANCEL)
+    return unit.state == State.CANCELLED and any(mark in comment for mark in _RETRYABLE_CANCEL + _REOFFERED_CANCEL)
+
+
+def _reoffered(unit: Unit, comments: dict[int, str]) -> bool:
+    comment = comments.get(unit.run_id, "").lower()
+    return unit.state == State.CANCELLED and any(mark in comment for mark in _REOFFERED_CANCEL)
 
 
 def _fresh_assignments(conn: Connection, method: str | None, targets: list[tuple[str, int]],
@@ -313,6 +323,13 @@ def prepare_balanced(conn: Connection, job, settings: JobSettings, targets: list
             continue
         if unit.state in HELD or unit.state == State.FINISHED:
             report.skipped += 1
+        elif unit.run_id not in succeeded and _reoffered(unit, comments):
+            agent = unit.agent if unit.agent in pool_set else _other_agent(agents, load, tried[key], unit.agent)
+            if unit.target in held or agent is None:
+                waiting.add(unit.target)
+                continue
+            load[agent] += 1
+            reruns.append(Assignment(unit.target, agent, unit.part, unit.attempt, unit.run_id))
         elif unit.run_id not in succeeded and _needs_rerun(unit, comments):
             if unit.attempt >= settings.slice_retries:
                 lost.append(unit)
