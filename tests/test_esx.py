@@ -113,3 +113,21 @@ def test_inactive_task_cancels_and_missing_host_fails(client, engine, esx_run):
 
 def test_post_is_refused(client, esx_run):
     assert client.post(f"{ESX}?action=getJobs&machineid={DEVICE}").status_code == 405
+
+
+@pytest.mark.parametrize("database_url", ["mariadb"], indirect=True)  # SQLite serialises the two
+def test_a_run_handed_out_by_a_concurrent_get_jobs_is_not_handed_out_again(engine, esx_run):
+    """InnoDB REPEATABLE READ: the snapshot of a getJobs that read its agent before another
+    getJobs committed the hand-out still shows the run Prepared; the locked state does not."""
+    from datetime import datetime
+
+    from fusion_bridge.services.esx import EsxCalls
+    from fusion_bridge.services.rest import rest_agent, runnable_runs
+
+    now = datetime(2026, 11, 25, 12, 0)
+    with engine.begin() as late:
+        agent = rest_agent(late, DEVICE)  # the snapshot is taken here
+        assert EsxCalls(engine).get_jobs(DEVICE, now)["jobs"][0]["uuid"] == UUID  # committed meanwhile
+        assert runnable_runs(late, agent, Method.ESX, now) == []
+    # Asked again while handed out: the plugin's rule, the run goes to Error.
+    assert run_state(engine) == State.IN_ERROR

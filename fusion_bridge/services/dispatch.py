@@ -40,8 +40,10 @@ HAS_PENDING = (
 )
 # Locks only the agent's run rows (not the shared job and task rows, which every agent of a
 # task reads): concurrent PROLOGs of one agent queue here, those of other agents do not.
+# The state comes with the lock: it is the current one even in a transaction whose snapshot
+# was taken earlier (InnoDB REPEATABLE READ), where a plain read could still say Prepared.
 LOCK_AGENT_RUNS = (
-    select(_runs.c.id)
+    select(_runs.c.id, _runs.c.state)
     .where(_runs.c.plugin_fusioninventory_agents_id == bindparam("agent_id"), _runs.c.state.in_(ACTIVE_STATES))
     .with_for_update()
 )

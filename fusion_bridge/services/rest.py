@@ -215,12 +215,14 @@ def runnable_runs(conn: Connection, agent, method: str, now: datetime) -> list:
     one hands a run out. A run asked for again while Started/Running goes to Error; runs that
     fail the task's checks are cancelled with the plugin's words.
     """
-    locked = conn.execute(LOCK_AGENT_RUNS, {"agent_id": agent.id}).scalars().all()
+    locked = dict(conn.execute(LOCK_AGENT_RUNS, {"agent_id": agent.id}).all())
     if not locked:
         return []
     result = []
-    for run in conn.execute(RUN_DETAILS, {"ids": locked, "method": method}).all():
-        if run.state != State.PREPARED:
+    for run in conn.execute(RUN_DETAILS, {"ids": list(locked), "method": method}).all():
+        # The agent row was read before the lock: RUN_DETAILS may show a snapshot in which a run
+        # another getJobs just handed out is still Prepared. The locked state is the current one.
+        if locked[run.id] != State.PREPARED:
             runs.fail(conn, run.id, ALREADY_SENT, now)
             continue
         refusal = refusal_reason(conn, run, agent, now)
