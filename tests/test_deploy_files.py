@@ -60,3 +60,13 @@ def test_paths_only_for_sha512_names(tmp_path):
         pass
     else:
         raise AssertionError("a path outside the repository was accepted")
+
+
+def test_a_corrupt_manifest_makes_the_file_unusable_not_an_error(engine, tmp_path):
+    repository = FileRepository(tmp_path)
+    stored = repository.add_file(engine, io.BytesIO(b"hello\n"), "hello.txt")
+    manifest = tmp_path / "files" / "manifests" / stored.sha512
+    manifest.write_text(stored.parts[0].upper() + "\n")  # upper case is still the same part
+    assert repository.manifest(stored.sha512) == list(stored.parts) and repository.has_file(stored.sha512)
+    manifest.write_text(stored.parts[0] + "\n../../etc/passwd\n")
+    assert repository.manifest(stored.sha512) == [] and not repository.has_file(stored.sha512)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import mimetypes
 import os
 import re
@@ -31,6 +32,8 @@ from sqlalchemy.engine import Engine
 
 import schema
 from fusion_bridge.text import local_now
+
+log = logging.getLogger(__name__)
 
 PART_SIZE = 1024 * 1024
 SHA512_HEX = re.compile(r"^[0-9a-f]{128}$")
@@ -74,7 +77,12 @@ class FileRepository:
             text = (self.manifests_dir / file_sha512).read_text(encoding="ascii", errors="replace")
         except FileNotFoundError:
             return []
-        return [line.strip() for line in text.splitlines() if line.strip()]
+        parts = [line.strip().lower() for line in text.splitlines() if line.strip()]
+        if not all(is_sha512(part) for part in parts):
+            # Half a file would fail on the agent after its download: the file is unusable.
+            log.warning("deploy repository: the manifest of %s is corrupt (a line is not a sha512)", file_sha512)
+            return []
+        return parts
 
     def has_file(self, file_sha512: str) -> bool:
         parts = self.manifest(file_sha512)
