@@ -107,7 +107,8 @@ def package_group() -> None:
 
 def _package_rows(found: list[dict]) -> list[str]:
     return table(["ID", "NAME", "ENTITY", "CHECKS", "FILES", "ACTIONS", "MODIFIED"], [
-        [p["id"], p["name"], p["entities_id"], p["checks"], p["associatedFiles"], p["actions"], p["date_mod"]]
+        [p["id"], p["name"], p["entities_id"], p.get("checks", "?"), p.get("associatedFiles", "?"),
+         p.get("actions", "?"), p["date_mod"] if "error" not in p else f"{p['date_mod']}  unreadable: {p['error']}"]
         for p in found])
 
 

@@ -324,3 +324,14 @@ def test_order_helpers_without_a_database():
     # A list PHP turned into an object after removing its first entry reads as a list.
     order = content.decode_order('{"jobs":{"checks":{"1":{"type":"fileExists"}}},"associatedFiles":[]}', 1)
     assert order["jobs"]["checks"] == [{"type": "fileExists"}] and order["jobs"]["actions"] == []
+
+
+def test_a_package_with_broken_json_does_not_break_the_list(engine):
+    good = packages.create_package(engine, "good")
+    bad = packages.create_package(engine, "edited elsewhere")
+    with engine.begin() as conn:
+        conn.execute(update(schema.deploypackages).where(schema.deploypackages.c.id == bad["id"])
+                     .values(json="{not json"))
+    listed = {p["id"]: p for p in packages.list_packages(engine)}
+    assert listed[good["id"]]["checks"] == 0 and "error" not in listed[good["id"]]
+    assert "invalid JSON" in listed[bad["id"]]["error"] and listed[bad["id"]]["name"] == "edited elsewhere"

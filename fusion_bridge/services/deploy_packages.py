@@ -125,7 +125,18 @@ def create_package(engine: Engine, name: Any, *, entities_id: Any = 0, comment: 
 def list_packages(engine: Engine, *, limit: int = 1000) -> list[dict]:
     with engine.connect() as conn:
         rows = conn.execute(select(packages).order_by(packages.c.id).limit(limit)).all()
-        return [_package_dict(row) for row in rows]
+        return [_listed(row) for row in rows]
+
+
+def _listed(row) -> dict:
+    """A package of the list; one whose JSON cannot be read (edited elsewhere) is listed with
+    the reason instead of failing the whole list."""
+    try:
+        return _package_dict(row)
+    except DefinitionError as error:
+        return {"id": row.id, "name": ui_text(row.name), "entities_id": row.entities_id,
+                "is_recursive": bool(row.is_recursive), "comment": ui_text(row.comment),
+                "date_mod": date_text(row.date_mod), "error": error.message}
 
 
 def get_package(engine: Engine, package_id: Any) -> dict:
