@@ -487,3 +487,31 @@ def test_a_slice_cancelled_outside_the_execution_timeslot_is_offered_again_to_it
             victim.agent, victim.specificity, 0, victim.id)
         victim = again
     assert not [c for r in job_runs(engine, job) for c in comments(engine, r.id) if "could not be covered" in c]
+
+
+@pytest.mark.parametrize("database_url", ["mariadb"], indirect=True)  # SQLite has no named lock
+def test_pools_are_probed_before_the_preparation_lock_is_taken(engine, status_listeners, monkeypatch):
+    import hashlib
+
+    from sqlalchemy import text
+
+    from fusion_bridge.services import wakeup
+    from fusion_bridge.services.preparation import PREPARE_LOCK
+
+    listening_agents(engine, [status_listeners() for _ in range(2)])
+    task, job = pool_job(engine)
+    set_task_settings(engine, task, {"communication": "push"})
+    set_job_settings(engine, job, {"pool": "module", "balance": 1})
+    set_module(engine, Module.NETWORK_DISCOVERY, True)
+    key = "fb:" + hashlib.sha1(PREPARE_LOCK.encode("utf-8")).hexdigest()
+    lock_free_while_probing = []
+    real = wakeup.answering_agents
+
+    def checking(engine_, agent_ids, *args, **kwargs):
+        with engine.connect() as other:
+            lock_free_while_probing.append(other.execute(text("SELECT IS_FREE_LOCK(:k)"), {"k": key}).scalar())
+        return real(engine_, agent_ids, *args, **kwargs)
+
+    monkeypatch.setattr(wakeup, "answering_agents", checking)
+    assert prepare_runs(engine, NOW, task_id=task).prepared == 2
+    assert lock_free_while_probing == [1]

@@ -357,6 +357,25 @@ def _prepare_jobs(conn: Connection, now: datetime, task_id: int, methods: tuple[
             prepare_job(conn, job, now, resolver, entry, execution, places, answering=answered)
 
 
+def _probe_pools_first(engine: Engine, now: datetime, task_id: int | None, methods: tuple[str, ...],
+                       backoff: TaskBackoff | None) -> dict[int, dict[int, set[int]] | None]:
+    """task id -> ``balancing.probe_pools`` of the tasks eligible now, probed outside the
+    preparation lock. A task that fails here is probed again under the lock, where its error
+    is reported and backed off."""
+    probed: dict[int, dict[int, set[int]] | None] = {}
+    with engine.connect() as conn:
+        with conn.begin():
+            candidates = eligible_tasks(conn, now, task_id, methods)
+        for task in candidates:
+            if backoff is not None and not backoff.ready(task.id, now):
+                continue
+            try:
+                probed[task.id] = balancing.probe_pools(engine, conn, task.id, methods, now=now)
+            except Exception:  # noqa: BLE001 - retried (and reported) under the lock
+                log.debug("probing the pools of task %s before the lock failed", task.id, exc_info=True)
+    return probed
+
+
 def prepare_runs(engine: Engine, now: datetime | None = None, task_id: int | None = None, *,
                  methods: Iterable[str] = ALL_METHODS, backoff: TaskBackoff | None = None,
                  lock_timeout: int = 30) -> PreparationReport:
@@ -365,12 +384,15 @@ def prepare_runs(engine: Engine, now: datetime | None = None, task_id: int | Non
     Holds the database lock ``PREPARE_LOCK`` for the whole pass; when another preparer holds
     it longer than ``lock_timeout`` seconds the pass does nothing and reports ``busy``.
     Each task is one transaction; a task that raises is rolled back, reported, and — with a
-    ``backoff`` — not tried again before its back-off delay.
+    ``backoff`` — not tried again before its back-off delay. The pools of push tasks are
+    probed before the lock is taken (``_probe_pools_first``), so other instances do not wait
+    on agents' time-outs.
     """
     now = now or datetime.now()
     methods = tuple(methods)
     report = PreparationReport(now=now)
     started = time.monotonic()
+    probed = _probe_pools_first(engine, now, task_id, methods, backoff)
     with engine.connect() as conn, try_lock(conn, PREPARE_LOCK, lock_timeout) as locked:
         if not locked:
             report.busy = True
@@ -384,7 +406,8 @@ def prepare_runs(engine: Engine, now: datetime | None = None, task_id: int | Non
                 entry.retry_at = backoff.retry_at(task.id)
                 continue
             try:
-                answering = balancing.probe_pools(engine, conn, task.id, methods, now=now)  # outside a transaction
+                answering = (probed[task.id] if task.id in probed else
+                             balancing.probe_pools(engine, conn, task.id, methods, now=now))  # outside a transaction
                 with conn.begin():
                     _prepare_task(conn, now, task.id, methods, entry, answering)
             except Exception as error:  # noqa: BLE001 - one task must not stop the others
