@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import delete, insert, select, update
 
 import schema
-from fusion_bridge.services import preparation
+from fusion_bridge.services import preparation, run_writes
 from fusion_bridge.services.preparation import AGENT_LEFT, TARGET_LEFT, prepare_runs
 from fusion_bridge.services.preparation_report import TaskBackoff
 from fusion_bridge.services.run_cleanup import apply_retention, time_out_silent_runs, timeout_comment
@@ -209,7 +209,7 @@ def test_prepared_logs_when_the_new_ids_are_not_contiguous(engine):
     with engine.begin() as conn:
         job = add_job(conn, add_task(conn), [], [])
         first, between, last = (add_run(conn, job, 1, State.PREPARED, f"g{n}") for n in range(3))
-        preparation._insert_prepared_logs(conn, [first, last], NOW)
+        run_writes._insert_prepared_logs(conn, [first, last], NOW)
     assert [len(logs_of(engine, run_id)) for run_id in (first, between, last)] == [1, 0, 1]
     assert logs_of(engine, last)[0]["state"] == Log.PREPARED and logs_of(engine, last)[0]["date"] == NOW
 
@@ -763,7 +763,7 @@ def test_insert_runs_writes_the_bridge_row_only_when_asked(engine):
     from sqlalchemy import select
 
     import schema
-    from fusion_bridge.services.preparation import insert_runs
+    from fusion_bridge.services.run_writes import insert_runs
 
     when = datetime(2026, 1, 1, 8, 0)
     with engine.begin() as conn:

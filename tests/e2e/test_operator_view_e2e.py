@@ -19,7 +19,7 @@ from sqlalchemy import select
 import schema
 from fusion_bridge.cli import main
 from fusion_bridge.services import operator_view
-from fusion_bridge.services.preparation import insert_runs
+from fusion_bridge.services.run_writes import insert_runs
 from schema.constants import ItemType
 from tests import task_rows
 from fusion_bridge.text import local_now
