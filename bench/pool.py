@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,11 +28,11 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, insert, select, update  # noqa: E402
 
 import schema  # noqa: E402
+from bench.databases import on_each_database  # noqa: E402
 from fusion_bridge.db import make_engine  # noqa: E402
 from fusion_bridge.services.preparation import prepare_runs  # noqa: E402
 from fusion_bridge.services.task_settings import set_job_settings  # noqa: E402
 from schema.constants import ItemType, Method, Module, TaskjobState as State  # noqa: E402
-from tests.mariadb import MariaDBServer  # noqa: E402
 
 RANGE = ("10.50.0.0", "10.50.255.255")
 
@@ -102,18 +101,7 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="also run it on an SQLite file")
     args = parser.parse_args()
 
-    server = MariaDBServer()
-    url = server.create_database("fb_bench_pool")
-    try:
-        print("== MariaDB")
-        run(url, args.agents, args.pool, args.fail)
-    finally:
-        server.drop_database(url)
-        server.stop()
-    if args.sqlite:
-        with tempfile.TemporaryDirectory() as folder:
-            print("== SQLite")
-            run(f"sqlite:///{folder}/bench.sqlite", args.agents, args.pool, args.fail)
+    on_each_database(lambda url: run(url, args.agents, args.pool, args.fail), "fb_bench_pool", args.sqlite)
 
 
 if __name__ == "__main__":

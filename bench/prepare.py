@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, insert, select  # noqa: E402
 
 import schema  # noqa: E402
+from bench.databases import on_each_database  # noqa: E402
 from fusion_bridge.db import make_engine  # noqa: E402
 from fusion_bridge.services.preparation import prepare_runs  # noqa: E402
 from schema.constants import ItemType, Method  # noqa: E402
@@ -42,7 +42,6 @@ from schema.plugin_deploy import (  # noqa: E402
 )
 
 TEXT_BYTES = 65_535
-from tests.mariadb import MariaDBServer  # noqa: E402
 
 
 def compact(value) -> str:
@@ -128,18 +127,7 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="also run it on an SQLite file")
     args = parser.parse_args()
 
-    server = MariaDBServer()
-    url = server.create_database("fb_bench_prepare")
-    try:
-        print("== MariaDB")
-        run(url, args.agents, args.targets, args.actors)
-    finally:
-        server.drop_database(url)
-        server.stop()
-    if args.sqlite:
-        with tempfile.TemporaryDirectory() as folder:
-            print("== SQLite")
-            run(f"sqlite:///{folder}/bench.sqlite", args.agents, args.targets, args.actors)
+    on_each_database(lambda url: run(url, args.agents, args.targets, args.actors), "fb_bench_prepare", args.sqlite)
 
 
 if __name__ == "__main__":
