@@ -37,8 +37,10 @@ class Config:
     # ``GLPI_PLUGIN_DOC_DIR/fusioninventory`` (point it there to share GLPI's repository).
     deploy_repository: str = "fusion-bridge-files"
     # Largest file accepted by the admin API's upload (POST /api/deploy/files), streamed to the
-    # repository part by part; bigger files can be added with `fusion-bridge deploy file add`.
-    deploy_max_upload_bytes: int = 4 * 1024 * 1024 * 1024
+    # repository part by part. The whole upload must fit in gunicorn's 120 s worker timeout
+    # (~56 MiB/s of gzip + sha512 per core; 1 GiB takes ~90 s over 100 Mbit/s): bigger files are
+    # added with `fusion-bridge deploy file add`, which has no such limit.
+    deploy_max_upload_bytes: int = 1024 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":

@@ -70,3 +70,45 @@ def test_a_corrupt_manifest_makes_the_file_unusable_not_an_error(engine, tmp_pat
     assert repository.manifest(stored.sha512) == list(stored.parts) and repository.has_file(stored.sha512)
     manifest.write_text(stored.parts[0] + "\n../../etc/passwd\n")
     assert repository.manifest(stored.sha512) == [] and not repository.has_file(stored.sha512)
+
+
+class _CutShort(io.RawIOBase):
+    """An upload whose connection drops after its first part."""
+
+    def __init__(self):
+        self.sent = 0
+
+    def readable(self):
+        return True
+
+    def read(self, size=-1):
+        if self.sent >= PART_SIZE:
+            raise ConnectionResetError("client gone")
+        data = os.urandom(min(size, PART_SIZE - self.sent))
+        self.sent += len(data)
+        return data
+
+
+def test_an_upload_cut_short_leaves_nothing_in_the_repository(engine, tmp_path):
+    repository = FileRepository(tmp_path)
+    try:
+        repository.add_file(engine, _CutShort(), "big.iso")
+    except ConnectionResetError:
+        pass
+    else:
+        raise AssertionError("the broken stream was not noticed")
+    left = [p for p in (tmp_path / "files").rglob("*") if p.is_file()]
+    assert left == []
+    assert list((tmp_path / "files" / ".staging").iterdir()) == []
+    with engine.connect() as conn:
+        assert conn.execute(select(schema.deployfiles.c.id)).all() == []
+
+
+def test_stale_staging_folders_of_dead_adds_are_swept(engine, tmp_path):
+    repository = FileRepository(tmp_path)
+    dead = tmp_path / "files" / ".staging" / "add-dead"
+    dead.mkdir(parents=True)
+    (dead / "half-a-part").write_bytes(b"x")
+    os.utime(dead, (0, 0))
+    repository.add_file(engine, io.BytesIO(b"hello\n"), "hello.txt")
+    assert not dead.exists()

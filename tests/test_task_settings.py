@@ -82,3 +82,21 @@ def test_admin_api_settings(api, database_url, engine):
     error = call(api, "PATCH", f"/api/actions/{action_id}/settings", {"pool": "everyone"}, expect=400)
     assert "pool must be one of" in error["error"]
     call(api, "GET", "/api/tasks/999/settings", expect=404)
+
+
+def test_periods_longer_than_a_century_are_refused_and_stored_ones_do_not_break_dates(engine, database_url):
+    from datetime import datetime
+
+    from fusion_bridge.services.executions import add_period
+
+    task_id, _action_id = _task_and_action(database_url, engine)
+    with pytest.raises(DefinitionError, match="longer than a century"):
+        settings.set_task_settings(engine, task_id, {"period": "1000000mo"})
+    settings.set_task_settings(engine, task_id, {"period": "1200mo"})
+    with pytest.raises(DefinitionError, match="longer than a century"):
+        settings.set_task_settings(engine, task_id, {"periodicity_type": "hours", "periodicity_count": 10**6})
+    start = datetime(2026, 1, 31, 8, 0)
+    assert add_period(start, 1, "months") == datetime(2026, 2, 28, 8, 0)
+    assert add_period(start, 10**6, "months") == datetime.max  # written by hand in the table
+    assert add_period(start, 10**9, "days") == datetime.max
+    assert add_period(start, 3, "fortnights") == datetime.max

@@ -16,19 +16,23 @@ a part, and two writers of the same file write the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import logging
 import mimetypes
 import os
 import re
+import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 import schema
 from fusion_bridge.text import local_now
@@ -36,6 +40,7 @@ from fusion_bridge.text import local_now
 log = logging.getLogger(__name__)
 
 PART_SIZE = 1024 * 1024
+STALE_STAGING_SECONDS = 24 * 3600  # a staging folder this old belongs to an add that died
 SHA512_HEX = re.compile(r"^[0-9a-f]{128}$")
 
 deployfiles = schema.deployfiles
@@ -116,6 +121,12 @@ class FileRepository:
         whole = hashlib.sha512()
         parts: list[str] = []
         size = 0
+        # Parts go to a staging folder first and into the repository only once the whole source
+        # was read: an upload cut short leaves nothing behind (and a killed process only this
+        # folder, swept by a later add).
+        self._sweep_staging()
+        staging = Path(tempfile.mkdtemp(prefix="add-", dir=self._staging_root()))
+        staged: dict[str, Path] = {}
         stream = path.open("rb") if path is not None else source
         try:
             while True:
@@ -124,40 +135,63 @@ class FileRepository:
                     break
                 whole.update(chunk)
                 size += len(chunk)
-                parts.append(self._write_part(chunk))
+                parts.append(self._stage_part(chunk, staging, staged))
                 if progress is not None:
                     progress(len(chunk))
+            for part, staged_path in staged.items():
+                target = self.part_path(part)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged_path, target)
         finally:
             if path is not None:
                 stream.close()
+            shutil.rmtree(staging, ignore_errors=True)
         sha512 = whole.hexdigest()
         self._write_atomically(self.manifests_dir / sha512, "".join(p + "\n" for p in parts).encode("ascii"))
         mimetype = mimetype or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        with engine.begin() as conn:
-            existing = conn.execute(select(deployfiles.c.id).where(
-                deployfiles.c.sha512 == sha512, deployfiles.c.entities_id == entities_id)
-                .order_by(deployfiles.c.id).limit(1).with_for_update()).scalar()
-            if existing is not None:
-                return StoredFile(existing, name, sha512, size, tuple(parts), added=False)
-            file_id = conn.execute(insert(deployfiles).values(
-                name=name[:255], mimetype=mimetype[:255], filesize=size, comment=comment, sha512=sha512,
-                shortsha512=sha512[:6], entities_id=entities_id, is_recursive=int(is_recursive),
-                date_mod=local_now())).inserted_primary_key[0]
-        return StoredFile(int(file_id), name, sha512, size, tuple(parts), added=True)
+        values = dict(name=name[:255], mimetype=mimetype[:255], filesize=size, comment=comment, sha512=sha512,
+                      shortsha512=sha512[:6], entities_id=entities_id, is_recursive=int(is_recursive))
+        for attempt in (1, 2):
+            try:
+                file_id, added = _register(engine, values)
+                break
+            except DBAPIError as error:
+                # Two first adds of one file in one entity: InnoDB may pick one as a deadlock
+                # victim (both held gap locks); its second look finds the other's row.
+                if attempt == 2 or not _is_deadlock(error):
+                    raise
+        return StoredFile(file_id, name, sha512, size, tuple(parts), added=added)
 
     def rename(self, engine: Engine, file_id: int, name: str) -> None:
         with engine.begin() as conn:
             conn.execute(update(deployfiles).where(deployfiles.c.id == file_id)
                          .values(name=name[:255], date_mod=local_now()))
 
-    def _write_part(self, chunk: bytes) -> str:
+    def _stage_part(self, chunk: bytes, staging: Path, staged: dict[str, Path]) -> str:
         # mtime=0: the same content always gives the same bytes, hence the same part name.
         packed = gzip.compress(chunk, compresslevel=6, mtime=0)
         part = hashlib.sha512(packed).hexdigest()
-        target = self.part_path(part)
-        if not target.is_file():
-            self._write_atomically(target, packed)
+        if part not in staged and not self.part_path(part).is_file():
+            staged[part] = staging / part
+            staged[part].write_bytes(packed)
+            os.chmod(staged[part], 0o644)
         return part
+
+    def _staging_root(self) -> Path:
+        # Inside the repository's folder: on its file system, so parts move in with a rename.
+        root = self.root / "files" / ".staging"
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
+    def _sweep_staging(self, older_than: float = STALE_STAGING_SECONDS) -> None:
+        root = self.root / "files" / ".staging"
+        if not root.is_dir():
+            return
+        limit = time.time() - older_than
+        for folder in root.iterdir():
+            with contextlib.suppress(OSError):
+                if folder.stat().st_mtime < limit:
+                    shutil.rmtree(folder, ignore_errors=True)
 
     @staticmethod
     def _write_atomically(target: Path, data: bytes) -> None:
@@ -171,6 +205,23 @@ class FileRepository:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def _register(engine: Engine, values: dict) -> tuple[int, bool]:
+    """(id, added): the file's existing row in its entity, else a new one."""
+    with engine.begin() as conn:
+        existing = conn.execute(select(deployfiles.c.id).where(
+            deployfiles.c.sha512 == values["sha512"], deployfiles.c.entities_id == values["entities_id"])
+            .order_by(deployfiles.c.id).limit(1).with_for_update()).scalar()
+        if existing is not None:
+            return int(existing), False
+        file_id = conn.execute(insert(deployfiles).values(**values, date_mod=local_now())).inserted_primary_key[0]
+        return int(file_id), True
+
+
+def _is_deadlock(error: DBAPIError) -> bool:
+    code = getattr(error.orig, "args", (None,))[0] if error.orig is not None else None
+    return code in (1213, 1205)  # ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT
 
 
 def _read_exactly(stream: BinaryIO, size: int) -> bytes:

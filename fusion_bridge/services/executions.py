@@ -88,12 +88,16 @@ class Execution:
 
 
 def add_period(start: datetime, count: int, unit: str) -> datetime:
-    """``start`` + ``count`` minutes/hours/days, or calendar months (Jan 31 + 1 month = Feb 28/29)."""
-    if unit == "months":
-        months = start.month - 1 + count
-        year, month = start.year + months // 12, months % 12 + 1
-        return start.replace(year=year, month=month, day=min(start.day, calendar.monthrange(year, month)[1]))
-    return start + timedelta(**{unit: count})
+    """``start`` + ``count`` minutes/hours/days, or calendar months (Jan 31 + 1 month = Feb 28/29);
+    ``datetime.max`` past the calendar's end (a period written by hand in the table)."""
+    try:
+        if unit == "months":
+            months = start.month - 1 + count
+            year, month = start.year + months // 12, months % 12 + 1
+            return start.replace(year=year, month=month, day=min(start.day, calendar.monthrange(year, month)[1]))
+        return start + timedelta(**{unit: count})
+    except (OverflowError, ValueError, TypeError):  # TypeError: an unknown unit
+        return datetime.max
 
 
 def next_start(execution: Execution) -> datetime | None:

@@ -25,6 +25,8 @@ bridge_tasks, bridge_jobs = schema.bridge_tasks, schema.bridge_taskjobs
 COMMUNICATIONS = ("pull", "push")
 PERIOD_UNITS = ("minutes", "hours", "days", "months")
 POOLS = ("", "module", "subnet")
+# A century at most: longer periods are a typing error, and dates past year 9999 do not exist.
+MAX_PERIOD = {"minutes": 100 * 525_600, "hours": 100 * 8_760, "days": 36_500, "months": 1_200}
 _PERIOD = re.compile(r"^\s*(\d+)\s*(mo|months?|m|min|minutes?|h|hours?|d|days?)\s*$", re.IGNORECASE)
 _UNIT_ALIASES = {"m": "minutes", "min": "minutes", "minute": "minutes", "minutes": "minutes",
                  "h": "hours", "hour": "hours", "hours": "hours", "d": "days", "day": "days", "days": "days",
@@ -168,6 +170,11 @@ def set_task_settings(engine: Engine, task_id: int, changes: Mapping[str, Any]) 
     with engine.begin() as conn:
         if conn.execute(select(schema.tasks.c.id).where(schema.tasks.c.id == task_id)).first() is None:
             raise NotFound(f"no task {task_id}")
+        current = task_settings(conn, task_id)
+        count = values.get("periodicity_count", current.periodicity_count)
+        unit = values.get("periodicity_type", current.periodicity_type)
+        if count > MAX_PERIOD[unit]:
+            raise DefinitionError(f"period {count} {unit} is longer than a century ({MAX_PERIOD[unit]} {unit})")
         _upsert(conn, bridge_tasks, "plugin_fusioninventory_tasks_id", task_id, values)
         return describe_task_settings(task_settings(conn, task_id))
 
