@@ -162,6 +162,7 @@ class Scheduler:
         self._last_sweep: float | None = None
         self._last_pass_at: datetime | None = None  # the clock at the start of the last full pass
         self._push_due: datetime | None = None  # the earliest pushed run's time-out
+        self._check_failing = False  # the push start check failed last time (logged once per outage)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -242,8 +243,14 @@ class Scheduler:
             try:
                 with self.engine.connect() as conn:
                     start = next_push_start(conn, self._last_pass_at or now)
-            except Exception:  # noqa: BLE001 - the database may be away for a while
-                log.exception("push start check failed")
+                self._check_failing = False
+            except Exception as error:  # noqa: BLE001 - the database may be away for a while
+                # Once per outage with the traceback, not every few seconds.
+                if not self._check_failing:
+                    log.exception("push start check failed")
+                else:
+                    log.debug("push start check still failing: %s", error)
+                self._check_failing = True
                 start = None
             if start is not None and start <= now:
                 return
