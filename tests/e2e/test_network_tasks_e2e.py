@@ -18,6 +18,7 @@ OPTION carried the computer's MACs. Needs root, ``fusioninventory-agent`` with
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -123,13 +124,13 @@ class Bridge:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
 
-@pytest.fixture
-def bridge(netns, database_url, engine, tmp_path):
-    """``fusion-bridge serve`` on 127.0.0.1:8080 inside the namespace."""
-    log = tmp_path / "server.log"
+@contextlib.contextmanager
+def running_bridge(netns, database_url: str, engine, log: Path, *options: str, **env: str):
+    """``fusion-bridge serve`` of this checkout on 127.0.0.1:8080 inside the namespace, with
+    ``options`` added to its command line and ``env`` to its environment."""
     process = netns.popen([*serve_command(), "serve", "--bind", f"127.0.0.1:{PORT}", "--workers", "2",
-                           "--database", url_inside_namespace(database_url, engine)], log=log, cwd=tmp_path,
-                           env=checkout_env())
+                           "--database", url_inside_namespace(database_url, engine), *options],
+                          log=log, cwd=log.parent, env=checkout_env(**env))
     server = Bridge(log, process)
     try:
         if not netns.wait_tcp("127.0.0.1", PORT, SERVER_START_TIMEOUT, alive=process):
@@ -138,6 +139,12 @@ def bridge(netns, database_url, engine, tmp_path):
         yield server
     finally:
         netnslib.stop(process, grace=20)
+
+
+@pytest.fixture
+def bridge(netns, database_url, engine, tmp_path):
+    with running_bridge(netns, database_url, engine, tmp_path / "server.log") as server:
+        yield server
 
 
 # --- steps ---------------------------------------------------------------------------------

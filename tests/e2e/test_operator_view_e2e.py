@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -23,32 +21,18 @@ from fusion_bridge.services.run_writes import insert_runs
 from schema.constants import ItemType
 from tests import task_rows
 from fusion_bridge.text import local_now
-from tests.e2e import netns as netnslib
-from tests.e2e.test_network_tasks_e2e import (AGENT_ID, PORT, PUBLIC_V2C, SERVER_START_TIMEOUT,  # noqa: F401
-                                              Bridge, add_agent, add_task, agent_tasks, check_agent,
-                                              check_finished, context, items, netns, run_agent, snmpd,
-                                              url_inside_namespace)
+from tests.e2e.test_network_tasks_e2e import (AGENT_ID, PUBLIC_V2C, add_agent, add_task,  # noqa: F401
+                                              agent_tasks, check_agent, check_finished, context, items, netns,
+                                              run_agent, running_bridge, snmpd)
 
 pytestmark = pytest.mark.e2e
-CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def bridge(netns, database_url, engine, tmp_path):
-    """``serve`` of THIS checkout (``python3 -m fusion_bridge`` run from its root, not an installed
-    ``fusion-bridge``) on 127.0.0.1:8080 in the namespace, without the scheduler (the run is
-    prepared by the test)."""
-    log = tmp_path / "server.log"
-    process = netns.popen([sys.executable, "-m", "fusion_bridge", "serve", "--bind", f"127.0.0.1:{PORT}",
-                           "--workers", "2", "--no-scheduler", "--database",
-                           url_inside_namespace(database_url, engine)], log=log, cwd=CHECKOUT)
-    server = Bridge(log, process)
-    try:
-        if not netns.wait_tcp("127.0.0.1", PORT, SERVER_START_TIMEOUT, alive=process):
-            pytest.fail(f"serve (exit {process.poll()}) not answering in the namespace:\n{server.tail()}")
+    """Without the scheduler: the run is prepared by the test."""
+    with running_bridge(netns, database_url, engine, tmp_path / "server.log", "--no-scheduler") as server:
         yield server
-    finally:
-        netnslib.stop(process, grace=20)
 
 
 def test_the_real_agent_completes_a_slice_and_the_view_shows_it(agent_tasks, engine, netns, snmpd, bridge,  # noqa: F811

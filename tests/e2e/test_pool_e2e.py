@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import re
 import sys
 from datetime import datetime, timedelta
@@ -31,21 +30,17 @@ from fusion_bridge.services.run_cleanup import time_out_silent_runs
 from fusion_bridge.services.task_settings import set_job_settings
 from schema.constants import ItemType, TaskjobState as State
 from tests import task_rows
-from tests.e2e import netns as netnslib
 from tests.e2e.test_network_tasks_e2e import (  # noqa: F401 - fixtures
     AGENT_ID,
-    PORT,
     PUBLIC_V2C,
-    SERVER_START_TIMEOUT,
     URL,
-    Bridge,
     add_agent,
     agent_tasks,
     check_agent,
     context,
     netns,
     run_agent,
-    url_inside_namespace,
+    running_bridge,
 )
 
 pytestmark = pytest.mark.e2e
@@ -56,24 +51,10 @@ SCRIPT = Path(__file__).with_name("protocol_agent.py")
 runs_t, bridge_t = schema.taskjobstates, schema.bridge_runs
 
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
 @pytest.fixture
 def bridge(netns, database_url, engine, tmp_path):
-    """``python3 -m fusion_bridge serve`` of THIS source tree on 127.0.0.1:8080 in the namespace."""
-    log = tmp_path / "server.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    process = netns.popen([sys.executable, "-m", "fusion_bridge", "serve", "--bind", f"127.0.0.1:{PORT}",
-                           "--workers", "2", "--database", url_inside_namespace(database_url, engine)],
-                          log=log, cwd=ROOT, env=env)
-    server = Bridge(log, process)
-    try:
-        if not netns.wait_tcp("127.0.0.1", PORT, SERVER_START_TIMEOUT, alive=process):
-            pytest.fail(f"fusion-bridge serve (exit {process.poll()}) not answering:\n{server.tail()}")
+    with running_bridge(netns, database_url, engine, tmp_path / "server.log") as server:
         yield server
-    finally:
-        netnslib.stop(process, grace=20)
 
 
 def python_agent(netns, agent_id: int, mode: str) -> list[dict]:

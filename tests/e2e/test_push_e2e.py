@@ -12,11 +12,8 @@ seconds); the run must reach Finished within 10 s of the task's start.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select
@@ -25,18 +22,15 @@ import schema
 from schema.constants import ItemType, TaskjobLogState as Log, TaskjobState as State
 from tests import task_rows
 from tests.e2e import agent as agentlib
-from tests.e2e import netns as netnslib
 from tests.e2e.test_network_tasks_e2e import (  # noqa: F401 - fixtures
-    Bridge,
     agent_tasks,
     items,
     netns,
-    url_inside_namespace,
+    running_bridge,
 )
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 PORT = 8080  # inside the private namespace: always free
 HTTPD_PORT = 62354
 URL = f"http://127.0.0.1:{PORT}/plugins/fusioninventory/"
@@ -44,27 +38,14 @@ DEVICEID = "e2e-push-2026-11-25-10-00-00"
 AGENT_ID = 9
 START_IN = 4  # seconds from the task's creation to its start
 START_TO_FINISHED = 10  # the acceptance bound
-SERVER_START_TIMEOUT = 30
 HTTPD_START_TIMEOUT = 60
 
 
 @pytest.fixture
 def push_bridge(netns, database_url, engine, tmp_path):  # noqa: F811
-    """``fusion-bridge serve`` with its scheduler, from this source tree, inside the namespace."""
-    log = tmp_path / "server.log"
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "PYTHONPATH": path, "FUSION_BRIDGE_PUSH_CHECK": "1"}
-    process = netns.popen([sys.executable, "-m", "fusion_bridge", "serve", "--bind", f"127.0.0.1:{PORT}",
-                           "--workers", "2", "--database", url_inside_namespace(database_url, engine)],
-                          log=log, cwd=tmp_path, env=env)
-    server = Bridge(log, process)
-    try:
-        if not netns.wait_tcp("127.0.0.1", PORT, SERVER_START_TIMEOUT, alive=process):
-            pytest.fail(f"fusion-bridge serve (exit {process.poll()}) not answering on 127.0.0.1:{PORT} "
-                        f"in the namespace:\n{server.tail()}")
+    """With its scheduler checking for push starts every second."""
+    with running_bridge(netns, database_url, engine, tmp_path / "server.log", FUSION_BRIDGE_PUSH_CHECK="1") as server:
         yield server
-    finally:
-        netnslib.stop(process, grace=20)
 
 
 def run_history(engine, run_id: int) -> list:
