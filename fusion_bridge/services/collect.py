@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 
 import schema
 from fusion_bridge.services import runs
-from fusion_bridge.services.rest import Refused, agent_has_runs, agent_runs_probe, allowed_runs, rest_agent
+from fusion_bridge.services.rest import HANDED_OUT, Refused, agent_has_runs, agent_runs_probe, allowed_runs, rest_agent
 from fusion_bridge.services.settings import SettingsCache
 from fusion_bridge.text import fit_utf8mb3, local_now, php_json
 from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
@@ -167,7 +167,7 @@ class CollectCalls:
             if run is None:
                 raise Refused(400, f"unknown collect job uuid {uuid[:64]!r}")
             answer = _check_token(conn, run.agent_id, values.get("_glpi_csrf_token"), now)
-            if run.state not in (State.SERVER_HAS_SENT_DATA, State.AGENT_HAS_SENT_DATA):
+            if run.state not in HANDED_OUT:
                 raise Refused(409, "this collect job is not waiting for answers")
             sid = _int(values.get("_sid"))
             collect = conn.execute(select(collects.c.type).where(collects.c.id == run.items_id)).first()
@@ -195,8 +195,7 @@ class CollectCalls:
             else:
                 _replace_set(conn, wmis_contents, "plugin_fusioninventory_collects_wmis_id", "property",
                              computers_id, sid, data, hex_to_decimal=False)
-            runs.move(conn, run.id, State.AGENT_HAS_SENT_DATA,
-                      (State.SERVER_HAS_SENT_DATA, State.AGENT_HAS_SENT_DATA))
+            runs.move(conn, run.id, State.AGENT_HAS_SENT_DATA, HANDED_OUT)
             if logged:
                 runs.add_log(conn, run.id, Log.INFO, php_json(logged, escape_slashes=False), now, run.itemtype, run.items_id)
             else:
@@ -213,7 +212,7 @@ class CollectCalls:
             run = _run_by_uuid(conn, uuid)
             if run is None:
                 raise Refused(400, f"unknown collect job uuid {uuid[:64]!r}")
-            if run.state not in (State.SERVER_HAS_SENT_DATA, State.AGENT_HAS_SENT_DATA):
+            if run.state not in HANDED_OUT:
                 raise Refused(409, "this collect job was not handed out or is already over")
             runs.finish(conn, run.id, "", now, run.items_id, run.itemtype)
         return {}

@@ -6,7 +6,7 @@ A package's ``json`` (research/schema.md §6, protocol-agent.md §5.2) is the or
      "associatedFiles":{sha512:{"name":…,"p2p":0,"p2p-retention-duration":0,"uncompress":0}}}
 
 written by PHP's ``json_encode`` with ``JSON_UNESCAPED_SLASHES`` (so ``/`` stays as is, non-ASCII
-becomes ``\\uXXXX``); an empty top-level ``associatedFiles`` is a PHP empty array, hence ``[]``.
+characters become backslash-u escapes); an empty top-level ``associatedFiles`` is a PHP empty array, hence ``[]``.
 The entries below have the keys, key order and value types of the plugin's forms:
 
 * check: ``{"name","type","path","value","return"}``, ``value`` always a string (bytes for the

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 import schema
 from fusion_bridge.services.definitions_base import (NotFound, date_text, item_names, log_word, positive_id,
                                                      state_word, ui_text)
+from fusion_bridge.services.runs import ACTIVE
 from fusion_bridge.services.task_settings import task_settings
 from schema.constants import ItemType, Method, TaskjobState as State
 
@@ -150,7 +151,7 @@ def _run_wakeups(conn: Connection, rows: list, run_ids, agent_ids, bounds: dict)
     found: dict[int, list] = {}
     for run in rows:
         first, last = bounds.get(run.id, (None, None))
-        over = run.state not in (State.PREPARED, State.SERVER_HAS_SENT_DATA, State.AGENT_HAS_SENT_DATA)
+        over = run.state not in ACTIVE
         chosen = {row.id: row for row in by_run.get(run.id, ())}
         if first is not None:
             for row in by_agent.get(run.agent_id, ()):
