@@ -42,7 +42,7 @@ from fusion_bridge.services.execution_order import Places, ordering_hold
 from fusion_bridge.services.preparation_report import PreparationReport, TaskBackoff, TaskPreparation
 from fusion_bridge.services.run_writes import cancel_runs, insert_runs
 from fusion_bridge.services.runs import parse_item_list
-from fusion_bridge.services.task_settings import job_settings
+from fusion_bridge.services.task_settings import JobSettings, job_settings
 from fusion_bridge.services.targets import TargetResolver
 from fusion_bridge.services.timeslots import active_timeslots
 from fusion_bridge.text import to_second
@@ -180,20 +180,19 @@ def prepare_job(conn: Connection, job, now: datetime, resolver: TargetResolver,
     if execution is None:
         report.prepared += len(insert_runs(conn, job.id, pairs, when))
         return
-    pairs = _execution_steps(conn, job, execution, places or Places(conn, resolver), raw_targets, target_set,
-                             agent_ids, pairs, now, report)
+    pairs = _execution_steps(conn, job, settings, execution, places or Places(conn, resolver), raw_targets,
+                             target_set, agent_ids, pairs, now, report)
     report.prepared += len(insert_runs(conn, job.id, pairs, when, task_id=execution.task_id,
                                        execution_id=execution.execution_id))
 
 
-def _execution_steps(conn: Connection, job, execution: executions.Execution, places: Places,
-                     raw_targets: list, target_set: set, agent_ids: set, pairs: list, now: datetime,
-                     report: TaskPreparation) -> list:
+def _execution_steps(conn: Connection, job, settings: JobSettings, execution: executions.Execution,
+                     places: Places, raw_targets: list, target_set: set, agent_ids: set, pairs: list,
+                     now: datetime, report: TaskPreparation) -> list:
     """A managed task's steps around the job's new pairs: the retry step (own runs; balanced
     jobs re-run failed slices through the balancing code instead), then ordering — the pairs
     the previous action is not done with are held back for a later pass. Returns the pairs to
     prepare now."""
-    settings = job_settings(conn, job.id)
     report.retried += executions.retry_failed_runs(conn, job, execution, settings, target_set, agent_ids,
                                                    now, insert_runs)
     hold = ordering_hold(conn, job, execution, settings, places, raw_targets, agent_ids, now)
