@@ -29,9 +29,9 @@ from sqlalchemy import func, insert, select, update  # noqa: E402
 
 import schema  # noqa: E402
 from bench.databases import on_each_database  # noqa: E402
-from fusion_bridge.db import make_engine  # noqa: E402
-from fusion_bridge.services.preparation import prepare_runs  # noqa: E402
-from fusion_bridge.services.task_settings import set_job_settings  # noqa: E402
+from fusion_bridge.adapters.db import make_engine  # noqa: E402
+from fusion_bridge.services.scheduling.preparation import prepare_runs  # noqa: E402
+from fusion_bridge.services.admin.task_settings import set_job_settings  # noqa: E402
 from schema.constants import ItemType, Method, Module, TaskjobState as State  # noqa: E402
 
 RANGE = ("10.50.0.0", "10.50.255.255")

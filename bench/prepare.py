@@ -32,8 +32,8 @@ from sqlalchemy import func, insert, select  # noqa: E402
 
 import schema  # noqa: E402
 from bench.databases import on_each_database  # noqa: E402
-from fusion_bridge.db import make_engine  # noqa: E402
-from fusion_bridge.services.preparation import prepare_runs  # noqa: E402
+from fusion_bridge.adapters.db import make_engine  # noqa: E402
+from fusion_bridge.services.scheduling.preparation import prepare_runs  # noqa: E402
 from schema.constants import ItemType, Method  # noqa: E402
 from schema.plugin_deploy import (  # noqa: E402
     deploygroups,

@@ -28,9 +28,9 @@ from sqlalchemy import insert  # noqa: E402
 
 import schema  # noqa: E402
 from bench.prolog import cpu_seconds, free_port, start, stop  # noqa: E402
-from fusion_bridge.db import make_engine  # noqa: E402
-from fusion_bridge.services.deploy_files import FileRepository  # noqa: E402
-from fusion_bridge.text import php_json  # noqa: E402
+from fusion_bridge.adapters.db import make_engine  # noqa: E402
+from fusion_bridge.adapters.deploy_repository import FileRepository  # noqa: E402
+from fusion_bridge.domain.text import php_json  # noqa: E402
 from schema.constants import ItemType, Method, TaskjobState as State  # noqa: E402
 from tests.mariadb import MariaDBServer  # noqa: E402
 

@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import schema  # noqa: E402
-from fusion_bridge.db import make_engine  # noqa: E402
-from fusion_bridge.services.push import push_pass  # noqa: E402
-from fusion_bridge.services.wakeup import WakeReport, wake_agents  # noqa: E402
+from fusion_bridge.adapters.db import make_engine  # noqa: E402
+from fusion_bridge.services.push.push_pass import push_pass  # noqa: E402
+from fusion_bridge.services.push.wakeup import WakeReport, wake_agents  # noqa: E402
 from tests.test_wakeup import AgentEmulator, Behaviour, add_agents_with_addresses  # noqa: E402
 
 

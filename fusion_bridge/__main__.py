@@ -1,5 +1,5 @@
 """`python -m fusion_bridge` is the `fusion-bridge` command."""
 
-from fusion_bridge.cli import main
+from fusion_bridge.cli.main import main
 
 main(prog_name="fusion-bridge")

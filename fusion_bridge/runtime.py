@@ -8,10 +8,10 @@ from sqlalchemy.engine import Engine
 
 import protocol
 from fusion_bridge.config import Config
-from fusion_bridge.db import make_engine
-from fusion_bridge.services.exchange import AgentExchange
-from fusion_bridge.services.rest import RestCalls
-from fusion_bridge.services.settings import SettingsCache
+from fusion_bridge.adapters.db import make_engine
+from fusion_bridge.services.agent.exchange import AgentExchange
+from fusion_bridge.services.rest.calls import RestCalls
+from fusion_bridge.services.agent.settings import SettingsCache
 
 
 @dataclass

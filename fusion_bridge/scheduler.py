@@ -54,11 +54,11 @@ from typing import Callable, Mapping
 from sqlalchemy.engine import Engine
 
 from fusion_bridge.config import Config
-from fusion_bridge.db import make_engine
-from fusion_bridge.services.push import PushReport, next_push_start, push_pass
-from fusion_bridge.services.preparation import prepare_runs
-from fusion_bridge.services.preparation_report import PreparationReport, TaskBackoff
-from fusion_bridge.services.run_cleanup import RetentionReport, apply_retention, time_out_silent_runs
+from fusion_bridge.adapters.db import make_engine
+from fusion_bridge.services.push.push_pass import PushReport, next_push_start, push_pass
+from fusion_bridge.services.scheduling.preparation import prepare_runs
+from fusion_bridge.services.scheduling.report import PreparationReport, TaskBackoff
+from fusion_bridge.services.scheduling.cleanup import RetentionReport, apply_retention, time_out_silent_runs
 
 log = logging.getLogger(__name__)
 

@@ -76,7 +76,7 @@ def _schema_transaction(engine: Engine) -> Iterator[Connection]:
             conn.begin()
             if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:
                 # pysqlite in its default mode would run the DDL outside any transaction (engines
-                # from fusion_bridge.db already BEGIN IMMEDIATE on begin()).
+                # from fusion_bridge.adapters.db already BEGIN IMMEDIATE on begin()).
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
                 yield conn

@@ -7,7 +7,7 @@ from sqlalchemy import delete
 
 import schema
 from fusion_bridge import create_app
-from fusion_bridge.db import make_engine
+from fusion_bridge.adapters.db import make_engine
 from tests.mariadb import MariaDBServer
 
 BACKENDS = ["sqlite", "mariadb"]

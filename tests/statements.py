@@ -23,7 +23,7 @@ class _ProbeLines(logging.Handler):
 @contextlib.contextmanager
 def recorded_statements(runtime) -> Iterator[list[str]]:
     """The SQL of every statement sent while inside, but BEGIN/COMMIT/ROLLBACK: through
-    SQLAlchemy (its events) or as a ``db_probe.ReadProbe`` (its DEBUG lines on ``fusion_bridge.db``)."""
+    SQLAlchemy (its events) or as a ``db_probe.ReadProbe`` (its DEBUG lines on ``fusion_bridge.adapters.db``)."""
     statements: list[str] = []
 
     def on_statement(conn, cursor, statement, *args):
@@ -31,7 +31,7 @@ def recorded_statements(runtime) -> Iterator[list[str]]:
             statements.append(statement)
 
     engines = {id(engine): engine for engine in (runtime.engine, runtime.autocommit_engine)}.values()
-    probe_log = logging.getLogger("fusion_bridge.db")
+    probe_log = logging.getLogger("fusion_bridge.adapters.db")
     handler, level = _ProbeLines(statements), probe_log.level
     for engine in engines:
         event.listen(engine, "before_cursor_execute", on_statement)

@@ -21,11 +21,12 @@ from werkzeug.exceptions import HTTPException
 from fusion_bridge.http import agent
 from fusion_bridge.http.errors import log_refusal
 from fusion_bridge.http.paths import is_agent_path
-from fusion_bridge.services import definitions, history
-from fusion_bridge.services import definitions_network as network
-from fusion_bridge.services import definitions_timeslots as timeslots
-from fusion_bridge.services import task_settings
-from fusion_bridge.services.definitions import DefinitionError, NotFound
+from fusion_bridge.services.admin import definitions
+from fusion_bridge.services.views import history
+from fusion_bridge.services.admin import network
+from fusion_bridge.services.admin import timeslots
+from fusion_bridge.services.admin import task_settings
+from fusion_bridge.services.admin.definitions import DefinitionError, NotFound
 
 log = logging.getLogger("fusion_bridge.admin")
 

@@ -19,10 +19,10 @@ from werkzeug.exceptions import HTTPException
 
 from fusion_bridge.http import admin
 from fusion_bridge.http.admin import _body, _call, _created, _engine, _error, _json
-from fusion_bridge.services import deploy_mirrors as mirrors
-from fusion_bridge.services import deploy_packages as packages
-from fusion_bridge.services.definitions import DefinitionError, NotFound, reject_unknown
-from fusion_bridge.services.deploy_files import FileRepository
+from fusion_bridge.services.admin import deploy_mirrors as mirrors
+from fusion_bridge.services.admin import deploy_packages as packages
+from fusion_bridge.services.admin.definitions import DefinitionError, NotFound, reject_unknown
+from fusion_bridge.adapters.deploy_repository import FileRepository
 
 bp = Blueprint("admin_deploy", __name__, url_prefix="/api/deploy")
 

@@ -13,8 +13,8 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from fusion_bridge.http import admin
-from fusion_bridge.services import operator_view
-from fusion_bridge.services.definitions import DefinitionError, NotFound
+from fusion_bridge.services.views import operator_view
+from fusion_bridge.services.admin.definitions import DefinitionError, NotFound
 
 bp = Blueprint("admin_executions", __name__, url_prefix="/api")
 bp.before_request(admin._authenticate)

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, request
 import protocol
 from fusion_bridge.http.errors import json_error, xml_error
 from fusion_bridge.http.paths import is_agent_path
-from fusion_bridge.text import php_json
+from fusion_bridge.domain.text import php_json
 
 log = logging.getLogger("fusion_bridge.agent")
 

@@ -23,8 +23,8 @@ from werkzeug.routing import Map, RoutingException
 from fusion_bridge.http.agent import request_base_url, requested_tasks, unknown_agent_log
 from fusion_bridge.http.errors import json_error_body, log_refusal
 from fusion_bridge.http.paths import is_agent_path
-from fusion_bridge.services.rest import Refused
-from fusion_bridge.text import php_json
+from fusion_bridge.services.rest.calls import Refused
+from fusion_bridge.domain.text import php_json
 
 # The logger of the app's own error handlers (fusion_bridge.create_app).
 app_log = logging.getLogger("fusion_bridge")

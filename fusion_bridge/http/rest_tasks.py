@@ -16,14 +16,14 @@ from flask import Blueprint, Response, current_app, request, send_file
 
 from fusion_bridge.http.agent import request_base_url
 from fusion_bridge.http.errors import json_error
-from fusion_bridge.services.collect import CollectCalls
-from fusion_bridge.services.deploy import DeployCalls
-from fusion_bridge.services.deploy_files import FileRepository
-from fusion_bridge.services.deploy_status import DeployStatusCalls
-from fusion_bridge.services.esx import EsxCalls
-from fusion_bridge.services.rest import Refused
-from fusion_bridge.services.settings import SettingsCache
-from fusion_bridge.text import php_json
+from fusion_bridge.services.rest.collect import CollectCalls
+from fusion_bridge.services.rest.deploy import DeployCalls
+from fusion_bridge.adapters.deploy_repository import FileRepository
+from fusion_bridge.services.rest.deploy_status import DeployStatusCalls
+from fusion_bridge.services.rest.esx import EsxCalls
+from fusion_bridge.services.rest.calls import Refused
+from fusion_bridge.services.agent.settings import SettingsCache
+from fusion_bridge.domain.text import php_json
 
 log = logging.getLogger("fusion_bridge.rest")
 

@@ -13,7 +13,7 @@ from http import HTTPStatus
 from sqlalchemy.exc import DBAPIError
 
 import protocol
-from fusion_bridge.services.exchange import Refused
+from fusion_bridge.services.agent.exchange import Refused
 from fusion_bridge.http.errors import log_refusal, xml_error_body
 from fusion_bridge.http.paths import is_agent_path
 

@@ -22,8 +22,8 @@ import pytest
 from sqlalchemy import insert
 
 import schema
-from fusion_bridge.services.deploy_files import FileRepository
-from fusion_bridge.text import php_json
+from fusion_bridge.adapters.deploy_repository import FileRepository
+from fusion_bridge.domain.text import php_json
 from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State
 from tests.e2e import agent as agentlib
 from tests.e2e.test_agent_e2e import server  # noqa: F401 - the fusion-bridge serve fixture

@@ -167,7 +167,7 @@ def add_task(engine, task_id: int, method: str, targets: str, reprepare_if_succe
 
 def prepare(engine, job_id: int, target: tuple[str, int]) -> int:
     """Prepare runs the bridge's way; the job must then have one PREPARED run with its log."""
-    from fusion_bridge.services.preparation import prepare_runs
+    from fusion_bridge.services.scheduling.preparation import prepare_runs
 
     report = prepare_runs(engine)
     assert not report.busy and not report.errors, report.lines()

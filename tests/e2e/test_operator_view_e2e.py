@@ -15,12 +15,12 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 import schema
-from fusion_bridge.cli import main
-from fusion_bridge.services import operator_view
-from fusion_bridge.services.run_writes import insert_runs
+from fusion_bridge.cli.main import main
+from fusion_bridge.services.views import operator_view
+from fusion_bridge.services.scheduling.run_writes import insert_runs
 from schema.constants import ItemType
 from tests import task_rows
-from fusion_bridge.text import local_now
+from fusion_bridge.domain.text import local_now
 from tests.e2e.test_network_tasks_e2e import (AGENT_ID, PUBLIC_V2C, add_agent, add_task,  # noqa: F401
                                               agent_tasks, check_agent, check_finished, context, items, netns,
                                               run_agent, running_bridge, snmpd)

@@ -25,9 +25,9 @@ import pytest
 from sqlalchemy import select
 
 import schema
-from fusion_bridge.services.preparation import prepare_runs
-from fusion_bridge.services.run_cleanup import time_out_silent_runs
-from fusion_bridge.services.task_settings import set_job_settings
+from fusion_bridge.services.scheduling.preparation import prepare_runs
+from fusion_bridge.services.scheduling.cleanup import time_out_silent_runs
+from fusion_bridge.services.admin.task_settings import set_job_settings
 from schema.constants import ItemType, TaskjobState as State
 from tests import task_rows
 from tests.e2e.test_network_tasks_e2e import (  # noqa: F401 - fixtures

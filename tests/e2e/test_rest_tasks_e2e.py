@@ -64,7 +64,7 @@ def add_agent_and_task(engine, method: str, target: tuple[str, int]) -> None:
 
 
 def prepare(engine, target: tuple[str, int]) -> int:
-    from fusion_bridge.services.preparation import prepare_runs
+    from fusion_bridge.services.scheduling.preparation import prepare_runs
 
     report = prepare_runs(engine)
     assert not report.busy and not report.errors, report.lines()

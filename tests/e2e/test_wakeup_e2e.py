@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import insert, select
 
 import schema
-from fusion_bridge.services import wakeup
+from fusion_bridge.services.push import wakeup
 from tests.e2e import agent as agentlib
 from tests.e2e.test_agent_e2e import free_port, server  # noqa: F401 - the serve fixture
 

@@ -1,0 +1,64 @@
+"""Single-row read probes for the hot paths, below SQLAlchemy's execution layer."""
+
+from __future__ import annotations
+
+import logging
+from collections import namedtuple
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Select
+
+log = logging.getLogger("fusion_bridge.adapters.db")
+
+
+class ReadProbe:
+    """A read-only single-row SELECT for the hot paths, run on a pooled DBAPI connection.
+
+    SQLAlchemy's execution layer (cache key, execution context, result object) costs about as
+    much client CPU as the driver round trip of a one-row probe. The statement is compiled once
+    per engine; no transaction is opened (SQLite reads in autocommit, and on MySQL ``engine``
+    should be the autocommit engine, else the snapshot is rolled back before the connection goes
+    back to the pool). Driver errors come out as SQLAlchemy's ``DBAPIError``, the connection
+    discarded. Each statement is logged at DEBUG on ``fusion_bridge.adapters.db``, since SQLAlchemy's
+    events do not see it.
+    """
+
+    def __init__(self, statement: Select):
+        self._statement = statement
+        self._row = namedtuple("ProbeRow", [column.key for column in statement.selected_columns], rename=True)
+        self._compiled: dict[Engine, tuple[str, Any]] = {}
+
+    def first(self, engine: Engine, **params):
+        """The first row (fields by column name) or None."""
+        sql, compiled = self._compiled.get(engine) or self._compile(engine)
+        values = compiled.construct_params(params)
+        if compiled.positiontup is not None:
+            values = tuple(values[name] for name in compiled.positiontup)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("probe: %s %r", sql, values)
+        dbapi_error = engine.dialect.loaded_dbapi.Error
+        try:
+            connection = engine.raw_connection()
+        except dbapi_error as error:  # the server is down: what engine.connect() would raise
+            raise DBAPIError.instance(sql, values, error, dbapi_error) from error
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, values)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+            engine.dialect.do_rollback(connection.dbapi_connection)  # a no-op on the autocommit engine
+        except dbapi_error as error:
+            connection.invalidate()
+            raise DBAPIError.instance(sql, values, error, dbapi_error) from error
+        finally:
+            connection.close()
+        return None if row is None else self._row(*row)
+
+    def _compile(self, engine: Engine) -> tuple[str, Any]:
+        compiled = self._statement.compile(dialect=engine.dialect)
+        self._compiled[engine] = (compiled.string, compiled)
+        return self._compiled[engine]

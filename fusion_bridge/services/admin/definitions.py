@@ -1,0 +1,362 @@
+"""Task definitions: tasks and their actions (taskjobs), as GLPI's UI with the plugin stores them.
+
+Every public function takes an Engine and does its work in one transaction of its own: a call
+writes everything or nothing. Bad input raises ``DefinitionError`` with a message meant for
+the administrator; an unknown id raises ``NotFound`` (a ``DefinitionError``).
+
+The shared ground (errors, stored value formats, items of targets/actors) is in
+``definitions_base``; IP ranges and SNMP credentials in ``definitions_network``, timeslots in
+``definitions_timeslots``, the views of runs in ``history``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+import schema
+from fusion_bridge.domain.text import local_now
+from fusion_bridge.services import runs as runs_service
+from fusion_bridge.services.admin.base import (  # noqa: F401 - re-exported for callers
+    CHUNK,
+    ITEM_ALIASES,
+    METHODS,
+    DefinitionError,
+    NotFound,
+    check_items,
+    date_text,
+    describe_items,
+    encode_items,
+    entity_exists,
+    flag,
+    glpi_text,
+    log_word,
+    method_name,
+    parse_datetime,
+    parse_item,
+    positive_id,
+    reject_unknown,
+    state_word,
+    ui_text,
+)
+from schema.constants import TaskjobLogState as Log, TaskjobState as State
+
+log = logging.getLogger("fusion_bridge.definitions")
+
+tasks = schema.tasks
+jobs = schema.taskjobs
+runs = schema.taskjobstates
+logs = schema.taskjoblogs
+
+DISABLED_COMMENT = "Task has been disabled"
+
+
+# --- tasks -----------------------------------------------------------------------------------
+
+TASK_FIELDS = ("name", "entities_id", "comment", "is_active", "datetime_start", "datetime_end",
+               "timeslot_prep_id", "timeslot_exec_id", "reprepare_if_successful")
+_TASK_COLUMNS = {"timeslot_prep_id": "plugin_fusioninventory_timeslots_prep_id",
+                 "timeslot_exec_id": "plugin_fusioninventory_timeslots_exec_id"}
+
+
+def _task_values(conn: Connection, given: Mapping[str, Any], current: Mapping[str, Any] | None) -> dict:
+    """Validated column values for the fields in ``given`` (merged with ``current`` for checks)."""
+    reject_unknown(given, TASK_FIELDS, "task")
+    values: dict[str, Any] = {}
+    if "name" in given or current is None:
+        values["name"] = glpi_text(given.get("name"), "task name", required=True)
+    if "comment" in given:
+        values["comment"] = glpi_text(given["comment"], "comment", max_chars=65535)
+    if "entities_id" in given or current is None:
+        values["entities_id"] = positive_id(given.get("entities_id", 0), "entities_id", allow_zero=True)
+        entity_exists(conn, values["entities_id"])
+    for field in ("is_active", "reprepare_if_successful"):
+        if field in given:
+            values[field] = flag(given[field], field)
+    for field in ("timeslot_prep_id", "timeslot_exec_id"):
+        if field in given:
+            slot = 0 if given[field] is None else positive_id(given[field], field, allow_zero=True)
+            slots = schema.timeslots
+            if slot and conn.execute(select(slots.c.id).where(slots.c.id == slot)).first() is None:
+                raise DefinitionError(f"timeslot {slot} does not exist")
+            values[_TASK_COLUMNS[field]] = slot
+    for field in ("datetime_start", "datetime_end"):
+        if field in given:
+            values[field] = parse_datetime(given[field], field)
+    start = values.get("datetime_start", current["datetime_start"] if current else None)
+    end = values.get("datetime_end", current["datetime_end"] if current else None)
+    if end is not None and start is None:
+        raise DefinitionError("datetime_end needs a datetime_start (the plugin never prepares a task "
+                              "that has only an end)")
+    if start is not None and end is not None and end < start:
+        raise DefinitionError("datetime_end is before datetime_start")
+    return values
+
+
+def _task_dict(row) -> dict:
+    return {
+        "id": row.id,
+        "name": ui_text(row.name),
+        "entities_id": row.entities_id,
+        "comment": ui_text(row.comment),
+        "is_active": bool(row.is_active),
+        "date_creation": date_text(row.date_creation),
+        "datetime_start": date_text(row.datetime_start),
+        "datetime_end": date_text(row.datetime_end),
+        "timeslot_prep_id": row.plugin_fusioninventory_timeslots_prep_id,
+        "timeslot_exec_id": row.plugin_fusioninventory_timeslots_exec_id,
+        "reprepare_if_successful": bool(row.reprepare_if_successful),
+        "is_deploy_on_demand": bool(row.is_deploy_on_demand),
+    }
+
+
+def _task_row(conn: Connection, task_id: Any, lock: bool = False):
+    task_id = positive_id(task_id, "task id")
+    query = select(tasks).where(tasks.c.id == task_id)
+    row = conn.execute(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise NotFound(f"task {task_id} does not exist")
+    return row
+
+
+def create_task(engine: Engine, name: str, *, entities_id: int = 0, comment: str | None = None,
+                is_active: bool = False, datetime_start: Any = None, datetime_end: Any = None,
+                timeslot_prep_id: int = 0, timeslot_exec_id: int = 0,
+                reprepare_if_successful: bool = True) -> dict:
+    """A new task (inactive unless ``is_active``); wake-up settings are left at 0 (none)."""
+    given = {"name": name, "entities_id": entities_id, "comment": comment, "is_active": is_active,
+             "datetime_start": datetime_start, "datetime_end": datetime_end,
+             "timeslot_prep_id": timeslot_prep_id, "timeslot_exec_id": timeslot_exec_id,
+             "reprepare_if_successful": reprepare_if_successful}
+    with engine.begin() as conn:
+        values = _task_values(conn, given, None)
+        values.update(date_creation=local_now(), wakeup_agent_counter=0, wakeup_agent_time=0,
+                      is_deploy_on_demand=0)
+        task_id = conn.execute(insert(tasks).values(values)).inserted_primary_key[0]
+        row = _task_row(conn, task_id)
+    log.info("task %d %r created", task_id, values["name"])
+    return _task_dict(row)
+
+
+def list_tasks(engine: Engine, *, limit: int = 1000) -> list[dict]:
+    """Tasks by id, each with its number of actions."""
+    counts = (select(jobs.c.plugin_fusioninventory_tasks_id.label("task_id"), func.count().label("n"))
+              .group_by(jobs.c.plugin_fusioninventory_tasks_id).subquery())
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(tasks, func.coalesce(counts.c.n, 0).label("actions"))
+            .outerjoin(counts, counts.c.task_id == tasks.c.id)
+            .order_by(tasks.c.id).limit(limit)
+        ).all()
+    return [{**_task_dict(row), "actions": row.actions} for row in rows]
+
+
+def get_task(engine: Engine, task_id: Any) -> dict:
+    """The task with its actions and the number of its runs in each state."""
+    with engine.connect() as conn:
+        task = _task_dict(_task_row(conn, task_id))
+        task["actions"] = _actions(conn, task["id"])
+        counts = conn.execute(
+            select(runs.c.state, func.count())
+            .select_from(runs.join(jobs, jobs.c.id == runs.c.plugin_fusioninventory_taskjobs_id))
+            .where(jobs.c.plugin_fusioninventory_tasks_id == task["id"]).group_by(runs.c.state)
+        ).all()
+    task["runs"] = {state_word(state): n for state, n in sorted(counts)}
+    return task
+
+
+def update_task(engine: Engine, task_id: Any, changes: Mapping[str, Any]) -> dict:
+    """Change some fields; setting ``is_active`` to false cancels the task's prepared runs."""
+    with engine.begin() as conn:
+        current = _task_row(conn, task_id, lock=True)
+        values = _task_values(conn, changes, current._mapping)
+        if values:
+            conn.execute(update(tasks).where(tasks.c.id == current.id).values(values))
+        if "entities_id" in values:
+            conn.execute(update(jobs).where(jobs.c.plugin_fusioninventory_tasks_id == current.id)
+                         .values(entities_id=values["entities_id"]))
+        cancelled = _cancel_prepared(conn, current.id) if values.get("is_active") == 0 else 0
+        task = _task_dict(_task_row(conn, current.id))
+    log.info("task %d updated: %s", current.id, ", ".join(sorted(changes)) or "nothing")
+    if values.get("is_active") == 0:
+        task["cancelled_runs"] = cancelled
+    return task
+
+
+def enable_task(engine: Engine, task_id: Any) -> dict:
+    return update_task(engine, task_id, {"is_active": True})
+
+
+def disable_task(engine: Engine, task_id: Any) -> dict:
+    """Deactivate; its prepared runs are cancelled "Task has been disabled" (the plugin's
+    ``post_updateItem``). Runs already handed to agents go on."""
+    return update_task(engine, task_id, {"is_active": False})
+
+
+def _cancel_prepared(conn: Connection, task_id: int) -> int:
+    """Cancel the task's runs still in state Prepared, with their log line.
+
+    ``runs.cancel`` would also cancel runs a concurrent PROLOG has just started; here only
+    Prepared runs move (locked rows, state re-checked in the UPDATE).
+    """
+    job_ids = select(jobs.c.id).where(jobs.c.plugin_fusioninventory_tasks_id == task_id)
+    run_ids = conn.execute(
+        select(runs.c.id).where(and_(runs.c.plugin_fusioninventory_taskjobs_id.in_(job_ids),
+                                     runs.c.state == State.PREPARED)).with_for_update()
+    ).scalars().all()
+    now = local_now()
+    for start in range(0, len(run_ids), CHUNK):
+        chunk = run_ids[start:start + CHUNK]
+        conn.execute(update(runs).where(and_(runs.c.id.in_(chunk), runs.c.state == State.PREPARED))
+                     .values(state=int(State.CANCELLED)))
+        conn.execute(insert(logs), [runs_service.log_row(run_id, Log.INFO, DISABLED_COMMENT, now)
+                                    for run_id in chunk])
+    return len(run_ids)
+
+
+def _delete_runs_of_jobs(conn: Connection, job_ids) -> tuple[int, int]:
+    """Delete the runs of these actions and their logs; (runs, logs) deleted."""
+    run_ids = select(runs.c.id).where(runs.c.plugin_fusioninventory_taskjobs_id.in_(job_ids))
+    deleted_logs = conn.execute(
+        delete(logs).where(logs.c.plugin_fusioninventory_taskjobstates_id.in_(run_ids))).rowcount
+    deleted_runs = conn.execute(
+        delete(runs).where(runs.c.plugin_fusioninventory_taskjobs_id.in_(job_ids))).rowcount
+    return deleted_runs, deleted_logs
+
+
+def delete_task(engine: Engine, task_id: Any) -> dict:
+    """Delete the task, its actions, their runs and run logs (the plugin's purge)."""
+    with engine.begin() as conn:
+        task = _task_row(conn, task_id, lock=True)
+        job_ids = conn.execute(
+            select(jobs.c.id).where(jobs.c.plugin_fusioninventory_tasks_id == task.id)).scalars().all()
+        deleted_runs = deleted_logs = 0
+        for start in range(0, len(job_ids), CHUNK):
+            r, n = _delete_runs_of_jobs(conn, job_ids[start:start + CHUNK])
+            deleted_runs, deleted_logs = deleted_runs + r, deleted_logs + n
+        conn.execute(delete(jobs).where(jobs.c.plugin_fusioninventory_tasks_id == task.id))
+        conn.execute(delete(tasks).where(tasks.c.id == task.id))
+    log.info("task %d deleted with %d action(s), %d run(s)", task.id, len(job_ids), deleted_runs)
+    return {"id": task.id, "deleted": True, "actions": len(job_ids), "runs": deleted_runs,
+            "logs": deleted_logs}
+
+
+# --- actions (taskjobs) ----------------------------------------------------------------------
+
+ACTION_FIELDS = ("name", "method", "targets", "actors", "comment")
+
+
+def _action_dict(conn: Connection, row) -> dict:
+    return {
+        "id": row.id,
+        "task_id": row.plugin_fusioninventory_tasks_id,
+        "entities_id": row.entities_id,
+        "name": ui_text(row.name),
+        "method": row.method,
+        "date_creation": date_text(row.date_creation),
+        "comment": ui_text(row.comment),
+        "targets": describe_items(conn, row.targets),
+        "actors": describe_items(conn, row.actors),
+    }
+
+
+def _actions(conn: Connection, task_id: int) -> list[dict]:
+    rows = conn.execute(
+        select(jobs).where(jobs.c.plugin_fusioninventory_tasks_id == task_id).order_by(jobs.c.id)).all()
+    return [_action_dict(conn, row) for row in rows]
+
+
+def _action_row(conn: Connection, action_id: Any, lock: bool = False):
+    action_id = positive_id(action_id, "action id")
+    query = select(jobs).where(jobs.c.id == action_id)
+    row = conn.execute(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise NotFound(f"action {action_id} does not exist")
+    return row
+
+
+def _item_list(values: Any, what: str) -> list[tuple[str, int]]:
+    if values is None:
+        return []
+    if isinstance(values, (str, Mapping)):
+        values = [values]
+    items: list[tuple[str, int]] = []
+    for value in values:
+        item = parse_item(value)
+        if item not in items:
+            items.append(item)
+    return items
+
+
+def _action_values(conn: Connection, given: Mapping[str, Any], current) -> dict:
+    reject_unknown(given, ACTION_FIELDS, "action")
+    values: dict[str, Any] = {}
+    if "name" in given or current is None:
+        values["name"] = glpi_text(given.get("name"), "action name", required=True)
+    if "comment" in given:
+        values["comment"] = glpi_text(given["comment"], "comment", max_chars=65535)
+    method = method_name(given["method"]) if "method" in given or current is None else current.method
+    if method not in METHODS:
+        raise DefinitionError(f"action {current.id} has method {method!r}, which cannot be edited here")
+    values["method"] = method
+    allowed_targets, allowed_actors = METHODS[method]
+    for field, allowed in (("targets", allowed_targets), ("actors", allowed_actors)):
+        if field in given or current is None or "method" in given:
+            items = (_item_list(given.get(field), field) if field in given or current is None
+                     else runs_service.parse_item_list(getattr(current, field)))
+            check_items(conn, items, allowed, field, method)
+            values[field] = encode_items(items)
+    return values
+
+
+def add_action(engine: Engine, task_id: Any, name: str, method: str, targets: Iterable,
+               actors: Iterable, *, comment: str | None = None) -> dict:
+    """A new action of the task. ``targets``/``actors``: (itemtype, id) pairs, ``"iprange:1"``
+    strings or ``{"itemtype": ..., "id": ...}``; stored in the plugin's JSON form."""
+    with engine.begin() as conn:
+        task = _task_row(conn, task_id, lock=True)
+        given = {"name": name, "method": method, "targets": targets, "actors": actors, "comment": comment}
+        values = _action_values(conn, given, None)
+        values.update(plugin_fusioninventory_tasks_id=task.id, entities_id=task.entities_id,
+                      date_creation=local_now(), rescheduled_taskjob_id=0)
+        action_id = conn.execute(insert(jobs).values(values)).inserted_primary_key[0]
+        action = _action_dict(conn, _action_row(conn, action_id))
+    log.info("action %d (%s) added to task %d", action_id, values["method"], task.id)
+    return action
+
+
+def list_actions(engine: Engine, task_id: Any = None, *, limit: int = 1000) -> list[dict]:
+    with engine.connect() as conn:
+        query = select(jobs).order_by(jobs.c.id).limit(limit)
+        if task_id is not None:
+            query = query.where(jobs.c.plugin_fusioninventory_tasks_id == _task_row(conn, task_id).id)
+        return [_action_dict(conn, row) for row in conn.execute(query).all()]
+
+
+def get_action(engine: Engine, action_id: Any) -> dict:
+    with engine.connect() as conn:
+        return _action_dict(conn, _action_row(conn, action_id))
+
+
+def update_action(engine: Engine, action_id: Any, changes: Mapping[str, Any]) -> dict:
+    """Change name, comment, method, targets or actors (all checked again as on creation)."""
+    with engine.begin() as conn:
+        current = _action_row(conn, action_id, lock=True)
+        values = _action_values(conn, changes, current)
+        conn.execute(update(jobs).where(jobs.c.id == current.id).values(values))
+        action = _action_dict(conn, _action_row(conn, current.id))
+    log.info("action %d updated: %s", current.id, ", ".join(sorted(changes)) or "nothing")
+    return action
+
+
+def remove_action(engine: Engine, action_id: Any) -> dict:
+    """Delete the action with its runs and their logs (the plugin's ``purgeTaskjob``)."""
+    with engine.begin() as conn:
+        row = _action_row(conn, action_id, lock=True)
+        deleted_runs, deleted_logs = _delete_runs_of_jobs(conn, [row.id])
+        conn.execute(delete(jobs).where(jobs.c.id == row.id))
+    log.info("action %d removed with %d run(s)", row.id, deleted_runs)
+    return {"id": row.id, "deleted": True, "runs": deleted_runs, "logs": deleted_logs}

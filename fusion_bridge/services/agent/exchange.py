@@ -1,0 +1,91 @@
+"""What the server does with each OCS/XML message, and the reply document it answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy.engine import Engine
+
+import protocol
+from fusion_bridge.services import runs
+from fusion_bridge.services.agent import agents
+from fusion_bridge.services.agent import dispatch
+from fusion_bridge.services.agent import progress
+from fusion_bridge.services.agent.addresses import AddressBook, normalise
+from fusion_bridge.services.inventory import import_computer_inventory
+from fusion_bridge.services.inventory.stored import store_last_inventory
+from fusion_bridge.services.agent.progress import Refused
+from fusion_bridge.services.agent.settings import SettingsCache
+from fusion_bridge.domain.text import local_now
+from schema.constants import Method
+
+__all__ = ["AgentExchange", "Refused"]
+
+
+class AgentExchange:
+    def __init__(self, engine: Engine, autocommit_engine: Engine, settings: SettingsCache,
+                 clock: Callable[[], datetime] = local_now):
+        self._engine = engine
+        self._autocommit_engine = autocommit_engine
+        self._settings = settings
+        self._clock = clock
+        self.addresses = AddressBook(engine, autocommit_engine)
+
+    def handle(self, message: protocol.Message, user_agent: str | None,
+               remote_addr: str | None = None) -> bytes:
+        """Apply ``message`` and return the reply XML (uncompressed); Refused if it cannot be.
+
+        ``remote_addr`` (the caller's address) is remembered for waking the agent up."""
+        if isinstance(message, protocol.Prolog):
+            return self.prolog(message, user_agent, remote_addr)
+        return self.task_message(message, user_agent, remote_addr)
+
+    def prolog(self, message: protocol.Prolog, user_agent: str | None,
+               remote_addr: str | None = None) -> bytes:
+        now = self._clock()
+        contact = agents.Contact(now, user_agent, message.token)
+        address = normalise(remote_addr)
+        touched = agents.touch(self._engine, self._autocommit_engine, message.device_id, contact, address)
+        agent_id = touched.agent_id
+        self.addresses.record(agent_id, address, now, touched.address_known)
+        settings = self._settings.get()
+        pending = touched.has_runs
+        if pending is None:
+            with self._autocommit_engine.connect() as conn:
+                pending = dispatch.has_pending_runs(conn, agent_id)
+        options = dispatch.hand_out(self._engine, agent_id, settings, now) if pending else ()
+        return protocol.prolog_reply(
+            options=options,
+            send_inventory=settings.agent_can_do("INVENTORY", agent_id),
+            prolog_freq=settings.prolog_freq,
+        )
+
+    def task_message(self, message: protocol.Message, user_agent: str | None,
+                     remote_addr: str | None = None) -> bytes:
+        now = self._clock()
+        contact = agents.Contact(now, user_agent)
+        module = agents.VERSION_KEYS[message.query]
+        with agents.contact_unit(self._engine, message.device_id, contact, lock_row=True) as (conn, agent):
+            agents.record_version(conn, agent, module, _module_version(message))
+            if isinstance(message, protocol.Inventory):
+                store_last_inventory(conn, agent.id, message.device_id, message.xml, now)
+                import_computer_inventory(conn, agent.id, message, now,
+                                          esx_hosts_expected=runs.agent_runs_method(conn, agent.id, Method.ESX))
+            elif message.query == "NETDISCOVERY":
+                progress.netdiscovery(conn, agent.id, message, now)
+            else:
+                progress.snmpquery(conn, agent.id, message, now)
+        self.addresses.record(agent.id, normalise(remote_addr), now)
+        return protocol.empty_reply()
+
+
+def _module_version(message: protocol.Message) -> str | None:
+    """MODULEVERSION of network task messages, else the agent version of VERSIONCLIENT."""
+    version = getattr(message, "module_version", None)
+    if version:
+        return version
+    client = getattr(message, "version_client", None)
+    if client:
+        return client[len(agents.AGENT_PREFIX):] if client.startswith(agents.AGENT_PREFIX) else client
+    return None

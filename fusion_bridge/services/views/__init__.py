@@ -1,0 +1,1 @@
+"""Read-only views for people: what runs now, the history in words, the operator view of executions."""

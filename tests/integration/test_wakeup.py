@@ -1,0 +1,479 @@
+"""Wake-up (push): agents' source addresses recorded at each contact, /status + /now probes with
+bounded concurrency, every attempt recorded; on SQLite and MariaDB.
+
+``AgentEmulator`` plays the agent's HTTP server (daemon mode) on loopback: any number of
+listening sockets served by one selector thread, with a behaviour per port, and it counts the
+connections open at once (bench/wakeup.py uses it too).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import selectors
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import insert, select
+
+import schema
+from fusion_bridge.cli.main import main
+from fusion_bridge.services.push import wakeup
+from fusion_bridge.services.agent.addresses import normalise
+from schema.constants import TaskjobLogState as Log
+from tests.agent_requests import ZLIB_HEADERS, inventory_xml, prolog
+from tests.task_rows import add_job, add_run, add_task
+
+# ---------------------------------------------------------------------------------------------
+# The agent's HTTP server, emulated
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    status: str | None = "waiting"  # body "status: <status>"; None: never answers
+    now: int = 200  # /now answer: 200 (trusted) or 403 (untrusted)
+    delay: float = 0.0  # seconds before answering
+
+
+_BODIES = {
+    200: b"<html><body><p>OK</p></body></html>\n",
+    403: b"<html><body><p>Access denied</p></body></html>\n",
+}
+
+
+class AgentEmulator:
+    """``ports`` listening sockets on ``host``, one selector thread, a behaviour per port."""
+
+    def __init__(self, ports: int = 1, behaviour: Behaviour = Behaviour(), host: str = "127.0.0.1"):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.listeners = []
+        for _ in range(ports):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, 0))
+            sock.listen(4096)
+            sock.setblocking(False)
+            self.listeners.append(sock)
+        self.ports = [sock.getsockname()[1] for sock in self.listeners]
+        self.behaviours = {port: behaviour for port in self.ports}
+        self.requests: list[tuple[int, str]] = []
+        self.open = 0
+        self.max_open = 0
+        self.accepted = 0
+        self._selector = selectors.DefaultSelector()
+        self._timers: list = []
+        self._stop = threading.Event()
+        for sock in self.listeners:
+            self._selector.register(sock, selectors.EVENT_READ, ("listen", sock.getsockname()[1]))
+        self._thread = threading.Thread(target=self._loop, name="agent-emulator", daemon=True)
+
+    def __enter__(self) -> "AgentEmulator":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        for key in list(self._selector.get_map().values()):
+            key.fileobj.close()
+        self._selector.close()
+
+    def count(self, path: str) -> int:
+        return sum(1 for _port, p in self.requests if p == path)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            timeout = 0.05
+            if self._timers:
+                timeout = max(0.0, min(timeout, self._timers[0][0] - time.monotonic()))
+            for key, _mask in self._selector.select(timeout):
+                kind, data = key.data
+                if kind == "listen":
+                    self._accept(key.fileobj, data)
+                else:
+                    self._read(key.fileobj, data)
+            now = time.monotonic()
+            while self._timers and self._timers[0][0] <= now:
+                _due, _seq, conn, payload = heapq.heappop(self._timers)
+                self._answer(conn, payload)
+
+    def _accept(self, listener, port) -> None:
+        while True:
+            try:
+                conn, _peer = listener.accept()
+            except BlockingIOError:
+                return
+            conn.setblocking(False)
+            self.open += 1
+            self.accepted += 1
+            self.max_open = max(self.max_open, self.open)
+            self._selector.register(conn, selectors.EVENT_READ, ("conn", {"port": port, "buffer": b""}))
+
+    def _close(self, conn) -> None:
+        try:
+            self._selector.unregister(conn)
+        except (KeyError, ValueError):
+            pass
+        conn.close()
+        self.open -= 1
+
+    def _read(self, conn, state) -> None:
+        try:
+            chunk = conn.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._close(conn)
+            return
+        state["buffer"] += chunk
+        if b"\r\n\r\n" not in state["buffer"] or state.get("answered"):
+            return
+        state["answered"] = True
+        path = state["buffer"].split(b" ", 2)[1].decode()
+        self.requests.append((state["port"], path))
+        behaviour = self.behaviours[state["port"]]
+        if path == "/status":
+            if behaviour.status is None:
+                return  # connected, never answers
+            payload = self._response(200, "OK", "text/plain", f"status: {behaviour.status}".encode())
+        elif path.startswith("/now"):
+            payload = self._response(behaviour.now, "OK", "text/html", _BODIES[behaviour.now])
+        else:
+            payload = self._response(400, "Bad Request", "text/html", b"")
+        heapq.heappush(self._timers, (time.monotonic() + behaviour.delay, id(conn), conn, payload))
+
+    @staticmethod
+    def _response(status: int, reason: str, content_type: str, body: bytes) -> bytes:
+        return (f"HTTP/1.1 {status} {reason}\r\nServer: libwww-perl-daemon/6.16\r\n"
+                f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+
+    def _answer(self, conn, payload: bytes) -> None:
+        if conn.fileno() < 0:
+            return
+        try:
+            conn.setblocking(True)
+            conn.settimeout(1)
+            conn.sendall(payload)
+        except OSError:
+            pass
+        self._close(conn)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def add_agents_with_addresses(engine, agents: dict[int, tuple[str | None, int | None]]) -> None:
+    """agent id -> (address, agent_port), in bulk."""
+    rows = [{"id": agent_id, "name": f"a{agent_id}", "device_id": f"a{agent_id}-2026-11-25-10-00-00",
+             "entities_id": 0, "threads_networkdiscovery": 0, "threads_networkinventory": 0,
+             "agent_port": str(port) if port else None} for agent_id, (_a, port) in agents.items()]
+    addresses = [{"plugin_fusioninventory_agents_id": agent_id, "address": address, "date": None}
+                 for agent_id, (address, _p) in agents.items() if address]
+    with engine.begin() as conn:
+        for start in range(0, len(rows), 1000):
+            conn.execute(insert(schema.agents), rows[start:start + 1000])
+        for start in range(0, len(addresses), 1000):
+            conn.execute(insert(schema.bridge_agentaddresses), addresses[start:start + 1000])
+
+
+def history_rows(engine):
+    with engine.connect() as conn:
+        table = schema.bridge_wakeups
+        return conn.execute(select(table).order_by(table.c.id)).mappings().all()
+
+
+# ---------------------------------------------------------------------------------------------
+# Addresses recorded at contact
+
+
+def address_of(engine, agent_id):
+    with engine.connect() as conn:
+        return conn.execute(select(schema.bridge_agentaddresses).where(
+            schema.bridge_agentaddresses.c.plugin_fusioninventory_agents_id == agent_id)).mappings().first()
+
+
+def agent_id_of(engine, device_id):
+    with engine.connect() as conn:
+        return conn.execute(select(schema.agents.c.id).where(schema.agents.c.device_id == device_id)).scalar()
+
+
+def test_normalise():
+    assert normalise("192.0.2.7") == "192.0.2.7"
+    assert normalise("::ffff:192.0.2.7") == "192.0.2.7"
+    assert normalise("2001:DB8:0::1") == "2001:db8::1"
+    assert normalise("fe80::1%eth0") == "fe80::1"
+    assert normalise("") is None and normalise(None) is None and normalise("unix:/run/x.sock") is None
+
+
+def test_prolog_records_the_source_address_and_its_changes(client, engine):
+    device = "pc01-2024-03-05-10-22-33"
+    client.post("/plugins/fusioninventory/", data=prolog(device), headers=ZLIB_HEADERS,
+                environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    agent_id = agent_id_of(engine, device)
+    row = address_of(engine, agent_id)
+    assert (row["address"], row["port"]) == ("192.0.2.7", None) and row["date"] is not None
+    client.post("/plugins/fusioninventory/", data=prolog(device), headers=ZLIB_HEADERS,
+                environ_base={"REMOTE_ADDR": "::ffff:198.51.100.9"})
+    assert address_of(engine, agent_id)["address"] == "198.51.100.9"
+    client.post("/plugins/fusioninventory/", data=prolog(device), headers=ZLIB_HEADERS,
+                environ_base={"REMOTE_ADDR": "2001:db8::42"})
+    assert address_of(engine, agent_id)["address"] == "2001:db8::42"
+    with engine.connect() as conn:
+        assert conn.execute(select(schema.bridge_agentaddresses)).all().__len__() == 1
+
+
+def test_an_unchanged_address_is_not_rewritten(client, engine, app, database_url):
+    device = "pc02-2024-03-05-10-22-33"
+    old = datetime(2000, 1, 1)
+    client.post("/plugins/fusioninventory/", data=prolog(device), headers=ZLIB_HEADERS,
+                environ_base={"REMOTE_ADDR": "192.0.2.8"})
+    agent_id = agent_id_of(engine, device)
+    with engine.begin() as conn:
+        conn.execute(schema.bridge_agentaddresses.update().values(date=old))
+    client.post("/plugins/fusioninventory/", data=prolog(device), headers=ZLIB_HEADERS,
+                environ_base={"REMOTE_ADDR": "192.0.2.8"})
+    assert address_of(engine, agent_id)["date"] == old  # no write
+    with engine.begin() as conn:  # an outside change
+        conn.execute(schema.bridge_agentaddresses.update().values(address="192.0.2.99"))
+    client.post("/plugins/fusioninventory/", data=prolog(device), headers=ZLIB_HEADERS,
+                environ_base={"REMOTE_ADDR": "192.0.2.8"})
+    if database_url.startswith("mysql"):
+        # The PROLOG's one UPDATE tells whether the recorded address is the caller's.
+        assert address_of(engine, agent_id)["address"] == "192.0.2.8"
+    else:
+        # SQLite: the worker's cache says unchanged until its entry expires.
+        assert address_of(engine, agent_id)["address"] == "192.0.2.99"
+        app.extensions["fusion_bridge"].exchange.addresses.forget()
+        client.post("/plugins/fusioninventory/", data=prolog(device), headers=ZLIB_HEADERS,
+                    environ_base={"REMOTE_ADDR": "192.0.2.8"})
+        assert address_of(engine, agent_id)["address"] == "192.0.2.8"
+    assert address_of(engine, agent_id)["date"] != old
+
+
+def test_other_messages_record_the_address_too_and_junk_addresses_are_ignored(client, engine):
+    device = "pc03-2024-03-05-10-22-33"
+    client.post("/plugins/fusioninventory/", data=prolog(device), headers=ZLIB_HEADERS,
+                environ_base={"REMOTE_ADDR": "not an address"})
+    agent_id = agent_id_of(engine, device)
+    assert address_of(engine, agent_id) is None
+    response = client.post("/plugins/fusioninventory/", data=inventory_xml(device),
+                           headers={"Content-Type": "application/xml"},
+                           environ_base={"REMOTE_ADDR": "192.0.2.10"})
+    assert response.status_code == 200
+    assert address_of(engine, agent_id)["address"] == "192.0.2.10"
+
+
+# ---------------------------------------------------------------------------------------------
+# Probes and outcomes
+
+
+def test_base_url_brackets_ipv6():
+    assert wakeup.base_url("192.0.2.1", 62354) == "http://192.0.2.1:62354"
+    assert wakeup.base_url("2001:db8::1", 62354) == "http://[2001:db8::1]:62354"
+    assert wakeup.base_url("pc01.example", 80) == "http://pc01.example:80"
+
+
+def test_outcomes_waiting_running_refused_no_listener_slow_and_unknown(engine):
+    with AgentEmulator(ports=4) as emulator:
+        waiting, running, untrusted, slow = emulator.ports
+        emulator.behaviours[running] = Behaviour(status="running task Inventory")
+        emulator.behaviours[untrusted] = Behaviour(now=403)
+        emulator.behaviours[slow] = Behaviour(delay=3.0)
+        nobody = closed_port()
+        add_agents_with_addresses(engine, {
+            1: ("127.0.0.1", waiting), 2: ("127.0.0.1", running), 3: ("127.0.0.1", untrusted),
+            4: ("127.0.0.1", nobody), 5: ("127.0.0.1", slow), 6: (None, waiting),
+        })
+        started = time.monotonic()
+        report = wakeup.wake_agents(engine, [1, 2, 3, 4, 5, 6, 77], status_timeout=0.5, now_timeout=0.5)
+        elapsed = time.monotonic() - started
+    results = report.by_agent()
+    assert {agent: r.outcome for agent, r in results.items()} == {
+        1: "woken", 2: "busy", 3: "refused", 4: "unreachable", 5: "unreachable", 6: "unreachable",
+        77: "unreachable"}
+    assert results[1].detail == f"Agent woken up at http://127.0.0.1:{waiting}/now"
+    assert results[2].detail == (f"Agent busy: status running task Inventory at "
+                                 f"http://127.0.0.1:{running}/status")
+    assert "httpd-trust" in results[3].detail and "403" in results[3].detail
+    assert results[4].detail == f"Agent unreachable: connection refused at http://127.0.0.1:{nobody}/status"
+    assert results[5].detail == f"Agent unreachable: no answer within 0.5 s at http://127.0.0.1:{slow}/status"
+    assert "no address known" in results[6].detail
+    assert results[77].detail == "Agent unreachable: no such agent"
+    assert elapsed < 2.5, "the slow agent must not hold the others beyond its timeout"
+    # /now only for the waiting agents (the trusted one and the untrusted one)
+    assert sorted(port for port, path in emulator.requests if path == "/now") == sorted([waiting, untrusted])
+    rows = history_rows(engine)
+    assert [(r["plugin_fusioninventory_agents_id"], r["outcome"]) for r in rows] == [
+        (1, "woken"), (2, "busy"), (3, "refused"), (4, "unreachable"), (5, "unreachable"), (6, "unreachable"),
+        (77, "unreachable")]
+    assert rows[0]["address"] == "127.0.0.1" and rows[5]["address"] is None
+    assert rows[0]["detail"] == results[1].detail and rows[0]["date"] is not None
+    assert report.counts() == {"woken": 1, "unreachable": 4, "busy": 1, "refused": 1}
+
+
+def test_port_from_agent_port_else_the_address_row_else_the_plugin_config(engine):
+    with AgentEmulator(ports=2) as emulator:
+        own, configured = emulator.ports
+        add_agents_with_addresses(engine, {1: ("127.0.0.1", own), 2: ("127.0.0.1", None),
+                                           3: ("127.0.0.1", None)})
+        with engine.begin() as conn:
+            conn.execute(schema.agents.update().where(schema.agents.c.id == 3).values(agent_port="n/a"))
+            conn.execute(schema.configs.update().where(schema.configs.c.type == "agent_port")
+                         .values(value=str(configured)))
+            assert wakeup.default_agent_port(conn) == configured
+            conn.execute(schema.bridge_agentaddresses.update()
+                         .where(schema.bridge_agentaddresses.c.plugin_fusioninventory_agents_id == 2)
+                         .values(port=own))
+        report = wakeup.wake_agents(engine, [1, 2, 3])
+    assert {r.agent_id: (r.outcome, r.port) for r in report.results} == {
+        1: ("woken", own), 2: ("woken", own), 3: ("woken", configured)}
+    with engine.begin() as conn:
+        conn.execute(schema.configs.update().where(schema.configs.c.type == "agent_port").values(value="x"))
+        assert wakeup.default_agent_port(conn) == 62354
+
+
+def test_ipv6_agent(engine):
+    with AgentEmulator(ports=1, host="::1") as emulator:
+        add_agents_with_addresses(engine, {1: ("::1", emulator.ports[0])})
+        report = wakeup.wake_agents(engine, [1])
+    assert report.results[0].outcome == "woken"
+    assert report.results[0].detail == f"Agent woken up at http://[::1]:{emulator.ports[0]}/now"
+
+
+def test_attempts_are_logged_in_the_runs_of_the_agent(engine):
+    with AgentEmulator(ports=2) as emulator:
+        waiting, running = emulator.ports
+        emulator.behaviours[running] = Behaviour(status="running task NetDiscovery")
+        add_agents_with_addresses(engine, {1: ("127.0.0.1", waiting), 2: ("127.0.0.1", running)})
+        with engine.begin() as conn:
+            add_task(conn, 1)
+            add_job(conn, 1, 1, "networkdiscovery", "[]", "[]")
+            add_run(conn, 11, 1, 1, "PluginFusioninventoryIPRange", 1)
+            add_run(conn, 12, 1, 1, "PluginFusioninventoryIPRange", 2)
+            add_run(conn, 13, 1, 2, "PluginFusioninventoryIPRange", 1)
+            add_run(conn, 14, 1, 2, "PluginFusioninventoryIPRange", 3, state=3)  # finished: not woken for
+            runs = wakeup.agents_with_prepared_runs(conn)
+        assert runs == {1: [11, 12], 2: [13]}
+        wakeup.wake_agents(engine, list(runs), run_ids=runs)
+    with engine.connect() as conn:
+        logs = conn.execute(select(schema.taskjoblogs.c.plugin_fusioninventory_taskjobstates_id,
+                                   schema.taskjoblogs.c.state, schema.taskjoblogs.c.comment)
+                            .order_by(schema.taskjoblogs.c.id)).all()
+    assert [(run, state) for run, state, _ in logs] == [(11, Log.INFO), (12, Log.INFO), (13, Log.INFO)]
+    assert logs[0][2] == f"Agent woken up at http://127.0.0.1:{waiting}/now"
+    assert logs[2][2].startswith("Agent busy: status running task NetDiscovery")
+    assert [(r["plugin_fusioninventory_agents_id"], r["plugin_fusioninventory_taskjobstates_id"])
+            for r in history_rows(engine)] == [(1, 11), (2, 13)]
+
+
+def test_two_thousand_agents_within_the_concurrency_bound(engine):
+    bound = 25
+    with AgentEmulator(ports=20, behaviour=Behaviour(delay=0.01)) as emulator:
+        add_agents_with_addresses(engine, {i: ("127.0.0.1", emulator.ports[i % 20]) for i in range(1, 2001)})
+        report = wakeup.wake_agents(engine, range(1, 2001), concurrency=bound)
+        assert emulator.count("/status") == 2000 and emulator.count("/now") == 2000
+        assert emulator.accepted == 4000
+    assert report.counts()["woken"] == 2000
+    assert 1 < emulator.max_open <= bound, emulator.max_open
+    assert report.max_in_flight <= bound
+    assert len(history_rows(engine)) == 2000
+
+
+def test_concurrency_must_be_positive(engine):
+    with pytest.raises(ValueError):
+        wakeup.wake_agents(engine, [1], concurrency=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+
+
+def cli(database_url, *args, expect=0):
+    result = CliRunner().invoke(main, ["wakeup", *args, "--database", database_url])
+    assert result.exit_code == expect, result.output
+    return result.output
+
+
+def test_cli_wakes_given_agents_and_all_with_runs(database_url, engine):
+    with AgentEmulator(ports=2) as emulator:
+        waiting, untrusted = emulator.ports
+        emulator.behaviours[untrusted] = Behaviour(now=403)
+        add_agents_with_addresses(engine, {1: ("127.0.0.1", waiting), 2: ("127.0.0.1", untrusted)})
+        out = cli(database_url, "--agent", "1", "--agent", "2")
+        assert out.splitlines()[0] == f"agent 1: woken - Agent woken up at http://127.0.0.1:{waiting}/now"
+        assert out.splitlines()[1].startswith("agent 2: refused - ")
+        assert "2 agent(s)" in out.splitlines()[2]
+        assert "refused" in cli(database_url, "--agent", "2", expect=1)
+        with engine.begin() as conn:
+            add_task(conn, 1)
+            add_job(conn, 1, 1, "networkdiscovery", "[]", "[]")
+            add_run(conn, 11, 1, 1, "PluginFusioninventoryIPRange", 1)
+        data = json.loads(cli(database_url, "--all-with-runs", "--json"))
+    assert [(r["agent"], r["outcome"], r["runs"]) for r in data["results"]] == [(1, "woken", [11])]
+    assert "give --agent" in cli(database_url, expect=2)
+
+
+def test_answers_that_are_not_an_agent(engine):
+    """A peer that closes at once, one that answers junk, one that is a web server, a paused agent."""
+    def serve(sock, reply: bytes) -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(4096)
+                if reply:
+                    conn.sendall(reply)
+
+    sockets, threads = [], []
+    replies = [b"", b"SSH-2.0-OpenSSH_9.2\r\n\r\n",
+               b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found",
+               b"HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nstatus: paused"]
+    for reply in replies:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        sockets.append(sock)
+        threads.append(threading.Thread(target=serve, args=(sock, reply), daemon=True))
+        threads[-1].start()
+    ports = [sock.getsockname()[1] for sock in sockets]
+    try:
+        add_agents_with_addresses(engine, {i + 1: ("127.0.0.1", port) for i, port in enumerate(ports)})
+        report = wakeup.wake_agents(engine, [1, 2, 3, 4], status_timeout=1.0)
+    finally:
+        for sock in sockets:
+            sock.shutdown(socket.SHUT_RDWR)  # wakes the accept()
+            sock.close()
+        for thread in threads:
+            thread.join(5)
+    details = {r.agent_id: (r.outcome, r.detail.split(" at ")[0]) for r in report.results}
+    port = ports[2]
+    assert details == {
+        1: ("unreachable", "Agent unreachable: no HTTP answer"),
+        2: ("unreachable", "Agent unreachable: not an HTTP answer"),
+        3: ("unreachable", f"Agent unreachable: http://127.0.0.1:{port}/status answered HTTP 404 "
+                           "'not found', not an agent status"),
+        4: ("busy", "Agent busy: status paused"),
+    }
+
+
+def test_purge_history(engine):
+    add_agents_with_addresses(engine, {1: (None, None)})
+    wakeup.wake_agents(engine, [1, 1, 2])
+    wakeup.wake_agents(engine, [1], clock=lambda: datetime(2020, 1, 1))
+    assert len(history_rows(engine)) == 3
+    assert wakeup.purge_history(engine, datetime(2021, 1, 1)) == 1
+    with engine.connect() as conn:
+        assert [r["plugin_fusioninventory_agents_id"] for r in wakeup.history(conn)] == [2, 1]
+        assert [r["outcome"] for r in wakeup.history(conn, agent_id=1)] == ["unreachable"]
