@@ -36,7 +36,7 @@ AGENT = "fusioninventory-agent"
 STATE_DIR = "/var/lib/fusioninventory-agent"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-# Same settings as the reference recordings' agent.cfg (shared/recorded/README.md); the
+# Same settings as the reference recordings' agent.cfg (fixtures/README.md); the
 # debug level is a parameter (2 also dumps every XML message sent and received).
 AGENT_CFG = """\
 # FusionInventory agent configuration for fixture recording and e2e tests.

@@ -1,5 +1,5 @@
 """A protocol-level test agent: speaks the NETDISCOVERY exchange of the recorded agent 2.6
-(/work/shared/recorded/b1_netdiscovery) without scanning anything.
+(fixtures/cases/netdiscovery) without scanning anything.
 
 Run as a script (stdlib only, so it can run inside the test's network namespace):
 

@@ -9,7 +9,7 @@ PYTHONPATH = the repository root) against ``fusion-bridge serve`` of this checko
 file to an output folder), ``deploy mirror add`` (a mirror that is down), ``deploy run``, ``prepare --once``, then the agent.
 
 * The package reaches Finished with the log lines the plugin's ``setStatus`` writes
-  (plugin-semantics.md §7.5) and the copied file is byte-identical.
+  (docs/plugin-semantics.md §7.5) and the copied file is byte-identical.
 * The getJobs answer for that package (taken from the server for a second computer's run, an
   agent that never runs) has the plugin's shape and key order, and its parts are served only to
   an agent that was handed a job using them: any other hash, agent or moment is refused (403).
@@ -247,7 +247,7 @@ def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge
 
 
 def check_get_jobs_answer(body: bytes, server, sha512: str, parts: list[str], uuid: str, out: Path) -> None:
-    """The getJobs answer has the plugin's shapes and key order (plugin-semantics.md §7.5)."""
+    """The getJobs answer has the plugin's shapes and key order (docs/plugin-semantics.md §7.5)."""
     text = body.decode("ascii")
     mirror = (f"http://127.0.0.1:{server.port}/plugins/fusioninventory/b/deploy/?action=getFilePart"
               f"&machineid={OBSERVER_DEVICEID}&file=")

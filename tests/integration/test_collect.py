@@ -1,4 +1,4 @@
-"""Collect over REST (plugin-semantics.md §7.6), replaying the shapes of recordings f1, f2, f3."""
+"""Collect over REST (docs/plugin-semantics.md §7.6), replaying the shapes of recordings f1, f2, f3."""
 
 import json
 

@@ -29,7 +29,7 @@ AGENTS = "glpi_plugin_fusioninventory_agents"
 INVENTORIES = "glpi_plugin_fusionbridge_inventories"
 ENDPOINTS = ("/plugins/fusioninventory/", "/glpi/plugins/fusioninventory/",
              "/plugins/fusioninventory/front/communication.php", "/ocsinventory")
-# QUERY -> key of the agent's `version` JSON (plugin-semantics.md §3)
+# QUERY -> key of the agent's `version` JSON (docs/plugin-semantics.md §3)
 VERSION_KEYS = {"NETDISCOVERY": "NETWORKDISCOVERY", "SNMPQUERY": "NETWORKINVENTORY"}
 
 

@@ -1,5 +1,5 @@
 """Deploy files over REST: the ``associatedFiles`` of getJobs (parts, mirrors) and getFilePart,
-served only to the agent a job using the part was handed to (plugin-semantics.md §7.5)."""
+served only to the agent a job using the part was handed to (docs/plugin-semantics.md §7.5)."""
 
 import gzip
 import hashlib

@@ -1,4 +1,4 @@
-"""Deploy over REST (plugin-semantics.md §7.5, protocol-agent.md §5.2), replaying the requests of
+"""Deploy over REST (docs/plugin-semantics.md §7.5, docs/agent-protocol.md §5.2), replaying the requests of
 recordings e1 (one job, success) and e5 (a skipped job, a failing job) of the real agent 2.6."""
 
 from datetime import datetime

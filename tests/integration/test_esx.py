@@ -1,4 +1,4 @@
-"""ESX over REST (plugin-semantics.md §7.7), replaying the shapes of recordings g1 and g2."""
+"""ESX over REST (docs/plugin-semantics.md §7.7), replaying the shapes of recordings g1 and g2."""
 
 import pytest
 from sqlalchemy import insert, select, update

@@ -1,4 +1,5 @@
-"""REST getConfig: the schedule of the agent's prepared Collect and ESX runs (plugin-semantics.md §7.8)."""
+"""REST getConfig: the schedule of the agent's prepared Collect and ESX runs
+(docs/plugin-semantics.md §7.8)."""
 
 from sqlalchemy import insert, update
 

@@ -1,4 +1,4 @@
-"""Reply writers: the plugin's bytes (plugin-semantics.md §2.2, §3, §4)."""
+"""Reply writers: the plugin's bytes (docs/plugin-semantics.md §2.2, §3, §4)."""
 
 import gzip
 import zlib

@@ -1,7 +1,7 @@
 """The ground every definition stands on: errors, values as GLPI stores them, run/log words,
 and the items (targets and actors) of actions with the methods that accept them.
 
-Storage conventions (research/schema.md §1, §3): ``targets``/``actors`` are PHP
+Storage conventions (docs/schema.md §1, §3): ``targets``/``actors`` are PHP
 ``json_encode`` lists of one-key objects with string ids
 (``[{"PluginFusioninventoryIPRange":"1"}]``, compact, ``/`` escaped); booleans 0/1; dates in
 local time; names and comments with ``<``/``>`` HTML-encoded as GLPI 9.5's input sanitizing
@@ -173,7 +173,7 @@ ITEM_TABLES = {
 }
 
 # Item types each method accepts as targets and as actors, as the plugin's UI offers them
-# (research/schema.md §3.2). ``inventory`` is the plugin's hidden method: not a task action.
+# (docs/schema.md §3.2). ``inventory`` is the plugin's hidden method: not a task action.
 METHODS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     Method.WAKEONLAN: ((ItemType.COMPUTER, ItemType.DEPLOY_GROUP), (ItemType.AGENT,)),
     Method.NETWORK_DISCOVERY: ((ItemType.IP_RANGE,), (ItemType.AGENT,)),

@@ -1,6 +1,6 @@
 """IP ranges with their ranked SNMP credentials, and the SNMP credentials themselves.
 
-Stored as GLPI's UI with the plugin stores them (research/schema.md §4.1–4.3): dotted IPv4
+Stored as GLPI's UI with the plugin stores them (docs/schema.md §4.1–4.3): dotted IPv4
 bounds; ``_ipranges_configsecurities`` rows ranked 1, 2, ... in the order given; credentials
 with ``snmpversion`` '1'/'2'/'3', ``authentication`` '0'/'1'/'2' (none/MD5/SHA) and
 ``encryption`` '0'/'1'/'2' (none/DES/AES), unused fields '' and '0' like the install rows.

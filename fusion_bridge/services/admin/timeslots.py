@@ -1,4 +1,4 @@
-"""Timeslots and their entries (``_timeslots``, ``_timeslotentries``; research/schema.md §3.5).
+"""Timeslots and their entries (``_timeslots``, ``_timeslotentries``; docs/schema.md §3.5).
 
 An entry is an ISO weekday (1 = Monday ... 7 = Sunday) and a span in seconds since midnight
 (0 ... 86400); a slot is open when an entry of today covers the current second.

@@ -1,4 +1,4 @@
-"""Handing prepared runs to their agent at PROLOG (plugin-semantics.md §6.1, §7).
+"""Handing prepared runs to their agent at PROLOG (docs/plugin-semantics.md §6.1, §7).
 
 Each run the agent may still execute becomes one OPTION, in action order. The agent's active
 run rows are locked first, so of many concurrent PROLOGs of one agent exactly one hands a run

@@ -1,4 +1,5 @@
-"""The OPTION blocks of a PROLOG reply, one per run, in the plugin's exact format (§7.1–§7.3)."""
+"""The OPTION blocks of a PROLOG reply, one per run, in the plugin's exact format
+(docs/plugin-semantics.md §7.1–§7.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the agent reports while it runs a network job (plugin-semantics.md §8).
+"""What the agent reports while it runs a network job (docs/plugin-semantics.md §8).
 
 Every message of a run is applied in the transaction that recorded the agent's contact, with
 the run's row locked, so the messages the agent's threads send at once are applied one by one.

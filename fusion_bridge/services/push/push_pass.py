@@ -26,7 +26,7 @@ then give up with a reason; and GLPI's wake-up counter of pull tasks.
    agents' ``push_timeout``.
 
 GLPI's ``wakeup_agent_counter`` / ``wakeup_agent_time`` (minutes) of the task keep their
-meaning (plugin-semantics §11):
+meaning (docs/plugin-semantics.md §11):
 
 * **pull tasks** with both > 0: every ``wakeup_agent_time`` minutes (``last_agent_wakeup``,
   claimed conditionally before waking), at most ``min(counter, wakeup_agent_max)`` agents

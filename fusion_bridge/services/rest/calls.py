@@ -1,5 +1,5 @@
 """The REST ("Fusion" JSON) calls of the Deploy, Collect and ESX tasks: ``getConfig`` and what
-the task services (``deploy``, ``collect``, ``esx``) share (plugin-semantics.md §6, §7.8).
+the task services (``deploy``, ``collect``, ``esx``) share (docs/plugin-semantics.md §6, §7.8).
 
 ``getConfig`` is asked three times per agent run (once per REST task), nearly always for an
 agent with nothing to do: one indexed statement answers it (the agent with one EXISTS probe per

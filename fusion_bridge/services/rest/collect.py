@@ -1,4 +1,4 @@
-"""Collect over REST: ``getJobs``, ``setAnswer``, ``jobsDone`` (plugin-semantics.md §7.6).
+"""Collect over REST: ``getJobs``, ``setAnswer``, ``jobsDone`` (docs/plugin-semantics.md §7.6).
 
 A collect run targets one ``PluginFusioninventoryCollect``; ``getJobs`` turns it into one job per
 registry, WMI or file definition of that collect (all with the run's ``uniqid`` as uuid and the

@@ -1,4 +1,5 @@
-"""Deploy over REST: ``getJobs`` and ``getFilePart`` (plugin-semantics.md §7.5, protocol-agent.md §5.2).
+"""Deploy over REST: ``getJobs`` and ``getFilePart`` (docs/plugin-semantics.md §7.5,
+docs/agent-protocol.md §5.2).
 
 A deploy run targets one ``PluginFusioninventoryDeployPackage``. ``getJobs`` hands each runnable
 run out as the package's job (``deploy_order``) with the files it uses, their part names and

@@ -1,5 +1,5 @@
-"""Deploy progress reports: ``setStatus`` and ``setUserEvent`` (plugin-semantics.md §7.5,
-protocol-agent.md §5.2).
+"""Deploy progress reports: ``setStatus`` and ``setUserEvent`` (docs/plugin-semantics.md §7.5,
+docs/agent-protocol.md §5.2).
 
 As the plugin's ``updateLog``: ``status=ko`` ends the run in Error with ``<step label>:<msg>``;
 the messages ``job successfully completed`` and ``job skipped`` end it Finished (Ok log with the

@@ -1,4 +1,4 @@
-"""ESX over REST: ``getJobs`` and ``setLog`` (plugin-semantics.md §7.7).
+"""ESX over REST: ``getJobs`` and ``setLog`` (docs/plugin-semantics.md §7.7).
 
 A run targets one ``PluginFusioninventoryCredentialIp`` (an ESX host or vCenter address with its
 credential). ``getJobs`` hands each runnable run out as ``{"uuid","host","user","password"}``
