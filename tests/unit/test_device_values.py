@@ -72,6 +72,13 @@ def test_snmp_ports_come_from_the_first_ports_element():
     assert result.device.ports == (DevicePort(ifnumber="1", aggregate=True), DevicePort(ifnumber="2"))
 
 
+def test_an_id_that_is_not_text_is_skipped():
+    # It used to reach int() as a dict and fail the request with a 500.
+    result = decode_request(request("SNMPQUERY", "<DEVICE><INFO><ID><X>1</X></ID><ID>7</ID><TYPE><X/></TYPE>"
+                                                 "</INFO></DEVICE>")).message
+    assert result.item_id == "7" and result.device.info.type is None
+
+
 def test_an_snmp_result_without_device_is_an_empty_device():
     result = decode_request(request("SNMPQUERY", "")).message
     assert isinstance(result, protocol.SnmpQueryResult)
