@@ -54,7 +54,7 @@ class AgentXmlEndpoint:
         except Exception:
             log.exception("unexpected error on POST %s", environ.get("PATH_INFO"))
             return self._fail(500, "internal server error", content_type)
-        payload, reply_type = protocol.encode_reply(reply, decoded.encoding)
+        payload, reply_type = protocol.encode_reply(protocol.write_reply(reply), decoded.encoding)
         return 200, payload, reply_type
 
     def _read_body(self, environ) -> bytes:

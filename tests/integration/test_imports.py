@@ -4,6 +4,7 @@ from the real agent messages recorded in fixtures/cases and small hand-written o
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -65,14 +66,14 @@ def inventory(device_id: str, content: str):
                    f"<DEVICEID>{device_id}</DEVICEID><QUERY>INVENTORY</QUERY></REQUEST>")
 
 
-def device(content: str) -> dict:
+def device(content: str) -> protocol.DiscoveredDevice:
     msg = message(f"<REQUEST><CONTENT><DEVICE>{content}</DEVICE><PROCESSNUMBER>5</PROCESSNUMBER></CONTENT>"
                   "<DEVICEID>a</DEVICEID><QUERY>NETDISCOVERY</QUERY></REQUEST>")
     [found] = msg.devices
     return found
 
 
-def snmp_device(content: str) -> dict:
+def snmp_device(content: str) -> protocol.InventoriedDevice:
     msg = message(f"<REQUEST><CONTENT><DEVICE>{content}</DEVICE><PROCESSNUMBER>5</PROCESSNUMBER></CONTENT>"
                   "<DEVICEID>a</DEVICEID><QUERY>SNMPQUERY</QUERY></REQUEST>")
     return msg.device
@@ -337,7 +338,7 @@ def test_inventory_text_is_fitted_to_the_columns(engine):
 
 # --- network discovery ----------------------------------------------------------------------
 
-def real_devices() -> list[dict]:
+def real_devices() -> list[protocol.DiscoveredDevice]:
     return [found for step in ("04", "05", "06") for found in recorded("netdiscovery", step).devices]
 
 
@@ -371,8 +372,13 @@ def test_real_discovery_creates_then_updates(engine):
         assert row(conn, unmanageds, first[1].items_id)["date_mod"] == NOW  # nothing changed
 
 
-def networking(found: dict) -> dict:
-    return {**found, "TYPE": ["NETWORKING"]}
+def networking(found: protocol.DiscoveredDevice) -> protocol.DiscoveredDevice:
+    return replace(found, type="NETWORKING")
+
+
+def at(found: protocol.DiscoveredDevice, ip: str) -> protocol.DiscoveredDevice:
+    """The same device answering at another (single) address."""
+    return replace(found, ip=ip, ips=(ip,))
 
 
 def test_snmp_device_becomes_network_equipment_with_extension_port_and_ip(engine):
@@ -503,7 +509,7 @@ def test_discovered_printer(engine):
             ("00:80:77:aa:bb:cc", "NetworkPortEthernet", 4)
         assert port_ips(conn, port["id"]) == ["10.0.0.9"]
         # The printer moved to another address: matched by serial, its one address replaced.
-        moved = {**found, "IP": ["10.0.0.10"]}
+        moved = at(found, "10.0.0.10")
         assert import_discovered_device(conn, agent, moved, 4, LATER) == \
             ImportResult("Printer", result.items_id, False)
         assert asset_ips(conn, "Printer", result.items_id) == ["10.0.0.10"]
@@ -535,7 +541,7 @@ def test_an_unmanaged_device_that_reveals_its_type_becomes_that_asset(engine):
         before = import_discovered_device(conn, agent, ping2, 0, NOW)
         [old_port] = ports_of(conn, UNMANAGED, before.items_id)
         # Later the device answers SNMP at the same address.
-        now_snmp = {**networking(snmp), "IP": ["127.0.0.2"], "IPS": [{"IP": ["127.0.0.2"]}]}
+        now_snmp = at(networking(snmp), "127.0.0.2")
         after = import_discovered_device(conn, agent, now_snmp, 0, LATER)
         assert (after.itemtype, after.created) == ("NetworkEquipment", True)
         assert count(conn, unmanageds) == 0
@@ -561,13 +567,14 @@ def test_discovery_text_is_fitted(engine):
         assert extension["uptime"] == "u" * 255
         assert extension["plugin_fusioninventory_configsecurities_id"] == 0
         # Matched again by its (fitted) serial.
-        assert not import_discovered_device(conn, agent, {**found, "IP": ["10.0.0.31"]}, 0, NOW).created
+        assert not import_discovered_device(conn, agent, at(found, "10.0.0.31"), 0, NOW).created
 
 
 def test_a_device_with_nothing_usable_is_still_recorded(engine):
     with engine.begin() as conn:
         agent = add_agent(conn)
-        result = import_discovered_device(conn, agent, {"IP": [{"junk": ["x"]}], "MAC": [""]}, 0, NOW)
+        junk = protocol.read_discovered_device({"IP": [{"junk": ["x"]}], "MAC": [""]})
+        result = import_discovered_device(conn, agent, junk, 0, NOW)
         assert (result.itemtype, result.created) == (UNMANAGED, True)
         assert row(conn, unmanageds, result.items_id)["name"] == ""
 
@@ -606,10 +613,9 @@ def test_real_snmp_result_updates_the_switch(engine):
             (lo["id"], "lo", 65536, 10000000, "1", "1", "0.00 seconds", 168, 168, 0, 0, NOW)
 
         # The next inventory updates the same rows.
-        device = json.loads(json.dumps(msg.device))
-        device["PORTS"][0]["PORT"][0]["IFINOCTETS"] = ["5000"]
-        device["PORTS"][0]["PORT"][0]["IFSTATUS"] = ["2"]
-        device["INFO"][0]["UPTIME"] = ["2 days, 01:00:00.00"]
+        [lo_port] = msg.device.ports
+        device = replace(msg.device, info=replace(msg.device.info, uptime="2 days, 01:00:00.00"),
+                         ports=(replace(lo_port, ifinoctets="5000", ifstatus="2"),))
         assert update_inventoried_device(conn, "NetworkEquipment", 1, device, LATER)
         assert [p["id"] for p in ports_of(conn, "NetworkEquipment", 1)] == [1, lo["id"]]
         [extension] = rows(conn, pf_networkports)
@@ -691,7 +697,8 @@ def test_snmp_junk_values_never_crash_and_text_is_fitted(engine):
         assert (extension["ifspeed"], extension["ifmtu"], extension["ifinoctets"], extension["ifstatus"]) == \
             (2**63 - 1, 0, 1, "z" * 255)
         for empty in ({}, {"INFO": ["text"], "PORTS": [{"PORT": ["text"]}]}, None):
-            assert update_inventoried_device(conn, "NetworkEquipment", switch, empty, LATER)
+            assert update_inventoried_device(conn, "NetworkEquipment", switch,
+                                             protocol.read_inventoried_device(empty), LATER)
 
 
 def test_snmp_result_for_a_printer_and_an_unmanaged_device(engine):
@@ -760,9 +767,10 @@ def test_links_type_names_and_log_comments():
         "[==detail==] SNMP communication error: no response [[Printer::2]]"
     assert [itemtype_for_discovery_type(t) for t in ("NETWORKING", "printer", "1", "STORAGE", None)] == \
         ["NetworkEquipment", "Printer", "Computer", None, None]
-    assert discovered_name({"DNSHOSTNAME": ["h.example"], "NETBIOSNAME": ["NB"], "IP": ["1.2.3.4"]}) == "NB"
-    assert discovered_name({"IP": ["1.2.3.4"]}) == "1.2.3.4"
-    assert not snmp_device_has_information({"INFO": [{"ID": ["1"]}]})
+    read = protocol.read_discovered_device
+    assert discovered_name(read({"DNSHOSTNAME": ["h.example"], "NETBIOSNAME": ["NB"], "IP": ["1.2.3.4"]})) == "NB"
+    assert discovered_name(read({"IP": ["1.2.3.4"]})) == "1.2.3.4"
+    assert not snmp_device_has_information(protocol.read_inventoried_device({"INFO": [{"ID": ["1"]}]}))
 
 
 def test_value_parsing():

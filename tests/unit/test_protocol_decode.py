@@ -69,7 +69,7 @@ def test_netdiscovery_messages():
     device = decode_request(request("NETDISCOVERY", "<DEVICE><IP>192.0.2.7</IP><MAC>aa:bb:cc:dd:ee:ff</MAC></DEVICE>"
                                     "<MODULEVERSION>4.2</MODULEVERSION><PROCESSNUMBER>11</PROCESSNUMBER>")).message
     assert isinstance(device, protocol.NetDiscoveryDevices)
-    assert device.devices == ({"IP": ["192.0.2.7"], "MAC": ["aa:bb:cc:dd:ee:ff"]},)
+    assert device.devices == (protocol.DiscoveredDevice(ip="192.0.2.7", ips=("192.0.2.7",), mac="aa:bb:cc:dd:ee:ff"),)
     end = decode_request(request("NETDISCOVERY", "<AGENT><END>1</END></AGENT><MODULEVERSION>4.2</MODULEVERSION>"
                                  "<PROCESSNUMBER>11</PROCESSNUMBER>")).message
     assert end == protocol.NetDiscoveryEnd(device_id="pc01-2024-03-05-10-22-33", process_number=11, module_version="4.2")

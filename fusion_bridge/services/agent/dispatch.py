@@ -19,7 +19,7 @@ from fusion_bridge.services.agent import options
 from fusion_bridge.services.scheduling.actors import computers_id_cache
 from fusion_bridge.services.agent.settings import PluginSettings
 from fusion_bridge.services.scheduling.timeslots import in_schedule, timeslot_active
-from protocol import Element
+from protocol import ReplyOption
 from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State, XML_METHODS
 
 ALREADY_SENT = ("The agent is requesting a configuration that has already been sent to him by the server. "
@@ -90,7 +90,7 @@ class Outcome:
         self.now = now
         self.states: dict[int, list[int]] = {}
         self.logs: list[dict] = []
-        self.options: list[Element] = []
+        self.options: list[ReplyOption] = []
 
     def set(self, run_id: int, state: State, log: Log, comment: str,
             itemtype: str = ItemType.AGENT, items_id: int = 0) -> None:
@@ -104,7 +104,8 @@ class Outcome:
             conn.execute(insert(runs.logs), self.logs)
 
 
-def hand_out(engine: Engine, agent_id: int, settings: PluginSettings, now: datetime) -> tuple[Element, ...]:
+def hand_out(engine: Engine, agent_id: int, settings: PluginSettings,
+             now: datetime) -> tuple[ReplyOption, ...]:
     """OPTIONs for the agent's pending runs; state changes and logs in one transaction."""
     outcome = Outcome(now)
     with engine.begin() as conn:
@@ -155,17 +156,17 @@ def _pool_job(conn: Connection, job_id: int) -> bool:
 def _claim(conn: Connection, run, agent, tuning, settings: PluginSettings, outcome: Outcome) -> None:
     try:
         if run.method == Method.NETWORK_DISCOVERY:
-            element = options.netdiscovery(conn, run, tuning, settings.config)
+            option = options.netdiscovery(conn, run, tuning, settings.config)
         elif run.method == Method.NETWORK_INVENTORY:
-            element = options.snmpquery(conn, run, tuning, settings.config)
+            option = options.snmpquery(conn, run, tuning, settings.config)
         elif run.itemtype == ItemType.COMPUTER:
-            element = options.wakeonlan(conn, run)
+            option = options.wakeonlan(conn, run)
         else:
             raise options.CannotBuild(f"Wake-on-LAN needs a computer target, not {run.itemtype}.")
     except options.CannotBuild as refusal:
         outcome.set(run.id, State.IN_ERROR, Log.ERROR, refusal.comment)
         return
-    outcome.options.append(element)
+    outcome.options.append(option)
     if run.method == Method.WAKEONLAN:
         # The agent reports nothing for Wake-on-LAN: the plugin starts and finishes it at once.
         outcome.logs.append(runs.log_row(run.id, Log.STARTED, "", outcome.now, ItemType.COMPUTER, 0))

@@ -1,4 +1,4 @@
-"""What the server does with each OCS/XML message, and the reply document it answers."""
+"""What the server does with each OCS/XML message, and the reply (a ``protocol`` value) it answers."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ class AgentExchange:
         self.addresses = AddressBook(engine, autocommit_engine)
 
     def handle(self, message: protocol.Message, user_agent: str | None,
-               remote_addr: str | None = None) -> bytes:
-        """Apply ``message`` and return the reply XML (uncompressed); Refused if it cannot be.
+               remote_addr: str | None = None) -> protocol.Reply:
+        """Apply ``message`` and return the reply to write; Refused if it cannot be.
 
         ``remote_addr`` (the caller's address) is remembered for waking the agent up."""
         if isinstance(message, protocol.Prolog):
@@ -42,7 +42,7 @@ class AgentExchange:
         return self.task_message(message, user_agent, remote_addr)
 
     def prolog(self, message: protocol.Prolog, user_agent: str | None,
-               remote_addr: str | None = None) -> bytes:
+               remote_addr: str | None = None) -> protocol.PrologReply:
         now = self._clock()
         contact = agents.Contact(now, user_agent, message.token)
         address = normalise(remote_addr)
@@ -55,14 +55,14 @@ class AgentExchange:
             with self._autocommit_engine.connect() as conn:
                 pending = dispatch.has_pending_runs(conn, agent_id)
         options = dispatch.hand_out(self._engine, agent_id, settings, now) if pending else ()
-        return protocol.prolog_reply(
+        return protocol.PrologReply(
             options=options,
             send_inventory=settings.agent_can_do("INVENTORY", agent_id),
             prolog_freq=settings.prolog_freq,
         )
 
     def task_message(self, message: protocol.Message, user_agent: str | None,
-                     remote_addr: str | None = None) -> bytes:
+                     remote_addr: str | None = None) -> protocol.EmptyReply:
         now = self._clock()
         contact = agents.Contact(now, user_agent)
         module = agents.VERSION_KEYS[message.query]
@@ -77,7 +77,7 @@ class AgentExchange:
             else:
                 progress.snmpquery(conn, agent.id, message, now)
         self.addresses.record(agent.id, normalise(remote_addr), now)
-        return protocol.empty_reply()
+        return protocol.EmptyReply()
 
 
 def _module_version(message: protocol.Message) -> str | None:

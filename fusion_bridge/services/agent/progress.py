@@ -79,7 +79,7 @@ def netdiscovery(conn: Connection, agent_id: int, message: protocol.TaskMessage,
     elif isinstance(message, protocol.NetDiscoveryDevices):
         created = 0
         for device in message.devices:
-            entity = _int(_first(device, "ENTITY"))
+            entity = _int(device.entity)
             result = import_discovered_device(conn, agent_id, device, entity, now)
             created += result.created
             runs.add_log(conn, run.id, Log.RUNNING, discovery_comment(result.itemtype, result.items_id, result.created),
@@ -117,7 +117,7 @@ def _advance_slice(conn: Connection, run, devices) -> None:
     done = row.addresses_done or 0
     for device in devices:
         try:
-            offset = int(ipaddress.IPv4Address(_first(device, "IP") or "")) - slice_start
+            offset = int(ipaddress.IPv4Address(device.ip or "")) - slice_start
         except ValueError:
             continue
         if 0 <= offset < row.slice_count:
@@ -149,9 +149,7 @@ def snmpquery(conn: Connection, agent_id: int, message: protocol.TaskMessage, no
         runs.add_log(conn, run.id, Log.ERROR, snmp_error_comment(message.message, itemtype, items_id),
                      now, ItemType.AGENT, agent_id)
     elif isinstance(message, protocol.SnmpQueryResult):
-        info = (message.device.get("INFO") or [{}])[0]
-        info = info if isinstance(info, dict) else {}
-        itemtype, items_id = _inventoried_item(run, _first(info, "TYPE"), message.item_id)
+        itemtype, items_id = _inventoried_item(run, message.device.info.type, message.item_id)
         runs.add_log(conn, run.id, Log.RUNNING, "1 ==devicesqueried==", now, ItemType.AGENT, agent_id)
         if not snmp_device_has_information(message.device):
             comment = snmp_no_information_comment(itemtype, items_id)
@@ -188,11 +186,6 @@ def _count_logs(conn: Connection, run_id: int, marker: str) -> int:
     return conn.execute(select(func.count()).where(
         logs.c.plugin_fusioninventory_taskjobstates_id == run_id, logs.c.comment.contains(marker, autoescape=True)
     )).scalar()
-
-
-def _first(data: dict, key: str) -> str | None:
-    values = data.get(key) if isinstance(data, dict) else None
-    return values[0] if values and isinstance(values[0], str) else None
 
 
 def _int(text: str | None) -> int:
