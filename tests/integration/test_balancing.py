@@ -164,7 +164,7 @@ def test_a_second_pass_does_not_split_again_while_slices_are_live_or_done(engine
     rows = job_runs(engine, job)
     with engine.begin() as conn:
         for row in rows:
-            assert run_service.move(conn, row.id, State.FINISHED, run_service.ACTIVE)
+            assert run_service.move(conn, row.id, run_service.Move.FINISH)
     assert prepare_runs(engine, NOW + timedelta(minutes=2), task_id=task).prepared == 0
     assert len(job_runs(engine, job)) == 3
 

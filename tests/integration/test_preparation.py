@@ -13,7 +13,7 @@ from sqlalchemy import delete, insert, select, update
 
 import schema
 from fusion_bridge.services.scheduling import preparation
-from fusion_bridge.services.scheduling import run_writes
+from fusion_bridge.services import runs as run_service
 from fusion_bridge.services.scheduling.preparation import AGENT_LEFT, TARGET_LEFT, prepare_runs
 from fusion_bridge.services.scheduling.report import TaskBackoff
 from fusion_bridge.services.scheduling.cleanup import apply_retention, time_out_silent_runs, timeout_comment
@@ -210,7 +210,7 @@ def test_prepared_logs_when_the_new_ids_are_not_contiguous(engine):
     with engine.begin() as conn:
         job = add_job(conn, add_task(conn), [], [])
         first, between, last = (add_run(conn, job, 1, State.PREPARED, f"g{n}") for n in range(3))
-        run_writes._insert_prepared_logs(conn, [first, last], NOW)
+        run_service._insert_prepared_logs(conn, [first, last], NOW)
     assert [len(logs_of(engine, run_id)) for run_id in (first, between, last)] == [1, 0, 1]
     assert logs_of(engine, last)[0]["state"] == Log.PREPARED and logs_of(engine, last)[0]["date"] == NOW
 

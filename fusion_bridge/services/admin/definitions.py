@@ -42,7 +42,7 @@ from fusion_bridge.services.admin.base import (  # noqa: F401 - re-exported for 
     state_word,
     ui_text,
 )
-from schema.constants import TaskjobLogState as Log, TaskjobState as State
+from schema.constants import TaskjobState as State
 
 log = logging.getLogger("fusion_bridge.definitions")
 
@@ -207,14 +207,8 @@ def _cancel_prepared(conn: Connection, task_id: int) -> int:
         select(runs.c.id).where(and_(runs.c.plugin_fusioninventory_taskjobs_id.in_(job_ids),
                                      runs.c.state == State.PREPARED)).with_for_update()
     ).scalars().all()
-    now = local_now()
-    for start in range(0, len(run_ids), CHUNK):
-        chunk = run_ids[start:start + CHUNK]
-        conn.execute(update(runs).where(and_(runs.c.id.in_(chunk), runs.c.state == State.PREPARED))
-                     .values(state=int(State.CANCELLED)))
-        conn.execute(insert(logs), [runs_service.log_row(run_id, Log.INFO, DISABLED_COMMENT, now)
-                                    for run_id in chunk])
-    return len(run_ids)
+    return len(runs_service.move_many(conn, run_ids, runs_service.Move.CANCEL, local_now(), DISABLED_COMMENT,
+                                      only_from=(State.PREPARED,)))
 
 
 def _delete_runs_of_jobs(conn: Connection, job_ids) -> tuple[int, int]:

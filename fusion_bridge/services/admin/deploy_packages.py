@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 import schema
+from fusion_bridge.services import runs as run_service
 from fusion_bridge.services.admin import definitions
 from fusion_bridge.services.admin import deploy_content as content
 from fusion_bridge.services.admin.base import (
@@ -36,7 +37,7 @@ from fusion_bridge.services.admin.base import (
 from fusion_bridge.services.admin.network import actions_targeting
 from fusion_bridge.adapters.deploy_repository import FileRepository, is_sha512
 from fusion_bridge.domain.text import local_now
-from schema.constants import ItemType, Method, TaskjobState as State
+from schema.constants import ItemType, Method
 from schema.plugin_deploy import (
     deployfiles,
     deploypackages,
@@ -51,8 +52,6 @@ log = logging.getLogger("fusion_bridge.deploy")
 packages = deploypackages
 VISIBILITY_TABLES = (deploypackages_entities, deploypackages_groups, deploypackages_profiles,
                      deploypackages_users)
-# Runs an agent holds: the package must not change under them.
-IN_AGENT_HANDS = (int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA))
 
 
 # --- rows -------------------------------------------------------------------------------------
@@ -82,10 +81,11 @@ def _package_dict(row, with_content: bool = False) -> dict:
 
 
 def _running_runs(conn: Connection, package_id: int) -> int:
+    """Runs of the package its agents hold (handed out): the package must not change under them."""
     runs = schema.taskjobstates
     return conn.execute(select(func.count()).select_from(runs).where(
         runs.c.itemtype == ItemType.DEPLOY_PACKAGE, runs.c.items_id == package_id,
-        runs.c.state.in_(IN_AGENT_HANDS))).scalar_one()
+        runs.c.state.in_(run_service.HANDED_OUT))).scalar_one()
 
 
 def _edit(engine: Engine, package_id: Any, change) -> dict:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 import schema
 from fusion_bridge.adapters.db import is_mysql, named_lock
 from fusion_bridge.domain.text import fit_utf8mb3, php_json
+from fusion_bridge.services import runs as run_service
 
 agents = schema.agents
 
@@ -99,7 +100,7 @@ def _touch_statement(with_token: bool):
         f"UPDATE {agents.name} SET useragent = :useragent, {token}"
         "last_contact = IF(LAST_INSERT_ID(id * 4 + 2 * EXISTS("
         f"SELECT 1 FROM {runs.name} r WHERE r.plugin_fusioninventory_agents_id = {agents.name}.id"
-        " AND r.state IN (0, 1, 2)) + EXISTS("
+        f" AND r.state IN ({', '.join(str(state) for state in run_service.ACTIVE)})) + EXISTS("
         f"SELECT 1 FROM {addresses.name} a WHERE a.plugin_fusioninventory_agents_id = {agents.name}.id"
         " AND a.address = :address)) >= 0, :last_contact, :last_contact) "
         "WHERE device_id = :device_id ORDER BY id LIMIT 1"

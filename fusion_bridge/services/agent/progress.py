@@ -57,7 +57,7 @@ def _still_running(conn: Connection, run) -> bool:
     if run.state not in runs.ACTIVE:
         return False
     if run.state != State.AGENT_HAS_SENT_DATA:
-        runs.move(conn, run.id, State.AGENT_HAS_SENT_DATA, (State.PREPARED, State.SERVER_HAS_SENT_DATA))
+        runs.agent_reports(conn, run.id)
     return True
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 import schema
 from fusion_bridge.adapters.db_probe import ReadProbe
 from fusion_bridge.services import runs
-from fusion_bridge.services.agent.dispatch import ACTIVE_STATES, ALREADY_SENT, LOCK_AGENT_RUNS, refusal_reason
+from fusion_bridge.services.agent.dispatch import ALREADY_SENT, LOCK_AGENT_RUNS, refusal_reason
 from fusion_bridge.services.agent.settings import PluginSettings, SettingsCache
 from schema.constants import ItemType, Module, TaskjobState as State
 
@@ -179,7 +179,7 @@ def agent_runs_probe(method: str):
         select(_agents.c.lock, exists().where(
             # Literal states: an expanding IN parameter is re-rendered on every execution.
             _runs.c.plugin_fusioninventory_agents_id == _agents.c.id,
-            _runs.c.state.in_([literal_column(str(state)) for state in ACTIVE_STATES]),
+            _runs.c.state.in_([literal_column(str(state)) for state in runs.ACTIVE]),
             _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id, _jobs.c.method == method).label("busy"))
         .where(_agents.c.device_id == bindparam("device_id"))
         .order_by(_agents.c.id)
@@ -245,9 +245,6 @@ def allowed_runs(conn: Connection, agent, method: str, module: str, settings: Pl
     return candidates
 
 
-HANDED_OUT = (State.SERVER_HAS_SENT_DATA, State.AGENT_HAS_SENT_DATA)
-
-
 def owned_run(conn: Connection, agent_id: int, uuid: str, method: str, what: str, not_owned_status: int = 403):
     """The calling agent's handed-out run of ``method`` with that uuid, locked.
 
@@ -264,6 +261,6 @@ def owned_run(conn: Connection, agent_id: int, uuid: str, method: str, what: str
     job_method = run and conn.execute(select(_jobs.c.method).where(_jobs.c.id == run.job_id)).scalar()
     if run is None or job_method != method:
         raise Refused(not_owned_status, f"uuid {uuid[:64]!r} is not {what} of this agent")
-    if run.state not in HANDED_OUT:
+    if run.state not in runs.HANDED_OUT:
         raise Refused(409, f"this {what.split(' ', 1)[1]} was not handed out or is already over")
     return run

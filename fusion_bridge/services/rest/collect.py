@@ -27,10 +27,10 @@ from sqlalchemy.engine import Connection, Engine
 
 import schema
 from fusion_bridge.services import runs
-from fusion_bridge.services.rest.calls import HANDED_OUT, Refused, agent_has_runs, agent_runs_probe, allowed_runs, rest_agent
+from fusion_bridge.services.rest.calls import Refused, agent_has_runs, agent_runs_probe, allowed_runs, rest_agent
 from fusion_bridge.services.agent.settings import SettingsCache
 from fusion_bridge.domain.text import fit_utf8mb3, local_now, php_json
-from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
+from schema.constants import Method, Module, TaskjobLogState as Log, TaskjobState as State
 
 COLLECT_DISABLED = "Collect module has been disabled for this agent"
 PATH_NOT_FOUND = "Path not found"
@@ -147,8 +147,7 @@ class CollectCalls:
                     runs.fail(conn, run.id, NOTHING_TO_COLLECT, now, run.items_id, run.itemtype)
                     continue
                 jobs.extend(out)
-                runs.move(conn, run.id, State.SERVER_HAS_SENT_DATA, (State.PREPARED,))
-                runs.add_log(conn, run.id, Log.STARTED, "", now, ItemType.AGENT, agent.id)
+                runs.hand_out(conn, run.id, now, agent.id)
             if not jobs:
                 return {}
             token = _issue_token(conn, agent.id, now)
@@ -167,7 +166,7 @@ class CollectCalls:
             if run is None:
                 raise Refused(400, f"unknown collect job uuid {uuid[:64]!r}")
             answer = _check_token(conn, run.agent_id, values.get("_glpi_csrf_token"), now)
-            if run.state not in HANDED_OUT:
+            if run.state not in runs.HANDED_OUT:
                 raise Refused(409, "this collect job is not waiting for answers")
             sid = _int(values.get("_sid"))
             collect = conn.execute(select(collects.c.type).where(collects.c.id == run.items_id)).first()
@@ -195,7 +194,7 @@ class CollectCalls:
             else:
                 _replace_set(conn, wmis_contents, "plugin_fusioninventory_collects_wmis_id", "property",
                              computers_id, sid, data, hex_to_decimal=False)
-            runs.move(conn, run.id, State.AGENT_HAS_SENT_DATA, HANDED_OUT)
+            runs.agent_reports(conn, run.id)
             if logged:
                 runs.add_log(conn, run.id, Log.INFO, php_json(logged, escape_slashes=False), now, run.itemtype, run.items_id)
             else:
@@ -212,7 +211,7 @@ class CollectCalls:
             run = _run_by_uuid(conn, uuid)
             if run is None:
                 raise Refused(400, f"unknown collect job uuid {uuid[:64]!r}")
-            if run.state not in HANDED_OUT:
+            if run.state not in runs.HANDED_OUT:
                 raise Refused(409, "this collect job was not handed out or is already over")
             runs.finish(conn, run.id, "", now, run.items_id, run.itemtype)
         return {}

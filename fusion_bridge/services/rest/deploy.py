@@ -34,13 +34,12 @@ from fusion_bridge.services.rest.calls import (
     RequestBase, Refused, agent_has_runs, agent_runs_probe, allowed_runs, entity_base_url, resolve_base, rest_agent)
 from fusion_bridge.services.agent.settings import SettingsCache
 from fusion_bridge.domain.text import local_now
-from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
+from schema.constants import ItemType, Method, Module
 
 log = logging.getLogger("fusion_bridge.deploy")
 
 DEPLOY_DISABLED = "Deploy module has been disabled for this agent"
 PACKAGE_GONE = "The deploy package of this job no longer exists."
-HANDED_OUT = (int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA))
 
 packages, templates_t = schema.deploypackages, schema.deployuserinteractiontemplates
 _runs, _jobs, _agents = schema.taskjobstates, schema.taskjobs, schema.agents
@@ -53,7 +52,7 @@ HANDED_OUT_PACKAGES = (
                  .join(_jobs, _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id)
                  .join(packages, packages.c.id == _runs.c.items_id))
     .where(_agents.c.device_id == bindparam("device_id"), func.coalesce(_agents.c.lock, 0) == 0,
-           _runs.c.state.in_(HANDED_OUT), _runs.c.itemtype == ItemType.DEPLOY_PACKAGE,
+           _runs.c.state.in_(runs.HANDED_OUT), _runs.c.itemtype == ItemType.DEPLOY_PACKAGE,
            _jobs.c.method == Method.DEPLOY)
 )
 # Most getJobs find nothing to do: the probe answers them in one statement, without a transaction.
@@ -108,8 +107,7 @@ class DeployCalls:
                 for sha512, stored in package_files.items():
                     if sha512 not in files and isinstance(stored, dict):
                         files[sha512] = file_entry(stored, mirrors, self.repository.manifest(sha512))
-                runs.move(conn, run.id, State.SERVER_HAS_SENT_DATA, (State.PREPARED,))
-                runs.add_log(conn, run.id, Log.STARTED, "", now, ItemType.AGENT, agent.id)
+                runs.hand_out(conn, run.id, now, agent.id)
         return {"jobs": jobs, "associatedFiles": files} if jobs else {}
 
     def _package(self, conn: Connection, run) -> tuple[dict, dict]:

@@ -25,9 +25,9 @@ from sqlalchemy.engine import Connection, Engine
 import schema
 from fusion_bridge.services import runs
 from fusion_bridge.domain.deploy_order import BadPackage, decode_template, parse_package
-from fusion_bridge.services.rest.calls import HANDED_OUT as HANDED_OUT_STATES, Refused, owned_run, rest_agent
+from fusion_bridge.services.rest.calls import Refused, owned_run, rest_agent
 from fusion_bridge.domain.text import fit_utf8mb3, local_now
-from schema.constants import Method, TaskjobLogState as Log, TaskjobState as State
+from schema.constants import Method, TaskjobLogState as Log
 
 STEP_LABELS = {"checking": "Checks", "downloading": "Files download", "prepare": "Files preparation",
                "processing": "Actions"}
@@ -125,8 +125,7 @@ class DeployStatusCalls:
                 runs.fail(conn, run.id, message, now, run.items_id, run.itemtype)
             elif behavior == "stop":
                 runs.add_log(conn, run.id, Log.ERROR, message, now, run.itemtype, run.items_id)
-                runs.move(conn, run.id, State.CANCELLED, HANDED_OUT_STATES)
-                runs.add_log(conn, run.id, Log.INFO, USER_CANCELLED, now)
+                runs.cancel(conn, run.id, USER_CANCELLED, now, only_from=runs.HANDED_OUT)
             elif behavior == "continue":
                 runs.add_log(conn, run.id, Log.RUNNING, message, now, run.itemtype, run.items_id)
             else:
@@ -153,8 +152,7 @@ def _past_preparation(conn: Connection, run_id: int) -> bool:
 def _postpone(conn: Connection, run, kind: str | None, now: datetime) -> None:
     """The plugin's ``postpone()``: Postponed; when the interaction has a template, the run is
     offered again ``retry_after`` seconds later, at most ``nb_max_retry`` times."""
-    runs.add_log(conn, run.id, Log.INFO, "Job postponed by the user", now)
-    if not runs.move(conn, run.id, State.POSTPONED, HANDED_OUT_STATES):
+    if not runs.postpone(conn, run.id, "Job postponed by the user", now):
         return
     template = _interaction_template(conn, run.items_id, kind)
     if not template:
@@ -163,8 +161,7 @@ def _postpone(conn: Connection, run, kind: str | None, now: datetime) -> None:
     max_retry = _int(template.get("nb_max_retry"))
     attempt = (run.nb_retry or 0) + 1
     start = now + timedelta(seconds=max(retry_after, 0))
-    conn.execute(update(_runs).where(_runs.c.id == run.id).values(
-        state=int(State.PREPARED), date_start=start, max_retry=max_retry, nb_retry=attempt))
+    runs.reoffer(conn, run.id, start, max_retry, attempt)
     # Offered anew: in a push task it is pushed again from its new start, with fresh retries.
     conn.execute(update(schema.bridge_runs).where(schema.bridge_runs.c.plugin_fusioninventory_taskjobstates_id == run.id)
                  .values(pushes=0, pushed_at=None))

@@ -21,7 +21,7 @@ import schema
 from fusion_bridge.services import runs
 from fusion_bridge.services.rest.calls import Refused, agent_has_runs, agent_runs_probe, owned_run, rest_agent, runnable_runs
 from fusion_bridge.domain.text import fit_utf8mb3, local_now
-from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State
+from schema.constants import ItemType, Method, TaskjobLogState as Log
 
 HOST_GONE = "The ESX host or its credential of this job no longer exists."
 
@@ -57,8 +57,7 @@ class EsxCalls:
                     continue
                 jobs.append({"uuid": run.uniqid, "host": host.ip or "", "user": host.username or "",
                              "password": host.password or ""})
-                runs.move(conn, run.id, State.SERVER_HAS_SENT_DATA, (State.PREPARED,))
-                runs.add_log(conn, run.id, Log.STARTED, "", now, ItemType.AGENT, agent.id)
+                runs.hand_out(conn, run.id, now, agent.id)
         return {"jobs": jobs} if jobs else {}
 
     def set_log(self, machine_id: str | None, uuid: str | None, code: str | None, msg: str | None,

@@ -30,8 +30,8 @@ logs = schema.taskjoblogs
 TIMEOUT_LOCK = "fusion-bridge:timeouts"
 RETENTION_LOCK = "fusion-bridge:retention"
 
-# Never deleted by retention: runs still to do (0, 1, 2) or postponed (6).
-KEPT_BY_RETENTION = tuple(int(s) for s in run_service.ACTIVE) + (int(State.POSTPONED),)
+# Never deleted by retention: runs still to do or postponed.
+KEPT_BY_RETENTION = run_service.ACTIVE_OR_POSTPONED
 
 
 
@@ -56,7 +56,7 @@ def time_out_silent_runs(engine: Engine, now: datetime | None = None,
     statement = (
         select(runs.c.id, runs.c.plugin_fusioninventory_agents_id.label("agent"))
         .select_from(runs.join(logs, logs.c.plugin_fusioninventory_taskjobstates_id == runs.c.id))
-        .where(runs.c.state.in_([int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA)]),
+        .where(runs.c.state.in_(run_service.HANDED_OUT),
                logs.c.state != int(Log.PREPARED))
         .group_by(runs.c.id, runs.c.plugin_fusioninventory_agents_id)
         .having(newest < cutoff)

@@ -64,8 +64,6 @@ TARGET_LEFT = "Target no longer defined in definition of job"
 
 ALL_METHODS = (Method.WAKEONLAN, Method.INVENTORY, Method.ESX, Method.NETWORK_DISCOVERY,
                Method.NETWORK_INVENTORY, Method.DEPLOY, Method.COLLECT)
-LIVE = tuple(int(s) for s in run_service.ACTIVE)  # 0, 1, 2: cancelled when agent/target leaves
-BLOCKING = LIVE + (int(State.POSTPONED),)  # a new run is not prepared next to these
 
 
 
@@ -129,7 +127,10 @@ def _existing_runs(job, execution: executions.Execution | None):
     plugin's rule; for a managed task scoped to its current execution."""
     if execution is not None:
         return executions.existing_runs_statement(job, execution)
-    states = BLOCKING if job.reprepare_if_successful else BLOCKING + (int(State.FINISHED),)
+    # A new run is not prepared next to one not over yet (nor next to a finished one, unless
+    # the job asks to run again after a success).
+    blocking = run_service.ACTIVE_OR_POSTPONED
+    states = blocking if job.reprepare_if_successful else blocking + (int(State.FINISHED),)
     return (select(runs.c.id, runs.c.itemtype, runs.c.items_id,
                    runs.c.plugin_fusioninventory_agents_id.label("agent"), runs.c.state)
             .where(runs.c.plugin_fusioninventory_taskjobs_id == job.id, runs.c.state.in_(states)))
@@ -161,9 +162,9 @@ def prepare_job(conn: Connection, job, now: datetime, resolver: TargetResolver,
     existing = conn.execute(_existing_runs(job, execution))
     for row in existing:
         target = (row.itemtype, row.items_id)
-        if row.state in LIVE and target not in target_set:
+        if row.state in run_service.ACTIVE and target not in target_set:
             target_left.append(row.id)
-        elif row.state in LIVE and row.agent not in agent_ids:
+        elif row.state in run_service.ACTIVE and row.agent not in agent_ids:
             agent_left.append(row.id)
         else:
             blocked[target].add(row.agent)

@@ -23,7 +23,8 @@ from fusion_bridge.services.admin.base import (
     state_word,
     ui_text,
 )
-from schema.constants import RUNNABLE_TASKJOBSTATES, ItemType
+from fusion_bridge.services.runs import ACTIVE
+from schema.constants import ItemType
 
 tasks = schema.tasks
 jobs = schema.taskjobs
@@ -112,11 +113,11 @@ def _page(conn: Connection, conditions: list, newest_first: bool, limit: int) ->
 
 def running_now(engine: Engine, *, task_id: Any = None, agent_id: Any = None,
                 limit: Any = None) -> list[dict]:
-    """Runs still to be done or under way (states 0, 1, 2) by id, each with its last log line."""
+    """Runs still to be done or under way (``runs.ACTIVE``) by id, each with its last log line."""
     limit = _limit(limit, 1000, MAX_RUNS)
     with engine.connect() as conn:
         conditions = _conditions(conn, task_id=task_id, agent_id=agent_id)
-        conditions.append(runs.c.state.in_([int(s) for s in RUNNABLE_TASKJOBSTATES]))
+        conditions.append(runs.c.state.in_(ACTIVE))
         if task_id is None and agent_id is None:
             # Through the actions, so that the (taskjobs_id, state) index finds the few active
             # runs among all the finished ones (state alone has no index).
