@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import click
 
-from fusion_bridge.cli.tasks import _common, _run, item_text, table, task
+from fusion_bridge.cli.options import common
+from fusion_bridge.cli.tasks import _run, item_text, table
 from fusion_bridge.services.views import operator_view
 
 COMMENT_WIDTH = 60
@@ -95,12 +96,12 @@ def _wakeup_lines(view: dict) -> list[str]:
         empty="no wake-up recorded")
 
 
-@task.command("executions")
+@click.command("executions")
 @click.argument("task_id", type=int)
 @click.option("--execution", type=int, metavar="N", help="This execution (default: the latest; 0 = runs "
                                                          "prepared without the bridge's execution).")
 @click.option("--limit", type=int, default=operator_view.DEFAULT_RUNS, show_default=True, help="Runs shown.")
-@_common
+@common
 def task_executions(task_id: int, execution: int | None, limit: int, database_url: str | None,
                     as_json: bool) -> None:
     """Executions of a task, and each run or slice of one: agent, state, progress, wake-ups."""
@@ -108,11 +109,11 @@ def task_executions(task_id: int, execution: int | None, limit: int, database_ur
          _execution_lines)
 
 
-@task.command("wakeups")
+@click.command("wakeups")
 @click.argument("task_id", type=int)
 @click.option("--execution", type=int, metavar="N", help="Only this execution's runs.")
 @click.option("--limit", type=int, default=operator_view.DEFAULT_WAKEUPS, show_default=True)
-@_common
+@common
 def task_wakeups(task_id: int, execution: int | None, limit: int, database_url: str | None,
                  as_json: bool) -> None:
     """The wake-up attempts recorded for a task's runs: date, agent, outcome, detail."""
