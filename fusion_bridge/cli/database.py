@@ -99,6 +99,8 @@ def open_database(database_url: str | None, *, create: bool = False) -> Iterator
         try:
             yield engine
         except SQLAlchemyError as error:
+            if create:  # the command makes the tables: "run db init" would not help
+                raise click.ClickException(f"{safe_url(text)}: {reason(error, url)}") from None
             raise _failure(engine, url, text, error) from None
     finally:
         engine.dispose()
