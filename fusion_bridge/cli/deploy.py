@@ -17,6 +17,7 @@ import click
 
 from fusion_bridge.cli.options import common, for_group, load_config
 from fusion_bridge.cli.tasks import _engine, _run, _yes_no, item_text, table
+from fusion_bridge.domain.text import plural
 from fusion_bridge.services.admin import deploy_content as content
 from fusion_bridge.services.admin import deploy_mirrors as mirrors
 from fusion_bridge.services.admin import deploy_packages as packages
@@ -87,7 +88,7 @@ def file_add(path: Path, name: str | None, entities_id: int, comment: str | None
         return
     verb = "stored" if stored["added"] else "already in the repository"
     click.echo(f"file {stored['id']} {verb}: {stored['name']}, {_size(stored['filesize'])} in "
-               f"{stored['parts']} part(s), sha512 {stored['sha512']}")
+               f"{plural(stored['parts'], 'part')}, sha512 {stored['sha512']}")
 
 
 @file_group.command("list")

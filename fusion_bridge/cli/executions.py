@@ -9,6 +9,7 @@ import click
 
 from fusion_bridge.cli.options import common
 from fusion_bridge.cli.tasks import _run, item_text, table
+from fusion_bridge.domain.text import plural
 from fusion_bridge.services.views import operator_view
 
 COMMENT_WIDTH = 60
@@ -65,7 +66,7 @@ def _execution_lines(view: dict) -> list[str]:
     addresses = summary["addresses"]
     covered = f", addresses covered {_addresses(addresses)}" if addresses["total"] else ""
     lines.append("")
-    lines.append(f"execution {view['execution']}: {summary['runs']} run(s) ({_states(summary['states'])}){covered}")
+    lines.append(f"execution {view['execution']}: {plural(summary['runs'], 'run')} ({_states(summary['states'])}){covered}")
     lines += table(
         ["RUN", "ACTION", "TARGET", "SLICE", "AGENT", "STATE", "ATTEMPT", "PROGRESS", "WAKE-UPS", "LAST LOG"],
         [[run["id"], f"{run['action']['id']} {run['action']['name'] or ''}".strip(), item_text(run["target"]),
@@ -75,7 +76,7 @@ def _execution_lines(view: dict) -> list[str]:
                                              f"{_short(run['last_log']['comment'])}".rstrip()]
          for run in view["runs"]])
     if view["truncated"]:
-        lines.append(f"... only the first {len(view['runs'])} runs are shown (--limit)")
+        lines.append(f"... only the first {plural(len(view['runs']), 'run')} shown (--limit)")
     woken = [(run["id"], wakeup) for run in view["runs"] for wakeup in run["wakeups"]]
     if woken:
         lines.append("")

@@ -15,6 +15,7 @@ from fusion_bridge import __version__
 from fusion_bridge.cli import deploy, executions, settings, tasks, wakeup
 from fusion_bridge.cli.database import open_database, require_tables, shown_url
 from fusion_bridge.cli.options import common, for_group, load_config
+from fusion_bridge.domain.text import plural
 
 
 def _echo_json(value) -> None:
@@ -27,8 +28,8 @@ def _init_summary(report) -> str:
         "standalone-upgraded": "the bridge's own database",
         "existing-glpi": "GLPI database with the FusionInventory plugin, left unchanged",
     }
-    created = f"{len(report.tables_created)} table(s) created" if report.tables_created else "no table created"
-    seeded = f", {len(report.rows_seeded)} install row(s) added" if report.rows_seeded else ""
+    created = f"{plural(len(report.tables_created), 'table')} created" if report.tables_created else "no table created"
+    seeded = f", {plural(len(report.rows_seeded), 'install row')} added" if report.rows_seeded else ""
     return f"{words.get(report.mode, report.mode)}; {created}{seeded}"
 
 
@@ -40,7 +41,7 @@ def _check_lines(report) -> list[str]:
         lines.extend(f"{'':10s}   note: {note}" for note in table.type_notes)
     for seed in report.seeds:
         lines.append(f"{'ok' if seed.ok else 'missing':10s} row: {seed.description}")
-    lines.append("database is ready" if report.ok else f"{len(report.problems())} problem(s)")
+    lines.append("database is ready" if report.ok else plural(len(report.problems()), "problem"))
     return lines
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from fusion_bridge.cli.database import open_database
 from fusion_bridge.cli.options import common, for_group
+from fusion_bridge.domain.text import plural
 from fusion_bridge.services.admin import definitions
 from fusion_bridge.services.views import history
 from fusion_bridge.services.admin import network
@@ -153,7 +154,7 @@ def task_enable(task_id: int, database_url: str | None, as_json: bool) -> None:
 def task_disable(task_id: int, database_url: str | None, as_json: bool) -> None:
     """Deactivate a task; its prepared runs are cancelled."""
     _run(database_url, as_json, lambda e: definitions.disable_task(e, task_id),
-         lambda t: f"task {t['id']} disabled: {t['name']}; {t['cancelled_runs']} prepared run(s) cancelled")
+         lambda t: f"task {t['id']} disabled: {t['name']}; {plural(t['cancelled_runs'], 'prepared run')} cancelled")
 
 
 @task.command("delete")
@@ -163,8 +164,8 @@ def task_disable(task_id: int, database_url: str | None, as_json: bool) -> None:
 def task_delete(task_id: int, database_url: str | None, as_json: bool) -> None:
     """Delete a task with its actions, runs and logs."""
     _run(database_url, as_json, lambda e: definitions.delete_task(e, task_id),
-         lambda r: f"task {r['id']} deleted with {r['actions']} action(s), {r['runs']} run(s), "
-                   f"{r['logs']} log line(s)")
+         lambda r: f"task {r['id']} deleted with {plural(r['actions'], 'action')}, "
+                   f"{plural(r['runs'], 'run')}, {plural(r['logs'], 'log line')}")
 
 
 # --- action ----------------------------------------------------------------------------------
@@ -221,7 +222,8 @@ def action_list(task_id: int | None, database_url: str | None, as_json: bool) ->
 def action_remove(action_id: int, database_url: str | None, as_json: bool) -> None:
     """Remove an action with its runs and logs."""
     _run(database_url, as_json, lambda e: definitions.remove_action(e, action_id),
-         lambda r: f"action {r['id']} removed with {r['runs']} run(s), {r['logs']} log line(s)")
+         lambda r: f"action {r['id']} removed with {plural(r['runs'], 'run')}, "
+                   f"{plural(r['logs'], 'log line')}")
 
 
 # --- iprange, credential, timeslot -----------------------------------------------------------
@@ -356,8 +358,8 @@ def _running_rows(found: list[dict]) -> list[str]:
     rows = []
     for run in found:
         last = run.get("last_log")
-        rows.append([*_run_cells(run), f"{last['date']} {last['word']}: {last['comment'] or ''}".rstrip(": ")
-                     if last else "-"])
+        comment = " / ".join((last["comment"] or "").splitlines()) if last else ""
+        rows.append([*_run_cells(run), f"{last['date']} {last['word']}: {comment}".rstrip(": ") if last else "-"])
     return table(["RUN", "TASK", "ACTION", "METHOD", "TARGET", "AGENT", "STATE", "LAST LOG"], rows,
                  empty="nothing running")
 
@@ -370,10 +372,12 @@ def _history_lines(found: list[dict]) -> list[str]:
         run_id, task_text, action_text, method, target, agent, word = _run_cells(run)
         lines.append(f"run {run_id}  {word}  task {task_text}  action {action_text} ({method})  "
                      f"target {target}  agent {agent}")
-        lines += ["  " + line for line in table(
-            ["DATE", "STATE", "COMMENT"],
-            [[line["date"], line["word"], line["comment"] or ""] for line in run["logs"]],
-            empty="(no log)")]
+        rows = []
+        for line in run["logs"]:
+            # A comment of several lines (deploy output, a discovery's details) goes on under itself.
+            first, *more = (line["comment"] or "").splitlines() or [""]
+            rows += [[line["date"], line["word"], first], *([["", "", text] for text in more])]
+        lines += ["  " + line for line in table(["DATE", "STATE", "COMMENT"], rows, empty="(no log)")]
         if run.get("logs_truncated"):
             lines.append("  ... more log lines not shown")
     return lines

@@ -17,6 +17,7 @@ import schema
 
 from fusion_bridge.cli.database import open_database, require_tables
 from fusion_bridge.cli.options import common, load_config
+from fusion_bridge.domain.text import plural
 from fusion_bridge.services.push import push_pass as push
 from fusion_bridge.services.push import wakeup
 from fusion_bridge.services.scheduling.preparation import prepare_runs
@@ -96,7 +97,7 @@ def _push_task(config, task_id: int, as_json: bool) -> None:
                                "counts": report.outcomes, "max_in_flight": report.max_in_flight,
                                "elapsed": round(report.seconds, 3)}, indent=2))
     else:
-        click.echo(f"task {task_id}: {preparation.prepared} run(s) prepared now")
+        click.echo(f"task {task_id}: {plural(preparation.prepared, 'run')} prepared now")
         for line in report.lines():
             click.echo(line)
     if report.first and not report.outcomes[wakeup.WOKEN]:
