@@ -66,7 +66,8 @@ def _execution_lines(view: dict) -> list[str]:
     addresses = summary["addresses"]
     covered = f", addresses covered {_addresses(addresses)}" if addresses["total"] else ""
     lines.append("")
-    lines.append(f"execution {view['execution']}: {plural(summary['runs'], 'run')} ({_states(summary['states'])}){covered}")
+    lines.append(f"execution {view['execution']}: {plural(summary['runs'], 'run')} "
+                 f"({_states(summary['states'])}){covered}")
     lines += table(
         ["RUN", "ACTION", "TARGET", "SLICE", "AGENT", "STATE", "ATTEMPT", "PROGRESS", "WAKE-UPS", "LAST LOG"],
         [[run["id"], f"{run['action']['id']} {run['action']['name'] or ''}".strip(), item_text(run["target"]),

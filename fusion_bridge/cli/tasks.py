@@ -154,7 +154,8 @@ def task_enable(task_id: int, database_url: str | None, as_json: bool) -> None:
 def task_disable(task_id: int, database_url: str | None, as_json: bool) -> None:
     """Deactivate a task; its prepared runs are cancelled."""
     _run(database_url, as_json, lambda e: definitions.disable_task(e, task_id),
-         lambda t: f"task {t['id']} disabled: {t['name']}; {plural(t['cancelled_runs'], 'prepared run')} cancelled")
+         lambda t: f"task {t['id']} disabled: {t['name']}; "
+                   f"{plural(t['cancelled_runs'], 'prepared run')} cancelled")
 
 
 @task.command("delete")
