@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import click
 
-from fusion_bridge.cli.tasks import _common, _run, action, table, task
+from fusion_bridge.cli.options import common
+from fusion_bridge.cli.tasks import _run, table
 from fusion_bridge.services.admin import task_settings as settings
 
 
@@ -20,14 +21,14 @@ def _given(**options) -> dict:
     return {name: value for name, value in options.items() if value is not None}
 
 
-@task.command("settings")
+@click.command("settings")
 @click.argument("task_id", type=int)
 @click.option("--communication", type=click.Choice(settings.COMMUNICATIONS),
               help="pull: agents take their runs at their next contact; push: woken at the task's start.")
 @click.option("--push-timeout", type=int, metavar="SECONDS", help="Time a woken agent has to call in.")
 @click.option("--push-retries", type=int, metavar="N", help="Wake-ups after the first before the run fails.")
 @click.option("--period", metavar="PERIOD", help="Repeat every PERIOD (30m, 2h, 1d, 1mo); 0 = not periodic.")
-@_common
+@common
 def task_settings_command(task_id: int, database_url: str | None, as_json: bool, **options) -> None:
     """Show or change the bridge settings of a task."""
     changes = _given(**options)
@@ -37,7 +38,7 @@ def task_settings_command(task_id: int, database_url: str | None, as_json: bool,
          _lines)
 
 
-@action.command("settings")
+@click.command("settings")
 @click.argument("action_id", type=int)
 @click.option("--pool", type=click.Choice(["none", "module", "subnet"]),
               help="Agents: the listed actors (none), every agent allowed to run the module, or the "
@@ -49,7 +50,7 @@ def task_settings_command(task_id: int, database_url: str | None, as_json: bool,
 @click.option("--retry-delay", type=int, metavar="MINUTES", help="Wait before preparing a failed run again.")
 @click.option("--wait-previous", type=int, metavar="MINUTES",
               help="Start after the previous action ended on shared items, plus MINUTES (-1: do not wait).")
-@_common
+@common
 def action_settings_command(action_id: int, database_url: str | None, as_json: bool, **options) -> None:
     """Show or change the bridge settings of an action."""
     changes = _given(**options)

@@ -34,7 +34,7 @@ def test_a_package_made_on_the_command_line_is_prepared_for_the_computers_agent(
     source.write_bytes(os.urandom(PART_SIZE) + b"\necho installed\n")  # two parts
     added = run(database_url, "deploy", "file", "add", str(source), "--repository", str(repository)).stdout
     sha = hashlib.sha512(source.read_bytes()).hexdigest()
-    assert f"stored: install.sh, 1.0 MiB in 2 part(s), sha512 {sha}" in added
+    assert f"stored: install.sh, 1.0 MiB in 2 parts, sha512 {sha}" in added
     [listed] = as_json(database_url, "deploy", "file", "list", "--repository", str(repository))
     assert listed["sha512"] == sha and listed["in_repository"]
 

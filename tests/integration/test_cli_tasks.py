@@ -59,12 +59,12 @@ def test_define_a_discovery_task_and_follow_it(database_url, engine):
     lines = run(database_url, "running").stdout.splitlines()
     assert lines[0].split()[:7] == ["RUN", "TASK", "ACTION", "METHOD", "TARGET", "AGENT", "STATE"]
     assert "Prepared" in lines[1] and lines[1].startswith(str(prepared))
-    assert "Running" in lines[2] and "==devicesfound==: 2" in lines[2]
+    assert "Running" in lines[2] and "devices found: 2" in lines[2]
     assert f"iprange:{iprange['id']} (LAN)" in lines[2]
     assert [r["id"] for r in as_json(database_url, "running", "--agent", str(agent))] == [prepared, started]
 
     disabled = run(database_url, "task", "disable", str(task["id"])).stdout
-    assert "1 prepared run(s) cancelled" in disabled
+    assert "1 prepared run cancelled" in disabled
     assert row(engine, schema.taskjobstates, prepared)["state"] == 5
     story = run(database_url, "history", "--task", str(task["id"])).stdout
     assert story.index(f"run {started}  Running") < story.index(f"run {prepared}  Cancelled")
@@ -79,7 +79,7 @@ def test_define_a_discovery_task_and_follow_it(database_url, engine):
     refused = run(database_url, "iprange", "delete", str(iprange["id"]), expect=1)
     assert "is a target of action(s)" in refused.output
     removed = run(database_url, "action", "remove", str(action["id"]), "--yes").stdout
-    assert removed.strip() == f"action {action['id']} removed with 2 run(s), 5 log line(s)"
+    assert removed.strip() == f"action {action['id']} removed with 2 runs, 5 log lines"
     run(database_url, "iprange", "delete", str(iprange["id"]))
     run(database_url, "task", "delete", str(task["id"]), "--yes")
     assert count(engine, schema.tasks) == count(engine, schema.ipranges) == 0

@@ -450,7 +450,8 @@ def test_running_now_in_words_with_names_and_last_log(engine):
     assert last["target"] == {"itemtype": "NetworkEquipment", "id": switch, "name": "core-sw"}
     assert last["agent"] == {"id": agent, "name": "pc01"}
     assert (last["last_log"]["word"], last["last_log"]["comment"], last["last_log"]["date"]) == \
-        ("Running", "==devicesqueried==", "2024-03-05 10:02:00")
+        ("Running", "devices queried", "2024-03-05 10:02:00")
+    assert last["last_log"]["stored_comment"] == "==devicesqueried=="
     assert found[0]["target"]["name"] == "LAN" and found[0]["last_log"]["word"] == "Prepared"
     assert [r["id"] for r in history.running_now(engine, agent_id=agent, limit=1)] == [prepared]
     assert history.running_now(engine, task_id=definitions.create_task(engine, "idle")["id"]) == []
@@ -467,7 +468,7 @@ def test_history_of_a_task_an_agent_and_a_run(engine):
     assert [(r["id"], r["state_word"]) for r in by_task] == \
         [(cancelled, "Cancelled"), (failed, "Error"), (ok, "Ok")]
     assert [(line["word"], line["comment"]) for line in by_task[2]["logs"]] == [
-        ("Prepared", ""), ("Started", ""), ("Running", "==devicesfound==: 3"),
+        ("Prepared", ""), ("Started", ""), ("Running", "devices found: 3"),
         ("Ok", "Processed:3 Created:1 Updated:2")]
     assert [line["date"] for line in by_task[2]["logs"]][:2] == ["2024-03-05 10:00:00", "2024-03-05 10:01:00"]
     assert [r["id"] for r in history.history(engine, agent_id=other_agent)] == [failed]

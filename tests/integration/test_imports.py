@@ -3,6 +3,8 @@ from the real agent messages recorded in fixtures/cases and small hand-written o
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from dataclasses import replace
 from datetime import datetime
@@ -342,8 +344,17 @@ def real_devices() -> list[protocol.DiscoveredDevice]:
     return [found for step in ("04", "05", "06") for found in recorded("netdiscovery", step).devices]
 
 
+def on_lan(found):
+    """A recorded device (found on 127.0.0.N, which identifies no asset) as if at 192.0.2.N."""
+    if dataclasses.is_dataclass(found):
+        return replace(found, **{f.name: on_lan(getattr(found, f.name)) for f in dataclasses.fields(found)})
+    if isinstance(found, (list, tuple)):
+        return type(found)(on_lan(value) for value in found)
+    return found.replace("127.0.0.", "192.0.2.") if isinstance(found, str) else found
+
+
 def test_real_discovery_creates_then_updates(engine):
-    snmp, ping2, ping3 = real_devices()
+    snmp, ping2, ping3 = on_lan(real_devices())
     with engine.begin() as conn:
         agent = add_agent(conn, "fixture-netdiscovery-2025-06-01-12-00-00")
         first = [import_discovered_device(conn, agent, found, 0, NOW) for found in (snmp, ping2, ping3)]
@@ -356,13 +367,13 @@ def test_real_discovery_creates_then_updates(engine):
         assert (computer["name"], computer["entities_id"]) == ("fixture-snmpd", 0)
         [port] = ports_of(conn, "Computer", computer["id"])
         assert (port["name"], port["instantiation_type"]) == ("management", "NetworkPortEthernet")
-        assert port_ips(conn, port["id"]) == ["127.0.0.1"]
+        assert port_ips(conn, port["id"]) == ["192.0.2.1"]
 
         unmanaged = row(conn, unmanageds, first[1].items_id)
         assert (unmanaged["name"], unmanaged["ip"], unmanaged["plugin_fusioninventory_agents_id"],
                 unmanaged["entities_id"], unmanaged["item_type"], unmanaged["date_mod"]) == \
-            ("127.0.0.2", "127.0.0.2", agent, 0, None, NOW)
-        assert asset_ips(conn, UNMANAGED, first[2].items_id) == ["127.0.0.3"]
+            ("192.0.2.2", "192.0.2.2", agent, 0, None, NOW)
+        assert asset_ips(conn, UNMANAGED, first[2].items_id) == ["192.0.2.3"]
 
         second = [import_discovered_device(conn, agent, found, 0, LATER) for found in (snmp, ping2, ping3)]
         assert [(r.itemtype, r.items_id) for r in second] == [(r.itemtype, r.items_id) for r in first]
@@ -382,7 +393,7 @@ def at(found: protocol.DiscoveredDevice, ip: str) -> protocol.DiscoveredDevice:
 
 
 def test_snmp_device_becomes_network_equipment_with_extension_port_and_ip(engine):
-    snmp = networking(real_devices()[0])
+    snmp = networking(on_lan(real_devices())[0])
     with engine.begin() as conn:
         agent = add_agent(conn)
         result = import_discovered_device(conn, agent, snmp, 0, NOW)
@@ -402,7 +413,7 @@ def test_snmp_device_becomes_network_equipment_with_extension_port_and_ip(engine
             ("NetworkPortAggregate", 0, "management")
         [ip] = rows(conn, ipaddresses)
         assert (ip["name"], ip["binary_2"], ip["binary_3"], ip["mainitemtype"], ip["mainitems_id"]) == \
-            ("127.0.0.1", 0xFFFF, 0x7F000001, "NetworkEquipment", result.items_id)
+            ("192.0.2.1", 0xFFFF, 0xC0000201, "NetworkEquipment", result.items_id)
 
         again = import_discovered_device(conn, agent, snmp, 0, LATER)
         assert again == ImportResult("NetworkEquipment", result.items_id, False)
@@ -535,20 +546,20 @@ def test_unknown_types_become_unmanaged_devices(engine):
 
 
 def test_an_unmanaged_device_that_reveals_its_type_becomes_that_asset(engine):
-    snmp, ping2, _ = real_devices()
+    snmp, ping2, _ = on_lan(real_devices())
     with engine.begin() as conn:
         agent = add_agent(conn)
         before = import_discovered_device(conn, agent, ping2, 0, NOW)
         [old_port] = ports_of(conn, UNMANAGED, before.items_id)
         # Later the device answers SNMP at the same address.
-        now_snmp = at(networking(snmp), "127.0.0.2")
+        now_snmp = at(networking(snmp), "192.0.2.2")
         after = import_discovered_device(conn, agent, now_snmp, 0, LATER)
         assert (after.itemtype, after.created) == ("NetworkEquipment", True)
         assert count(conn, unmanageds) == 0
         [port] = ports_of(conn, "NetworkEquipment", after.items_id)
         assert port["id"] == old_port["id"] and port["instantiation_type"] == "NetworkPortAggregate"
         [ip] = rows(conn, ipaddresses)
-        assert (ip["name"], ip["mainitemtype"], ip["mainitems_id"]) == ("127.0.0.2", "NetworkEquipment",
+        assert (ip["name"], ip["mainitemtype"], ip["mainitems_id"]) == ("192.0.2.2", "NetworkEquipment",
                                                                          after.items_id)
         assert rows(conn, pf_networkequipments)[0]["plugin_fusioninventory_configsecurities_id"] == 2
 

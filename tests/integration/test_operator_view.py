@@ -182,7 +182,7 @@ def cli(database_url, *args, expect=0):
 def test_cli_executions_table_and_json(database_url, executions):
     text = cli(database_url, "task", "executions", "1", "--execution", "1")
     assert "task 1: task 1  (push, current execution 2 since 2026-11-25 10:30:00)" in text
-    assert "execution 1: 3 run(s) (Running 1, Ok 1, Error 1), addresses covered 177/254" in text
+    assert "execution 1: 3 runs (Running 1, Ok 1, Error 1), addresses covered 177/254" in text
     line = next(line for line in text.splitlines() if line.startswith("13 "))
     for cell in ("1 job 1", "iprange:1 (range 1)", "127+127 192.0.2.128-192.0.2.254",
                  f"7 {DEVICE_7} (10.0.0.7)", "Running", "1 after 12", "50/127", "1 ==devicesfound=="):

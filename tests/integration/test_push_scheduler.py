@@ -116,7 +116,7 @@ def test_cli_pushes_a_task_now(engine, database_url):
             add_push_task(conn, 1, start=datetime.now() - timedelta(minutes=1))
             wol_job_for(conn, 1, 1)
         out = wakeup_cli(database_url, "--task", "1")
-        assert out.splitlines()[0] == "task 1: 1 run(s) prepared now"
+        assert out.splitlines()[0] == "task 1: 1 run prepared now"
         assert out.splitlines()[1].startswith("push: 1 run(s) pushed, 0 pushed again, 0 failed")
         assert "1 woken" in out.splitlines()[1]
         data = json.loads(wakeup_cli(database_url, "--task", "1", "--json"))

@@ -67,7 +67,8 @@ BRIDGE_SLICE = (
 COMPUTER_MACS = (
     select(_ports.c.mac)
     .where(_ports.c.itemtype == ItemType.COMPUTER, _ports.c.items_id == bindparam("items_id"),
-           _ports.c.mac.is_not(None), _ports.c.mac != "", _ports.c.is_deleted == 0)
+           _ports.c.mac.is_not(None), _ports.c.is_deleted == 0,
+           _ports.c.mac.not_in(["", "00:00:00:00:00:00"]))  # all-zero: a loopback's, no card's
     .order_by(_ports.c.id)
 )
 

@@ -18,7 +18,7 @@ import schema
 from fusion_bridge.adapters.db import try_lock
 from fusion_bridge.services import runs as run_service
 from fusion_bridge.services.scheduling.actors import chunks
-from fusion_bridge.domain.text import to_second
+from fusion_bridge.domain.text import plural, to_second
 from schema.constants import TaskjobLogState as Log, TaskjobState as State
 from schema.plugin_network import statediscoveries
 
@@ -37,7 +37,7 @@ KEPT_BY_RETENTION = run_service.ACTIVE_OR_POSTPONED
 
 def timeout_comment(timeout: timedelta) -> str:
     minutes = int(timeout.total_seconds() // 60)
-    return (f"No message from the agent for {minutes} minutes: the run is considered failed "
+    return (f"No message from the agent for {plural(minutes, 'minute')}: the run is considered failed "
             "(server-side timeout)")
 
 

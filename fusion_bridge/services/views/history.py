@@ -1,7 +1,7 @@
 """What is running now, and the history of a task, an agent or a run, in words.
 
 Runs (``taskjobstates``) with their task, action, target and agent names, and their log lines
-(``taskjoblogs``). Every query is bounded by a limit and goes through an index: runs by
+(``taskjoblogs``), whose comments are shown as GLPI's UI shows them (``log_text``). Every query is bounded by a limit and goes through an index: runs by
 (taskjobs_id, state), (agents_id, state) or the primary key; logs by taskjobstates_id.
 """
 
@@ -24,6 +24,7 @@ from fusion_bridge.services.admin.base import (
     ui_text,
 )
 from fusion_bridge.services.runs import ACTIVE
+from fusion_bridge.services.views import log_text
 from schema.constants import ItemType
 
 tasks = schema.tasks
@@ -125,6 +126,7 @@ def running_now(engine: Engine, *, task_id: Any = None, agent_id: Any = None,
         rows = _details(conn, _page(conn, conditions, False, limit))
         found = _describe(conn, rows)
         last = _last_logs(conn, [row.id for row in rows])
+        log_text.render(conn, last.values())
     for run in found:
         run["last_log"] = last.get(run["id"])
     return found
@@ -176,4 +178,5 @@ def history(engine: Engine, task_id: Any = None, agent_id: Any = None, run_id: A
             # This run and the older ones did not get all their lines.
             for run in found:
                 run["logs_truncated"] = run["id"] <= cut_at
+        log_text.render(conn, (line for run in found for line in run["logs"]))
     return found
