@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import schema  # noqa: E402
-from fusion_bridge import create_app  # noqa: E402
+from fusion_bridge.app import create_app  # noqa: E402
 from fusion_bridge.adapters.db import make_engine  # noqa: E402
 from tests.mariadb import MariaDBServer  # noqa: E402
 

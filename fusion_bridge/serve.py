@@ -23,7 +23,7 @@ class BridgeServer(BaseApplication):
 
     def load(self):
         # Built in each worker after the fork: no database connection crosses a fork.
-        from fusion_bridge import create_app
+        from fusion_bridge.app import create_app  # Flask only in the workers, not in the CLI
 
         return create_app(self._config)
 

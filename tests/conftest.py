@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import delete
 
 import schema
-from fusion_bridge import create_app
+from fusion_bridge.app import create_app
 from fusion_bridge.adapters.db import make_engine
 from tests.mariadb import MariaDBServer
 

@@ -22,7 +22,7 @@ from fusion_bridge.services.admin import definitions
 from fusion_bridge.services.views import history
 from fusion_bridge.services.admin import network
 from fusion_bridge.services.admin import timeslots
-from fusion_bridge.services.admin.definitions import DefinitionError
+from fusion_bridge.errors import DomainError
 
 # The shortest name of each item type, for display.
 SHORT_NAMES = {itemtype: alias for alias, itemtype in sorted(definitions.ITEM_ALIASES.items(), reverse=True)}
@@ -33,8 +33,8 @@ def _engine(database_url: str | None) -> Iterator[Engine]:
     with open_database(database_url) as engine:
         try:
             yield engine
-        except DefinitionError as error:
-            raise click.ClickException(error.message) from None
+        except DomainError as error:  # bad input, unknown id: the reason, without a traceback
+            raise click.ClickException(error.reason) from None
 
 
 def _run(database_url: str | None, as_json: bool, work: Callable[[Engine], Any],

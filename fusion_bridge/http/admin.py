@@ -11,24 +11,21 @@ from __future__ import annotations
 
 import hmac
 import json
-import logging
 from typing import Any, Callable, Iterable
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from fusion_bridge.errors import InvalidRequest
 from fusion_bridge.http import agent
-from fusion_bridge.http.errors import log_refusal
+from fusion_bridge.http.errors import failed, log_refusal
 from fusion_bridge.http.paths import is_agent_path
+from fusion_bridge.http.services import services
 from fusion_bridge.services.admin import definitions
 from fusion_bridge.services.views import history
 from fusion_bridge.services.admin import network
 from fusion_bridge.services.admin import timeslots
 from fusion_bridge.services.admin import task_settings
-from fusion_bridge.services.admin.definitions import DefinitionError, NotFound
-
-log = logging.getLogger("fusion_bridge.admin")
 
 bp = Blueprint("admin", __name__, url_prefix="/api")
 
@@ -49,7 +46,7 @@ def _error(status: int, reason: str, headers: dict | None = None) -> Response:
 
 
 def _engine():
-    return current_app.extensions["fusion_bridge"].engine
+    return services().engine
 
 
 def _given_token() -> str | None:
@@ -65,7 +62,7 @@ def _authenticate():
     if request.endpoint == "admin.unknown" and is_agent_path(request.path):
         # An agent given a server URL below /api/ (GLPI installed at /api/...) still gets answers.
         return agent.agent_endpoint(request.path.lstrip("/"))
-    expected = current_app.extensions["fusion_bridge"].config.admin_token
+    expected = services().config.admin_token
     if not expected:
         return _error(403, DISABLED)
     given = _given_token()
@@ -77,37 +74,18 @@ def _authenticate():
     return None
 
 
-@bp.errorhandler(NotFound)
-def _not_found(error: NotFound):
-    return _error(404, error.message)
-
-
-@bp.errorhandler(DefinitionError)
-def _invalid(error: DefinitionError):
-    return _error(400, error.message)
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException):
-    return _error(error.code or 400, error.description or error.name)
-
-
-@bp.errorhandler(DBAPIError)
-def _database_error(error: DBAPIError):
-    log.error("database error on %s %s: %s", request.method, request.path, error)
-    return _error(503, "database unavailable, try again later")
-
-
 @bp.errorhandler(Exception)
-def _unexpected(error: Exception):
-    log.exception("unexpected error on %s %s", request.method, request.path)
-    return _error(500, "internal server error")
+def answer_failure(error: Exception):
+    """Every error of an admin call, mapped and logged by ``http.errors``; werkzeug's own
+    refusals are explained in a sentence."""
+    failure = failed(error)
+    return _json({"error": failure.explanation or failure.reason}, failure.status)
 
 
 def _body() -> dict:
     value = request.get_json(force=True, silent=True)
     if not isinstance(value, dict):
-        raise DefinitionError("expected a JSON object in the request body")
+        raise InvalidRequest("expected a JSON object in the request body")
     return value
 
 

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, current_app, request
-from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, request
 
+from fusion_bridge.errors import InvalidRequest, Unavailable
 from fusion_bridge.http import admin
 from fusion_bridge.http.admin import _body, _call, _created, _engine, _error, _json
+from fusion_bridge.http.services import services
 from fusion_bridge.services.admin import deploy_mirrors as mirrors
 from fusion_bridge.services.admin import deploy_packages as packages
-from fusion_bridge.services.admin.definitions import DefinitionError, NotFound, reject_unknown
+from fusion_bridge.services.admin.definitions import reject_unknown
 from fusion_bridge.adapters.deploy_repository import FileRepository
 
 bp = Blueprint("admin_deploy", __name__, url_prefix="/api/deploy")
@@ -34,11 +34,11 @@ UPLOAD_ENDPOINT = "admin_deploy.upload_file"
 
 
 def _settings():
-    return current_app.extensions["fusion_bridge"].config
+    return services().config
 
 
 def _repository() -> FileRepository:
-    return FileRepository(_settings().deploy_repository)
+    return services().repository
 
 
 @bp.before_request
@@ -59,15 +59,12 @@ def _authenticate():
 
 @bp.errorhandler(OSError)
 def _repository_error(error: OSError):
-    admin.log.error("deploy repository error on %s %s: %s", request.method, request.path, error)
-    return _error(503, f"deploy repository unavailable: {error.strerror or error}")
+    # The only files these calls touch are the deploy repository's.
+    return admin.answer_failure(Unavailable(f"deploy repository unavailable: {error.strerror or error}",
+                                            f"deploy repository error: {error}"))
 
 
-bp.register_error_handler(NotFound, admin._not_found)
-bp.register_error_handler(DefinitionError, admin._invalid)
-bp.register_error_handler(HTTPException, admin._http_error)
-bp.register_error_handler(DBAPIError, admin._database_error)
-bp.register_error_handler(Exception, admin._unexpected)
+bp.register_error_handler(Exception, admin.answer_failure)
 
 
 # --- files -----------------------------------------------------------------------------------
@@ -78,7 +75,7 @@ def upload_file():
     args = request.args
     if request.content_length == 0 or (request.content_length is None and not request.environ.get(
             "wsgi.input_terminated")):
-        raise DefinitionError("send the file as the request body (with a Content-Length)")
+        raise InvalidRequest("send the file as the request body (with a Content-Length)")
     stored = mirrors.store_file(_engine(), _repository(), request.stream, args.get("name"),
                                 entities_id=args.get("entities_id", 0), comment=args.get("comment"))
     return _json(stored, 201 if stored["added"] else 200, {"Location": f"/api/deploy/files/{stored['id']}"})

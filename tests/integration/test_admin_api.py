@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import schema
-from fusion_bridge import create_app
+from fusion_bridge.app import create_app
 from tests.integration.test_definitions import IPRANGE, add_agent, add_run, count, row
 
 TOKEN = "0123456789abcdef-admin"

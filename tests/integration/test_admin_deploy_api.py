@@ -11,7 +11,7 @@ import os
 import pytest
 
 import schema
-from fusion_bridge import create_app
+from fusion_bridge.app import create_app
 from fusion_bridge.adapters.deploy_repository import PART_SIZE, FileRepository
 from fusion_bridge.services.scheduling.preparation import prepare_runs
 from tests.integration.test_admin_api import AUTH, TOKEN, call

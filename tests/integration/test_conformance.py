@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, Table, inspect, select
 
-from fusion_bridge import create_app
+from fusion_bridge.app import create_app
 
 CASES_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "cases"
 AGENTS = "glpi_plugin_fusioninventory_agents"

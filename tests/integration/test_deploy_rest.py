@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 import schema
-from fusion_bridge import create_app
+from fusion_bridge.app import create_app
 from fusion_bridge.adapters.deploy_repository import FileRepository
 from fusion_bridge.domain.text import php_json
 from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State

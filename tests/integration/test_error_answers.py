@@ -13,7 +13,7 @@ from sqlalchemy import insert
 from werkzeug.test import Client
 
 import schema
-from fusion_bridge import REST_ENDPOINT, create_app
+from fusion_bridge.app import REST_ENDPOINT, create_app
 from schema.constants import ItemType, Method
 from tests.agent_requests import ZLIB_HEADERS, message_xml
 from tests.task_rows import add_agent, add_job, add_run, add_task

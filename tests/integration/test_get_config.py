@@ -121,7 +121,7 @@ def test_both_tasks_in_one_call(client, engine):
 
 
 def test_nothing_to_do_costs_one_statement(database_url):
-    from fusion_bridge import create_app
+    from fusion_bridge.app import create_app
 
     app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 600})
     try:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 import schema
-from fusion_bridge import create_app
+from fusion_bridge.app import create_app
 from tests.agent_requests import ZLIB_HEADERS, message_xml, prolog, prolog_xml
 
 XXE = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'

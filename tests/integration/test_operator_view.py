@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import event, insert, select
 
 import schema
-from fusion_bridge import create_app
+from fusion_bridge.app import create_app
 from fusion_bridge.cli.main import main
 from fusion_bridge.services.views import operator_view
 from fusion_bridge.services.admin.base import DefinitionError, NotFound

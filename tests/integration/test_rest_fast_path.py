@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.test import Client
 
 import schema
-from fusion_bridge import REST_ENDPOINT, create_app
+from fusion_bridge.app import REST_ENDPOINT, create_app
 from fusion_bridge.adapters.db_probe import ReadProbe
 from fusion_bridge.services.rest.calls import CONFIG_PROBES
 from schema.constants import ItemType, Method, Module

@@ -1,5 +1,6 @@
-"""The ground every definition stands on: errors, values as GLPI stores them, run/log words,
-and the items (targets and actors) of actions with the methods that accept them.
+"""The ground every definition stands on: errors (from ``fusion_bridge.errors``), values as GLPI
+stores them, run/log words, and the items (targets and actors) of actions with the methods that
+accept them.
 
 Storage conventions (docs/schema.md §1, §3): ``targets``/``actors`` are PHP
 ``json_encode`` lists of one-key objects with string ids
@@ -17,6 +18,7 @@ from sqlalchemy import literal, select
 from sqlalchemy.engine import Connection
 
 import schema
+from fusion_bridge.errors import DefinitionError, NotFound  # noqa: F401 - re-exported for the admin services
 from fusion_bridge.services import runs as runs_service
 from fusion_bridge.domain.text import fit_utf8mb3, php_json
 from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State
@@ -27,18 +29,6 @@ from schema.plugin_network import unmanageds
 
 # Rows per statement (IN lists, bulk updates).
 CHUNK = 500
-
-
-class DefinitionError(ValueError):
-    """Input that cannot be stored; the message says why, for the administrator."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class NotFound(DefinitionError):
-    """No row with that id."""
 
 
 # --- values as GLPI stores them -------------------------------------------------------------

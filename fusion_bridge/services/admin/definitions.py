@@ -2,7 +2,7 @@
 
 Every public function takes an Engine and does its work in one transaction of its own: a call
 writes everything or nothing. Bad input raises ``DefinitionError`` with a message meant for
-the administrator; an unknown id raises ``NotFound`` (a ``DefinitionError``).
+the administrator; an unknown id raises ``NotFound`` (both from ``fusion_bridge.errors``).
 
 The shared ground (errors, stored value formats, items of targets/actors) is in
 ``definitions_base``; IP ranges and SNMP credentials in ``definitions_network``, timeslots in

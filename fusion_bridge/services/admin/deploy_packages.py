@@ -136,7 +136,7 @@ def _listed(row) -> dict:
     except DefinitionError as error:
         return {"id": row.id, "name": ui_text(row.name), "entities_id": row.entities_id,
                 "is_recursive": bool(row.is_recursive), "comment": ui_text(row.comment),
-                "date_mod": date_text(row.date_mod), "error": error.message}
+                "date_mod": date_text(row.date_mod), "error": error.reason}
 
 
 def get_package(engine: Engine, package_id: Any) -> dict:

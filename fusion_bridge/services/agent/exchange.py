@@ -15,12 +15,9 @@ from fusion_bridge.services.agent import progress
 from fusion_bridge.services.agent.addresses import AddressBook, normalise
 from fusion_bridge.services.inventory import import_computer_inventory
 from fusion_bridge.services.inventory.stored import store_last_inventory
-from fusion_bridge.services.agent.progress import Refused
 from fusion_bridge.services.agent.settings import SettingsCache
 from fusion_bridge.domain.text import local_now
 from schema.constants import Method
-
-__all__ = ["AgentExchange", "Refused"]
 
 
 class AgentExchange:
@@ -34,7 +31,8 @@ class AgentExchange:
 
     def handle(self, message: protocol.Message, user_agent: str | None,
                remote_addr: str | None = None) -> protocol.Reply:
-        """Apply ``message`` and return the reply to write; Refused if it cannot be.
+        """Apply ``message`` and return the reply to write; raise a DomainError
+        (``fusion_bridge.errors``) if it cannot be.
 
         ``remote_addr`` (the caller's address) is remembered for waking the agent up."""
         if isinstance(message, protocol.Prolog):

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 import protocol
 import schema
+from fusion_bridge.errors import InvalidRequest, UnknownRun
 from fusion_bridge.services import runs
 from fusion_bridge.services.inventory import (discovery_comment, import_discovered_device, item_link,
                                             snmp_device_has_information, snmp_error_comment,
@@ -28,18 +29,10 @@ ADDED, UPDATED, DETAIL_UPDATE = "==addtheitem==", "==updatetheitem==", "[==detai
 INVENTORY_TYPES = {"NETWORKING": ItemType.NETWORK_EQUIPMENT, "PRINTER": ItemType.PRINTER}
 
 
-class Refused(Exception):
-    """A message the server will not apply; ``reason`` goes back to the agent."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
 def locked_run(conn: Connection, message: protocol.TaskMessage, agent_id: int, method: str):
-    """The run the message belongs to, locked; Refused unless it is this agent's."""
+    """The run the message belongs to, locked; UnknownRun unless it is this agent's."""
     if message.process_number is None:
-        raise Refused(f"{message.query} message without PROCESSNUMBER")
+        raise InvalidRequest(f"{message.query} message without PROCESSNUMBER")
     row = conn.execute(
         select(_runs.c.id, _runs.c.state, _runs.c.itemtype, _runs.c.items_id,
                _runs.c.plugin_fusioninventory_agents_id.label("agent_id"), schema.taskjobs.c.method)
@@ -48,7 +41,7 @@ def locked_run(conn: Connection, message: protocol.TaskMessage, agent_id: int, m
         .with_for_update()
     ).first()
     if row is None or row.agent_id != agent_id or row.method != method:
-        raise Refused(f"PROCESSNUMBER {message.process_number} is not a {method} run of this agent")
+        raise UnknownRun(f"PROCESSNUMBER {message.process_number} is not a {method} run of this agent")
     return row
 
 

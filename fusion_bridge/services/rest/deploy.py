@@ -27,11 +27,12 @@ from sqlalchemy.engine import Connection, Engine
 import schema
 from fusion_bridge.services import runs
 from fusion_bridge.adapters.deploy_repository import FileRepository, is_sha512
+from fusion_bridge.errors import InvalidRequest, NotFound, NotYours
 from fusion_bridge.services.rest.mirror_list import mirror_urls
 from fusion_bridge.domain.deploy_order import (
     BadPackage, build_job, decode_template, file_entry, job_files, parse_package, template_ids)
 from fusion_bridge.services.rest.calls import (
-    RequestBase, Refused, agent_has_runs, agent_runs_probe, allowed_runs, entity_base_url, resolve_base, rest_agent)
+    RequestBase, agent_has_runs, agent_runs_probe, allowed_runs, entity_base_url, resolve_base, rest_agent)
 from fusion_bridge.services.agent.settings import SettingsCache
 from fusion_bridge.domain.text import local_now
 from schema.constants import ItemType, Method, Module
@@ -143,22 +144,23 @@ class DeployCalls:
     def file_part(self, machine_id: str | None, file: str | None) -> Path:
         """The stored part the agent asks for (``file`` = ``/<c1>/<c1c2>/<part sha512>``).
 
-        Refused(400) for a malformed request, 403 unless the agent was handed a deploy job
-        (Started or Running) using a file made of that part, 404 if the part is not stored.
+        InvalidRequest for a malformed request, NotYours unless the agent was handed a deploy
+        job (Started or Running) using a file made of that part, NotFound if the part is not
+        stored.
         """
         part = (file or "").rstrip("/").rsplit("/", 1)[-1].lower()
         if not is_sha512(part):
-            raise Refused(400, "file must end with the sha512 of a file part")
+            raise InvalidRequest("file must end with the sha512 of a file part")
         if not machine_id:
-            raise Refused(403, "missing machineid: parts are served to the agents of deploy jobs only")
+            raise NotYours("missing machineid: parts are served to the agents of deploy jobs only")
         with self._read_engine.connect() as conn:
             owned = conn.execute(HANDED_OUT_PACKAGES, {"device_id": machine_id}).scalars().all()
             conn.rollback()
         if not any(part in self._parts_of(raw) for raw in owned):
-            raise Refused(403, "this agent has no deploy job in progress using this file part")
+            raise NotYours("this agent has no deploy job in progress using this file part")
         path = self.repository.part_path(part)
         if not path.is_file():
-            raise Refused(404, "this file part is not in the deploy repository")
+            raise NotFound("this file part is not in the deploy repository")
         return path
 
     def _parts_of(self, raw_package: str | None) -> set[str]:

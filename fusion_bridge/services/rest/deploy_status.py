@@ -25,7 +25,8 @@ from sqlalchemy.engine import Connection, Engine
 import schema
 from fusion_bridge.services import runs
 from fusion_bridge.domain.deploy_order import BadPackage, decode_template, parse_package
-from fusion_bridge.services.rest.calls import Refused, owned_run, rest_agent
+from fusion_bridge.errors import InvalidRequest
+from fusion_bridge.services.rest.calls import owned_run, rest_agent
 from fusion_bridge.domain.text import fit_utf8mb3, local_now
 from schema.constants import Method, TaskjobLogState as Log
 
@@ -81,9 +82,9 @@ class DeployStatusCalls:
                    msg: str | list[str] | None, step: str | None, now: datetime | None = None) -> dict:
         now = now or local_now()
         if not uuid:
-            raise Refused(400, "missing uuid")
+            raise InvalidRequest("missing uuid")
         if status is not None and status not in STATUSES:
-            raise Refused(400, f"unknown status {status[:20]!r}: expected ok, ko, warning or info")
+            raise InvalidRequest(f"unknown status {status[:20]!r}: expected ok, ko, warning or info")
         raw = msg if isinstance(msg, str) or msg is None else "\n".join(msg)
         text = plugin_text(msg)
         with self._engine.begin() as conn:
@@ -110,10 +111,10 @@ class DeployStatusCalls:
         error_bad_event, logged with who answered what."""
         now = now or local_now()
         if not uuid:
-            raise Refused(400, "missing uuid")
+            raise InvalidRequest("missing uuid")
         if behavior not in USER_BEHAVIORS:
-            raise Refused(400, f"unknown behavior {str(behavior)[:40]!r}: expected one of "
-                               + ", ".join(USER_BEHAVIORS))
+            raise InvalidRequest(f"unknown behavior {str(behavior)[:40]!r}: expected one of "
+                                 + ", ".join(USER_BEHAVIORS))
         detail = f"user interaction {kind or '?'}, event {event or '?'}"
         if user:
             detail += f", user {user}"

@@ -19,7 +19,8 @@ from sqlalchemy.engine import Engine
 
 import schema
 from fusion_bridge.services import runs
-from fusion_bridge.services.rest.calls import Refused, agent_has_runs, agent_runs_probe, owned_run, rest_agent, runnable_runs
+from fusion_bridge.errors import InvalidRequest, UnknownRun
+from fusion_bridge.services.rest.calls import agent_has_runs, agent_runs_probe, owned_run, rest_agent, runnable_runs
 from fusion_bridge.domain.text import fit_utf8mb3, local_now
 from schema.constants import ItemType, Method, TaskjobLogState as Log
 
@@ -64,13 +65,13 @@ class EsxCalls:
                 now: datetime | None = None) -> dict:
         now = now or local_now()
         if not uuid:
-            raise Refused(400, "missing uuid")
+            raise InvalidRequest("missing uuid")
         if code not in ("ok", "ko", "running"):
-            raise Refused(400, f"unknown code {str(code)[:20]!r}: expected ok, ko or running")
+            raise InvalidRequest(f"unknown code {str(code)[:20]!r}: expected ok, ko or running")
         msg = fit_utf8mb3(msg)
         with self._engine.begin() as conn:
             agent = rest_agent(conn, machine_id)
-            run = owned_run(conn, agent.id, uuid, Method.ESX, "an ESX job", not_owned_status=400)
+            run = owned_run(conn, agent.id, uuid, Method.ESX, "an ESX job", not_owned=UnknownRun)
             if code == "running":
                 runs.add_log(conn, run.id, Log.RUNNING, msg or "", now, run.itemtype, run.items_id)
             elif code == "ok":
