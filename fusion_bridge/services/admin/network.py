@@ -27,6 +27,7 @@ from fusion_bridge.services.admin.base import (
     reject_unknown,
     ui_text,
 )
+from fusion_bridge.services.runs import parse_item_list
 from schema.constants import ItemType
 from schema.plugin_network import ipranges_configsecurities as range_credentials
 
@@ -296,8 +297,6 @@ def update_iprange(engine: Engine, range_id: Any, changes: Mapping[str, Any]) ->
 
 def actions_targeting(conn: Connection, itemtype: str, item_id: int) -> list[int]:
     """Ids of the actions that have this item among their targets."""
-    from fusion_bridge.services.runs import parse_item_list
-
     found = []
     for row in conn.execute(select(jobs.c.id, jobs.c.targets).where(jobs.c.targets.like(f'%"{itemtype}"%'))):
         if (itemtype, item_id) in parse_item_list(row.targets):

@@ -33,6 +33,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 
 import schema
+from fusion_bridge.domain.ipv4 import ipv4_int
 from fusion_bridge.services.agent.settings import ModuleSwitch, parse_exceptions
 from schema.constants import METHOD_MODULES, ItemType
 from schema.plugin_deploy import deploygroups, deploygroups_dynamicdatas, deploygroups_staticdatas
@@ -169,8 +170,6 @@ def subnet_pool(conn: Connection, intervals: Iterable[tuple[int, int]]) -> list[
     """Agents having an IPv4 address inside one of ``intervals`` (inclusive integer bounds):
     their last contact address (``glpi_plugin_fusionbridge_agentaddresses``) or an address of
     their computer in GLPI. Most recently seen first."""
-    from fusion_bridge.services.scheduling.targets import ipv4_int  # targets imports this module
-
     lows, highs = _merged(intervals)
     if not lows:
         return []

@@ -33,7 +33,8 @@ import schema
 from fusion_bridge.services.scheduling.actors import deploy_group_computers, glpi_group_computers, select_in
 from fusion_bridge.services.runs import ACTIVE_OR_POSTPONED
 from fusion_bridge.services.scheduling.executions import BRIDGE_RUN, RUN_AGENT, Execution, retryable_failures
-from fusion_bridge.services.scheduling.targets import TargetResolver, ipv4_int, range_bounds
+from fusion_bridge.domain.ipv4 import ipv4_int
+from fusion_bridge.services.scheduling.targets import TargetResolver, range_bounds
 from fusion_bridge.services.admin.task_settings import JobSettings, job_settings
 from schema.constants import ItemType
 

@@ -10,7 +10,6 @@ when the range's entity is not -1 — in the range's entity or one of its ancest
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -19,6 +18,7 @@ from sqlalchemy import Table, and_, or_, select
 from sqlalchemy.engine import Connection
 
 import schema
+from fusion_bridge.domain.ipv4 import ipv4_int
 from fusion_bridge.services.scheduling.actors import deploy_group_computers, select_in
 from schema.constants import ItemType, Method
 from schema.plugin_agents import credentialips
@@ -51,13 +51,6 @@ SNMP_DEVICES = [
     (ItemType.NETWORK_EQUIPMENT, schema.glpi_networkequipments, pf_networkequipments, "networkequipments_id"),
     (ItemType.PRINTER, schema.glpi_printers, pf_printers, "printers_id"),
 ]
-
-
-def ipv4_int(text: str | None) -> int | None:
-    try:
-        return int(ipaddress.IPv4Address((text or "").strip()))
-    except ValueError:
-        return None
 
 
 def existing_targets(conn: Connection, targets: Iterable[tuple[str, int]]) -> set[tuple[str, int]]:
