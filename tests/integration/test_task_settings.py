@@ -8,16 +8,16 @@ from sqlalchemy import select
 import schema
 from fusion_bridge.services.admin import task_settings as settings
 from fusion_bridge.services.admin.base import DefinitionError, NotFound
-from tests.integration.test_admin_api import AUTH, api, call  # noqa: F401 - the api fixture
-from tests.integration.test_cli_tasks import as_json, run
-from tests.integration.test_definitions import add_agent
+from tests.helpers.admin_api import call
+from tests.helpers.cli import as_json, run
+from tests.helpers.inventory_rows import add_agent
 
 
 def _task_and_action(database_url, engine):
     task = as_json(database_url, "task", "create", "--name", "t")
     iprange = as_json(database_url, "iprange", "create", "--name", "LAN", "--start", "10.0.0.1",
                       "--end", "10.0.0.254")
-    agent = add_agent(engine, "pc01")
+    agent = add_agent(engine, name="pc01")
     action = as_json(database_url, "action", "add", "--task", str(task["id"]), "--name", "discover", "--method",
                      "networkdiscovery", "--target", f"iprange:{iprange['id']}", "--actor", f"agent:{agent}")
     return task["id"], action["id"]
