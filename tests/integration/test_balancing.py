@@ -16,7 +16,6 @@ from sqlalchemy import insert, select, update
 
 import schema
 from fusion_bridge.services import runs as run_service
-from fusion_bridge.domain import slices
 from fusion_bridge.services.scheduling.preparation import AGENT_LEFT, prepare_runs
 from fusion_bridge.services.admin.task_settings import set_job_settings, set_task_settings
 from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
@@ -68,23 +67,6 @@ def comments(engine, run_id):
 
 # ---------------------------------------------------------------------------------------------
 # Slices
-
-
-@given(total=st.integers(1, 70000), parts=st.integers(1, 500))
-def test_slices_are_contiguous_disjoint_nearly_equal_and_cover_the_range(total, parts):
-    cut = slices.split_range(total, parts)
-    assert len(cut) == min(total, parts)
-    assert cut[0][0] == 0 and sum(count for _, count in cut) == total
-    for (first, count), (next_first, _) in zip(cut, cut[1:]):
-        assert first + count == next_first
-    assert max(c for _, c in cut) - min(c for _, c in cut) <= 1
-
-
-@given(items=st.integers(0, 200), parts=st.integers(1, 30))
-def test_chunks_keep_every_item_once(items, parts):
-    cut = slices.chunk(list(range(items)), parts)
-    assert [i for part in cut for i in part] == list(range(items))
-    assert len(cut) <= parts and all(len(part) == -(-items // parts) for part in cut[:-1])
 
 
 @hypothesis_settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select, update
 
 import schema
-from fusion_bridge.services.admin import deploy_content as content
 from fusion_bridge.services.admin import deploy_mirrors as mirrors
 from fusion_bridge.services.admin import deploy_packages as packages
 from fusion_bridge.services.admin.definitions import DefinitionError, NotFound
@@ -305,16 +304,6 @@ def test_files_are_listed_with_their_presence_in_the_repository(engine, tmp_path
     assert [(f["name"], f["in_repository"]) for f in listed] == [("a.txt", True), ("elsewhere.bin", False)]
     with pytest.raises(DefinitionError, match="plain name"):
         mirrors.store_file(engine, repository, source, "x/y")
-
-
-def test_order_helpers_without_a_database():
-    assert content.encode_order(content.new_order()) == NEW_PACKAGE_JSON
-    assert content.decode_order(None, 1) == content.new_order()
-    with pytest.raises(DefinitionError, match="invalid JSON"):
-        content.decode_order("{", 1)
-    # A list PHP turned into an object after removing its first entry reads as a list.
-    order = content.decode_order('{"jobs":{"checks":{"1":{"type":"fileExists"}}},"associatedFiles":[]}', 1)
-    assert order["jobs"]["checks"] == [{"type": "fileExists"}] and order["jobs"]["actions"] == []
 
 
 def test_a_package_with_broken_json_does_not_break_the_list(engine):

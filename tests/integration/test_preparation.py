@@ -504,15 +504,6 @@ def test_a_failing_task_does_not_stop_the_others_and_backs_off(engine, monkeypat
     assert report.tasks[bad_task].prepared == 2 and backoff.retry_at(bad_task) is None
 
 
-def test_backoff_doubles_up_to_an_hour():
-    backoff = TaskBackoff()
-    delays = [backoff.failed(7, NOW) - NOW for _ in range(9)]
-    assert [d.total_seconds() / 60 for d in delays] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
-    assert not backoff.ready(7, NOW + timedelta(minutes=59)) and backoff.ready(7, NOW + timedelta(minutes=60))
-    backoff.succeeded(7)
-    assert backoff.ready(7, NOW) and backoff.failed(7, NOW) == NOW + timedelta(minutes=1)
-
-
 def test_concurrent_preparers_create_each_run_once(engine):
     with engine.begin() as conn:
         agents = [add_agent(conn) for _ in range(60)]
@@ -663,16 +654,6 @@ def test_scheduler_thread_runs_passes_until_stopped(engine):
     finally:
         scheduler.stop()
     assert len(all_runs(engine)) == 1
-
-
-def test_scheduler_settings_from_the_environment():
-    settings = SchedulerSettings.from_env({
-        "FUSION_BRIDGE_SCHEDULER_INTERVAL": "15", "FUSION_BRIDGE_RUN_TIMEOUT_MINUTES": "90",
-        "FUSION_BRIDGE_RUNS_KEPT": "3"})
-    assert (settings.interval, settings.run_timeout, settings.runs_kept) == (15, timedelta(minutes=90), 3)
-    assert SchedulerSettings.from_env({}) == SchedulerSettings()
-    with pytest.raises(ValueError):
-        SchedulerSettings.from_env({"FUSION_BRIDGE_RUNS_KEPT": "0"})
 
 
 def test_prepare_once_command(engine, database_url):

@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, update
 
 import schema
 from fusion_bridge.adapters.db import make_engine
-from fusion_bridge.services.push.push_pass import give_up_reason, next_push_start, push_pass
+from fusion_bridge.services.push.push_pass import next_push_start, push_pass
 from schema.constants import TaskjobLogState as Log, TaskjobState as State
 from tests.helpers.agent_emulator import AgentEmulator, Behaviour, closed_port
 from tests.helpers.inventory_rows import add_agents_with_addresses
@@ -104,11 +104,6 @@ def test_silent_runs_are_woken_again_then_fail_with_the_reason(engine):
                                      "3 wake-up(s) (last: unreachable: Agent unreachable: connection refused")
     assert pushes(engine)[11][0] == 3
     assert push_pass(engine, T0 + timedelta(hours=1)).failed == []
-
-
-def test_give_up_reason_without_attempt():
-    assert give_up_reason(1, timedelta(seconds=5), None) == (
-        "Push failed: the agent did not take the run within 5 s of each of its 1 wake-up(s)")
 
 
 def test_two_concurrent_passes_never_push_a_run_twice(engine, database_url):

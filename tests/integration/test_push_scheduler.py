@@ -88,20 +88,6 @@ def test_timeouts_fall_due_between_full_passes(engine):
                                      "2 wake-up(s) (last: busy: Agent busy: status running task Inventory")
 
 
-def test_settings_from_the_environment():
-    settings = SchedulerSettings.from_env({"FUSION_BRIDGE_PUSH_CHECK": "0.5",
-                                           "FUSION_BRIDGE_WAKEUP_CONCURRENCY": "7",
-                                           "FUSION_BRIDGE_WAKEUP_NOW_TIMEOUT": "3"})
-    assert (settings.push_check, settings.wakeup_concurrency, settings.wakeup_now_timeout) == (0.5, 7, 3.0)
-    for bad in ({"FUSION_BRIDGE_PUSH_CHECK": "0"}, {"FUSION_BRIDGE_WAKEUP_CONCURRENCY": "0"},
-                {"FUSION_BRIDGE_WAKEUP_CONCURRENCY": "many"}):
-        try:
-            SchedulerSettings.from_env(bad)
-        except ValueError:
-            continue
-        raise AssertionError(f"{bad} accepted")
-
-
 def test_cli_pushes_a_task_now(engine, database_url):
     with AgentEmulator(ports=1) as emulator:
         add_agents_with_addresses(engine, {1: ("127.0.0.1", emulator.ports[0])})

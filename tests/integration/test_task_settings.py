@@ -30,13 +30,6 @@ def test_defaults_are_the_plugin_behaviour(engine):
     assert not settings.TaskSettings().push and not settings.TaskSettings().periodic
 
 
-@pytest.mark.parametrize("text, expected", [("30m", (30, "minutes")), ("2h", (2, "hours")), ("1d", (1, "days")),
-                                            ("3mo", (3, "months")), ("90 minutes", (90, "minutes")),
-                                            ("0", (0, "minutes")), ("none", (0, "minutes"))])
-def test_periods(text, expected):
-    assert settings.parse_period(text) == expected
-
-
 def test_cli_sets_and_shows_settings(database_url, engine):
     task_id, action_id = _task_and_action(database_url, engine)
     shown = as_json(database_url, "task", "settings", str(task_id), "--communication", "push", "--period", "1d",

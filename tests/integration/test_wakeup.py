@@ -16,7 +16,6 @@ from sqlalchemy import select
 
 import schema
 from fusion_bridge.services.push import wakeup
-from fusion_bridge.services.agent.addresses import normalise
 from schema.constants import TaskjobLogState as Log
 from tests.helpers.agent_emulator import AgentEmulator, Behaviour, closed_port
 from tests.helpers.agent_requests import ZLIB_HEADERS, inventory_xml, prolog
@@ -37,14 +36,6 @@ def address_of(engine, agent_id):
 def agent_id_of(engine, device_id):
     with engine.connect() as conn:
         return conn.execute(select(schema.agents.c.id).where(schema.agents.c.device_id == device_id)).scalar()
-
-
-def test_normalise():
-    assert normalise("192.0.2.7") == "192.0.2.7"
-    assert normalise("::ffff:192.0.2.7") == "192.0.2.7"
-    assert normalise("2001:DB8:0::1") == "2001:db8::1"
-    assert normalise("fe80::1%eth0") == "fe80::1"
-    assert normalise("") is None and normalise(None) is None and normalise("unix:/run/x.sock") is None
 
 
 def test_prolog_records_the_source_address_and_its_changes(client, engine):
@@ -107,12 +98,6 @@ def test_other_messages_record_the_address_too_and_junk_addresses_are_ignored(cl
 
 # ---------------------------------------------------------------------------------------------
 # Probes and outcomes
-
-
-def test_base_url_brackets_ipv6():
-    assert wakeup.base_url("192.0.2.1", 62354) == "http://192.0.2.1:62354"
-    assert wakeup.base_url("2001:db8::1", 62354) == "http://[2001:db8::1]:62354"
-    assert wakeup.base_url("pc01.example", 80) == "http://pc01.example:80"
 
 
 def test_outcomes_waiting_running_refused_no_listener_slow_and_unknown(engine):
