@@ -4,7 +4,6 @@ SQLite and MariaDB, through the normal preparation pass."""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,6 +13,7 @@ import schema
 from fusion_bridge.services.scheduling import executions
 from fusion_bridge.services.scheduling import preparation
 from fusion_bridge.services.scheduling.executions import ExecutionConflict
+from fusion_bridge.adapters.db import is_mysql
 from fusion_bridge.scheduler import Scheduler, SchedulerSettings
 from fusion_bridge.services.scheduling.preparation import prepare_runs
 from fusion_bridge.services.scheduling.cleanup import apply_retention
@@ -22,6 +22,7 @@ from schema.constants import TaskjobLogState as Log, TaskjobState as State
 from tests.helpers.executions import (AGENT, T0, discovery_task, end_runs, execution_of, minutes, run_rows,
                                       wake_then_deploy)
 from tests.helpers.inventory_rows import add_agent
+from tests.helpers.lock_waits import WaitingTransaction
 from tests.helpers.task_rows import items_json
 
 logs_t, bridge_runs, bridge_tasks = schema.taskjoblogs, schema.bridge_runs, schema.bridge_tasks
@@ -238,20 +239,17 @@ def test_concurrent_preparers_do_not_double_an_execution(engine):
 def test_two_transactions_opening_the_first_execution_start_it_once(engine):
     task, job, _, _ = discovery_task(engine)
     set_task_settings(engine, task, {"period": "1h"})
-    opened = {}
-
-    def second_preparer():
-        with engine.begin() as conn:  # waits for the first one's lock, then sees its execution
-            opened["second"] = executions.open_execution(conn, task, minutes(1))
-
-    thread = threading.Thread(target=second_preparer)
     with engine.begin() as conn:
-        opened["first"] = executions.open_execution(conn, task, T0)
-        thread.start()
-        time.sleep(0.5)
-    thread.join()
-    assert (opened["first"].execution_id, opened["first"].started_now) == (1, True)
-    assert (opened["second"].execution_id, opened["second"].started_now) == (1, False)
+        first = executions.open_execution(conn, task, T0)
+        second = WaitingTransaction(engine, lambda other: executions.open_execution(other, task, minutes(1)))
+        # The second preparer really is held while the first one's transaction is open: on
+        # MariaDB at the locking read of the task's row, on SQLite at its BEGIN IMMEDIATE.
+        waits_in = second.wait_until_blocked()
+        if is_mysql(engine):
+            assert "glpi_plugin_fusionbridge_tasks" in waits_in and "FOR UPDATE" in waits_in, waits_in
+    opened = second.result()
+    assert (first.execution_id, first.started_now) == (1, True)
+    assert (opened.execution_id, opened.started_now) == (1, False)  # it saw the first one's execution
     assert tuple(execution_of(engine, task)) == (1, T0)
 
 
