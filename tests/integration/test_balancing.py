@@ -21,7 +21,7 @@ from fusion_bridge.services.admin.task_settings import set_job_settings, set_tas
 from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
 from tests.helpers.agent_requests import ZLIB_HEADERS, prolog
 from tests.helpers.db import insert_row
-from tests.helpers.inventory_rows import add_agent
+from tests.helpers.inventory_rows import add_agent, add_computer
 from tests.helpers.task_rows import add_iprange, add_job, add_task, set_module
 
 RANGE, AGENT, COMPUTER = ItemType.IP_RANGE, ItemType.AGENT, ItemType.COMPUTER
@@ -229,7 +229,7 @@ def test_wake_on_lan_computers_and_snmp_devices_are_dealt_in_chunks(engine):
     with engine.begin() as conn:
         agents = [add_agent(conn) for _ in range(2)]
         task = add_task(conn)
-        pcs = [insert_row(conn, schema.glpi_computers, name=f"pc{i}", entities_id=0) for i in range(5)]
+        pcs = [add_computer(conn, f"pc{i}") for i in range(5)]
         wol = add_job(conn, task, [(COMPUTER, p) for p in pcs], [(AGENT, a) for a in agents], method=Method.WAKEONLAN)
         devices = [insert_row(conn, schema.glpi_networkequipments, name=f"sw{i}", entities_id=0)
                    for i in range(3)]
@@ -279,7 +279,7 @@ def test_subnet_pool_uses_contact_addresses_and_computer_addresses(engine):
     addresses = schema.bridge_agentaddresses
     with engine.begin() as conn:
         near, same_24, far = (add_agent(conn) for _ in range(3))
-        pc = insert_row(conn, schema.glpi_computers, name="pc", entities_id=0)
+        pc = add_computer(conn)
         by_computer = add_agent(conn, computers_id=pc)
         insert_row(conn, schema.glpi_ipaddresses, itemtype=ItemType.NETWORK_NAME, items_id=1, entities_id=0,
                    version=4, name="10.1.0.200", mainitemtype=COMPUTER, mainitems_id=pc)

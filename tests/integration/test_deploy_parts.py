@@ -9,6 +9,7 @@ from sqlalchemy import insert, update
 
 import schema
 from tests.helpers.deploy_rest import DEPLOY, DEVICE, E1_JOBS, add_deploy_run, get
+from tests.helpers.inventory_rows import add_computer
 from tests.helpers.task_rows import run_logs, run_state
 from schema.constants import TaskjobLogState as Log, TaskjobState as State
 
@@ -85,7 +86,7 @@ def test_file_missing_from_repository_fails_the_run(client, engine, deploy_agent
 def test_mirror_matching_by_location_and_entity(client, engine, deploy_agents):
     with engine.begin() as conn:
         conn.execute(insert(schema.glpi_entities).values(id=1, name="child", entities_id=0, level=2))
-        conn.execute(insert(schema.glpi_computers).values(id=42, name="pc", entities_id=1, locations_id=5))
+        add_computer(conn, "pc", computer_id=42, entities_id=1, locations_id=5)
         conn.execute(update(schema.agents).where(schema.agents.c.id == 3).values(computers_id=42, entities_id=1))
         for mirror_id, entity, recursive, location in ((1, 0, 1, 5), (2, 1, 0, 5), (3, 0, 0, 5), (4, 1, 0, 6)):
             conn.execute(insert(schema.deploymirrors).values(

@@ -8,21 +8,20 @@ import json
 import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 import schema
 from fusion_bridge.scheduler import Scheduler, SchedulerSettings
 from schema.constants import TaskjobLogState as Log, TaskjobState as State
 from tests.helpers.agent_emulator import AgentEmulator, Behaviour
 from tests.helpers.cli import run
-from tests.helpers.inventory_rows import add_agents_with_addresses
+from tests.helpers.inventory_rows import add_agents_with_addresses, add_computer
 from tests.helpers.task_rows import add_push_task, add_run, pushes, run_logs, run_state
 
 
 def wol_job_for(conn, task_id: int, agent_id: int, computer_id: int = 31) -> None:
     """Point the task's Wake-on-LAN job at one computer, run by one agent (prepared for real)."""
-    conn.execute(insert(schema.glpi_computers).values(id=computer_id, entities_id=0, name=f"pc{computer_id}",
-                                                      is_deleted=0, is_template=0))
+    add_computer(conn, f"pc{computer_id}", computer_id=computer_id)
     conn.execute(update(schema.taskjobs).where(schema.taskjobs.c.id == task_id).values(
         targets=json.dumps([{"Computer": str(computer_id)}]),
         actors=json.dumps([{"PluginFusioninventoryAgent": str(agent_id)}])))
