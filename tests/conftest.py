@@ -1,4 +1,9 @@
-"""Shared fixtures: every database test runs on both SQLite and MariaDB."""
+"""Fixtures of every test: each database test runs on SQLite and on MariaDB (the MariaDB cases
+carry the ``mariadb`` marker, so ``-m "not mariadb"`` is the SQLite-only loop).
+
+Nothing here starts or connects to anything until a test asks for a database fixture: the unit
+tests (tests/unit) run without MariaDB and without network.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,10 @@ from sqlalchemy import delete
 import schema
 from fusion_bridge.app import create_app
 from fusion_bridge.adapters.db import make_engine
-from tests.mariadb import MariaDBServer
+from fusion_bridge.adapters.deploy_repository import FileRepository
+from tests.helpers.mariadb import MariaDBServer
 
-BACKENDS = ["sqlite", "mariadb"]
+BACKENDS = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
 
 
 @pytest.fixture(scope="session")
@@ -71,8 +77,15 @@ def engine(database_url):
 
 
 @pytest.fixture
-def app(database_url):
-    app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 0})
+def deploy_repository(tmp_path) -> FileRepository:
+    """The deploy file repository of the ``app`` fixture (empty)."""
+    return FileRepository(tmp_path / "deploy-repository")
+
+
+@pytest.fixture
+def app(database_url, deploy_repository):
+    app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 0,
+                      "DEPLOY_REPOSITORY": str(deploy_repository.root)})
     yield app
     app.extensions["fusion_bridge"].dispose()
 

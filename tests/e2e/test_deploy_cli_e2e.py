@@ -34,14 +34,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 import schema
 from schema.constants import ItemType, TaskjobLogState as Log, TaskjobState as State
-from tests.e2e import agent as agentlib
-from tests.e2e.test_agent_e2e import ROOT, checkout_env, server  # noqa: F401 - the serve fixture
-from tests.e2e.test_deploy_e2e import deploy_task  # noqa: F401 - fails when the Deploy task is missing
-from tests.e2e.test_rest_tasks_e2e import logs_of, state_of
+from tests.helpers import real_agent as agentlib
+from tests.helpers.bridge_server import ROOT, checkout_env, cli_json
+from tests.helpers.e2e_tasks import add_computer_with_real_agent, context
+from tests.helpers.task_rows import run_logs, run_state
 
 pytestmark = pytest.mark.e2e
 
@@ -72,15 +72,6 @@ def bridge(request, monkeypatch, repository_dir):
     return request.getfixturevalue("server")
 
 
-def cli(database_url: str, repository_dir: Path, *args: str) -> object:
-    """``fusion-bridge <args> --database URL --json`` of this checkout; its JSON output."""
-    done = subprocess.run([sys.executable, "-m", "fusion_bridge", *args, "--database", database_url, "--json"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT,
-                          env=checkout_env(FUSION_BRIDGE_DEPLOY_REPOSITORY=str(repository_dir)))
-    assert done.returncode == 0, f"fusion-bridge {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return json.loads(done.stdout)
-
-
 def prepare_once(database_url: str) -> str:
     """``fusion-bridge prepare --once``; again if the server's own scheduler held the lock. That
     scheduler's first pass, a moment after the server started, may also have prepared the runs:
@@ -92,17 +83,6 @@ def prepare_once(database_url: str) -> str:
         if "another preparer is running" not in done.stdout:
             return done.stdout
     pytest.fail(f"prepare --once never got the preparation lock:\n{done.stdout}")
-
-
-def add_computer(engine, name: str, deviceid: str) -> tuple[int, int]:
-    """A computer and its agent, as GLPI's inventory import leaves them."""
-    with engine.begin() as conn:
-        computer = conn.execute(insert(schema.glpi_computers).values(
-            name=name, entities_id=0, is_deleted=0, is_template=0)).inserted_primary_key[0]
-        agent = conn.execute(insert(schema.agents).values(
-            name=deviceid, device_id=deviceid, entities_id=0, is_recursive=1, token="12345678",
-            useragent="FusionInventory-Agent_v2.6", computers_id=computer, lock=0)).inserted_primary_key[0]
-    return computer, agent
 
 
 def http_get(server, query: str) -> tuple[int, bytes]:
@@ -124,7 +104,7 @@ def admin_post(server, path: str, body: dict) -> dict:
             assert reply.status == 201, reply.status
             return json.loads(reply.read())
     except urllib.error.HTTPError as error:
-        pytest.fail(f"POST /api/deploy/{path}: HTTP {error.code} {error.read()[:500]!r}\n{server.log_tail()}")
+        pytest.fail(f"POST /api/deploy/{path}: HTTP {error.code} {error.read()[:500]!r}\n{server.tail()}")
 
 
 def part_query(deviceid: str, part: str) -> str:
@@ -150,15 +130,10 @@ def run_deploy_agent(server, tmp_path: Path) -> agentlib.AgentRun:
     return run
 
 
-def context(run: agentlib.AgentRun, server, engine, run_id: int) -> str:
-    return (f"\n--- agent log (end) ---\n{run.log[-5000:]}\n--- server log (end) ---\n{server.log_tail()}"
-            f"\n--- run {run_id}: state {state_of(engine, run_id)}, logs {logs_of(engine, run_id)}")
-
-
 def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge, engine, database_url,
                                                              repository_dir, tmp_path):
-    computer, agent = add_computer(engine, "e2e-pc", DEVICEID)
-    observer_computer, observer = add_computer(engine, "e2e-observer", OBSERVER_DEVICEID)
+    computer, agent = add_computer_with_real_agent(engine, "e2e-pc", DEVICEID)
+    observer_computer, observer = add_computer_with_real_agent(engine, "e2e-observer", OBSERVER_DEVICEID)
     data = os.urandom(1024 * 1024 + 300 * 1024)
     source = tmp_path / "payload.bin"
     source.write_bytes(data)
@@ -167,7 +142,7 @@ def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge
     out.mkdir()
 
     def deploy(*args: str) -> object:
-        return cli(database_url, repository_dir, "deploy", *args)
+        return cli_json(database_url, "deploy", *args, FUSION_BRIDGE_DEPLOY_REPOSITORY=str(repository_dir))
 
     stored = deploy("file", "add", str(source))
     assert (stored["sha512"], stored["parts"], stored["added"]) == (sha512, 2, True), stored
@@ -216,7 +191,7 @@ def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge
     problems = agentlib.problem_lines(agent_run.log, DEAD_MIRROR_LINES)
     assert not problems, "agent complained:\n" + "\n".join(problems) + ctx
     assert f"{DEAD_MIRROR}{parts[0][0]}/{parts[0][:2]}/{parts[0]}" in agent_run.log, ctx
-    assert state_of(engine, run["id"]) == State.FINISHED, ctx
+    assert run_state(engine, run["id"]) == State.FINISHED, ctx
     assert (out / "made" / "b").is_dir(), ctx
     copied = out / "made" / "a" / "payload.bin"
     assert copied.is_file() and copied.read_bytes() == data, ctx
@@ -224,7 +199,7 @@ def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge
     assert all(f"action=getFilePart&machineid={DEVICEID}&file=/{p[0]}/{p[:2]}/{p}" in agent_run.log
                for p in parts), ctx
 
-    logs = logs_of(engine, run["id"])
+    logs = run_logs(engine, run["id"], with_item=True)
     assert logs[0][:2] == (Log.PREPARED, "") and logs[1][:2] == (Log.STARTED, ""), ctx
     assert logs[-1] == (Log.OK, "job successfully completed", ItemType.DEPLOY_PACKAGE, package["id"]), ctx
     # setStatus writes "<step label>:<msg>" Running lines, in the order the agent reports.
@@ -243,7 +218,7 @@ def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge
     # A finished job's parts are no longer served to its agent; the observer still holds its job.
     assert http_get(bridge, part_query(DEVICEID, parts[1]))[0] == 403
     assert http_get(bridge, part_query(OBSERVER_DEVICEID, parts[1]))[0] == 200
-    assert state_of(engine, observer_run["id"]) == State.SERVER_HAS_SENT_DATA
+    assert run_state(engine, observer_run["id"]) == State.SERVER_HAS_SENT_DATA
 
 
 def check_get_jobs_answer(body: bytes, server, sha512: str, parts: list[str], uuid: str, out: Path) -> None:
@@ -282,7 +257,7 @@ def check_get_jobs_answer(body: bytes, server, sha512: str, parts: list[str], uu
 
 
 def test_package_whose_command_fails_ends_in_error(deploy_task, bridge, engine, database_url, tmp_path):
-    _computer, agent = add_computer(engine, "e2e-pc", DEVICEID)
+    _computer, agent = add_computer_with_real_agent(engine, "e2e-pc", DEVICEID)
 
     # This time through the admin API of the running server.
     package = admin_post(bridge, "packages", {"name": "e2e failing package"})
@@ -300,8 +275,8 @@ def test_package_whose_command_fails_ends_in_error(deploy_task, bridge, engine, 
 
     agent_run = run_deploy_agent(bridge, tmp_path)
     ctx = context(agent_run, bridge, engine, run["id"])
-    assert state_of(engine, run["id"]) == State.IN_ERROR, ctx
-    logs = logs_of(engine, run["id"])
+    assert run_state(engine, run["id"]) == State.IN_ERROR, ctx
+    logs = run_logs(engine, run["id"], with_item=True)
     comments = [(state, comment) for state, comment, *_ in logs]
     assert comments[-1] == (Log.ERROR, "Actions:fails, processing failure"), ctx
     assert logs[-1][2:] == (ItemType.DEPLOY_PACKAGE, package["id"]), ctx

@@ -16,19 +16,11 @@ import protocol
 import schema
 from fusion_bridge.services.inventory import (
     ImportResult,
-    discovered_name,
     import_computer_inventory,
     import_discovered_device,
-    item_link,
-    itemtype_for_discovery_type,
     snmp_device_has_information,
-    snmp_error_comment,
-    snmp_no_information_comment,
-    snmp_update_comment,
-    type_name,
     update_inventoried_device,
 )
-from fusion_bridge.services.inventory.values import meaningful_serial, normalize_mac, number, parse_ip
 from protocol.decode import message_from_root
 from protocol.xmltree import parse_document
 from schema.plugin_agents import inventorycomputercomputers
@@ -36,6 +28,8 @@ from schema.plugin_network import networkequipments as pf_networkequipments
 from schema.plugin_network import networkports as pf_networkports
 from schema.plugin_network import printers as pf_printers
 from schema.plugin_network import unmanageds
+from tests.helpers.db import count, insert_row, row, rows
+from tests.helpers.inventory_rows import add_agent, add_port
 
 CASES = Path(__file__).resolve().parents[2] / "fixtures" / "cases"
 NOW = datetime(2025, 6, 1, 12, 0, 0)
@@ -81,23 +75,6 @@ def snmp_device(content: str) -> protocol.InventoriedDevice:
     return msg.device
 
 
-def add_agent(conn, device_id: str = "pc01-2025-06-01-12-00-00", entities_id: int = 0, computers_id: int = 0):
-    return conn.execute(insert(agents).values(name=device_id, device_id=device_id, entities_id=entities_id,
-                                              computers_id=computers_id)).inserted_primary_key[0]
-
-
-def add(conn, table, **values) -> int:
-    return conn.execute(insert(table).values(**values)).inserted_primary_key[0]
-
-
-def row(conn, table, id_):
-    return conn.execute(select(table).where(table.c.id == id_)).mappings().one()
-
-
-def rows(conn, table, *where):
-    return conn.execute(select(table).where(*where).order_by(table.c.id)).mappings().all()
-
-
 def ports_of(conn, itemtype, items_id):
     return rows(conn, ports, ports.c.itemtype == itemtype, ports.c.items_id == items_id)
 
@@ -112,21 +89,6 @@ def port_ips(conn, port_id) -> list[str]:
 
 def asset_ips(conn, itemtype, items_id) -> list[str]:
     return [ip for port in ports_of(conn, itemtype, items_id) for ip in port_ips(conn, port["id"])]
-
-
-def count(conn, table, *where) -> int:
-    return len(rows(conn, table, *where))
-
-
-def add_port_with_ip(conn, itemtype, items_id, ip=None, mac=None, kind="NetworkPortEthernet") -> int:
-    port_id = add(conn, ports, itemtype=itemtype, items_id=items_id, mac=mac, instantiation_type=kind,
-                  name="eth0")
-    if ip:
-        name_id = add(conn, networknames, itemtype="NetworkPort", items_id=port_id, name="")
-        parsed = parse_ip(ip)
-        add(conn, ipaddresses, itemtype="NetworkName", items_id=name_id, mainitemtype=itemtype,
-            mainitems_id=items_id, **parsed.columns())
-    return port_id
 
 
 def seed(conn, case: str) -> None:
@@ -145,7 +107,7 @@ REAL_INVENTORY = ("inventory_zlib", "01-INVENTORY")
 def test_real_inventory_creates_the_computer_ports_addresses_and_links_the_agent(engine):
     msg = recorded(*REAL_INVENTORY)
     with engine.begin() as conn:
-        agent_id = add_agent(conn, msg.device_id)
+        agent_id = add_agent(conn, device_id=msg.device_id)
         computers_id = import_computer_inventory(conn, agent_id, msg, NOW)
 
         computer = row(conn, computers, computers_id)
@@ -189,7 +151,7 @@ def test_real_inventory_creates_the_computer_ports_addresses_and_links_the_agent
 def test_reimport_keeps_every_id_and_writes_nothing_unchanged(engine):
     msg = recorded(*REAL_INVENTORY)
     with engine.begin() as conn:
-        agent_id = add_agent(conn, msg.device_id)
+        agent_id = add_agent(conn, device_id=msg.device_id)
         computers_id = import_computer_inventory(conn, agent_id, msg, NOW)
         before = (ports_of(conn, "Computer", computers_id), rows(conn, networknames), rows(conn, ipaddresses))
         assert import_computer_inventory(conn, agent_id, msg, LATER) == computers_id
@@ -226,7 +188,7 @@ def test_changed_inventory_updates_only_what_changed(engine):
     """)
     with engine.begin() as conn:
         agent_id = add_agent(conn)
-        manual = add(conn, ports, itemtype="Computer", items_id=0, name="manual", is_dynamic=0)
+        manual = insert_row(conn, ports, itemtype="Computer", items_id=0, name="manual", is_dynamic=0)
         computers_id = import_computer_inventory(conn, agent_id, first, NOW)
         conn.execute(update(ports).where(ports.c.id == manual).values(items_id=computers_id))
         computer = row(conn, computers, computers_id)
@@ -256,13 +218,13 @@ def hardware(name="pc01", uuid="", serial="", tag=None):
 
 def test_an_existing_computer_is_found_by_uuid_then_serial_then_name(engine):
     with engine.begin() as conn:
-        by_uuid = add(conn, computers, name="old-name", uuid="11111111-2222-3333-4444-555555555555",
-                      entities_id=3)
-        by_serial = add(conn, computers, name="other", serial="SN-REAL-1")
-        by_name = add(conn, computers, name="pc-by-name")
-        placeholder = add(conn, computers, name="x", serial="To be filled by O.E.M.")
+        by_uuid = insert_row(conn, computers, name="old-name", uuid="11111111-2222-3333-4444-555555555555",
+                             entities_id=3)
+        by_serial = insert_row(conn, computers, name="other", serial="SN-REAL-1")
+        by_name = insert_row(conn, computers, name="pc-by-name")
+        placeholder = insert_row(conn, computers, name="x", serial="To be filled by O.E.M.")
 
-        agent = add_agent(conn, "a1")
+        agent = add_agent(conn, device_id="a1")
         msg = hardware(uuid="11111111-2222-3333-4444-555555555555", serial="SN-OTHER", tag="site-a")
         assert import_computer_inventory(conn, agent, msg, NOW) == by_uuid
         # The agent takes the computer's entity, the computer keeps it.
@@ -270,13 +232,13 @@ def test_an_existing_computer_is_found_by_uuid_then_serial_then_name(engine):
         assert row(conn, computers, by_uuid)["entities_id"] == 3
         assert row(conn, computers, by_uuid)["name"] == "pc01"
 
-        agent = add_agent(conn, "a2")
+        agent = add_agent(conn, device_id="a2")
         msg = hardware(name="n2", serial="SN-REAL-1")
         assert import_computer_inventory(conn, agent, msg, NOW) == by_serial
-        agent = add_agent(conn, "a3")
+        agent = add_agent(conn, device_id="a3")
         assert import_computer_inventory(conn, agent, hardware(name="pc-by-name"), NOW) == by_name
         # A placeholder serial matches nothing.
-        agent = add_agent(conn, "a4")
+        agent = add_agent(conn, device_id="a4")
         msg = hardware(name="new", serial="To be filled by O.E.M.")
         created = import_computer_inventory(conn, agent, msg, NOW)
         assert created not in (by_uuid, by_serial, by_name, placeholder)
@@ -285,17 +247,17 @@ def test_an_existing_computer_is_found_by_uuid_then_serial_then_name(engine):
 
 def test_name_matches_neither_another_agents_computer_nor_another_entity(engine):
     with engine.begin() as conn:
-        taken = add(conn, computers, name="pc01")
-        add_agent(conn, "other", computers_id=taken)
-        elsewhere = add(conn, computers, name="pc01", entities_id=5)
-        agent = add_agent(conn, "mine")
+        taken = insert_row(conn, computers, name="pc01")
+        add_agent(conn, device_id="other", computers_id=taken)
+        elsewhere = insert_row(conn, computers, name="pc01", entities_id=5)
+        agent = add_agent(conn, device_id="mine")
         created = import_computer_inventory(conn, agent, hardware(name="pc01"), NOW)
         assert created not in (taken, elsewhere)
 
 
 def test_a_deleted_linked_computer_is_replaced(engine):
     with engine.begin() as conn:
-        deleted = add(conn, computers, name="pc01", is_deleted=1)
+        deleted = insert_row(conn, computers, name="pc01", is_deleted=1)
         agent = add_agent(conn, computers_id=deleted)
         created = import_computer_inventory(conn, agent, hardware(name="pc01"), NOW)
         assert created != deleted
@@ -356,7 +318,7 @@ def on_lan(found):
 def test_real_discovery_creates_then_updates(engine):
     snmp, ping2, ping3 = on_lan(real_devices())
     with engine.begin() as conn:
-        agent = add_agent(conn, "fixture-netdiscovery-2025-06-01-12-00-00")
+        agent = add_agent(conn, device_id="fixture-netdiscovery-2025-06-01-12-00-00")
         first = [import_discovered_device(conn, agent, found, 0, NOW) for found in (snmp, ping2, ping3)]
         # The recorded snmpd says TYPE COMPUTER: a computer, as the plugin makes it.
         assert first[0].itemtype == "Computer" and first[0].created
@@ -446,12 +408,12 @@ def test_a_computer_kept_by_its_agent_is_matched_but_not_touched(engine):
 def test_matching_order_is_serial_then_mac_then_ip(engine):
     with engine.begin() as conn:
         agent = add_agent(conn)
-        by_serial = add(conn, schema.glpi_networkequipments, name="sw", serial="FOC123")
-        by_mac = add(conn, schema.glpi_printers, name="pr")
-        add_port_with_ip(conn, "Printer", by_mac, mac="00:11:22:33:44:55")
-        by_ip = add(conn, computers, name="pc")
-        add_port_with_ip(conn, "Computer", by_ip, ip="10.1.1.1")
-        template = add(conn, schema.glpi_networkequipments, name="t", serial="TPL1", is_template=1)
+        by_serial = insert_row(conn, schema.glpi_networkequipments, name="sw", serial="FOC123")
+        by_mac = insert_row(conn, schema.glpi_printers, name="pr")
+        add_port(conn, "Printer", by_mac, mac="00:11:22:33:44:55")
+        by_ip = insert_row(conn, computers, name="pc")
+        add_port(conn, "Computer", by_ip, ip="10.1.1.1")
+        template = insert_row(conn, schema.glpi_networkequipments, name="t", serial="TPL1", is_template=1)
 
         everything = "<IP>10.1.1.1</IP><MAC>00:11:22:33:44:55</MAC>"
         assert import_discovered_device(conn, agent, device("<IP>10.1.1.1</IP>"), 0, NOW) \
@@ -464,8 +426,8 @@ def test_matching_order_is_serial_then_mac_then_ip(engine):
         found = device("<IP>10.9.9.9</IP><SERIAL>TPL1</SERIAL>")
         result = import_discovered_device(conn, agent, found, 0, NOW)
         assert result.created and (result.itemtype, result.items_id) != ("NetworkEquipment", template)
-        deleted = add(conn, schema.glpi_printers, name="gone", serial="0000000", is_deleted=1)
-        add_port_with_ip(conn, "Printer", deleted, mac="00:11:22:33:44:66", ip="10.9.9.8")
+        deleted = insert_row(conn, schema.glpi_printers, name="gone", serial="0000000", is_deleted=1)
+        add_port(conn, "Printer", deleted, mac="00:11:22:33:44:66", ip="10.9.9.8")
         result = import_discovered_device(conn, agent, device("<IP>10.9.9.8</IP><MAC>00:11:22:33:44:66</MAC>"
                                                               "<SERIAL>0000000</SERIAL>"), 0, NOW)
         assert result.created and result.itemtype == UNMANAGED
@@ -474,8 +436,8 @@ def test_matching_order_is_serial_then_mac_then_ip(engine):
 def test_discovery_fills_what_an_existing_asset_lacks(engine):
     with engine.begin() as conn:
         agent = add_agent(conn)
-        switch = add(conn, schema.glpi_networkequipments, name="", entities_id=2)
-        add_port_with_ip(conn, "NetworkEquipment", switch, ip="10.2.0.1", kind="NetworkPortAggregate")
+        switch = insert_row(conn, schema.glpi_networkequipments, name="", entities_id=2)
+        add_port(conn, "NetworkEquipment", switch, ip="10.2.0.1", kind="NetworkPortAggregate")
         found = device("<IP>10.2.0.1</IP><IPS><IP>10.2.0.1</IP><IP>10.3.0.1</IP></IPS><SNMPHOSTNAME>core"
                        "</SNMPHOSTNAME><SERIAL> FOC9 </SERIAL><DESCRIPTION>Cisco IOS</DESCRIPTION><AUTHSNMP>1"
                        "</AUTHSNMP><TYPE>NETWORKING</TYPE><MAC>00:AA:00:AA:00:AA</MAC>")
@@ -648,7 +610,7 @@ def test_snmp_result_creates_a_missing_extension_row_and_internal_port(engine):
           <PORT><IFNUMBER>10102</IFNUMBER><IFDESCR>GigabitEthernet0/2</IFDESCR><IFTYPE>6</IFTYPE></PORT>
         </PORTS>""")
     with engine.begin() as conn:
-        switch = add(conn, schema.glpi_networkequipments, name="old", serial="")
+        switch = insert_row(conn, schema.glpi_networkequipments, name="old", serial="")
         assert update_inventoried_device(conn, "NetworkEquipment", switch, found, NOW)
         equipment = row(conn, schema.glpi_networkequipments, switch)
         assert (equipment["name"], equipment["serial"]) == ("sw2", "FOC777")
@@ -692,7 +654,7 @@ def test_snmp_junk_values_never_crash_and_text_is_fitted(engine):
         </PORTS>
         <PORTS>ignored text</PORTS>""")
     with engine.begin() as conn:
-        switch = add(conn, schema.glpi_networkequipments, name="x")
+        switch = insert_row(conn, schema.glpi_networkequipments, name="x")
         assert update_inventoried_device(conn, "NetworkEquipment", switch, found, NOW)
         equipment = row(conn, schema.glpi_networkequipments, switch)
         assert equipment["name"] == "sw\ufffd" + "n" * 252
@@ -717,7 +679,7 @@ def test_snmp_result_for_a_printer_and_an_unmanaged_device(engine):
                         "<PORTS><PORT><IFNUMBER>1</IFNUMBER><IFNAME>eth0</IFNAME><IP>10.0.0.9</IP></PORT>"
                         "</PORTS>")
     with engine.begin() as conn:
-        printer = add(conn, schema.glpi_printers, name="")
+        printer = insert_row(conn, schema.glpi_printers, name="")
         assert update_inventoried_device(conn, "Printer", printer, found, NOW)
         assert (row(conn, schema.glpi_printers, printer)["memory_size"],
                 row(conn, schema.glpi_printers, printer)["have_ethernet"]) == ("64", 1)
@@ -727,7 +689,7 @@ def test_snmp_result_for_a_printer_and_an_unmanaged_device(engine):
             (printer, "HP", NOW)
         assert asset_ips(conn, "Printer", printer) == ["10.0.0.9"]
 
-        unmanaged = add(conn, unmanageds, name="u")
+        unmanaged = insert_row(conn, unmanageds, name="u")
         assert update_inventoried_device(conn, UNMANAGED, unmanaged, found, NOW)
         assert (row(conn, unmanageds, unmanaged)["name"], row(conn, unmanageds, unmanaged)["sysdescr"]) == \
             ("prn", "HP")
@@ -763,39 +725,6 @@ def test_a_discovered_device_then_its_snmp_inventory(engine):
 
 
 # --- names, comments and value parsing ------------------------------------------------------
-
-def test_links_type_names_and_log_comments():
-    assert item_link("NetworkEquipment", 12) == "[[NetworkEquipment::12]]"
-    assert [type_name(t) for t in ("Computer", "NetworkEquipment", "Printer", UNMANAGED)] == \
-        ["Computers", "Network devices", "Printers", "Unmanaged device"]
-    assert ImportResult("Printer", 3, False).log_comment == \
-        "[==detail==] ==updatetheitem== Printers [[Printer::3]]"
-    assert ImportResult("Printer", 3, False).link == "[[Printer::3]]"
-    assert snmp_update_comment("NetworkEquipment", 1) == \
-        "[==detail==] Update Network devices [[NetworkEquipment::1]]"
-    assert snmp_no_information_comment("Printer", 2) == "[==detail==] No informations [[Printer::2]]"
-    assert snmp_error_comment("SNMP communication error: no response", "Printer", 2) == \
-        "[==detail==] SNMP communication error: no response [[Printer::2]]"
-    assert [itemtype_for_discovery_type(t) for t in ("NETWORKING", "printer", "1", "STORAGE", None)] == \
-        ["NetworkEquipment", "Printer", "Computer", None, None]
-    read = protocol.read_discovered_device
-    assert discovered_name(read({"DNSHOSTNAME": ["h.example"], "NETBIOSNAME": ["NB"], "IP": ["1.2.3.4"]})) == "NB"
-    assert discovered_name(read({"IP": ["1.2.3.4"]})) == "1.2.3.4"
-    assert not snmp_device_has_information(protocol.read_inventoried_device({"INFO": [{"ID": ["1"]}]}))
-
-
-def test_value_parsing():
-    assert normalize_mac("00-1A-2B-3C-4D-5E") == normalize_mac("001a.2b3c.4d5e") == "00:1a:2b:3c:4d:5e"
-    assert normalize_mac("0:1a:2B:3:4d:5") == "00:1a:2b:03:4d:05"
-    assert normalize_mac("  ") is None and normalize_mac("Weird") is None and normalize_mac("1:2:3") is None
-    assert [number(v) for v in ("12", "12 %", "-3", "1.9", "x", None, "99999999999")] == \
-        [12, 12, 0, 1, None, None, 2**31 - 1]
-    assert parse_ip("192.0.2.1").binary == (0, 0, 0xFFFF, 0xC0000201)
-    assert parse_ip("2001:DB8::1").textual == "2001:db8::1"
-    assert parse_ip("0.0.0.0") is None and parse_ip("1.2.3") is None and parse_ip("") is None
-    assert [meaningful_serial(s) for s in ("", "0", "00000000", "Default string", "System Serial Number",
-                                           "ABC123", "VMware-56 4d")] == [False] * 5 + [True, True]
-
 
 def test_an_esx_host_inventory_does_not_overwrite_the_agents_computer(engine):
     """ESX hosts come as INVENTORY with the agent's own DEVICEID: matched by content, never linked."""

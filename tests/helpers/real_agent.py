@@ -15,7 +15,7 @@ Isolation (the agent 2.6 has no ``--vardir`` option; Debian fixes its state fold
   ``include`` of /etc/fusioninventory/conf.d).
 * the network namespace is inherited from the caller: the recorder runs its network scenarios
   inside ``unshare --net`` (only ``lo``), the inventory e2e tests use the host's loopback, the
-  network-task e2e tests enter a private one with ``prefix`` (``nsenter``, tests/e2e/netns.py).
+  network-task e2e tests enter a private one with ``prefix`` (``nsenter``, tests/helpers/netns.py).
 
 Needs root (namespaces, mount).
 """
@@ -157,7 +157,7 @@ def run_agent(
     killing the whole namespace if the agent runs longer than ``timeout`` seconds. ``debug``
     is the log level (1: ``[debug]``; 2: also every XML message, as ``--debug --debug``).
     ``prefix`` goes before the isolation command, e.g. ``nsenter --net=…`` to run the agent in
-    an existing network namespace (tests/e2e/netns.py); it must exec its command (same pid).
+    an existing network namespace (tests/helpers/netns.py); it must exec its command (same pid).
     """
     own_tmp = None
     if workdir is None:

@@ -1,4 +1,4 @@
-"""Issue 4 with everything on, the seed's example: a push task repeated every day; action 1 wakes
+"""Every task feature of the bridge at once: a push task repeated every day; action 1 wakes
 computers, balanced over a module pool; action 2 discovers their range, balanced over the same
 pool, ordered after action 1. Driven through the scheduler's pass with explicit clock values;
 agents are loopback listeners (wake-ups) that take their runs through the app's agent endpoint
@@ -8,7 +8,6 @@ another agent in the same pass. On SQLite and MariaDB."""
 from __future__ import annotations
 
 import ipaddress
-import re
 import time
 import zlib
 from datetime import datetime, timedelta
@@ -21,10 +20,11 @@ from fusion_bridge.services.views import operator_view
 from fusion_bridge.services.admin.base import state_word
 from fusion_bridge.services.admin.task_settings import set_job_settings, set_task_settings
 from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
-from tests.agent_requests import ZLIB_HEADERS, message_xml, prolog
-from tests.task_rows import add_iprange, add_job, add_port, add_task
-from tests.integration.test_balancing import set_module
-from tests.integration.test_wakeup import AgentEmulator, add_agents_with_addresses
+from tests.helpers.agent_emulator import AgentEmulator
+from tests.helpers.agent_requests import (ZLIB_HEADERS, discovery_jobs, message_xml, netdiscovery_report,
+                                          prolog)
+from tests.helpers.inventory_rows import add_agents_with_addresses, add_computer, add_port
+from tests.helpers.task_rows import add_iprange, add_job, add_task, run_logs, set_module
 
 RANGE_START, RANGE_END = "10.5.0.1", "10.5.0.254"
 TASK, WAKE, DISCOVER, RANGE = 1, 1, 2, 7
@@ -37,16 +37,15 @@ def seed_task(engine, ports) -> None:
     add_agents_with_addresses(engine, {agent: ("127.0.0.1", port) for agent, port in zip(AGENTS, ports)})
     with engine.begin() as conn:
         for index, computer in enumerate(COMPUTERS):
-            conn.execute(schema.glpi_computers.insert().values(id=computer, entities_id=0, name=f"pc{computer}",
-                                                               is_deleted=0, is_template=0))
-            add_port(conn, computer, ItemType.COMPUTER, computer, f"00:11:22:33:44:{index:02x}",
-                     f"10.5.0.{20 + index}")
-        add_iprange(conn, RANGE, RANGE_START, RANGE_END)
+            add_computer(conn, f"pc{computer}", computer_id=computer)
+            add_port(conn, ItemType.COMPUTER, computer, mac=f"00:11:22:33:44:{index:02x}",
+                     ip=f"10.5.0.{20 + index}", port_id=computer)
+        add_iprange(conn, RANGE_START, RANGE_END, range_id=RANGE)
         add_task(conn, TASK)
-        add_job(conn, WAKE, TASK, Method.WAKEONLAN,
-                "[" + ",".join(f'{{"Computer":"{c}"}}' for c in COMPUTERS) + "]", "[]")
-        add_job(conn, DISCOVER, TASK, Method.NETWORK_DISCOVERY, f'[{{"PluginFusioninventoryIPRange":"{RANGE}"}}]',
-                "[]")
+        add_job(conn, TASK, "[" + ",".join(f'{{"Computer":"{c}"}}' for c in COMPUTERS) + "]", "[]",
+                Method.WAKEONLAN, job_id=WAKE)
+        add_job(conn, TASK, f'[{{"PluginFusioninventoryIPRange":"{RANGE}"}}]', "[]", Method.NETWORK_DISCOVERY,
+                job_id=DISCOVER)
     set_module(engine, Module.WAKEONLAN, True)
     set_module(engine, Module.NETWORK_DISCOVERY, True)
     set_task_settings(engine, TASK, {"communication": "push", "period": "1d", "push_timeout": 60,
@@ -69,22 +68,12 @@ def take_runs(client, agent: int) -> list[tuple[int, str, str]]:
     """PROLOG; the (pid, IPSTART, IPEND) of each discovery the server hands out (Wake-on-LAN
     runs end with the PROLOG itself)."""
     reply = post(client, prolog(device(agent)))
-    found = []
-    for block in re.findall(r"<OPTION>(.*?)</OPTION>", reply, re.S):
-        if "<NAME>NETDISCOVERY</NAME>" in block:
-            pid = int(re.search(r'PID="(\d+)"', block).group(1))
-            found += [(pid, start, end) for start, end in
-                      re.findall(r'<RANGEIP [^>]*IPSTART="([\d.]+)" IPEND="([\d.]+)"', block)]
-    return found
+    return [(job["pid"], start, end) for job in discovery_jobs(reply) for start, end in job["ranges"]]
 
 
 def discover(client, agent: int, pid: int, start: str, end: str) -> None:
     """The agent's NETDISCOVERY messages for one slice: START, NBIP, END (twice, as 2.x)."""
-    tail = f"<MODULEVERSION>4.2</MODULEVERSION><PROCESSNUMBER>{pid}</PROCESSNUMBER>"
-    count = int(ipaddress.IPv4Address(end)) - int(ipaddress.IPv4Address(start)) + 1
-    for content in (f"<AGENT><AGENTVERSION>2.6-3</AGENTVERSION><START>1</START></AGENT>{tail}",
-                    f"<AGENT><NBIP>{count}</NBIP></AGENT><PROCESSNUMBER>{pid}</PROCESSNUMBER>",
-                    f"<AGENT><END>1</END></AGENT>{tail}", f"<AGENT><END>1</END></AGENT>{tail}"):
+    for content in netdiscovery_report(pid, [(start, end)]):
         post(client, zlib.compress(message_xml(device(agent), "NETDISCOVERY", content)))
 
 
@@ -101,14 +90,6 @@ def runs_of(engine, job: int) -> list:
                    bridge.c.slice_count, bridge.c.pushes)
             .select_from(runs.join(bridge, bridge.c.plugin_fusioninventory_taskjobstates_id == runs.c.id))
             .where(runs.c.plugin_fusioninventory_taskjobs_id == job).order_by(runs.c.id)).all()
-
-
-def comments(engine, run_id: int) -> list[tuple[int, str]]:
-    logs = schema.taskjoblogs
-    with engine.connect() as conn:
-        return [(r.state, r.comment) for r in conn.execute(
-            select(logs.c.state, logs.c.comment).where(logs.c.plugin_fusioninventory_taskjobstates_id == run_id)
-            .order_by(logs.c.id))]
 
 
 class Clock:
@@ -196,7 +177,7 @@ def test_periodic_push_task_wakes_then_discovers_balanced_over_a_pool(engine, cl
         assert sorted(r.items_id for r in wakes if r.execution_id == execution) == list(COMPUTERS)
     [failed] = [r for r in slices if r.state == State.IN_ERROR]
     assert failed.execution_id == 1 and failed.pushes == 1
-    history = comments(engine, failed.id)
+    history = run_logs(engine, failed.id)
     assert [state for state, _ in history] == [Log.PREPARED, Log.INFO, Log.ERROR]
     assert history[1][1].startswith("Agent woken up at http://127.0.0.1:")
     assert history[2][1].startswith("Push failed: the agent did not take the run within 60 s")
