@@ -134,8 +134,12 @@ class RuleInput:
 
     def as_json(self) -> str:
         """The input as PHP's json_encode writes it (``exportArrayToDB``)."""
-        data = {k: list(v) if isinstance(v, tuple) else v for k, v in self.values}
-        return json.dumps(data, separators=(",", ":")).replace("/", "\\/")
+        return php_json({k: list(v) if isinstance(v, tuple) else v for k, v in self.values})
+
+
+def php_json(data) -> str:
+    """``data`` as PHP's json_encode writes it: compact, ``/`` escaped, non-ASCII as ``\\uXXXX``."""
+    return json.dumps(data, separators=(",", ":")).replace("/", "\\/")
 
 
 # --- conditions -----------------------------------------------------------------------------
