@@ -21,6 +21,7 @@ from schema.plugin_network import networkports as pf_networkports
 from schema.plugin_network import printers as pf_printers
 from schema.plugin_network import unmanageds
 
+from . import history
 from . import ports as P
 from .matching import ASSET_TABLES, agent_of_computer, asset_row, find_by_ip, find_by_mac, find_by_serial
 from .names import ImportResult, itemtype_for_discovery_type
@@ -137,7 +138,9 @@ def create_asset(conn: Connection, itemtype: str, entity_id: int, now: datetime,
         values["serial"] = serial
     if locations_id is not None and "locations_id" in table.c:
         values["locations_id"] = locations_id
-    return conn.execute(insert(table).values(fitted(table, values))).inserted_primary_key[0]
+    items_id = conn.execute(insert(table).values(fitted(table, values))).inserted_primary_key[0]
+    history.created(conn, itemtype, items_id, now)
+    return items_id
 
 
 def _promote(conn: Connection, unmanaged_id: int, itemtype: str, now: datetime) -> int:
@@ -147,6 +150,7 @@ def _promote(conn: Connection, unmanaged_id: int, itemtype: str, now: datetime) 
     values = {"entities_id": old["entities_id"], "name": old["name"] or "", "serial": old["serial"] or "",
               "date_mod": now, "date_creation": now}
     items_id = conn.execute(insert(table).values(fitted(table, values))).inserted_primary_key[0]
+    history.created(conn, itemtype, items_id, now)
     P.move_ports(conn, ItemType.UNMANAGED, unmanaged_id, itemtype, items_id, now)
     conn.execute(delete(unmanageds).where(unmanageds.c.id == unmanaged_id))
     return items_id
@@ -176,6 +180,7 @@ def _refresh(conn: Connection, agent_id: int, itemtype: str, items_id: int, foun
     changed = changes(row, fitted(table, wanted))
     if changed:
         conn.execute(update(table).where(table.c.id == items_id).values(**changed, date_mod=now))
+        history.changed(conn, itemtype, items_id, row, changed, now)
     entity_id = row["entities_id"]
 
     if itemtype == ItemType.NETWORK_EQUIPMENT:
@@ -299,6 +304,7 @@ def update_inventoried_device(conn: Connection, itemtype: str, items_id: int, de
     changed = changes(row, fitted(table, wanted))
     if changed:
         conn.execute(update(table).where(table.c.id == items_id).values(**changed, date_mod=now))
+        history.changed(conn, itemtype, items_id, row, changed, now)
     entity_id = row["entities_id"]
 
     if itemtype == ItemType.NETWORK_EQUIPMENT:
