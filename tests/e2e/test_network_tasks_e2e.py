@@ -264,21 +264,21 @@ def option_names(reply: str) -> list[str]:
 
 def add_name_rules(engine) -> None:
     """The loopback snmpd has no serial: with the plugin's default import rules GLPI refuses it
-    ("NetworkEquipment import denied", docs/import-rules.md §3). A site with such devices adds
-    rules importing and linking network devices by name, ranked before the defaults."""
+    ("NetworkEquipment import denied", docs/import-rules.md §3). The site configuration a site
+    with such devices uses: that rule turned off (no rule matching imports the device, and an
+    SNMP result updates the device the agent names) and a rule linking network devices by name."""
     rules_t, criteria_t, actions_t = (schema.TABLES_BY_NAME[name] for name in
                                       ("glpi_rules", "glpi_rulecriterias", "glpi_ruleactions"))
     with engine.begin() as conn:
-        for ranking, name, criteria in (
-                (-2, "NetworkEquipment update (by name)", ((0, "NetworkEquipment"), (10, "1"), (8, "1"))),
-                (-1, "NetworkEquipment import (by name)", ((0, "NetworkEquipment"), (8, "1")))):
-            rule_id = conn.execute(insert(rules_t).values(
-                sub_type="PluginFusioninventoryInventoryRuleImport", ranking=ranking, name=name, match="AND",
-                is_active=1)).inserted_primary_key[0]
-            for index, (condition, pattern) in enumerate(criteria):
-                conn.execute(insert(criteria_t).values(rules_id=rule_id, criteria="itemtype" if index == 0 else "name",
-                                                       condition=condition, pattern=pattern))
-            conn.execute(insert(actions_t).values(rules_id=rule_id, action_type="assign", field="_fusion", value="1"))
+        conn.execute(update(rules_t).where(rules_t.c.name == "NetworkEquipment import denied").values(is_active=0))
+        rule_id = conn.execute(insert(rules_t).values(
+            sub_type="PluginFusioninventoryInventoryRuleImport", ranking=-1, match="AND", is_active=1,
+            name="NetworkEquipment update (by name)")).inserted_primary_key[0]
+        for criterion, condition, pattern in (("itemtype", 0, "NetworkEquipment"), ("name", 10, "1"),
+                                              ("name", 8, "1")):
+            conn.execute(insert(criteria_t).values(rules_id=rule_id, criteria=criterion, condition=condition,
+                                                   pattern=pattern))
+        conn.execute(insert(actions_t).values(rules_id=rule_id, action_type="assign", field="_fusion", value="1"))
 
 
 def discover(engine, netns, bridge, tmp_path, reprepare_if_successful: int = 1
