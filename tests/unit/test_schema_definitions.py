@@ -15,7 +15,7 @@ BRIDGE_NAMES = {table.name for table in schema.BRIDGE_TABLES}
 
 def test_table_lists_cover_the_whole_metadata():
     assert len(schema.PLUGIN_TABLES) == 45
-    assert len(schema.CORE_TABLES) == 15
+    assert len(schema.CORE_TABLES) == 19  # with glpi_rules, _rulecriterias, _ruleactions, glpi_logs
     assert BRIDGE_NAMES == {"glpi_plugin_fusionbridge_meta", "glpi_plugin_fusionbridge_inventories",
                             "glpi_plugin_fusionbridge_agentaddresses", "glpi_plugin_fusionbridge_wakeups",
                             "glpi_plugin_fusionbridge_resttokens",

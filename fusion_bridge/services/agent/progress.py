@@ -17,7 +17,10 @@ import protocol
 import schema
 from fusion_bridge.errors import InvalidRequest, UnknownRun
 from fusion_bridge.services import runs
-from fusion_bridge.services.inventory import (discovery_comment, import_discovered_device, item_link,
+from fusion_bridge.domain.rules import CREATED, LINKED
+from fusion_bridge.services.inventory import rules
+from fusion_bridge.services.inventory import (ImportResult, asset_row, create_asset, discovery_comment,
+                                            import_decided_device, item_link,
                                             snmp_device_has_information, snmp_error_comment,
                                             snmp_no_information_comment, snmp_update_comment,
                                             update_inventoried_device)
@@ -70,18 +73,57 @@ def netdiscovery(conn: Connection, agent_id: int, message: protocol.TaskMessage,
         added, updated = _count_logs(conn, run.id, ADDED), _count_logs(conn, run.id, UPDATED)
         runs.finish(conn, run.id, f"Processed:{added + updated} Created:{added}  Updated:{updated}", now, agent_id)
     elif isinstance(message, protocol.NetDiscoveryDevices):
-        created = 0
+        created = linked = 0
+        rule_pass = rules.RulePass.load(conn, agent_id)
         for device in message.devices:
-            entity = _int(device.entity)
-            result = import_discovered_device(conn, agent_id, device, entity, now)
-            created += result.created
-            runs.add_log(conn, run.id, Log.RUNNING, discovery_comment(result.itemtype, result.items_id, result.created),
-                         now, ItemType.AGENT, agent_id)
+            result = import_by_rules(conn, run.id, rule_pass, device, now)
+            if result is not None:
+                created += result.created
+                linked += not result.created
         runs.add_log(conn, run.id, Log.RUNNING, f"{len(message.devices)} ==devicesfound==", now, ItemType.AGENT, agent_id)
         _update_counters(conn, counters.id, nb_found=counters.nb_found + len(message.devices),
-                         nb_import=counters.nb_import + created,
-                         nb_exists=counters.nb_exists + len(message.devices) - created)
+                         nb_import=counters.nb_import + created, nb_exists=counters.nb_exists + linked)
         _advance_slice(conn, run, message.devices)
+
+
+def import_by_rules(conn: Connection, run_id: int, rule_pass: rules.RulePass, device: protocol.DiscoveredDevice,
+                    now: datetime) -> ImportResult | None:
+    """One DEVICE through GLPI's import, entity and location rules (docs/import-rules.md §3):
+    refused (the plugin's ``==importdenied==`` line and ignored-import row; None), linked or
+    created, with the asset's rule-matched log and the ``==addtheitem==``/``==updatetheitem==``
+    line."""
+    agent_id = rule_pass.agent_id
+    decision = rules.discovery_decision(conn, rule_pass, device)
+    for line in rule_pass.new_skips(decision.imported, decision.entity, decision.location):
+        _log_once(conn, run_id, line, now, agent_id)
+    if decision.refused_by is not None:
+        runs.add_log(conn, run_id, Log.RUNNING, decision.refusal_comment, now, ItemType.AGENT, agent_id)
+        rules.record_refusal(conn, decision, Method.NETWORK_DISCOVERY, now)
+        return None
+    imported = decision.imported
+    fallback = decision.rule_input.get("itemtype") or ItemType.UNMANAGED
+    match = (imported.itemtype, imported.items_id) if imported.kind == LINKED else None
+    create_type = imported.itemtype if imported.kind == CREATED else fallback
+    entity = rules.created_entity(decision, _int(device.entity))
+    result = import_decided_device(conn, agent_id, device, entity, now, match, create_type,
+                                   decision.location.locations_id)
+    if imported.rule is not None:
+        # The plugin records the rule's input only when the rule linked.
+        criteria = decision.rule_input.as_json() if imported.kind == LINKED else None
+        rules.record_match(conn, rule_pass, imported.rule, result.itemtype, result.items_id,
+                           Method.NETWORK_DISCOVERY, now, criteria)
+    runs.add_log(conn, run_id, Log.RUNNING, discovery_comment(result.itemtype, result.items_id, result.created),
+                 now, ItemType.AGENT, agent_id)
+    return result
+
+
+def _log_once(conn: Connection, run_id: int, comment: str, now: datetime, agent_id: int) -> None:
+    """An Info line the run does not have yet (a skipped rule is reported once per run)."""
+    logs = schema.taskjoblogs
+    known = conn.execute(select(logs.c.id).where(logs.c.plugin_fusioninventory_taskjobstates_id == run_id,
+                                                 logs.c.state == Log.INFO, logs.c.comment == comment).limit(1)).first()
+    if known is None:
+        runs.add_log(conn, run_id, Log.INFO, comment, now, ItemType.AGENT, agent_id)
 
 
 def _advance_slice(conn: Connection, run, devices) -> None:
@@ -146,11 +188,41 @@ def snmpquery(conn: Connection, agent_id: int, message: protocol.TaskMessage, no
         runs.add_log(conn, run.id, Log.RUNNING, "1 ==devicesqueried==", now, ItemType.AGENT, agent_id)
         if not snmp_device_has_information(message.device):
             comment = snmp_no_information_comment(itemtype, items_id)
-        elif update_inventoried_device(conn, itemtype, items_id, message.device, now):
-            comment = snmp_update_comment(itemtype, items_id)
         else:
-            comment = f"[==detail==] The device no longer exists {item_link(itemtype, items_id)}"
+            comment = inventory_by_rules(conn, run.id, agent_id, itemtype, items_id, message.device, now)
         runs.add_log(conn, run.id, Log.RUNNING, comment, now, ItemType.AGENT, agent_id)
+
+
+def inventory_by_rules(conn: Connection, run_id: int, agent_id: int, itemtype: str, items_id: int,
+                       device: protocol.InventoriedDevice, now: datetime) -> str:
+    """An SNMP result of a network device or printer through GLPI's import and location rules
+    (docs/import-rules.md §3): refused, or imported into the asset they link to, the asset the
+    agent named (no rule matched), or a new one. Returns the run log line."""
+    target: tuple[str, int] = (itemtype, items_id)
+    locations_id = None
+    if itemtype in (ItemType.NETWORK_EQUIPMENT, ItemType.PRINTER):
+        rule_pass = rules.RulePass.load(conn, agent_id)
+        decision = rules.inventory_decision(conn, rule_pass, itemtype, device)
+        for line in rule_pass.new_skips(decision.imported, decision.entity, decision.location):
+            _log_once(conn, run_id, line, now, agent_id)
+        if decision.refused_by is not None:
+            rules.record_refusal(conn, decision, Method.NETWORK_INVENTORY, now)
+            return decision.refusal_comment
+        imported, locations_id = decision.imported, decision.location.locations_id
+        known = asset_row(conn, itemtype, items_id)
+        if imported.kind == LINKED:
+            target = (imported.itemtype, imported.items_id)
+        elif imported.kind == CREATED or known is None:
+            create_type = imported.itemtype if imported.kind == CREATED else itemtype
+            entity = rules.created_entity(decision, known["entities_id"] if known is not None else 0)
+            target = (create_type, create_asset(conn, create_type, entity, now, device.info.name,
+                                                device.info.serial, locations_id))
+        if imported.rule is not None:
+            rules.record_match(conn, rule_pass, imported.rule, *target, Method.NETWORK_INVENTORY, now,
+                               decision.rule_input.as_json())
+    if update_inventoried_device(conn, *target, device, now, locations_id):
+        return snmp_update_comment(*target)
+    return f"[==detail==] The device no longer exists {item_link(*target)}"
 
 
 def _inventoried_item(run, agent_type: str | None, agent_id_text: str | None) -> tuple[str, int]:

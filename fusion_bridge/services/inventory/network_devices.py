@@ -21,6 +21,7 @@ from schema.plugin_network import networkports as pf_networkports
 from schema.plugin_network import printers as pf_printers
 from schema.plugin_network import unmanageds
 
+from . import history
 from . import ports as P
 from .matching import ASSET_TABLES, agent_of_computer, asset_row, find_by_ip, find_by_mac, find_by_serial
 from .names import ImportResult, itemtype_for_discovery_type
@@ -77,10 +78,22 @@ def import_discovered_device(conn: Connection, agent_id: int, device: Discovered
         match = find_by_mac(conn, [found.mac], preferred)
     if match is None and found.ips:
         match = find_by_ip(conn, found.ips, preferred)
+    return _import(conn, agent_id, found, entity_id, now, match, preferred)
 
+
+def import_decided_device(conn: Connection, agent_id: int, device: DiscoveredDevice, entity_id: int,
+                          now: datetime, match: tuple[str, int] | None, itemtype: str,
+                          locations_id: int | None = None) -> ImportResult:
+    """Import a DEVICE as GLPI's import rules decided (services/inventory/rules.py): refresh the
+    asset ``match`` links it to, else create an ``itemtype`` in ``entity_id``."""
+    conn.execute(select(agents.c.id).where(agents.c.id == agent_id).with_for_update()).first()
+    return _import(conn, agent_id, _Discovered(device), entity_id, now, match, itemtype, locations_id)
+
+
+def _import(conn: Connection, agent_id: int, found: "_Discovered", entity_id: int, now: datetime,
+            match: tuple[str, int] | None, itemtype: str, locations_id: int | None = None) -> ImportResult:
     if match is None:
-        itemtype = preferred
-        items_id = _create(conn, itemtype, entity_id, found, now)
+        items_id = create_asset(conn, itemtype, entity_id, now, found.name, found.serial, locations_id)
         created = True
     else:
         itemtype, items_id = match
@@ -115,14 +128,19 @@ class _Discovered:
         return self.mac if usable_mac(self.mac) else None
 
 
-def _create(conn: Connection, itemtype: str, entity_id: int, found: _Discovered, now: datetime) -> int:
+def create_asset(conn: Connection, itemtype: str, entity_id: int, now: datetime, name: str | None,
+                 serial: str | None = None, locations_id: int | None = None) -> int:
     table = ASSET_TABLES[itemtype]
-    values = {"entities_id": entity_id, "name": found.name or "", "date_mod": now}
+    values = {"entities_id": entity_id, "name": name or "", "date_mod": now}
     if "date_creation" in table.c:
         values["date_creation"] = now
-    if found.serial:
-        values["serial"] = found.serial
-    return conn.execute(insert(table).values(fitted(table, values))).inserted_primary_key[0]
+    if serial:
+        values["serial"] = serial
+    if locations_id is not None and "locations_id" in table.c:
+        values["locations_id"] = locations_id
+    items_id = conn.execute(insert(table).values(fitted(table, values))).inserted_primary_key[0]
+    history.created(conn, itemtype, items_id, now)
+    return items_id
 
 
 def _promote(conn: Connection, unmanaged_id: int, itemtype: str, now: datetime) -> int:
@@ -132,6 +150,7 @@ def _promote(conn: Connection, unmanaged_id: int, itemtype: str, now: datetime) 
     values = {"entities_id": old["entities_id"], "name": old["name"] or "", "serial": old["serial"] or "",
               "date_mod": now, "date_creation": now}
     items_id = conn.execute(insert(table).values(fitted(table, values))).inserted_primary_key[0]
+    history.created(conn, itemtype, items_id, now)
     P.move_ports(conn, ItemType.UNMANAGED, unmanaged_id, itemtype, items_id, now)
     conn.execute(delete(unmanageds).where(unmanageds.c.id == unmanaged_id))
     return items_id
@@ -161,6 +180,7 @@ def _refresh(conn: Connection, agent_id: int, itemtype: str, items_id: int, foun
     changed = changes(row, fitted(table, wanted))
     if changed:
         conn.execute(update(table).where(table.c.id == items_id).values(**changed, date_mod=now))
+        history.changed(conn, itemtype, items_id, row, changed, now)
     entity_id = row["entities_id"]
 
     if itemtype == ItemType.NETWORK_EQUIPMENT:
@@ -245,7 +265,7 @@ def snmp_device_has_information(device: InventoriedDevice) -> bool:
 
 
 def update_inventoried_device(conn: Connection, itemtype: str, items_id: int, device: InventoriedDevice,
-                              now: datetime) -> bool:
+                              now: datetime, locations_id: int | None = None) -> bool:
     """Refresh an asset from an SNMPQUERY DEVICE (INFO, PORTS); False if it no longer exists
     (missing, deleted, a template, or of a type that is no asset).
 
@@ -279,9 +299,12 @@ def update_inventoried_device(conn: Connection, itemtype: str, items_id: int, de
             wanted["memory_size"] = info.memory
     elif itemtype == ItemType.UNMANAGED and sysdescr:
         wanted["sysdescr"] = sysdescr
+    if locations_id is not None and "locations_id" in table.c:
+        wanted["locations_id"] = locations_id  # a location rule's (docs/import-rules.md §5)
     changed = changes(row, fitted(table, wanted))
     if changed:
         conn.execute(update(table).where(table.c.id == items_id).values(**changed, date_mod=now))
+        history.changed(conn, itemtype, items_id, row, changed, now)
     entity_id = row["entities_id"]
 
     if itemtype == ItemType.NETWORK_EQUIPMENT:

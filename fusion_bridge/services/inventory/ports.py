@@ -17,6 +17,7 @@ import schema
 from schema.constants import ItemType
 from schema.plugin_network import networkports as pf_networkports
 
+from . import history
 from .values import IP, fitted, parse_ip
 
 ports = schema.glpi_networkports
@@ -26,6 +27,7 @@ ipaddresses = schema.glpi_ipaddresses
 LOCAL = "NetworkPortLocal"
 ETHERNET = "NetworkPortEthernet"
 AGGREGATE = "NetworkPortAggregate"
+IP_ADDRESS = "IPAddress"
 
 
 def ports_of(conn: Connection, itemtype: str, items_id: int, *, dynamic_only: bool = False):
@@ -50,7 +52,9 @@ def add_port(conn: Connection, itemtype: str, items_id: int, entity_id: int, now
         "date_mod": now,
         "date_creation": now,
     })
-    return conn.execute(insert(ports).values(values)).inserted_primary_key[0]
+    port_id = conn.execute(insert(ports).values(values)).inserted_primary_key[0]
+    history.child_created(conn, ItemType.NETWORK_PORT, port_id, values["name"], itemtype, items_id, now)
+    return port_id
 
 
 def update_port(conn: Connection, port, values: dict, now: datetime) -> bool:
@@ -60,6 +64,9 @@ def update_port(conn: Connection, port, values: dict, now: datetime) -> bool:
     if not changed:
         return False
     conn.execute(update(ports).where(ports.c.id == port["id"]).values(**changed, date_mod=now))
+    history.changed(conn, ItemType.NETWORK_PORT, port["id"], port, changed, now)
+    history.subitem(conn, port["itemtype"], port["items_id"], ItemType.NETWORK_PORT,
+                    history.name_id(changed.get("name", port["name"]), port["id"]), history.UPDATE_SUBITEM, now)
     return True
 
 
@@ -70,12 +77,24 @@ def delete_ports(conn: Connection, port_ids: Sequence[int]) -> None:
         return
     name_ids = select(networknames.c.id).where(
         networknames.c.itemtype == ItemType.NETWORK_PORT, networknames.c.items_id.in_(port_ids))
+    _log_ports_purged(conn, port_ids, name_ids)
     conn.execute(delete(ipaddresses).where(
         ipaddresses.c.itemtype == ItemType.NETWORK_NAME, ipaddresses.c.items_id.in_(name_ids)))
     conn.execute(delete(networknames).where(
         networknames.c.itemtype == ItemType.NETWORK_PORT, networknames.c.items_id.in_(port_ids)))
     conn.execute(delete(pf_networkports).where(pf_networkports.c.networkports_id.in_(port_ids)))
     conn.execute(delete(ports).where(ports.c.id.in_(port_ids)))
+
+
+def _log_ports_purged(conn: Connection, port_ids: list[int], name_ids) -> None:
+    """History of purged ports: a "delete a sub-item" row in their asset's, their own and their
+    network names' rows gone (docs/history.md §2)."""
+    now = datetime.now().replace(microsecond=0)
+    purged = conn.execute(select(ports.c.id, ports.c.name, ports.c.itemtype, ports.c.items_id)
+                          .where(ports.c.id.in_(port_ids))).mappings().all()
+    history.children_purged(conn, ItemType.NETWORK_PORT, purged, "itemtype", "items_id", now)
+    conn.execute(delete(history.glpi_logs).where(history.glpi_logs.c.itemtype == ItemType.NETWORK_NAME,
+                                                 history.glpi_logs.c.items_id.in_(name_ids)))
 
 
 def sync_port_ips(conn: Connection, port_id: int, ips: Sequence[IP], *, entity_id: int, mainitemtype: str,
@@ -103,11 +122,13 @@ def sync_port_ips(conn: Connection, port_id: int, ips: Sequence[IP], *, entity_i
             "date_mod": now,
             "date_creation": now,
         }))).inserted_primary_key[0]
+        history.child_created(conn, ItemType.NETWORK_NAME, name_id, networkname, ItemType.NETWORK_PORT, port_id, now)
     else:
         name_id = name_row.id
         if networkname is not None and name_row.name != networkname:
             conn.execute(update(networknames).where(networknames.c.id == name_id)
                          .values(fitted(networknames, {"name": networkname, "date_mod": now})))
+            history.changed(conn, ItemType.NETWORK_NAME, name_id, {"name": name_row.name}, {"name": networkname}, now)
 
     existing = conn.execute(
         select(ipaddresses.c.id, ipaddresses.c.name, ipaddresses.c.mainitemtype, ipaddresses.c.mainitems_id)
@@ -126,6 +147,10 @@ def sync_port_ips(conn: Connection, port_id: int, ips: Sequence[IP], *, entity_i
             conn.execute(update(ipaddresses).where(ipaddresses.c.id == row.id)
                          .values(mainitemtype=mainitemtype, mainitems_id=mainitems_id))
     if stale:
+        for row in existing:
+            if row.id in stale:
+                history.subitem(conn, ItemType.NETWORK_NAME, name_id, IP_ADDRESS, history.name_id(row.name, row.id),
+                                history.DELETE_SUBITEM, now)
         conn.execute(delete(ipaddresses).where(ipaddresses.c.id.in_(stale)))
     new = [ip for ip in ips if ip not in known]
     if new:
@@ -138,7 +163,15 @@ def sync_port_ips(conn: Connection, port_id: int, ips: Sequence[IP], *, entity_i
             "mainitems_id": mainitems_id,
             "mainitemtype": mainitemtype,
         }) for ip in new])
+        added = conn.execute(select(ipaddresses.c.id, ipaddresses.c.name).where(
+            ipaddresses.c.itemtype == ItemType.NETWORK_NAME, ipaddresses.c.items_id == name_id,
+            ipaddresses.c.name.in_([ip.textual for ip in new])).order_by(ipaddresses.c.id))
+        for row in added:
+            history.child_created(conn, IP_ADDRESS, row.id, row.name, ItemType.NETWORK_NAME, name_id, now,
+                                  own_history=False)
     if not ips and not known and name_row is not None and not keep_others:
+        history.children_purged(conn, ItemType.NETWORK_NAME, [{"id": name_id, "name": name_row.name,
+                                "itemtype": ItemType.NETWORK_PORT, "items_id": port_id}], "itemtype", "items_id", now)
         conn.execute(delete(networknames).where(networknames.c.id == name_id))
 
 
