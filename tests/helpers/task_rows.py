@@ -133,6 +133,16 @@ def run_state(bind, run_id: int) -> int | None:
         return conn.execute(select(runs.c.state).where(runs.c.id == run_id)).scalar()
 
 
+def all_runs(bind, job_id: int | None = None) -> list:
+    """Every run (of job ``job_id`` when given), by id, as mappings."""
+    runs = schema.taskjobstates
+    statement = select(runs).order_by(runs.c.id)
+    if job_id is not None:
+        statement = statement.where(runs.c.plugin_fusioninventory_taskjobs_id == job_id)
+    with reading(bind) as conn:
+        return conn.execute(statement).mappings().all()
+
+
 def run_logs(bind, run_id: int, *, with_item: bool = False) -> list[tuple]:
     """A run's history as (state, comment), oldest first; ``with_item`` adds each line's
     (itemtype, items_id)."""

@@ -14,9 +14,10 @@ import schema
 from fusion_bridge.services.inventory import ImportResult, import_discovered_device
 from fusion_bridge.services.inventory.matching import find_by_ip, find_by_mac
 from fusion_bridge.services.inventory.values import parse_ip
-from tests.agent_requests import ZLIB_HEADERS, prolog
-from tests.integration.test_imports import device
-from tests.task_rows import add_agent, add_job, add_port, add_run, add_task
+from tests.helpers.agent_messages import device
+from tests.helpers.agent_requests import ZLIB_HEADERS, prolog
+from tests.helpers.inventory_rows import add_agent, add_port
+from tests.helpers.task_rows import add_job, add_run, add_task
 
 NOW = datetime(2025, 6, 1, 12, 0, 0)
 DEVICE_ID = "agent-2025-06-01-12-00-00"
@@ -29,7 +30,7 @@ def agents_computer(conn, *addresses: tuple[str, str]) -> None:
                                                       is_deleted=0, is_template=0))
     add_agent(conn, 7, DEVICE_ID, computers_id=COMPUTER_ID)
     for number, (mac, ip) in enumerate(addresses, start=1):
-        add_port(conn, number, "Computer", COMPUTER_ID, mac, ip)
+        add_port(conn, "Computer", COMPUTER_ID, mac=mac, ip=ip, port_id=number)
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.5", "::1", "169.254.10.1", "fe80::1"])
@@ -70,9 +71,10 @@ def test_wake_on_lan_sends_no_all_zero_mac(client, engine):
     with engine.begin() as conn:
         agents_computer(conn, ("00:00:00:00:00:00", "127.0.0.1"), ("02:00:00:00:00:01", "192.0.2.7"))
         conn.execute(insert(schema.glpi_computers).values(id=6, name="loopback only", entities_id=0))
-        add_port(conn, 9, "Computer", 6, "00:00:00:00:00:00")
+        add_port(conn, "Computer", 6, mac="00:00:00:00:00:00", port_id=9)
         add_task(conn, 1)
-        add_job(conn, 1, 1, "wakeonlan", '[{"Computer":"5"},{"Computer":"6"}]', '[{"PluginFusioninventoryAgent":"7"}]')
+        add_job(conn, 1, '[{"Computer":"5"},{"Computer":"6"}]', '[{"PluginFusioninventoryAgent":"7"}]', "wakeonlan",
+                job_id=1)
         add_run(conn, 14, 1, 7, "Computer", COMPUTER_ID)
         add_run(conn, 15, 1, 7, "Computer", 6)
     reply = prolog_reply(client)

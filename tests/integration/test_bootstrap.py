@@ -8,9 +8,10 @@ from sqlalchemy import insert
 import schema
 from fusion_bridge.app import create_app
 from schema.constants import ItemType, Method
-from tests.agent_requests import ZLIB_HEADERS, prolog
-from tests.statements import recorded_statements
-from tests.task_rows import add_agent, add_job, add_run, add_task
+from tests.helpers.agent_requests import ZLIB_HEADERS, prolog
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.statements import recorded_statements
+from tests.helpers.task_rows import add_job, add_run, add_task
 
 DEVICE = "pc-2026-01-01-00-00-00"
 
@@ -28,8 +29,8 @@ def test_the_agent_endpoint_and_the_rest_tasks_share_one_settings_cache(database
             add_agent(conn, 1, DEVICE)
             add_task(conn, 1)
             conn.execute(insert(schema.collects).values(id=1, name="c", entities_id=0, type="file", is_active=1))
-            add_job(conn, 1, 1, Method.COLLECT, '[{"PluginFusioninventoryCollect":"1"}]',
-                    '[{"PluginFusioninventoryAgent":"1"}]')
+            add_job(conn, 1, '[{"PluginFusioninventoryCollect":"1"}]', '[{"PluginFusioninventoryAgent":"1"}]',
+                    Method.COLLECT, job_id=1)
             add_run(conn, 1, 1, 1, ItemType.COLLECT, 1)
         client = app.test_client()
         with recorded_statements(services) as statements:

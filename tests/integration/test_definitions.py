@@ -16,21 +16,12 @@ from fusion_bridge.services.admin import timeslots
 from fusion_bridge.services.admin.definitions import DefinitionError, NotFound
 from schema.constants import ItemType
 from schema.plugin_network import ipranges_configsecurities
+from tests.helpers.admin_api import discovery_task
 from tests.helpers.db import count, insert_row, row, rows
 from tests.helpers.inventory_rows import add_agent
 from tests.helpers.task_rows import add_run
 
 IPRANGE, AGENT = ItemType.IP_RANGE, ItemType.AGENT
-
-
-def discovery_task(engine, agent_id=None):
-    """A task with one discovery action on a new IP range; (task, action, range id, agent id)."""
-    agent_id = agent_id or add_agent(engine, name="pc01")
-    iprange = network.create_iprange(engine, "LAN", "192.168.0.1", "192.168.0.254")
-    task = definitions.create_task(engine, "Discover")
-    action = definitions.add_action(engine, task["id"], "discover", "networkdiscovery",
-                                    [("iprange", iprange["id"])], [("agent", agent_id)])
-    return task, action, iprange["id"], agent_id
 
 
 # --- stored values ---------------------------------------------------------------------------

@@ -15,8 +15,9 @@ from werkzeug.test import Client
 import schema
 from fusion_bridge.app import REST_ENDPOINT, create_app
 from schema.constants import ItemType, Method
-from tests.agent_requests import ZLIB_HEADERS, message_xml
-from tests.task_rows import add_agent, add_job, add_run, add_task
+from tests.helpers.agent_requests import ZLIB_HEADERS, message_xml
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.task_rows import add_job, add_run, add_task
 
 TOKEN = "0123456789abcdef-admin"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -156,7 +157,7 @@ def runs(engine):
         for job, method, itemtype in ((1, Method.COLLECT, ItemType.COLLECT), (2, Method.ESX, ItemType.CREDENTIAL_IP),
                                       (3, Method.DEPLOY, ItemType.DEPLOY_PACKAGE),
                                       (4, Method.NETWORK_INVENTORY, ItemType.PRINTER)):
-            add_job(conn, job, 1, method, f'[{{"{itemtype}":"1"}}]', '[{"PluginFusioninventoryAgent":"1"}]')
+            add_job(conn, 1, f'[{{"{itemtype}":"1"}}]', '[{"PluginFusioninventoryAgent":"1"}]', method, job_id=job)
             add_run(conn, job, job, 1, itemtype, 1)
 
 

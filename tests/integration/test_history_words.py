@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 import schema
 from fusion_bridge.cli.main import main
-from tests.integration.test_admin_api import api, call  # noqa: F401 - the api fixture
-from tests.integration.test_definitions import add_run, discovery_task, insert_row
+from tests.helpers.admin_api import call, discovery_task
+from tests.helpers.db import insert_row
+from tests.helpers.task_rows import add_run
 
 STORED = [
     (7, ""),
@@ -29,7 +30,7 @@ def discovery_with_history(engine):
     switch = insert_row(engine, schema.glpi_networkequipments, name="core-sw", entities_id=0)
     task, action, range_id, agent = discovery_task(engine)
     logs = [(state, comment.format(switch=switch)) for state, comment in STORED]
-    run_id = add_run(engine, action["id"], agent, 3, items_id=range_id, logs=logs)
+    run_id = add_run(engine, job_id=action["id"], agent_id=agent, state=3, items_id=range_id, logs=logs)
     return task, run_id, switch, logs
 
 
@@ -70,7 +71,7 @@ def test_cli_history_in_words(database_url, engine):
     assert stored_comments(engine, run_id) == [comment for _, comment in logs]
 
 
-def test_api_history_and_running_in_words(api, engine, database_url):  # noqa: F811 - the api fixture
+def test_api_history_and_running_in_words(api, engine, database_url):
     task, run_id, switch, logs = discovery_with_history(engine)
     [run] = call(api, "GET", f"/api/history?run={run_id}")["runs"]
     assert [line["comment"] for line in run["logs"]] == words(switch)

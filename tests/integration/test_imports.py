@@ -21,13 +21,12 @@ from fusion_bridge.services.inventory import (
     snmp_device_has_information,
     update_inventoried_device,
 )
-from protocol.decode import message_from_root
-from protocol.xmltree import parse_document
 from schema.plugin_agents import inventorycomputercomputers
 from schema.plugin_network import networkequipments as pf_networkequipments
 from schema.plugin_network import networkports as pf_networkports
 from schema.plugin_network import printers as pf_printers
 from schema.plugin_network import unmanageds
+from tests.helpers.agent_messages import device, message
 from tests.helpers.db import count, insert_row, row, rows
 from tests.helpers.inventory_rows import add_agent, add_port
 
@@ -52,21 +51,9 @@ def recorded(case: str, step: str):
     return protocol.decode_request((folder / "request.body").read_bytes(), meta["content_type"]).message
 
 
-def message(xml: str):
-    data = xml.encode("utf-8")
-    return message_from_root(parse_document(data), data)
-
-
 def inventory(device_id: str, content: str):
     return message(f"<?xml version='1.0' encoding='UTF-8'?><REQUEST><CONTENT>{content}</CONTENT>"
                    f"<DEVICEID>{device_id}</DEVICEID><QUERY>INVENTORY</QUERY></REQUEST>")
-
-
-def device(content: str) -> protocol.DiscoveredDevice:
-    msg = message(f"<REQUEST><CONTENT><DEVICE>{content}</DEVICE><PROCESSNUMBER>5</PROCESSNUMBER></CONTENT>"
-                  "<DEVICEID>a</DEVICEID><QUERY>NETDISCOVERY</QUERY></REQUEST>")
-    [found] = msg.devices
-    return found
 
 
 def snmp_device(content: str) -> protocol.InventoriedDevice:

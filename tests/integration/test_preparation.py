@@ -24,7 +24,7 @@ from schema.plugin_network import networkequipments as pf_networkequipments
 from schema.plugin_network import statediscoveries
 from tests.helpers.db import insert_row
 from tests.helpers.inventory_rows import add_agent, add_computer, add_entity, add_network_device
-from tests.helpers.task_rows import add_iprange, add_job, add_log, add_run, add_task, items_json
+from tests.helpers.task_rows import add_iprange, add_job, add_log, add_run, add_task, all_runs, items_json
 
 # A Wednesday (ISO weekday 3), 10:30:00 = 37800 s after midnight.
 NOW = datetime(2024, 3, 6, 10, 30, 0)
@@ -33,14 +33,6 @@ SECONDS = 10 * 3600 + 30 * 60
 runs_t = schema.taskjobstates
 logs_t = schema.taskjoblogs
 RANGE, AGENT = ItemType.IP_RANGE, ItemType.AGENT
-
-
-def all_runs(engine, job_id=None):
-    statement = select(runs_t).order_by(runs_t.c.id)
-    if job_id is not None:
-        statement = statement.where(runs_t.c.plugin_fusioninventory_taskjobs_id == job_id)
-    with engine.connect() as conn:
-        return conn.execute(statement).mappings().all()
 
 
 def logs_of(engine, run_id):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
+from datetime import datetime
 
 from sqlalchemy import select, update
 
@@ -14,10 +15,12 @@ from fusion_bridge.services.admin.task_settings import set_job_settings
 from fusion_bridge.services.scheduling.preparation import prepare_runs
 from schema.constants import ItemType, Method, TaskjobState as State
 from schema.plugin_deploy import deploygroups, deploygroups_dynamicdatas, deploygroups_staticdatas
-from tests.agent_requests import ZLIB_HEADERS, prolog
-from tests.integration.test_preparation import NOW, add, add_agent, add_computer, add_job, add_task, all_runs
-from tests.task_rows import add_port
+from tests.helpers.agent_requests import ZLIB_HEADERS, prolog
+from tests.helpers.db import insert_row as add
+from tests.helpers.inventory_rows import add_agent, add_computer, add_port
+from tests.helpers.task_rows import add_job, add_task, all_runs
 
+NOW = datetime(2024, 3, 6, 10, 30, 0)
 COMPUTER, AGENT, GROUP = ItemType.COMPUTER, ItemType.AGENT, ItemType.DEPLOY_GROUP
 
 
@@ -28,7 +31,7 @@ def groups_of_computers(engine):
         pcs = [add_computer(conn, name=f"pc{i}") for i in range(4)]
         trashed = add_computer(conn, name="old", is_deleted=1)
         for number, pc in enumerate([*pcs, trashed], start=1):
-            add_port(conn, number, "Computer", pc, f"00:11:22:33:44:{number:02x}")
+            add_port(conn, "Computer", pc, mac=f"00:11:22:33:44:{number:02x}", port_id=number)
         static = add(conn, deploygroups, name="static", type="STATIC")
         for itemtype, item in ((COMPUTER, pcs[0]), (COMPUTER, pcs[1]), ("Printer", 77), (COMPUTER, trashed)):
             add(conn, deploygroups_staticdatas, plugin_fusioninventory_deploygroups_id=static, itemtype=itemtype,

@@ -10,7 +10,7 @@ from lxml import etree
 import protocol
 from protocol import (EmptyReply, IpRange, NetDiscoveryOption, PrologReply, SnmpAuthentication, SnmpQueryOption,
                       SnmpTarget, WakeOnLanOption, write_reply)
-from tests.unit.test_protocol_replies import PLUGIN_PROLOG_SEND, PLUGIN_PROLOG_WITH_JOBS
+from tests.helpers.plugin_replies import PLUGIN_PROLOG_SEND, PLUGIN_PROLOG_WITH_JOBS
 
 PLUGIN_EXAMPLE = PrologReply(
     options=(
