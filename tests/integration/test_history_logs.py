@@ -11,8 +11,9 @@ from sqlalchemy import delete, insert, select
 import schema
 from schema.constants import ItemType, Method
 from schema.glpi_core_rules import glpi_logs
-from tests.agent_requests import ZLIB_HEADERS, message_xml
-from tests.task_rows import add_agent, add_job, add_run, add_task
+from tests.helpers.agent_requests import ZLIB_HEADERS, message_xml
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.task_rows import add_job, add_run, add_task
 
 DEVICE_ID = "scanner-2026-11-25-10-00-00"
 AGENT = 7
@@ -24,7 +25,7 @@ def runs(engine):
     with engine.begin() as conn:
         add_agent(conn, AGENT, DEVICE_ID)
         add_task(conn, 1)
-        add_job(conn, 1, 1, Method.NETWORK_DISCOVERY, '[{"PluginFusioninventoryIPRange":"1"}]', "[]")
+        add_job(conn, 1, '[{"PluginFusioninventoryIPRange":"1"}]', "[]", Method.NETWORK_DISCOVERY, job_id=1)
         add_run(conn, 31, 1, AGENT, ItemType.IP_RANGE, 1, state=1)
 
 
@@ -72,7 +73,7 @@ def test_discovery_then_snmp_inventory_write_glpis_history(client, engine, runs)
     assert rows[2].new_value == f"management ({port})"
 
     with engine.begin() as conn:
-        add_job(conn, 2, 1, Method.NETWORK_INVENTORY, f'[{{"NetworkEquipment":"{switch}"}}]', "[]")
+        add_job(conn, 1, f'[{{"NetworkEquipment":"{switch}"}}]', "[]", Method.NETWORK_INVENTORY, job_id=2)
         add_run(conn, 32, 2, AGENT, ItemType.NETWORK_EQUIPMENT, switch, state=1)
         conn.execute(delete(glpi_logs))
     post(client, "SNMPQUERY", f"<DEVICE><INFO><ID>{switch}</ID><TYPE>NETWORKING</TYPE><NAME>sw-core</NAME>"

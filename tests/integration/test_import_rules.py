@@ -15,8 +15,9 @@ from schema.default_rules import DEFAULT_IMPORT_RULES, IMPORT_SUB_TYPE
 from schema.glpi_core_rules import glpi_ruleactions, glpi_rulecriterias, glpi_rules
 from schema.plugin_agents import ignoredimportdevices, rulematchedlogs
 from schema.plugin_network import unmanageds
-from tests.agent_requests import ZLIB_HEADERS, message_xml
-from tests.task_rows import add_agent, add_iprange, add_job, add_port, add_run, add_task
+from tests.helpers.agent_requests import ZLIB_HEADERS, message_xml
+from tests.helpers.inventory_rows import add_agent, add_port
+from tests.helpers.task_rows import add_iprange, add_job, add_run, add_task
 
 DEVICE_ID = "scanner-2026-11-25-10-00-00"
 AGENT = 7
@@ -28,12 +29,12 @@ def runs(engine):
     """Agent 7 with a discovery run (31) on a range and an SNMP inventory run (32) on switch 40."""
     with engine.begin() as conn:
         add_agent(conn, AGENT, DEVICE_ID, tag="site-b")
-        add_iprange(conn, 1, "10.20.0.1", "10.20.0.254")
+        add_iprange(conn, "10.20.0.1", "10.20.0.254", range_id=1)
         add_task(conn, 1)
-        add_job(conn, 1, 1, Method.NETWORK_DISCOVERY, '[{"PluginFusioninventoryIPRange":"1"}]',
-                f'[{{"PluginFusioninventoryAgent":"{AGENT}"}}]')
-        add_job(conn, 2, 1, Method.NETWORK_INVENTORY, '[{"NetworkEquipment":"40"}]',
-                f'[{{"PluginFusioninventoryAgent":"{AGENT}"}}]')
+        add_job(conn, 1, '[{"PluginFusioninventoryIPRange":"1"}]',
+                f'[{{"PluginFusioninventoryAgent":"{AGENT}"}}]', Method.NETWORK_DISCOVERY, job_id=1)
+        add_job(conn, 1, '[{"NetworkEquipment":"40"}]',
+                f'[{{"PluginFusioninventoryAgent":"{AGENT}"}}]', Method.NETWORK_INVENTORY, job_id=2)
         add_run(conn, DISCOVERY_RUN, 1, AGENT, ItemType.IP_RANGE, 1, state=1)
         add_run(conn, INVENTORY_RUN, 2, AGENT, ItemType.NETWORK_EQUIPMENT, 40, state=1)
         conn.execute(insert(schema.glpi_networkequipments).values(id=40, entities_id=0, name="sw-known",
@@ -149,7 +150,7 @@ def test_site_rule_sends_devices_of_an_ip_range_to_entity_2(client, engine, runs
 def test_a_mac_link_rule_links_instead_of_creating(client, engine, runs):
     with engine.begin() as conn:
         conn.execute(insert(schema.glpi_printers).values(id=5, entities_id=0, name="old-printer"))
-        add_port(conn, 70, ItemType.PRINTER, 5, "00:aa:bb:cc:dd:05")
+        add_port(conn, ItemType.PRINTER, 5, mac="00:aa:bb:cc:dd:05", port_id=70)
     add_rule(engine, IMPORT_SUB_TYPE, -1, "link by mac", [("mac", 8, "1"), ("mac", 10, "1")],
              [("assign", "_fusion", "1")])
     discover(client, "<IP>10.20.0.5</IP><MAC>00:AA:BB:CC:DD:05</MAC><DNSHOSTNAME>prn5</DNSHOSTNAME>")
