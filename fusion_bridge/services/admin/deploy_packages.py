@@ -110,11 +110,11 @@ def create_package(engine: Engine, name: Any, *, entities_id: Any = 0, comment: 
                    is_recursive: Any = False) -> dict:
     """An empty package, with the JSON the plugin gives a new package."""
     with engine.begin() as conn:
-        entity = positive_id(entities_id, "entities_id", allow_zero=True)
+        entity = positive_id(entities_id, "entity", allow_zero=True)
         entity_exists(conn, entity)
         values = {"name": glpi_text(name, "package name", required=True),
                   "comment": glpi_text(comment, "comment", max_chars=65535), "entities_id": entity,
-                  "is_recursive": flag(is_recursive, "is_recursive"), "date_mod": local_now(),
+                  "is_recursive": flag(is_recursive, "recursive"), "date_mod": local_now(),
                   "json": content.encode_order(content.new_order()), "plugin_fusioninventory_deploygroups_id": 0}
         package_id = conn.execute(insert(packages).values(values)).inserted_primary_key[0]
         package = _package_dict(_package_row(conn, package_id), with_content=True)
