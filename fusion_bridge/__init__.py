@@ -22,7 +22,8 @@ log = logging.getLogger("fusion_bridge")
 
 def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     """Build the WSGI app. ``config`` overrides the ``FUSION_BRIDGE_*`` environment."""
-    from fusion_bridge.http import admin, admin_agents, admin_deploy, admin_devices, admin_executions, agent, rest_tasks
+    from fusion_bridge.http import (admin, admin_agents, admin_collect, admin_deploy, admin_deploy_groups,
+                                    admin_devices, admin_esx, admin_executions, agent, rest_tasks)
     from fusion_bridge.http.rest_endpoint import AgentRestEndpoint
     from fusion_bridge.http.xml_endpoint import AgentXmlEndpoint
     from fusion_bridge.runtime import Runtime
@@ -36,7 +37,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin_deploy.bp)  # /api/deploy/...: same token as admin
     app.register_blueprint(admin_executions.bp)
-    for blueprint in (admin_agents.bp, admin_devices.bp):
+    for blueprint in (admin_agents.bp, admin_devices.bp, admin_collect.bp, admin_esx.bp, admin_deploy_groups.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(rest_tasks.bp)  # …/plugins/fusioninventory/b/{deploy,collect,esx}/, before the catch-all
     app.register_blueprint(agent.bp)

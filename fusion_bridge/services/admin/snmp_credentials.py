@@ -194,8 +194,13 @@ def set_device_credential(engine: Engine, device: Any, credential_id: Any) -> di
         # The device row is locked: two callers never both create its extension row.
         itemtype, row = _device(conn, device, lock=True)
         wanted = device_credential_id(credential_id)
-        if wanted and _credential_row(conn, wanted, lock=True).is_deleted:
-            raise DefinitionError(f"SNMP credential {wanted} is in the trash")
+        if wanted:
+            try:
+                credential = _credential_row(conn, wanted, lock=True)
+            except NotFound as missing:
+                raise DefinitionError(missing.message) from None
+            if credential.is_deleted:
+                raise DefinitionError(f"SNMP credential {wanted} is in the trash")
         _assets, extension, key = DEVICES[itemtype]
         existing = conn.execute(select(extension.c.id).where(extension.c[key] == row.id)
                                 .order_by(extension.c.id)).scalars().all()
