@@ -1,5 +1,5 @@
 """The criterion of a dynamic deploy group that the bridge evaluates itself, stored as GLPI's
-search parameters so that GLPI's UI shows it (docs/plugin-semantics.md §9.1 on dynamic groups).
+search parameters so that GLPI's UI shows it (docs/schema.md §6).
 
 GLPI keeps a dynamic group's criteria in ``_deploygroups_dynamicdatas.fields_array``: the PHP
 ``serialize()`` of the search form's ``{"criteria": [...], "metacriteria": ...}``, each

@@ -76,6 +76,8 @@ def _criterion(given: Mapping[str, Any], current: GroupCriterion | None) -> Grou
     for field in ("entity_recursive", "with_agent"):
         if field in given:
             values[field] = bool(flag(given[field], field))
+    if values["entity"] is None and "entity_recursive" not in given:
+        values["entity_recursive"] = False  # cleared with its entity
     try:
         return GroupCriterion(**values)
     except CriterionError as error:
