@@ -51,7 +51,7 @@ def _agent_text(a: dict) -> list[str]:
             f"  version: {_version(a)}   user agent: {a['useragent'] or '-'}",
             f"  last contact: {a['last_contact'] or 'never'}"
             + (f" from {_address(a)} (recorded {address['date']})" if address else ""),
-            f"  computer: " + (f"{a['computer']['id']} {a['computer']['name'] or ''}".rstrip()
+            "  computer: " + (f"{a['computer']['id']} {a['computer']['name'] or ''}".rstrip()
                                if a["computer"] else "none"),
             f"  entity: {a['entities_id']}   locked: {_yes_no(a['locked'])}",
             f"  modules allowed: {', '.join(a['modules']) or 'none'}",

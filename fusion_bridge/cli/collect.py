@@ -40,7 +40,8 @@ def _item_text(kind: str, item: dict) -> str:
 
 def _collect_text(c: dict) -> list[str]:
     lines = [f"collect {c['id']}: {c['name']} ({c['type']})",
-             f"  active: {_yes_no(c['is_active'])}   entity: {c['entities_id']}   recursive: {_yes_no(c['is_recursive'])}"]
+             f"  active: {_yes_no(c['is_active'])}   entity: {c['entities_id']}"
+             f"   recursive: {_yes_no(c['is_recursive'])}"]
     if c.get("comment"):
         lines.append(f"  comment: {c['comment']}")
     items = c.get("items") or []

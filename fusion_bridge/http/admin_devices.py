@@ -1,5 +1,5 @@
 """The SNMP credential of a network device or printer in the admin API:
-``GET|PUT /api/devices/<networkequipment|printer>/<id>/credential`` (``{"credential": 3}``;
+``GET|PATCH /api/devices/<networkequipment|printer>/<id>/credential`` (``{"credential": 3}``;
 ``0`` or ``null`` clears it). The service is ``services.admin.snmp_credentials``.
 """
 
@@ -18,7 +18,7 @@ def show_device_credential(kind: str, device_id: int):
     return _json(snmp_credentials.get_device_credential(_engine(), f"{kind}:{device_id}"))
 
 
-@bp.put("/<kind>/<int:device_id>/credential")
+@bp.patch("/<kind>/<int:device_id>/credential")
 def set_device_credential(kind: str, device_id: int):
     values = user_fields(_body(), {"credential": "credential"}, "device credential")
     if "credential" not in values:

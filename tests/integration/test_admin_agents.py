@@ -42,7 +42,8 @@ def _fleet(engine):
         conn.execute(insert(schema.bridge_inventories).values(
             plugin_fusioninventory_agents_id=busy, device_id="pc07", date=now, query="INVENTORY", size=1,
             content=b"x"))
-        conn.execute(insert(schema.bridge_resttokens).values(plugin_fusioninventory_agents_id=busy, token="t", date=now))
+        conn.execute(insert(schema.bridge_resttokens).values(plugin_fusioninventory_agents_id=busy, token="t",
+                                                             date=now))
     _task, action, range_id, _agent = discovery_task(engine, busy)
     prepared = add_run(engine, action["id"], busy, 0, items_id=range_id, logs=[(7, "")])
     done = add_run(engine, action["id"], busy, 3, items_id=range_id, logs=[(7, ""), (2, "")], uniqid="done")

@@ -106,8 +106,8 @@ def test_cli_esx_hosts_and_credentials(database_url, engine):
     assert "s3cr" not in listing and " set " in listing + " "
     assert cli_json(database_url, "esx", "credential", "show", credential_id)["password"] == "set"
     cli(database_url, "esx", "credential", "update", credential_id, "--password", "n3w", "--username", "admin")
-    assert (row(engine, schema.credentials, stored["id"])["password"], row(engine, schema.credentials,
-                                                                           stored["id"])["username"]) == ("n3w", "admin")
+    changed = row(engine, schema.credentials, stored["id"])
+    assert (changed["password"], changed["username"]) == ("n3w", "admin")
 
     host = cli_json(database_url, "esx", "host", "create", "--name", "esx1", "--address", "esx1.example.com",
                     "--credential", credential_id)
@@ -128,7 +128,8 @@ def test_cli_esx_hosts_and_credentials(database_url, engine):
                       f"agent:{add_agent(engine)}")
     assert "is a target of action(s)" in cli_error(database_url, "esx", "host", "delete", str(host["id"]))
     cli(database_url, "action", "remove", str(action["id"]), "--yes")
-    assert cli(database_url, "esx", "host", "delete", str(host["id"])).stdout.strip() == f"ESX host {host['id']} deleted"
+    assert cli(database_url, "esx", "host", "delete", str(host["id"])).stdout.strip() == \
+        f"ESX host {host['id']} deleted"
     assert cli(database_url, "esx", "credential", "delete", credential_id).stdout.strip() == \
         f"ESX credential {credential_id} deleted"
     assert count(engine, schema.credentials) == count(engine, schema.credentialips) == 0

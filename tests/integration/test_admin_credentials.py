@@ -30,7 +30,8 @@ def test_cli_update_keeps_what_is_not_given_and_never_shows_secrets(database_url
     # Another version drops the former version's fields.
     v2 = cli_json(database_url, "credential", "update", credential_id, "--version", "2c", "--community", "private")
     stored = row(engine, schema.configsecurities, created["id"])
-    assert (v2["version"], stored["username"], stored["auth_passphrase"], stored["community"]) == ("2c", "", "", "private")
+    assert (v2["version"], stored["username"], stored["auth_passphrase"], stored["community"]) == \
+        ("2c", "", "", "private")
     error = cli_error(database_url, "credential", "update", credential_id, "--auth-passphrase", "short")
     assert error == "Error: auth passphrase: only for SNMP version 3"
     assert cli_error(database_url, "credential", "update", "99", "--name", "x") == \
@@ -86,14 +87,15 @@ def test_api_credentials_and_devices(api, engine):
     path = f"/api/credentials/{created['id']}"
     updated = call(api, "PATCH", path, {"community": "other", "name": "lan2"})
     assert (updated["name"], updated["community"]) == ("lan2", "other")
-    assert call(api, "PATCH", path, {"colour": 1}, expect=400)["error"].startswith("unknown credential field(s): colour")
+    assert call(api, "PATCH", path, {"colour": 1}, expect=400)["error"].startswith(
+        "unknown credential field(s): colour")
     switch = insert_row(engine, schema.glpi_networkequipments, name="sw")
     device = f"/api/devices/networkequipment/{switch}/credential"
     assert call(api, "GET", device)["credential"] is None
-    assert call(api, "PUT", device, {"credential": created["id"]})["credential"]["name"] == "lan2"
-    assert call(api, "PUT", device, {}, expect=400)["error"].startswith("credential is required")
+    assert call(api, "PATCH", device, {"credential": created["id"]})["credential"]["name"] == "lan2"
+    assert call(api, "PATCH", device, {}, expect=400)["error"].startswith("credential is required")
     assert call(api, "DELETE", path, expect=400)["error"].startswith(f"SNMP credential {created['id']} is used by 1")
-    assert call(api, "PUT", device, {"credential": None})["credential"] is None
+    assert call(api, "PATCH", device, {"credential": None})["credential"] is None
     assert call(api, "GET", "/api/devices/printer/77/credential", expect=404) == {"error": "printer 77 does not exist"}
     assert call(api, "DELETE", path) == {"id": created["id"], "deleted": True, "purged": False}
     assert call(api, "POST", f"{path}/restore")["is_deleted"] is False

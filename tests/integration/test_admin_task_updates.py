@@ -52,7 +52,8 @@ def test_cli_task_update(database_url, engine):
     prepared = add_run(engine, action["id"], agent, 0, items_id=iprange["id"], logs=[(7, "")])
     updated = cli_json(database_url, "task", "update", str(task["id"]), "--name", "renamed", "--end", "2030-01-01",
                        "--comment", "<night>", "--period", "2h", "--exec-timeslot", "0")
-    assert (updated["name"], updated["datetime_end"], updated["comment"]) == ("renamed", "2030-01-01 00:00:00", "<night>")
+    assert (updated["name"], updated["datetime_end"], updated["comment"]) == \
+        ("renamed", "2030-01-01 00:00:00", "<night>")
     assert updated["settings"]["periodicity_count"] == 2 and updated["is_active"] is True
     assert row(engine, schema.tasks, task["id"])["comment"] == "&lt;night&gt;"
     cleared = cli_json(database_url, "task", "update", str(task["id"]), "--end", "", "--start", "")
@@ -122,7 +123,8 @@ def test_api_takes_the_clis_names_and_the_old_ones(api, engine):
     assert (action["settings"]["pool_max_agents"], action["settings"]["retry_count"], action["settings"]["balance"]) \
         == (4, 2, True)
     assert call(api, "POST", f"/api/tasks/{task['id']}/actions", {
-        "name": "e", "method": "networkdiscovery", "targets": [f"iprange:{iprange['id']}"], "actors": [f"agent:{agent}"],
+        "name": "e", "method": "networkdiscovery", "targets": [f"iprange:{iprange['id']}"],
+        "actors": [f"agent:{agent}"],
         "max_agents": -1}, expect=400) == {"error": "max_agents must be between 0 and 1000000, got -1"}
     assert count(engine, schema.taskjobs) == 1
     patched = call(api, "PATCH", f"/api/actions/{action['id']}", {"pool_max_agents": 7, "name": "again"})

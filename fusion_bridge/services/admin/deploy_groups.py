@@ -261,7 +261,8 @@ def add_computers(engine: Engine, group_id: Any, computers: Any) -> dict:
         if not wanted:
             raise DefinitionError("give at least one computer")
         present = set(conn.execute(select(static.c.items_id).where(
-            static.c.plugin_fusioninventory_deploygroups_id == row.id, static.c.itemtype == ItemType.COMPUTER)).scalars())
+            static.c.plugin_fusioninventory_deploygroups_id == row.id,
+            static.c.itemtype == ItemType.COMPUTER)).scalars())
         _write_static(conn, row.id, [i for i in wanted if i not in present])
         updated = _group_dict(conn, row)
     log.info("deploy group %d: %d computer(s) added", row.id, len(set(wanted) - present))

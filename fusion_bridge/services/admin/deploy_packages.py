@@ -275,8 +275,8 @@ def deploy_package(engine: Engine, package_id: Any, *, computers: Iterable = (),
         # The definitions' own validation, inside this transaction (their public functions
         # would each commit on their own).
         task_values = definitions._task_values(conn, {
-            "name": name, "entities_id": entity, "is_active": active,
-            "reprepare_if_successful": reprepare_if_successful}, None)
+            "name": name, "entities_id": entity, "is_active": flag(active, "active"),
+            "reprepare_if_successful": flag(reprepare_if_successful, "again_after_success")}, None)
         task_values.update(date_creation=local_now(), wakeup_agent_counter=0, wakeup_agent_time=0,
                            is_deploy_on_demand=0)
         task_id = conn.execute(insert(schema.tasks).values(task_values)).inserted_primary_key[0]

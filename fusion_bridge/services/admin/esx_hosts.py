@@ -42,7 +42,8 @@ log = logging.getLogger("fusion_bridge.definitions")
 
 credentials, hosts = schema.credentials, schema.credentialips
 ESX_ITEMTYPE = "PluginFusioninventoryInventoryComputerESX"
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 CREDENTIAL_NAMES = {"name": "name", "username": "username", "password": "password", "entity": "entities_id",
@@ -188,7 +189,8 @@ def _host_values(conn: Connection, given: Mapping[str, Any], current) -> dict:
 
 def _host_dicts(conn: Connection, host_ids: list[int] | None = None, limit: int = 1000) -> list[dict]:
     query = (select(hosts, credentials.c.name.label("credential_name"))
-             .select_from(hosts.outerjoin(credentials, credentials.c.id == hosts.c.plugin_fusioninventory_credentials_id))
+             .select_from(hosts.outerjoin(credentials,
+                                          credentials.c.id == hosts.c.plugin_fusioninventory_credentials_id))
              .order_by(hosts.c.id).limit(limit))
     if host_ids is not None:
         query = query.where(hosts.c.id.in_(host_ids))
