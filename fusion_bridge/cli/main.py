@@ -12,7 +12,8 @@ from dataclasses import asdict
 import click
 
 from fusion_bridge import __version__
-from fusion_bridge.cli import deploy, executions, settings, tasks, wakeup
+from fusion_bridge.cli import (agents, collect, credentials, deploy, deploy_groups, esx, executions, settings, tasks,
+                              updates, wakeup)
 from fusion_bridge.cli.database import open_database, require_tables, shown_url
 from fusion_bridge.cli.options import common, for_group, load_config
 from fusion_bridge.domain.text import plural
@@ -201,4 +202,11 @@ tasks.task.add_command(executions.task_wakeups)
 tasks.action.add_command(settings.action_settings_command)
 for command in (db, serve, prepare, tasks.task, tasks.action, tasks.iprange, tasks.credential, tasks.timeslot,
                 tasks.running, tasks.run_history, wakeup.wakeup_command, deploy.deploy):
+    main.add_command(command)
+tasks.task.add_command(updates.task_update)
+tasks.action.add_command(updates.action_update)
+for command in (credentials.credential_update, credentials.credential_delete, credentials.credential_restore):
+    tasks.credential.add_command(command)
+deploy.deploy.add_command(deploy_groups.group_group)
+for command in (agents.agent_group, credentials.device, collect.collect_group, esx.esx_group):
     main.add_command(command)

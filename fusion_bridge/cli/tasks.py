@@ -17,6 +17,13 @@ from sqlalchemy.engine import Engine
 
 from fusion_bridge.cli.database import open_database
 from fusion_bridge.cli.options import common, for_group
+from fusion_bridge.cli.setting_options import (
+    ACTION_SETTINGS,
+    TASK_SETTINGS,
+    action_setting_options,
+    given,
+    task_setting_options,
+)
 from fusion_bridge.domain.text import plural
 from fusion_bridge.services.admin import definitions
 from fusion_bridge.services.views import history
@@ -71,13 +78,18 @@ def _yes_no(value: bool) -> str:
     return "yes" if value else "no"
 
 
+def settings_text(values: dict) -> str:
+    """``name value`` pairs of a task's or action's bridge settings, in one line."""
+    return ", ".join(f"{name} {'-' if value is None else value}" for name, value in values.items())
+
+
 # --- task ------------------------------------------------------------------------------------
 
 
 @click.group()
 @for_group
 def task() -> None:
-    """Create, list, show, enable, disable and delete tasks."""
+    """Create, list, show, update, enable, disable and delete tasks."""
 
 
 def _task_rows(tasks: list[dict]) -> list[str]:
@@ -99,6 +111,8 @@ def _task_text(t: dict) -> list[str]:
     if "actions" in t and isinstance(t["actions"], list):
         lines.append("actions:")
         lines += ["  " + line for line in _action_rows(t["actions"], with_task=False)]
+    if t.get("settings"):
+        lines.append("bridge settings: " + settings_text(t["settings"]))
     if t.get("runs"):
         lines.append("runs: " + ", ".join(f"{word} {n}" for word, n in t["runs"].items()))
     if "cancelled_runs" in t:
@@ -118,10 +132,14 @@ def _task_text(t: dict) -> list[str]:
 @click.option("--exec-timeslot", "timeslot_exec_id", type=int, default=0, help="Timeslot id for execution.")
 @click.option("--reprepare-if-successful/--no-reprepare-if-successful", default=True, show_default=True,
               help="Run again on targets where the last run succeeded.")
+@task_setting_options
 @common
 def task_create(name: str, database_url: str | None, as_json: bool, **fields) -> None:
-    """Create a task (inactive unless --active)."""
-    _run(database_url, as_json, lambda e: definitions.create_task(e, name, **fields), _task_text)
+    """Create a task (inactive unless --active), with its bridge settings if given (stored with
+    the task: an active task is never prepared without them)."""
+    settings_given = given(fields, TASK_SETTINGS)
+    _run(database_url, as_json,
+         lambda e: definitions.create_task(e, name, **fields, settings_given=settings_given), _task_text)
 
 
 @task.command("list")
@@ -175,7 +193,7 @@ def task_delete(task_id: int, database_url: str | None, as_json: bool) -> None:
 @click.group()
 @for_group
 def action() -> None:
-    """Add, list and remove the actions (jobs) of tasks."""
+    """Add, list, update and remove the actions (jobs) of tasks."""
 
 
 def _action_rows(actions: list[dict], with_task: bool = True) -> list[str]:
@@ -197,15 +215,25 @@ ITEM_HELP = ("type:id; types: " + ", ".join(definitions.ITEM_ALIASES) + " or a f
 @click.option("--actor", "actors", multiple=True, required=True, metavar="TYPE:ID",
               help="Actor, " + ITEM_HELP)
 @click.option("--comment")
+@action_setting_options
 @common
 def action_add(task_id: int, name: str, method: str, targets: tuple[str, ...], actors: tuple[str, ...],
-               comment: str | None, database_url: str | None, as_json: bool) -> None:
-    """Add an action, e.g. --method networkdiscovery --target iprange:1 --actor agent:3."""
+               comment: str | None, database_url: str | None, as_json: bool, **options) -> None:
+    """Add an action, e.g. --method networkdiscovery --target iprange:1 --actor agent:3.
+
+    The pool and balancing settings given are stored with the action, in the same transaction:
+    an active task is never prepared with the action but without them.
+    """
+    settings_given = given(options, ACTION_SETTINGS)
     _run(database_url, as_json,
          lambda e: definitions.add_action(e, task_id, name, method, list(targets), list(actors),
-                                          comment=comment),
-         lambda a: f"action {a['id']} added to task {a['task_id']}: {a['name']} ({a['method']}), "
-                   f"targets {_items(a['targets'])}, actors {_items(a['actors'])}")
+                                          comment=comment, settings_given=settings_given),
+         action_added_text)
+
+
+def action_added_text(a: dict) -> str:
+    return (f"action {a['id']} added to task {a['task_id']}: {a['name']} ({a['method']}), "
+            f"targets {_items(a['targets'])}, actors {_items(a['actors'])}")
 
 
 @action.command("list")
@@ -278,7 +306,7 @@ def iprange_delete(range_id: int, database_url: str | None, as_json: bool) -> No
 @click.group()
 @for_group
 def credential() -> None:
-    """Create and list SNMP credentials."""
+    """Create, list, update, delete and restore SNMP credentials."""
 
 
 def _credential_rows(credentials: list[dict]) -> list[str]:

@@ -90,7 +90,7 @@ def test_crud_round_trip(api, engine):
         expect=201)
     assert [c["rank"] for c in iprange["credentials"]] == [1, 2]
     assert call(api, "POST", "/api/ipranges", {"name": "bad", "ip_start": "10.0.0.9", "ip_end": "10.0.0.1"},
-                expect=400)["error"] == "ip_end 10.0.0.1 is before ip_start 10.0.0.9"
+                expect=400)["error"] == "end 10.0.0.1 is before start 10.0.0.9"
     patched = call(api, "PATCH", f"/api/ipranges/{iprange['id']}", {"credentials": [2]})
     assert [c["id"] for c in patched["credentials"]] == [2]
 

@@ -122,7 +122,7 @@ def test_uploads_are_bounded(database_url, repository, engine):
 @pytest.mark.parametrize("query, body, message", [
     ({}, b"data", "a file name is required"),
     ({"name": "../x"}, b"data", "must be a plain name"),
-    ({"name": "a.bin", "entities_id": "x"}, b"data", "entities_id must be a number"),
+    ({"name": "a.bin", "entities_id": "x"}, b"data", "entity must be a number"),
     ({"name": "a.bin", "entities_id": "4"}, b"data", "entity 4 does not exist"),
     ({"name": "a.bin"}, b"", "send the file as the request body"),
 ])

@@ -93,7 +93,7 @@ def test_errors_are_clear_and_write_nothing(database_url, engine):
     assert "unknown item type 'router'" in result.output
     result = run(database_url, "iprange", "create", "--name", "r", "--start", "10.0.0.1", "--end",
                  "10.0.0.256", expect=1)
-    assert "ip_end must be an IPv4 address" in result.output
+    assert "end must be an IPv4 address" in result.output
     result = run(database_url, "timeslot", "create", "--name", "s", "--entry", "1 18:00-08:00", expect=1)
     assert "the end must be after the begin" in result.output
     result = run(database_url, "credential", "create", "--name", "c", "--version", "3", "--username", "u",

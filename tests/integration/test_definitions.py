@@ -95,8 +95,8 @@ def test_rows_written_by_glpi_are_read_in_object_form(engine):
     ({"name": "  "}, "task name is required"),
     ({"name": "x" * 256}, "too long"),
     ({"name": "t", "entities_id": 99}, "entity 99 does not exist"),
-    ({"name": "t", "datetime_end": "2024-01-01"}, "needs a datetime_start"),
-    ({"name": "t", "datetime_start": "2024-02-01", "datetime_end": "2024-01-01"}, "before datetime_start"),
+    ({"name": "t", "datetime_end": "2024-01-01"}, "end needs a start"),
+    ({"name": "t", "datetime_start": "2024-02-01", "datetime_end": "2024-01-01"}, "end is before start"),
     ({"name": "t", "datetime_start": "yesterday"}, "must be a date"),
     ({"name": "t", "timeslot_exec_id": 42}, "timeslot 42 does not exist"),
     ({"name": "t", "is_active": "maybe"}, "true or false"),
@@ -169,9 +169,9 @@ def test_iprange_with_ranked_credentials(engine):
 
 
 @pytest.mark.parametrize("start, end, credentials, message", [
-    ("10.0.0.300", "10.0.0.1", (), "ip_start must be an IPv4 address"),
-    ("10.0.0.1", "::1", (), "ip_end must be an IPv4 address"),
-    ("10.0.0.9", "10.0.0.1", (), "before ip_start"),
+    ("10.0.0.300", "10.0.0.1", (), "start must be an IPv4 address"),
+    ("10.0.0.1", "::1", (), "end must be an IPv4 address"),
+    ("10.0.0.9", "10.0.0.1", (), "end 10.0.0.1 is before start 10.0.0.9"),
     ("10.0.0.1", "10.0.0.9", (999,), "SNMP credential 999 does not exist"),
     ("10.0.0.1", "10.0.0.9", (1, 1), "given twice"),
 ])

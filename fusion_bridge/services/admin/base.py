@@ -109,6 +109,34 @@ def reject_unknown(values: Mapping[str, Any], allowed: Iterable[str], what: str)
                               f"(known: {', '.join(sorted(allowed))})")
 
 
+def user_fields(given: Mapping[str, Any], names: Mapping[str, str], what: str,
+                aliases: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``given`` keyed by user-facing names, the values keyed by the names the code uses.
+
+    The user-facing name of a field is the CLI option's, ``-`` written ``_`` (``--max-agents``
+    is ``max_agents``): the API takes the same names, so an error can name the field the way
+    the administrator wrote it. ``names`` maps user-facing names to the code's; the code's own
+    names (``pool_max_agents``, ``entities_id``), and ``aliases`` (old name → user-facing
+    name), are still accepted. A field given under two of its names is refused.
+    """
+    accepted: dict[str, str] = {internal: user for user, internal in names.items() if internal != user}
+    accepted.update(aliases or {})
+    accepted.update({user: user for user in names})
+    unknown = sorted(key for key in given if key not in accepted)
+    if unknown:
+        raise DefinitionError(f"unknown {what} field(s): {', '.join(unknown)} "
+                              f"(known: {', '.join(sorted(names))})")
+    values: dict[str, Any] = {}
+    seen: dict[str, str] = {}
+    for key, value in given.items():
+        user = accepted[key]
+        if user in seen:
+            raise DefinitionError(f"{user} is given twice (as {seen[user]} and {key})")
+        seen[user] = key
+        values[names[user]] = value
+    return values
+
+
 def entity_exists(conn: Connection, entities_id: int) -> None:
     entities = schema.glpi_entities
     if conn.execute(select(entities.c.id).where(entities.c.id == entities_id)).first() is None:

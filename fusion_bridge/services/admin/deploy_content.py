@@ -280,7 +280,7 @@ def file_entry(name: Any, *, p2p: Any = False, p2p_retention_minutes: Any = 0, u
     if len(text) > 255:
         raise DefinitionError("file name is longer than 255 characters")
     return {"name": text, "p2p": _flag(p2p, "p2p"),
-            "p2p-retention-duration": _integer(p2p_retention_minutes, "p2p-retention-duration (minutes)", 0),
+            "p2p-retention-duration": _integer(p2p_retention_minutes, "p2p_retention (minutes)", 0),
             "uncompress": _flag(uncompress, "uncompress")}
 
 

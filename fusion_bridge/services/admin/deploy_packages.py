@@ -110,11 +110,11 @@ def create_package(engine: Engine, name: Any, *, entities_id: Any = 0, comment: 
                    is_recursive: Any = False) -> dict:
     """An empty package, with the JSON the plugin gives a new package."""
     with engine.begin() as conn:
-        entity = positive_id(entities_id, "entities_id", allow_zero=True)
+        entity = positive_id(entities_id, "entity", allow_zero=True)
         entity_exists(conn, entity)
         values = {"name": glpi_text(name, "package name", required=True),
                   "comment": glpi_text(comment, "comment", max_chars=65535), "entities_id": entity,
-                  "is_recursive": flag(is_recursive, "is_recursive"), "date_mod": local_now(),
+                  "is_recursive": flag(is_recursive, "recursive"), "date_mod": local_now(),
                   "json": content.encode_order(content.new_order()), "plugin_fusioninventory_deploygroups_id": 0}
         package_id = conn.execute(insert(packages).values(values)).inserted_primary_key[0]
         package = _package_dict(_package_row(conn, package_id), with_content=True)
@@ -275,8 +275,8 @@ def deploy_package(engine: Engine, package_id: Any, *, computers: Iterable = (),
         # The definitions' own validation, inside this transaction (their public functions
         # would each commit on their own).
         task_values = definitions._task_values(conn, {
-            "name": name, "entities_id": entity, "is_active": active,
-            "reprepare_if_successful": reprepare_if_successful}, None)
+            "name": name, "entities_id": entity, "is_active": flag(active, "active"),
+            "reprepare_if_successful": flag(reprepare_if_successful, "again_after_success")}, None)
         task_values.update(date_creation=local_now(), wakeup_agent_counter=0, wakeup_agent_time=0,
                            is_deploy_on_demand=0)
         task_id = conn.execute(insert(schema.tasks).values(task_values)).inserted_primary_key[0]
