@@ -13,7 +13,7 @@ from schema.plugin_network import unmanageds
 
 from .names import ASSET_TYPES
 from .ports import LOCAL, ipaddresses, networknames, ports
-from .values import IP
+from .values import IP, NULL_MAC
 
 ASSET_TABLES: dict[str, Table] = {
     ItemType.COMPUTER: schema.glpi_computers,
@@ -85,7 +85,8 @@ def find_by_mac(conn: Connection, macs: Iterable[str], preferred: str | None = N
 
 
 def find_by_ip(conn: Connection, ips: Iterable[IP], preferred: str | None = None) -> Match | None:
-    """An asset holding one of ``ips`` on a port that is not its loopback (NetworkPortLocal)."""
+    """An asset holding one of ``ips`` on a port that is not its loopback: a NetworkPortLocal,
+    or the port with the all-zero MAC that the plugin makes of ``lo`` (an Ethernet port)."""
     ips = list(ips)
     if not ips:
         return None
@@ -107,6 +108,7 @@ def find_by_ip(conn: Connection, ips: Iterable[IP], preferred: str | None = None
             ports.c.is_deleted == 0,
             ports.c.itemtype.in_(ASSET_TYPES),
             or_(ports.c.instantiation_type.is_(None), ports.c.instantiation_type != LOCAL),
+            or_(ports.c.mac.is_(None), ports.c.mac != NULL_MAC),
             or_(*address_matches),
         )
     ).all()
