@@ -86,8 +86,12 @@ def db_init(database_url: str | None) -> None:
 
 @db.command("check")
 @database_option
-def db_check(database_url: str | None) -> None:
-    """Report, table by table, whether the database has what the bridge needs."""
+@click.option("--scheduler/--no-scheduler", default=True,
+              help="Whether the bridge serving this database runs its scheduler (serve's default: on); "
+                   "then the plugin's competing cron tasks must be disabled (`db takeover`).")
+def db_check(database_url: str | None, scheduler: bool) -> None:
+    """Report, table by table, whether the database has what the bridge needs, and the plugin's
+    cron tasks that would prepare, wake up or clean up next to the bridge's scheduler."""
     from schema import check_database
 
     config = _config(database_url=database_url)
@@ -100,8 +104,15 @@ def db_check(database_url: str | None) -> None:
         engine.dispose()
     for line in _check_lines(report):
         click.echo(line)
+    for task in report.cron_tasks:
+        click.echo(f"{'enabled' if task.enabled else 'disabled':10s} GLPI cron task {task.label} ({task.purpose})")
     if not report.ok:
         click.echo("The database is not ready: run `fusion-bridge db init` (or install the plugin in GLPI).", err=True)
+        sys.exit(1)
+    if scheduler and report.competing():
+        click.echo(f"{len(report.competing())} plugin cron task(s) would compete with the bridge's scheduler: "
+                   "run `fusion-bridge db takeover` (undo with `db handback`), or serve with --no-scheduler.",
+                   err=True)
         sys.exit(1)
 
 
@@ -195,3 +206,4 @@ from fusion_bridge.cli import wakeup as cli_wakeup  # noqa: E402,F401
 from fusion_bridge.cli import settings as cli_settings  # noqa: E402,F401
 from fusion_bridge.cli import deploy as cli_deploy  # noqa: E402,F401
 from fusion_bridge.cli import executions as cli_executions  # noqa: E402,F401
+from fusion_bridge.cli import crontasks as cli_crontasks  # noqa: E402,F401
