@@ -61,7 +61,7 @@ def import_computer_inventory(conn: Connection, agent_id: int, inventory: Invent
     if computer is None:
         values = fitted(computers, {
             "entities_id": agent.entities_id or 0,
-            # NULL where the agent sent nothing, as in GLPI (docs/plugin-semantics.md §14).
+            # NULL where the agent sent nothing, as in GLPI (docs/plugin-semantics.md §7.4).
             "name": name or None,
             "serial": serial or None,
             "uuid": uuid or None,
@@ -144,7 +144,7 @@ class _Card:
 def _cards(content: dict) -> list[_Card]:
     """NETWORKS entries with a MAC, one per (DESCRIPTION, MAC), with all their addresses; type,
     number and speed as the plugin sets them from the card's first entry (``lo`` is an Ethernet
-    port numbered 0, docs/plugin-semantics.md §14)."""
+    port numbered 0, docs/plugin-semantics.md §7.4)."""
     cards: dict[tuple[str, str], _Card] = {}
     for entry in nodes(content, "NETWORKS"):
         mac = normalize_mac(text(entry, "MACADDR"))

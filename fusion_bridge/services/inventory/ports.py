@@ -34,7 +34,7 @@ TYPES_WITH_ROW = (ETHERNET, FIBERCHANNEL)
 
 
 def computer_port_type(agent_type: str | None, mac: str | None, wwn: str | None = None) -> str:
-    """The ``instantiation_type`` the plugin gives a NETWORKS entry (docs/plugin-semantics.md §14):
+    """The ``instantiation_type`` the plugin gives a NETWORKS entry (docs/plugin-semantics.md §7.4):
     ``TYPE`` exactly ``Ethernet``, ``wifi``/``IEEE``, ``fibrechannel``/``fiberchannel`` (or a WWN),
     else Ethernet when it has a MAC — the loopback's all-zero MAC included — else Local."""
     if agent_type == "Ethernet":
