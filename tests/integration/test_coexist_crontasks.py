@@ -102,3 +102,17 @@ def test_handback_leaves_a_task_enabled_again_meanwhile(db, engine):
 def test_takeover_needs_the_bridge_tables(tmp_path):
     url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
     assert "db init" in cli(url, "takeover", expect=1).output
+
+
+def test_the_scheduler_warns_at_start_while_they_compete(db, engine, caplog):
+    from fusion_bridge.scheduler import Scheduler, SchedulerSettings
+
+    scheduler = Scheduler(engine, SchedulerSettings())
+    with caplog.at_level("WARNING", logger="fusion_bridge.scheduler"):
+        scheduler.warn_competing_cron_tasks()
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "fusion_bridge.scheduler"]
+    assert "PluginFusioninventoryTask/taskscheduler" in warning and "db takeover" in warning
+    cli(db, "takeover")
+    caplog.clear()
+    scheduler.warn_competing_cron_tasks()
+    assert [r for r in caplog.records if r.name == "fusion_bridge.scheduler"] == []
