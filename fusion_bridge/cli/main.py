@@ -12,8 +12,8 @@ from dataclasses import asdict
 import click
 
 from fusion_bridge import __version__
-from fusion_bridge.cli import (agents, collect, credentials, deploy, deploy_groups, esx, executions, settings, tasks,
-                              updates, wakeup)
+from fusion_bridge.cli import (agents, collect, credentials, crontasks, deploy, deploy_groups, esx, executions, settings,
+                              tasks, updates, wakeup)
 from fusion_bridge.cli.database import open_database, require_tables, shown_url
 from fusion_bridge.cli.options import common, for_group, load_config
 from fusion_bridge.domain.text import plural
@@ -85,19 +85,32 @@ def db_init(database_url: str | None, as_json: bool) -> None:
 
 @db.command("check")
 @common
-def db_check(database_url: str | None, as_json: bool) -> None:
-    """Report, table by table, whether the database has what the bridge needs."""
+@click.option("--scheduler/--no-scheduler", default=True,
+              help="Whether the bridge serving this database runs its scheduler (serve's default: on); "
+                   "then the plugin's competing cron tasks must be disabled (`db takeover`).")
+def db_check(database_url: str | None, as_json: bool, scheduler: bool) -> None:
+    """Report, table by table, whether the database has what the bridge needs, and the plugin's
+    cron tasks that would prepare, wake up or clean up next to the bridge's scheduler."""
     from schema import check_database
 
     with open_database(database_url) as engine:
         report = check_database(engine)
     if as_json:
-        _echo_json({"ok": report.ok, "problems": report.problems(), **asdict(report)})
+        _echo_json({"ok": report.ok, "problems": report.problems(), **asdict(report),
+                    "competing_cron_tasks": [task.label for task in report.competing()] if scheduler else []})
     else:
         for line in _check_lines(report):
             click.echo(line)
+        for task in report.cron_tasks:
+            click.echo(f"{'enabled' if task.enabled else 'disabled':10s} GLPI cron task {task.label} "
+                       f"({task.purpose})")
     if not report.ok:
         click.echo("The database is not ready: run `fusion-bridge db init` (or install the plugin in GLPI).", err=True)
+        sys.exit(1)
+    if scheduler and report.competing():
+        click.echo(f"{len(report.competing())} plugin cron task(s) would compete with the bridge's scheduler: "
+                   "run `fusion-bridge db takeover` (undo with `db handback`), or serve with --no-scheduler.",
+                   err=True)
         sys.exit(1)
 
 
@@ -210,3 +223,5 @@ for command in (credentials.credential_update, credentials.credential_delete, cr
 deploy.deploy.add_command(deploy_groups.group_group)
 for command in (agents.agent_group, credentials.device, collect.collect_group, esx.esx_group):
     main.add_command(command)
+db.add_command(crontasks.db_takeover)
+db.add_command(crontasks.db_handback)

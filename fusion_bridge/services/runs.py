@@ -12,7 +12,9 @@ workers moving one run, one wins. A move the table forbids raises ``IllegalTrans
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import threading
 import time
 from datetime import datetime
 from functools import lru_cache
@@ -34,14 +36,32 @@ CHUNK = 900  # ids per IN list of the bulk moves
 INSERT_BATCH = 10_000  # rows per multi-row INSERT of new runs and their logs
 
 
-def new_uniqid() -> str:
-    """Like PHP's ``uniqid('', true)``: time in hex, then random digits.
+_UNIQID_SPACE = 1 << 20  # what 5 hex digits hold
+_uniqid_lock = threading.Lock()
+_uniqid_counter: dict[str, int] = {"pid": -1, "next": 0}
 
-    The plugin's plain 13-hex ``uniqid()`` collides when many runs are prepared in the same
-    microsecond by several processes; the random part makes that practically impossible.
+
+def new_uniqid() -> str:
+    """13 hex digits, the length of the plugin's PHP ``uniqid()``: 8 for the time in seconds,
+    then 5 more.
+
+    PHP's last 5 are the microseconds, so two processes preparing in the same microsecond get
+    the same value (and one process preparing 40,000 runs a second would too). Here they come
+    from a counter that each process starts at a random point — chosen again after a fork, by
+    pid, since gunicorn workers and the scheduler are forks of one parent: one process never
+    repeats a value within a second unless it hands out 2^20 in that second, and two processes
+    collide only when their stretches of the counter overlap in the same second (a chance of
+    about (a + b) / 2^20 for a and b ids handed out by each in that second). A run is read back
+    by its uniqid only within its job and among ids just inserted (``insert_prepared``), and
+    the plugin's own values can only meet ours in the same second.
     """
-    now = time.time()
-    return f"{int(now):08x}{int(now * 1_000_000) % 1_000_000:05x}.{secrets.randbelow(10**8):08d}"
+    with _uniqid_lock:
+        state = _uniqid_counter
+        if state["pid"] != os.getpid():
+            state["pid"], state["next"] = os.getpid(), secrets.randbelow(_UNIQID_SPACE)
+        suffix = state["next"]
+        state["next"] = (suffix + 1) % _UNIQID_SPACE
+    return f"{int(time.time()) & 0xFFFFFFFF:08x}{suffix:05x}"
 
 
 def log_row(run_id: int, state: int, comment: str, when: datetime, itemtype: str | None = ItemType.AGENT,

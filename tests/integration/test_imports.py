@@ -98,7 +98,8 @@ def test_real_inventory_creates_the_computer_ports_addresses_and_links_the_agent
         computers_id = import_computer_inventory(conn, agent_id, msg, NOW)
 
         computer = row(conn, computers, computers_id)
-        assert (computer["name"], computer["serial"], computer["uuid"]) == ("vm", "", "")
+        # NULL where the agent sent nothing (an empty SSN, no UUID), as GLPI writes them.
+        assert (computer["name"], computer["serial"], computer["uuid"]) == ("vm", None, None)
         assert (computer["entities_id"], computer["is_dynamic"], computer["is_deleted"]) == (0, 1, 0)
         assert computer["date_creation"] == NOW and computer["date_mod"] == NOW
 
@@ -106,8 +107,10 @@ def test_real_inventory_creates_the_computer_ports_addresses_and_links_the_agent
         assert set(found) == {("lo", "00:00:00:00:00:00"), ("ifb0", "e2:93:ea:6e:17:01"),
                               ("ifb1", "f2:3c:fe:2a:c6:23"), ("eth0", "02:fc:00:00:00:01")}
         lo, eth0 = found["lo", "00:00:00:00:00:00"], found["eth0", "02:fc:00:00:00:01"]
-        assert lo["instantiation_type"] == "NetworkPortLocal"
-        assert eth0["instantiation_type"] == "NetworkPortEthernet"
+        # As the plugin: the loopback has a MAC (all zero), so it is Ethernet; virtual devices
+        # are numbered 0, the others 1.
+        assert (lo["instantiation_type"], lo["logical_number"]) == ("NetworkPortEthernet", 0)
+        assert (eth0["instantiation_type"], eth0["logical_number"]) == ("NetworkPortEthernet", 1)
         assert all(p["is_dynamic"] == 1 and p["entities_id"] == 0 for p in found.values())
         # Several NETWORKS entries of one card are one port with all its addresses.
         assert port_ips(conn, lo["id"]) == ["127.0.0.1", "::1"]

@@ -15,7 +15,8 @@ BRIDGE_NAMES = {table.name for table in schema.BRIDGE_TABLES}
 
 def test_table_lists_cover_the_whole_metadata():
     assert len(schema.PLUGIN_TABLES) == 45
-    assert len(schema.CORE_TABLES) == 19  # with glpi_rules, _rulecriterias, _ruleactions, glpi_logs
+    # 15, the 9 tables of a port's type and links, glpi_rules, _rulecriterias, _ruleactions, glpi_logs
+    assert len(schema.CORE_TABLES) == 28
     assert BRIDGE_NAMES == {"glpi_plugin_fusionbridge_meta", "glpi_plugin_fusionbridge_inventories",
                             "glpi_plugin_fusionbridge_agentaddresses", "glpi_plugin_fusionbridge_wakeups",
                             "glpi_plugin_fusionbridge_resttokens",

@@ -156,6 +156,7 @@ def create_task(engine: Engine, name: str, *, entities_id: int = 0, comment: str
         values.update(date_creation=local_now(), wakeup_agent_counter=0, wakeup_agent_time=0,
                       is_deploy_on_demand=0)
         task_id = conn.execute(insert(tasks).values(values)).inserted_primary_key[0]
+        _forget_bridge_rows(conn, task_id)  # left by a purged task that had this id
         if setting_values:
             settings.store_task_settings(conn, task_id, setting_values)
         task = _task_dict(_task_row(conn, task_id))
@@ -251,11 +252,25 @@ def _cancel_prepared(conn: Connection, task_id: int) -> int:
                                       only_from=(State.PREPARED,)))
 
 
+def _forget_bridge_rows(conn: Connection, task_id: int | None = None, job_ids=()) -> None:
+    """The bridge's own rows of a task and of actions (settings, execution), which must not
+    outlive them nor be inherited by a new task or action that gets the same id."""
+    if task_id is not None:
+        bridge_tasks = schema.bridge_tasks
+        conn.execute(delete(bridge_tasks).where(bridge_tasks.c.plugin_fusioninventory_tasks_id == task_id))
+    if job_ids:
+        conn.execute(delete(schema.bridge_taskjobs)
+                     .where(schema.bridge_taskjobs.c.plugin_fusioninventory_taskjobs_id.in_(list(job_ids))))
+
+
 def _delete_runs_of_jobs(conn: Connection, job_ids) -> tuple[int, int]:
-    """Delete the runs of these actions and their logs; (runs, logs) deleted."""
+    """Delete the runs of these actions and their logs (and the bridge's rows of them);
+    (runs, logs) deleted."""
     run_ids = select(runs.c.id).where(runs.c.plugin_fusioninventory_taskjobs_id.in_(job_ids))
     deleted_logs = conn.execute(
         delete(logs).where(logs.c.plugin_fusioninventory_taskjobstates_id.in_(run_ids))).rowcount
+    conn.execute(delete(schema.bridge_runs).where(
+        schema.bridge_runs.c.plugin_fusioninventory_taskjobstates_id.in_(run_ids)))
     deleted_runs = conn.execute(
         delete(runs).where(runs.c.plugin_fusioninventory_taskjobs_id.in_(job_ids))).rowcount
     return deleted_runs, deleted_logs
@@ -273,6 +288,7 @@ def delete_task(engine: Engine, task_id: Any) -> dict:
             deleted_runs, deleted_logs = deleted_runs + r, deleted_logs + n
         conn.execute(delete(jobs).where(jobs.c.plugin_fusioninventory_tasks_id == task.id))
         conn.execute(delete(tasks).where(tasks.c.id == task.id))
+        _forget_bridge_rows(conn, task.id, job_ids)
     log.info("task %d deleted with %d action(s), %d run(s)", task.id, len(job_ids), deleted_runs)
     return {"id": task.id, "deleted": True, "actions": len(job_ids), "runs": deleted_runs,
             "logs": deleted_logs}
@@ -376,6 +392,7 @@ def add_action(engine: Engine, task_id: Any, name: str, method: str, targets: It
         values.update(plugin_fusioninventory_tasks_id=task.id, entities_id=task.entities_id,
                       date_creation=local_now(), rescheduled_taskjob_id=0)
         action_id = conn.execute(insert(jobs).values(values)).inserted_primary_key[0]
+        _forget_bridge_rows(conn, job_ids=[action_id])  # left by a purged action that had this id
         if setting_values:
             settings.store_job_settings(conn, action_id, setting_values)
         action = _action_dict(conn, _action_row(conn, action_id))
@@ -430,5 +447,6 @@ def remove_action(engine: Engine, action_id: Any) -> dict:
         row = _action_row(conn, action_id, lock=True)
         deleted_runs, deleted_logs = _delete_runs_of_jobs(conn, [row.id])
         conn.execute(delete(jobs).where(jobs.c.id == row.id))
+        _forget_bridge_rows(conn, job_ids=[row.id])
     log.info("action %d removed with %d run(s)", row.id, deleted_runs)
     return {"id": row.id, "deleted": True, "runs": deleted_runs, "logs": deleted_logs}

@@ -20,7 +20,7 @@ from schema.plugin_network import unmanageds
 
 from .names import ASSET_TYPES
 from .ports import LOCAL, ipaddresses, networknames, ports
-from .values import IP, usable_mac
+from .values import IP, NULL_MAC, usable_mac
 
 ASSET_TABLES: dict[str, Table] = {
     ItemType.COMPUTER: schema.glpi_computers,
@@ -100,7 +100,8 @@ def find_by_mac(conn: Connection, macs: Iterable[str], preferred: str | None = N
 
 
 def find_by_ip(conn: Connection, ips: Iterable[IP], preferred: str | None = None) -> Match | None:
-    """An asset holding one of ``ips`` on a port that is not its loopback (NetworkPortLocal);
+    """An asset holding one of ``ips`` on a port that is not its loopback: a NetworkPortLocal,
+    or the port with the all-zero MAC that the plugin makes of ``lo`` (an Ethernet port);
     addresses that identify no device are left out."""
     ips = [ip for ip in ips if identifies(ip)]
     if not ips:
@@ -123,6 +124,7 @@ def find_by_ip(conn: Connection, ips: Iterable[IP], preferred: str | None = None
             ports.c.is_deleted == 0,
             ports.c.itemtype.in_(ASSET_TYPES),
             or_(ports.c.instantiation_type.is_(None), ports.c.instantiation_type != LOCAL),
+            or_(ports.c.mac.is_(None), ports.c.mac != NULL_MAC),
             or_(*address_matches),
         )
     ).all()

@@ -147,7 +147,7 @@ def _promote(conn: Connection, unmanaged_id: int, itemtype: str, now: datetime) 
     """Turn an unmanaged device into an asset of ``itemtype``, keeping its ports."""
     old = asset_row(conn, ItemType.UNMANAGED, unmanaged_id, for_update=True)
     table = ASSET_TABLES[itemtype]
-    values = {"entities_id": old["entities_id"], "name": old["name"] or "", "serial": old["serial"] or "",
+    values = {"entities_id": old["entities_id"], "name": old["name"] or "", "serial": old["serial"],
               "date_mod": now, "date_creation": now}
     items_id = conn.execute(insert(table).values(fitted(table, values))).inserted_primary_key[0]
     history.created(conn, itemtype, items_id, now)

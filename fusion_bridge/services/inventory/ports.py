@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 import schema
 from schema.constants import ItemType
+from schema.glpi_core_ports import TYPE_TABLES, glpi_networkports_networkports, glpi_networkports_vlans
 from schema.plugin_network import networkports as pf_networkports
 
 from . import history
@@ -28,6 +29,38 @@ LOCAL = "NetworkPortLocal"
 ETHERNET = "NetworkPortEthernet"
 AGGREGATE = "NetworkPortAggregate"
 IP_ADDRESS = "IPAddress"
+WIFI = "NetworkPortWifi"
+FIBERCHANNEL = "NetworkPortFiberchannel"
+# The types whose row (speed, WWN) the plugin writes for a computer's ports.
+TYPES_WITH_ROW = (ETHERNET, FIBERCHANNEL)
+
+
+def computer_port_type(agent_type: str | None, mac: str | None, wwn: str | None = None) -> str:
+    """The ``instantiation_type`` the plugin gives a NETWORKS entry (docs/plugin-semantics.md §7.4):
+    ``TYPE`` exactly ``Ethernet``, ``wifi``/``IEEE``, ``fibrechannel``/``fiberchannel`` (or a WWN),
+    else Ethernet when it has a MAC — the loopback's all-zero MAC included — else Local."""
+    if agent_type == "Ethernet":
+        return ETHERNET
+    if agent_type in ("wifi", "IEEE"):
+        return WIFI
+    if agent_type in ("fibrechannel", "fiberchannel") or wwn:
+        return FIBERCHANNEL
+    return ETHERNET if mac else LOCAL
+
+
+def computer_port_speed(speed: str | None) -> int:
+    """Mbit/s as the plugin stores it: digits only (else 0); older agents sent bit/s, so more
+    than 100000 is divided by 10^6."""
+    value = (speed or "").strip()
+    if not value.isascii() or not value.isdigit():
+        return 0
+    number = int(value)
+    return min(number // 1_000_000 if number > 100_000 else number, 2**31 - 1)
+
+
+def computer_port_number(virtualdev: str | None) -> int:
+    """The plugin's ``logical_number`` of a computer port: 0 for a virtual device, else 1."""
+    return 0 if (virtualdev or "").strip() == "1" else 1
 
 
 def ports_of(conn: Connection, itemtype: str, items_id: int, *, dynamic_only: bool = False):
@@ -71,7 +104,9 @@ def update_port(conn: Connection, port, values: dict, now: datetime) -> bool:
 
 
 def delete_ports(conn: Connection, port_ids: Sequence[int]) -> None:
-    """Purge ports with their names, addresses and plugin extension rows."""
+    """Purge ports as GLPI does (docs/schema.md §9.1): with their type row (whatever table it
+    is in), their cables to other ports, their VLANs, their names and addresses, and the
+    plugin's extension row."""
     port_ids = list(port_ids)
     if not port_ids:
         return
@@ -82,6 +117,14 @@ def delete_ports(conn: Connection, port_ids: Sequence[int]) -> None:
         ipaddresses.c.itemtype == ItemType.NETWORK_NAME, ipaddresses.c.items_id.in_(name_ids)))
     conn.execute(delete(networknames).where(
         networknames.c.itemtype == ItemType.NETWORK_PORT, networknames.c.items_id.in_(port_ids)))
+    # Every type table, not only the one instantiation_type names: a row left by an earlier
+    # type (or by another writer) would block a later port with the same id there.
+    for table in TYPE_TABLES.values():
+        conn.execute(delete(table).where(table.c.networkports_id.in_(port_ids)))
+    cables = glpi_networkports_networkports
+    conn.execute(delete(cables).where(cables.c.networkports_id_1.in_(port_ids)))
+    conn.execute(delete(cables).where(cables.c.networkports_id_2.in_(port_ids)))
+    conn.execute(delete(glpi_networkports_vlans).where(glpi_networkports_vlans.c.networkports_id.in_(port_ids)))
     conn.execute(delete(pf_networkports).where(pf_networkports.c.networkports_id.in_(port_ids)))
     conn.execute(delete(ports).where(ports.c.id.in_(port_ids)))
 
@@ -95,6 +138,30 @@ def _log_ports_purged(conn: Connection, port_ids: list[int], name_ids) -> None:
     history.children_purged(conn, ItemType.NETWORK_PORT, purged, "itemtype", "items_id", now)
     conn.execute(delete(history.glpi_logs).where(history.glpi_logs.c.itemtype == ItemType.NETWORK_NAME,
                                                  history.glpi_logs.c.items_id.in_(name_ids)))
+
+
+def sync_type_row(conn: Connection, port_id: int, instantiation_type: str, now: datetime, *,
+                  speed: int = 0, wwn: str | None = None) -> None:
+    """The port's type row as the plugin keeps it for a computer's port: an Ethernet or Fibre
+    Channel row with the agent's speed (and WWN), none for the other types; rows of other
+    types go (GLPI's ``switchInstantiationType``)."""
+    for kind, table in TYPE_TABLES.items():
+        if kind != instantiation_type:
+            conn.execute(delete(table).where(table.c.networkports_id == port_id))
+    if instantiation_type not in TYPES_WITH_ROW:
+        return
+    table = TYPE_TABLES[instantiation_type]
+    wanted = {"speed": speed}
+    if instantiation_type == FIBERCHANNEL and wwn:
+        wanted["wwn"] = wwn
+    wanted = fitted(table, wanted)
+    current = conn.execute(select(table).where(table.c.networkports_id == port_id)).mappings().first()
+    if current is None:
+        conn.execute(insert(table).values(networkports_id=port_id, date_mod=now, date_creation=now, **wanted))
+        return
+    changed = {key: value for key, value in wanted.items() if current[key] != value}
+    if changed:
+        conn.execute(update(table).where(table.c.id == current["id"]).values(**changed, date_mod=now))
 
 
 def sync_port_ips(conn: Connection, port_id: int, ips: Sequence[IP], *, entity_id: int, mainitemtype: str,
@@ -117,7 +184,7 @@ def sync_port_ips(conn: Connection, port_id: int, ips: Sequence[IP], *, entity_i
             "entities_id": entity_id,
             "items_id": port_id,
             "itemtype": ItemType.NETWORK_PORT,
-            "name": networkname or "",
+            "name": networkname or None,  # the plugin writes no name: NULL
             "is_dynamic": dynamic,
             "date_mod": now,
             "date_creation": now,

@@ -60,6 +60,7 @@ from fusion_bridge.adapters.db import try_lock
 from fusion_bridge.services.push import wakeup
 from fusion_bridge.services.scheduling.actors import chunks
 from fusion_bridge.services.scheduling.executions import add_period
+from fusion_bridge.services.scheduling.foreign_runs import settle_foreign_runs
 from fusion_bridge.services import runs as run_service
 from fusion_bridge.services.admin.task_settings import TaskSettings
 from fusion_bridge.domain.text import to_second
@@ -261,6 +262,9 @@ def _claim(conn: Connection, now: datetime, task_id: int | None, force: bool, ag
            report: PushReport) -> _Claim:
     claim = _Claim()
     found = _push_tasks(conn, now, task_id, force, agent_max)
+    for task in found:
+        if task.execution_id:  # runs another preparer made since: adopted or cancelled first
+            settle_foreign_runs(conn, task.id, task.execution_id, to_second(now))
     prepared = _prepared_runs(conn, [task.id for task in found], now)
     give_up: list = []
     pushed_tasks: list[_Task] = []

@@ -19,7 +19,9 @@ when the actors resolve to no agent at all (the plugin skips such jobs and leave
 cancellation to dispatch).
 
 A task with bridge settings (``services/executions.py``) works in executions: periodicity,
-retries of failed runs and ordered actions; one without keeps exactly the rules above.
+retries of failed runs and ordered actions; one without keeps exactly the rules above. Runs of
+such a task that another preparer made (GLPI's own cron) are adopted into the current execution
+or cancelled first (``foreign_runs``).
 Actions with a pool or load balancing get their agents and slices from ``balancing``. Run
 time-outs and retention are in ``run_cleanup``.
 """
@@ -40,6 +42,7 @@ from fusion_bridge.adapters.db import try_lock
 from fusion_bridge.services import runs as run_service
 from fusion_bridge.services.scheduling import balancing
 from fusion_bridge.services.scheduling import executions
+from fusion_bridge.services.scheduling.foreign_runs import settle_foreign_runs
 from fusion_bridge.services.scheduling.order import Places, ordering_hold
 from fusion_bridge.services.scheduling.report import PreparationReport, TaskBackoff, TaskPreparation
 from fusion_bridge.services.scheduling.run_writes import cancel_runs, insert_runs
@@ -236,6 +239,9 @@ def _prepare_jobs(conn: Connection, now: datetime, task_id: int, methods: tuple[
     places = Places(conn, resolver)
     if execution is not None:
         entry.execution, entry.execution_started = execution.execution_id, execution.started_now
+        # Runs another preparer made (GLPI's cron) join the execution or go, before any pair
+        # is looked at: a pair the execution covers is never prepared, nor run, twice.
+        entry.cancelled += settle_foreign_runs(conn, task_id, execution.execution_id, to_second(now)).cancelled
     entry.jobs = 0  # counted once when a new execution is prepared in the same pass
     for job in _task_jobs(conn, now, task_id, methods):
         entry.jobs += 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 from sqlalchemy.engine import Connection
 
 import schema
@@ -52,6 +52,13 @@ def insert_runs(conn: Connection, job_id: int, pairs: list[tuple[tuple[str, int]
             "slice_first": extra.get("slice_first"),
             "slice_count": extra.get("slice_count"),
         } for run_id, extra in zip(run_ids, extras)]
+        if conn.dialect.name == "sqlite":
+            # A row under a brand-new run id can only be left from a deleted run whose id was
+            # handed out again (a SQLite file made before its keys had AUTOINCREMENT; InnoDB
+            # does not reuse ids): it is not this run's.
+            key = schema.bridge_runs.c.plugin_fusioninventory_taskjobstates_id
+            for part in chunks(run_ids):
+                conn.execute(delete(schema.bridge_runs).where(key.in_(list(part))))
         for part in chunks(bridge_rows, INSERT_BATCH):
             conn.execute(insert(schema.bridge_runs), list(part))
     return run_ids
