@@ -11,9 +11,12 @@ from sqlalchemy import insert, update
 import schema
 from fusion_bridge.domain.text import local_now
 from schema.constants import Module
-from tests.agent_requests import ZLIB_HEADERS, prolog
-from tests.helpers.admin_verbs import api, call, cli, cli_error, cli_json  # noqa: F401 - fixture
-from tests.integration.test_definitions import add_agent, add_run, count, discovery_task, insert_row, row, rows
+from tests.helpers.admin_api import call, discovery_task
+from tests.helpers.admin_verbs import cli, cli_error, cli_json
+from tests.helpers.agent_requests import ZLIB_HEADERS, prolog
+from tests.helpers.db import count, insert_row, row, rows
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.task_rows import add_run
 
 
 def _set_exceptions(engine, module, raw):
@@ -28,10 +31,10 @@ def _fleet(engine):
     on but refused to the second."""
     now = local_now()
     computer = insert_row(engine, schema.glpi_computers, name="pc-07")
-    busy = add_agent(engine, "pc07", computers_id=computer, last_contact=now,
+    busy = add_agent(engine, name="pc07", computers_id=computer, last_contact=now,
                      version='{"INVENTORY":"v2.6-3","NETWORKDISCOVERY":"4.2"}', useragent="FusionInventory-Agent_v2.6")
-    old = add_agent(engine, "old", last_contact=now - timedelta(days=10))
-    never = add_agent(engine, "never")
+    old = add_agent(engine, name="old", last_contact=now - timedelta(days=10))
+    never = add_agent(engine, name="never")
     _set_exceptions(engine, Module.NETWORK_DISCOVERY, f'["{busy}"]')
     _set_exceptions(engine, Module.DEPLOY, f'["{old}"]')
     with engine.begin() as conn:
@@ -45,8 +48,9 @@ def _fleet(engine):
         conn.execute(insert(schema.bridge_resttokens).values(plugin_fusioninventory_agents_id=busy, token="t",
                                                              date=now))
     _task, action, range_id, _agent = discovery_task(engine, busy)
-    prepared = add_run(engine, action["id"], busy, 0, items_id=range_id, logs=[(7, "")])
-    done = add_run(engine, action["id"], busy, 3, items_id=range_id, logs=[(7, ""), (2, "")], uniqid="done")
+    prepared = add_run(engine, job_id=action["id"], agent_id=busy, state=0, items_id=range_id, logs=[(7, "")])
+    done = add_run(engine, job_id=action["id"], agent_id=busy, state=3, items_id=range_id,
+                   logs=[(7, ""), (2, "")], uniqid="done")
     return {"busy": busy, "old": old, "never": never, "computer": computer, "prepared": prepared, "done": done}
 
 
@@ -89,7 +93,7 @@ def test_cli_list_show_and_filters(database_url, engine):
 
 
 def test_cli_lock_refuses_rest_calls_and_unlock_gives_them_back(database_url, engine, client):
-    agent = add_agent(engine, "pc09", last_contact=local_now())
+    agent = add_agent(engine, name="pc09", last_contact=local_now())
     device = "pc09-2024-03-05-10-22-33"
     url = f"/plugins/fusioninventory/?action=getConfig&machineid={device}"
     assert client.get(url).status_code == 200

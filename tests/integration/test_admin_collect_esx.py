@@ -9,8 +9,10 @@ from sqlalchemy import insert
 
 import schema
 from fusion_bridge.services.rest.collect import collect_jobs
-from tests.helpers.admin_verbs import api, call, cli, cli_error, cli_json  # noqa: F401 - fixture
-from tests.integration.test_definitions import add_agent, count, row, rows
+from tests.helpers.admin_api import call
+from tests.helpers.admin_verbs import cli, cli_error, cli_json
+from tests.helpers.db import count, row, rows
+from tests.helpers.inventory_rows import add_agent
 
 
 def _jobs(engine, collect_id):

@@ -8,8 +8,9 @@ from __future__ import annotations
 import schema
 from schema.plugin_network import networkequipments as pf_networkequipments
 from schema.plugin_network import printers as pf_printers
-from tests.helpers.admin_verbs import api, call, cli, cli_error, cli_json  # noqa: F401 - fixture
-from tests.integration.test_definitions import count, insert_row, row, rows
+from tests.helpers.admin_api import call
+from tests.helpers.admin_verbs import cli, cli_error, cli_json
+from tests.helpers.db import count, insert_row, row, rows
 
 V3 = ["--name", "core v3", "--version", "3", "--username", "monitor", "--auth-protocol", "SHA",
       "--auth-passphrase", "authpass1", "--priv-protocol", "AES", "--priv-passphrase", "privpass1"]

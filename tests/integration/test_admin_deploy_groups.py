@@ -13,8 +13,10 @@ from fusion_bridge.domain.text import local_now
 from fusion_bridge.services.admin import collect_definitions, definitions
 from fusion_bridge.services.scheduling.preparation import prepare_runs
 from schema.plugin_deploy import deploygroups_dynamicdatas, deploygroups_staticdatas
-from tests.helpers.admin_verbs import api, call, cli, cli_error, cli_json  # noqa: F401 - fixture
-from tests.integration.test_definitions import add_agent, count, insert_row, rows
+from tests.helpers.admin_api import call
+from tests.helpers.admin_verbs import cli, cli_error, cli_json
+from tests.helpers.db import count, insert_row, rows
+from tests.helpers.inventory_rows import add_agent
 
 
 def _park(engine):
@@ -28,7 +30,7 @@ def _park(engine):
         ids[name] = insert_row(engine, schema.glpi_computers, name=name, entities_id=entity, is_deleted=deleted,
                                locations_id=7 if name == "pc-01" else 0)
         if agent:
-            ids[f"agent {name}"] = add_agent(engine, name.lower(), computers_id=ids[name])
+            ids[f"agent {name}"] = add_agent(engine, name=name.lower(), computers_id=ids[name])
     return ids
 
 

@@ -8,8 +8,12 @@ from __future__ import annotations
 from sqlalchemy import select
 
 import schema
-from tests.helpers.admin_verbs import api, call, cli, cli_error, cli_json  # noqa: F401 - fixture
-from tests.integration.test_definitions import IPRANGE, add_agent, add_run, count, row
+from schema.constants import ItemType
+from tests.helpers.admin_api import call
+from tests.helpers.admin_verbs import cli, cli_error, cli_json
+from tests.helpers.db import count, row
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.task_rows import add_run
 
 
 def _bridge_row(engine, table, key, value):
@@ -49,7 +53,8 @@ def test_cli_task_update(database_url, engine):
     iprange = cli_json(database_url, "iprange", "create", "--name", "LAN", "--start", "10.0.0.1", "--end", "10.0.0.9")
     action = cli_json(database_url, "action", "add", "--task", str(task["id"]), "--name", "d", "--method",
                       "networkdiscovery", "--target", f"iprange:{iprange['id']}", "--actor", f"agent:{agent}")
-    prepared = add_run(engine, action["id"], agent, 0, items_id=iprange["id"], logs=[(7, "")])
+    prepared = add_run(engine, job_id=action["id"], agent_id=agent, state=0, items_id=iprange["id"],
+                       logs=[(7, "")])
     updated = cli_json(database_url, "task", "update", str(task["id"]), "--name", "renamed", "--end", "2030-01-01",
                        "--comment", "<night>", "--period", "2h", "--exec-timeslot", "0")
     assert (updated["name"], updated["datetime_end"], updated["comment"]) == \
@@ -69,7 +74,7 @@ def test_cli_task_update(database_url, engine):
 
 def test_cli_action_update(database_url, engine):
     task = cli_json(database_url, "task", "create", "--name", "t")
-    first, second = add_agent(engine, "pc01"), add_agent(engine, "pc02")
+    first, second = add_agent(engine, name="pc01"), add_agent(engine, name="pc02")
     iprange = cli_json(database_url, "iprange", "create", "--name", "LAN", "--start", "10.0.0.1", "--end", "10.0.0.9")
     action = cli_json(database_url, "action", "add", "--task", str(task["id"]), "--name", "d", "--method",
                       "networkdiscovery", "--target", f"iprange:{iprange['id']}", "--actor", f"agent:{first}")
@@ -80,7 +85,7 @@ def test_cli_action_update(database_url, engine):
     stored = row(engine, schema.taskjobs, action["id"])
     assert stored["actors"] == (f'[{{"PluginFusioninventoryAgent":"{first}"}},'
                                 f'{{"PluginFusioninventoryAgent":"{second}"}}]')
-    assert stored["targets"] == f'[{{"{IPRANGE}":"{iprange["id"]}"}}]'
+    assert stored["targets"] == f'[{{"{ItemType.IP_RANGE}":"{iprange["id"]}"}}]'
     error = cli_error(database_url, "action", "update", str(action["id"]), "--target", "computer:1", "--retries", "4")
     assert "cannot be a target of a networkdiscovery action" in error
     job = _bridge_row(engine, schema.bridge_taskjobs, "plugin_fusioninventory_taskjobs_id", action["id"])
