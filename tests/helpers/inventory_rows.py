@@ -1,10 +1,12 @@
 """Agents, computers, network devices, ports and addresses as GLPI and the plugin store them.
 
 Every builder takes an engine (its own transaction) or an open connection, and returns the new
-row's id; explicit ids are optional.
+row's id; explicit ids are optional. ``NOW`` and ``LATER`` are the inventory import tests' clock.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import insert, update
 
@@ -13,7 +15,10 @@ from fusion_bridge.services.inventory.values import parse_ip
 from schema.constants import ItemType
 from schema.plugin_network import networkequipments as pf_networkequipments
 from schema.plugin_network import printers as pf_printers
-from tests.helpers.db import insert_row, writing
+from tests.helpers.db import insert_row, rows, writing
+
+NOW = datetime(2025, 6, 1, 12, 0, 0)
+LATER = datetime(2025, 6, 2, 8, 30, 0)
 
 
 def add_agent(bind, agent_id: int | None = None, device_id: str | None = None, *, name: str | None = None,
@@ -119,3 +124,9 @@ def add_network_device(bind, itemtype: str, ip: str, *, entities_id: int = 0, cr
 def add_entity(bind, entity_id: int, parent: int) -> None:
     insert_row(bind, schema.glpi_entities, id=entity_id, name=f"entity{entity_id}", entities_id=parent,
                completename=f"entity{entity_id}", level=2)
+
+
+def ports_of(bind, itemtype: str, items_id: int) -> list:
+    """The network ports of an asset (mappings), by id."""
+    ports = schema.glpi_networkports
+    return rows(bind, ports, ports.c.itemtype == itemtype, ports.c.items_id == items_id)

@@ -11,7 +11,7 @@ from fusion_bridge.services.admin import definitions
 from fusion_bridge.services.admin.task_settings import set_job_settings, set_task_settings, task_settings
 from fusion_bridge.services.scheduling.cleanup import forget_orphans
 from fusion_bridge.services.scheduling.preparation import prepare_runs
-from tests.integration.test_executions import T0, discovery_task
+from tests.helpers.executions import T0, discovery_task
 
 bridge_tasks, bridge_jobs, bridge_runs = schema.bridge_tasks, schema.bridge_taskjobs, schema.bridge_runs
 

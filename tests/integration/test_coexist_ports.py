@@ -10,8 +10,9 @@ from fusion_bridge.services.inventory import import_computer_inventory, import_d
 from schema.glpi_core_ports import (glpi_networkportethernets, glpi_networkportlocals, glpi_networkports_networkports,
                                     glpi_networkports_vlans, glpi_networkportwifis)
 from schema.plugin_network import networkports as pf_networkports
-from tests.integration.test_imports import (LATER, NOW, REAL_INVENTORY, add, add_agent, device, inventory, ports_of,
-                                            recorded, row, rows)
+from tests.helpers.agent_messages import REAL_INVENTORY, device, inventory, recorded
+from tests.helpers.db import insert_row, row, rows
+from tests.helpers.inventory_rows import LATER, NOW, add_agent, ports_of
 
 ports, names, addresses = schema.glpi_networkports, schema.glpi_networknames, schema.glpi_ipaddresses
 PORT_KEYS = ("networkports_id", "networkports_id_1", "networkports_id_2")
@@ -50,22 +51,25 @@ def pc(content: str):
 
 def test_replacing_ports_leaves_no_orphan_row_in_any_port_table(engine):
     with engine.begin() as conn:
-        agent = add_agent(conn, "vm-2025-06-01-12-00-00")
+        agent = add_agent(conn, device_id="vm-2025-06-01-12-00-00")
         computer = import_computer_inventory(conn, agent, recorded(*REAL_INVENTORY), NOW)
         old = {p["name"]: p["id"] for p in ports_of(conn, "Computer", computer)}
         assert len(old) == 4 and orphans(conn) == {}
         # What GLPI and the plugin hang off these ports: a cable each way to a switch, VLANs,
         # a row of another type (another writer), the plugin's SNMP row.
-        switch = add(conn, schema.glpi_networkequipments, name="sw", entities_id=0)
-        uplink, downlink = (add(conn, ports, itemtype="NetworkEquipment", items_id=switch, name=f"Gi0/{n}",
-                                instantiation_type="NetworkPortEthernet", logical_number=n) for n in (1, 2))
-        add(conn, glpi_networkports_networkports, networkports_id_1=old["eth0"], networkports_id_2=uplink)
-        add(conn, glpi_networkports_networkports, networkports_id_1=downlink, networkports_id_2=old["ifb0"])
+        switch = insert_row(conn, schema.glpi_networkequipments, name="sw", entities_id=0)
+        uplink, downlink = (insert_row(conn, ports, itemtype="NetworkEquipment", items_id=switch,
+                                       name=f"Gi0/{n}", instantiation_type="NetworkPortEthernet",
+                                       logical_number=n) for n in (1, 2))
+        insert_row(conn, glpi_networkports_networkports, networkports_id_1=old["eth0"],
+                   networkports_id_2=uplink)
+        insert_row(conn, glpi_networkports_networkports, networkports_id_1=downlink,
+                   networkports_id_2=old["ifb0"])
         for port in (old["eth0"], old["lo"]):
-            add(conn, glpi_networkports_vlans, networkports_id=port, vlans_id=7)
-        add(conn, glpi_networkportwifis, networkports_id=old["ifb1"])
-        add(conn, glpi_networkportlocals, networkports_id=old["eth0"])
-        add(conn, pf_networkports, networkports_id=old["eth0"])
+            insert_row(conn, glpi_networkports_vlans, networkports_id=port, vlans_id=7)
+        insert_row(conn, glpi_networkportwifis, networkports_id=old["ifb1"])
+        insert_row(conn, glpi_networkportlocals, networkports_id=old["eth0"])
+        insert_row(conn, pf_networkports, networkports_id=old["eth0"])
 
         # New cards: every port is replaced.
         new = pc(networks("<DESCRIPTION>enp1s0</DESCRIPTION><MACADDR>52:54:00:aa:bb:01</MACADDR>"
@@ -85,7 +89,7 @@ def test_replacing_ports_leaves_no_orphan_row_in_any_port_table(engine):
 
 def test_computer_ports_have_the_plugins_types_numbers_and_ethernet_rows(engine):
     with engine.begin() as conn:
-        agent = add_agent(conn, "vm-2025-06-01-12-00-00")
+        agent = add_agent(conn, device_id="vm-2025-06-01-12-00-00")
         computer = import_computer_inventory(conn, agent, recorded(*REAL_INVENTORY), NOW)
         found = {p["name"]: p for p in ports_of(conn, "Computer", computer)}
         assert {name: (p["instantiation_type"], p["logical_number"]) for name, p in found.items()} == {
@@ -127,7 +131,7 @@ def test_types_speeds_and_a_type_change(engine):
                      .values(instantiation_type="NetworkPortLocal", logical_number=1))
         conn.execute(glpi_networkportethernets.delete().where(
             glpi_networkportethernets.c.networkports_id == found["lo"]["id"]))
-        add(conn, glpi_networkportlocals, networkports_id=found["lo"]["id"])
+        insert_row(conn, glpi_networkportlocals, networkports_id=found["lo"]["id"])
         import_computer_inventory(conn, agent, pc(networks(*cards)), LATER)
         lo = row(conn, ports, found["lo"]["id"])
         assert (lo["instantiation_type"], lo["logical_number"]) == ("NetworkPortEthernet", 0)

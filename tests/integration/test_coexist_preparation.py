@@ -14,7 +14,7 @@ from fusion_bridge.services.push.push_pass import push_pass
 from fusion_bridge.services.scheduling.foreign_runs import BALANCED, COVERED
 from fusion_bridge.services.scheduling.preparation import prepare_runs
 from schema.constants import TaskjobLogState as Log, TaskjobState as State
-from tests.integration.test_executions import RANGE, T0, discovery_task, end_runs, minutes, run_rows
+from tests.helpers.executions import RANGE, T0, discovery_task, end_runs, minutes, run_rows
 
 runs_t, logs_t = schema.taskjobstates, schema.taskjoblogs
 

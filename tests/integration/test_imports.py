@@ -7,8 +7,6 @@ import dataclasses
 
 import json
 from dataclasses import replace
-from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import insert, select, update
 
@@ -26,13 +24,10 @@ from schema.plugin_network import networkequipments as pf_networkequipments
 from schema.plugin_network import networkports as pf_networkports
 from schema.plugin_network import printers as pf_printers
 from schema.plugin_network import unmanageds
-from tests.helpers.agent_messages import device, message
+from tests.helpers.agent_messages import CASES, REAL_INVENTORY, device, inventory, message, recorded
 from tests.helpers.db import count, insert_row, row, rows
-from tests.helpers.inventory_rows import add_agent, add_port
+from tests.helpers.inventory_rows import LATER, NOW, add_agent, add_port, ports_of
 
-CASES = Path(__file__).resolve().parents[2] / "fixtures" / "cases"
-NOW = datetime(2025, 6, 1, 12, 0, 0)
-LATER = datetime(2025, 6, 2, 8, 30, 0)
 UNMANAGED = "PluginFusioninventoryUnmanaged"
 
 computers = schema.glpi_computers
@@ -44,26 +39,10 @@ agents = schema.agents
 
 # --- helpers --------------------------------------------------------------------------------
 
-def recorded(case: str, step: str):
-    """The message an agent really sent, decoded from the recorded body."""
-    [folder] = (CASES / case).glob(f"{step}*")
-    meta = json.loads((folder / "request.json").read_text())
-    return protocol.decode_request((folder / "request.body").read_bytes(), meta["content_type"]).message
-
-
-def inventory(device_id: str, content: str):
-    return message(f"<?xml version='1.0' encoding='UTF-8'?><REQUEST><CONTENT>{content}</CONTENT>"
-                   f"<DEVICEID>{device_id}</DEVICEID><QUERY>INVENTORY</QUERY></REQUEST>")
-
-
 def snmp_device(content: str) -> protocol.InventoriedDevice:
     msg = message(f"<REQUEST><CONTENT><DEVICE>{content}</DEVICE><PROCESSNUMBER>5</PROCESSNUMBER></CONTENT>"
                   "<DEVICEID>a</DEVICEID><QUERY>SNMPQUERY</QUERY></REQUEST>")
     return msg.device
-
-
-def ports_of(conn, itemtype, items_id):
-    return rows(conn, ports, ports.c.itemtype == itemtype, ports.c.items_id == items_id)
 
 
 def port_ips(conn, port_id) -> list[str]:
@@ -87,8 +66,6 @@ def seed(conn, case: str) -> None:
 
 
 # --- computer inventory ---------------------------------------------------------------------
-
-REAL_INVENTORY = ("inventory_zlib", "01-INVENTORY")
 
 
 def test_real_inventory_creates_the_computer_ports_addresses_and_links_the_agent(engine):
