@@ -35,12 +35,20 @@ class Config:
     # Deploy file repository: the directory holding ``files/repository/<c1>/<c1c2>/<part sha512>``
     # and ``files/manifests/<file sha512>``, laid out as the plugin's
     # ``GLPI_PLUGIN_DOC_DIR/fusioninventory`` (point it there to share GLPI's repository).
+    # A relative path is taken from the working directory when the settings are read (see
+    # __post_init__), so that every process and library of one start uses the same folder.
     deploy_repository: str = "fusion-bridge-files"
     # Largest file accepted by the admin API's upload (POST /api/deploy/files), streamed to the
     # repository part by part. The whole upload must fit in gunicorn's 120 s worker timeout
     # (~56 MiB/s of gzip + sha512 per core; 1 GiB takes ~90 s over 100 Mbit/s): bigger files are
     # added with `fusion-bridge deploy file add`, which has no such limit.
     deploy_max_upload_bytes: int = 1024 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        # Resolved once, here: Flask's send_file resolves a relative path against the package
+        # folder, not the working directory, so a relative repository served nothing.
+        if not os.path.isabs(self.deploy_repository):
+            object.__setattr__(self, "deploy_repository", os.path.abspath(self.deploy_repository))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
