@@ -108,18 +108,19 @@ def db_check(database_url: str | None) -> None:
 @main.command()
 @click.option("--bind", metavar="HOST:PORT", help="Address to listen on (default 127.0.0.1:8080).")
 @click.option("--workers", type=int, help="Worker processes (default 2 x cores + 1).")
+@click.option("--threads", type=int, help="Threads per worker, one connection each (default 32).")
 @database_option
 @click.option("--access-log/--no-access-log", default=False, help="Log every request.")
 @click.option("--scheduler/--no-scheduler", default=True,
               help="Prepare task runs every minute in a process next to the server (default: on).")
-def serve(bind: str | None, workers: int | None, database_url: str | None, access_log: bool,
-          scheduler: bool) -> None:
+def serve(bind: str | None, workers: int | None, threads: int | None, database_url: str | None,
+          access_log: bool, scheduler: bool) -> None:
     """Serve agents under gunicorn."""
     from schema import SchemaError, check_database, init_database
 
     from fusion_bridge.serve import agent_url, run
 
-    config = _config(bind=bind, workers=workers, database_url=database_url)
+    config = _config(bind=bind, workers=workers, threads=threads, database_url=database_url)
     engine = make_engine(config.database_url)
     try:
         if engine.dialect.name == "sqlite":
@@ -137,21 +138,14 @@ def serve(bind: str | None, workers: int | None, database_url: str | None, acces
         engine.dispose()
     click.echo(f"fusion-bridge {__version__} on {_safe_url(config.database_url)}")
     click.echo(f"Point agents at: fusioninventory-agent --server {agent_url(config.bind)}")
-    if not scheduler:
-        run(config, access_log)
-        return
-    from fusion_bridge.scheduler import SchedulerSettings, start_process
+    if scheduler:
+        from fusion_bridge.scheduler import SchedulerSettings
 
-    try:
-        SchedulerSettings.from_env()
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
-    # `fusion-bridge prepare` in a child process, with its own database engine.
-    process = start_process(config.database_url)
-    try:
-        run(config, access_log)
-    finally:
-        process.stop()
+        try:
+            SchedulerSettings.from_env()
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+    run(config, access_log, scheduler=scheduler)
 
 
 @main.command()

@@ -1,0 +1,123 @@
+"""The gunicorn worker of ``fusion-bridge serve``: the sync worker's request handling, run by
+``threads`` threads per process, each serving one connection at a time.
+
+Why not the plain sync worker: it serves one connection per process, so as many slow clients
+as there are processes stop the server (agents reach it directly, over WAN links). Why not
+gthread: it hands every connection from a poller thread to a pool thread and back, which
+measured 15-20 % more CPU per PROLOG, and a pool thread still blocks on a slow request.
+
+Here every thread blocks in ``accept`` on the shared listening socket; the kernel hands each
+new connection to one waiting thread, so a connection is only ever taken by a free thread and
+never queued behind a slow one. Each connection is a ``ClientSocket`` with bounded read and
+write times (fusion_bridge/client_deadlines.py): a slow client holds one thread for at most
+those, and ``workers x threads`` slow clients at once are needed to make others wait.
+
+The main thread only keeps the worker alive for the arbiter and stops it. At most
+``APP_SLOTS`` threads per process run the application at once: the rest are reading requests
+or writing replies, and the database pool (4 connections, adapters/db.py) is not outgrown.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import threading
+import time
+
+from gunicorn import util
+from gunicorn.workers.sync import SyncWorker
+
+from fusion_bridge.client_deadlines import BodyDeadline, ClientLimits, ClientSocket
+from fusion_bridge.config import Config
+
+APP_SLOTS = 4  # the database pool's size per engine (adapters/db.py)
+
+
+class AppSlots:
+    """At most ``slots`` threads in the application at once (requests already read)."""
+
+    def __init__(self, app, slots: int):
+        self._app = app
+        self._slots = threading.BoundedSemaphore(slots)
+
+    def __call__(self, environ, start_response):
+        with self._slots:
+            return self._app(environ, start_response)
+
+
+class BridgeWorker(SyncWorker):
+    def init_process(self) -> None:
+        config = getattr(self.app, "bridge_config", None) or Config.from_env()
+        self.limits = ClientLimits.from_config(config, request_limit=self.cfg.timeout or 120)
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+        super().init_process()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        self.wsgi = BodyDeadline(AppSlots(self.wsgi, APP_SLOTS), self.limits.max_buffered)
+
+    def run(self) -> None:
+        for listener in self.sockets:
+            # Blocking accepts: the kernel wakes one waiting thread per connection.
+            listener.setblocking(True)
+            for number in range(max(1, self.cfg.threads)):
+                threading.Thread(target=self._serve, args=(listener,), daemon=True,
+                                 name=f"fusion-bridge-connection-{number}").start()
+        while self.alive:
+            self.notify()
+            if not self.is_parent_alive():
+                break
+            self._sleep(1.0)
+        # Stopping: let the requests under way end, within the graceful timeout. Threads still
+        # waiting in accept end with the process.
+        deadline = time.monotonic() + self.cfg.graceful_timeout
+        while self._busy and time.monotonic() < deadline:
+            self.notify()
+            time.sleep(0.1)
+
+    def _sleep(self, seconds: float) -> None:
+        # The signal wake-up pipe ends the wait at once on SIGTERM.
+        try:
+            ready, _, _ = select.select([self.PIPE[0]], [], [], seconds)
+            if ready:
+                os.read(self.PIPE[0], 64)
+        except (InterruptedError, BlockingIOError):
+            pass
+
+    def _serve(self, listener) -> None:
+        while self.alive:
+            try:
+                client, addr = listener.accept()
+            except OSError as error:
+                if not self._accept_failed(error, listener):
+                    return
+                continue
+            with self._busy_lock:
+                self._busy += 1
+            try:
+                client.setblocking(True)
+                util.close_on_exec(client)
+                if self.cfg.is_ssl:  # ssl wraps only real sockets: no deadlines then
+                    self.handle(listener, client, addr)
+                else:
+                    self.handle(listener, ClientSocket(client, addr, self.limits), addr)
+            finally:
+                with self._busy_lock:
+                    self._busy -= 1
+
+    def _accept_failed(self, error: OSError, listener) -> bool:
+        """Whether to keep accepting after ``error``."""
+        if error.errno in (errno.ECONNABORTED, errno.EINTR, errno.EPROTO):
+            return True  # the client gave up before we took its connection
+        if error.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+            # The socket is shared with the other processes: one made it non-blocking.
+            listener.setblocking(True)
+            time.sleep(0.01)
+            return True
+        if not self.alive:
+            return False
+        self.log.exception("accept failed")
+        time.sleep(1)  # out of file descriptors, say: do not spin
+        return True
