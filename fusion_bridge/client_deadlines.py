@@ -49,8 +49,6 @@ class ClientLimits:
 
     @classmethod
     def from_config(cls, config: Config, request_limit: float) -> "ClientLimits":
-        if config.client_timeout <= 0 or config.client_min_rate <= 0:
-            raise ValueError("FUSION_BRIDGE_CLIENT_TIMEOUT and FUSION_BRIDGE_CLIENT_MIN_RATE must be positive")
         return cls(timeout=config.client_timeout, min_rate=float(config.client_min_rate),
                    request_limit=request_limit, max_buffered=config.max_body_bytes)
 

@@ -44,6 +44,14 @@ class BridgeServer(BaseApplication):
                 child.stop()
 
 
+def check_settings(config: Config) -> None:
+    """ValueError for serve settings gunicorn would only trip over in its workers."""
+    if config.threads < 1:
+        raise ValueError(f"FUSION_BRIDGE_THREADS must be at least 1, got {config.threads}")
+    if config.client_timeout <= 0 or config.client_min_rate <= 0:
+        raise ValueError("FUSION_BRIDGE_CLIENT_TIMEOUT and FUSION_BRIDGE_CLIENT_MIN_RATE must be positive")
+
+
 def default_workers() -> int:
     return 2 * multiprocessing.cpu_count() + 1
 

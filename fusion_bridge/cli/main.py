@@ -118,9 +118,13 @@ def serve(bind: str | None, workers: int | None, threads: int | None, database_u
     """Serve agents under gunicorn."""
     from schema import SchemaError, check_database, init_database
 
-    from fusion_bridge.serve import agent_url, run
+    from fusion_bridge.serve import agent_url, check_settings, run
 
     config = _config(bind=bind, workers=workers, threads=threads, database_url=database_url)
+    try:
+        check_settings(config)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
     engine = make_engine(config.database_url)
     try:
         if engine.dialect.name == "sqlite":
