@@ -6,11 +6,11 @@ as there are processes stop the server (agents reach it directly, over WAN links
 gthread: it hands every connection from a poller thread to a pool thread and back, which
 measured 15-20 % more CPU per PROLOG, and a pool thread still blocks on a slow request.
 
-Here every thread blocks in ``accept`` on the shared listening socket; the kernel hands each
-new connection to one waiting thread, so a connection is only ever taken by a free thread and
-never queued behind a slow one. Each connection is a ``ClientSocket`` with bounded read and
-write times (fusion_bridge/client_deadlines.py): a slow client holds one thread for at most
-those, and ``workers x threads`` slow clients at once are needed to make others wait.
+Here a free thread of each process waits for a connection on the shared listening socket (see
+``_serve``) and serves the one it gets itself, so a connection is only ever taken by a free
+thread and never queued behind a slow one. Each connection is a ``ClientSocket`` with bounded
+read and write times (fusion_bridge/client_deadlines.py): a slow client holds one thread for at
+most those, and ``workers x threads`` slow clients at once are needed to make others wait.
 
 The main thread only keeps the worker alive for the arbiter and stops it. At most
 ``APP_SLOTS`` threads per process run the application at once: the rest are reading requests
@@ -60,18 +60,17 @@ class BridgeWorker(SyncWorker):
 
     def run(self) -> None:
         for listener in self.sockets:
-            # Blocking accepts: the kernel wakes one waiting thread per connection.
-            listener.setblocking(True)
-            for number in range(max(1, self.cfg.threads)):
-                threading.Thread(target=self._serve, args=(listener,), daemon=True,
-                                 name=f"fusion-bridge-connection-{number}").start()
+            listener.setblocking(False)
+        # The leader: the one thread of this process waiting for a connection (see _serve).
+        self._leader = threading.Lock()
+        for number in range(max(1, self.cfg.threads)):
+            threading.Thread(target=self._serve, daemon=True, name=f"fusion-bridge-connection-{number}").start()
         while self.alive:
             self.notify()
             if not self.is_parent_alive():
                 break
             self._sleep(1.0)
-        # Stopping: let the requests under way end, within the graceful timeout. Threads still
-        # waiting in accept end with the process.
+        # Stopping: let the requests under way end, within the graceful timeout.
         deadline = time.monotonic() + self.cfg.graceful_timeout
         while self._busy and time.monotonic() < deadline:
             self.notify()
@@ -86,14 +85,18 @@ class BridgeWorker(SyncWorker):
         except (InterruptedError, BlockingIOError):
             pass
 
-    def _serve(self, listener) -> None:
+    def _serve(self) -> None:
+        """Leader/followers: one free thread per process waits for a connection, the others
+        wait for its turn; the one that gets a connection hands the turn on and serves it. So
+        the processes compete for each connection as sync workers do (whichever is scheduled
+        first takes it), a process with no free thread takes none, and no connection is handed
+        from one thread to another."""
         while self.alive:
-            try:
-                client, addr = listener.accept()
-            except OSError as error:
-                if not self._accept_failed(error, listener):
-                    return
-                continue
+            with self._leader:
+                accepted = self._accept()
+            if accepted is None:
+                return
+            listener, client, addr = accepted
             with self._busy_lock:
                 self._busy += 1
             try:
@@ -107,17 +110,20 @@ class BridgeWorker(SyncWorker):
                 with self._busy_lock:
                     self._busy -= 1
 
-    def _accept_failed(self, error: OSError, listener) -> bool:
-        """Whether to keep accepting after ``error``."""
-        if error.errno in (errno.ECONNABORTED, errno.EINTR, errno.EPROTO):
-            return True  # the client gave up before we took its connection
-        if error.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
-            # The socket is shared with the other processes: one made it non-blocking.
-            listener.setblocking(True)
-            time.sleep(0.01)
-            return True
-        if not self.alive:
-            return False
-        self.log.exception("accept failed")
-        time.sleep(1)  # out of file descriptors, say: do not spin
-        return True
+    def _accept(self):
+        """(listener, client, address) of the next connection; None when stopping."""
+        while self.alive:
+            ready, _, _ = select.select(self.sockets, [], [], 1.0)
+            for listener in ready:
+                try:
+                    client, addr = listener.accept()
+                except OSError as error:
+                    if error.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.ECONNABORTED, errno.EPROTO):
+                        continue  # another process took it, or the client gave up
+                    if not self.alive:
+                        return None
+                    self.log.exception("accept failed")
+                    time.sleep(1)  # out of file descriptors, say: do not spin
+                    continue
+                return listener, client, addr
+        return None
