@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 
 from gunicorn.http.errors import NoMoreData
-from werkzeug.exceptions import RequestTimeout
+from werkzeug.exceptions import ClientDisconnected, RequestTimeout
 
 from fusion_bridge.config import Config
 
@@ -186,18 +186,23 @@ class ClientSocket:
 
 class _TimedInput:
     """The request body beyond what BodyDeadline buffered, read by the application itself: a
-    deadline missed there is a 408 (werkzeug's RequestTimeout) for Flask's error handler."""
+    deadline missed there is a 408 (werkzeug's RequestTimeout), a body ending before its
+    Content-Length a 400 (ClientDisconnected), for Flask's error handler. (gunicorn sets
+    ``wsgi.input_terminated``, so werkzeug does not count the bytes itself: a cut upload would
+    be taken for a whole, shorter one.)"""
 
-    def __init__(self, head: bytes, stream):
+    def __init__(self, head: bytes, stream, expected: int | None):
         self._head = io.BytesIO(head)
         self._stream = stream
+        self._expected = expected  # None: chunked, gunicorn checks its end
+        self._delivered = len(head)
 
     def read(self, size: int = -1) -> bytes:
-        data = self._head.read(size)
         if size is None or size < 0:
-            return data + self._call(self._stream.read)
+            return self._head.read() + self._from_stream(-1)
+        data = self._head.read(size)
         if len(data) < size:
-            data += self._call(self._stream.read, size - len(data))
+            data += self._from_stream(size - len(data))
         return data
 
     def readline(self, size: int = -1) -> bytes:
@@ -205,7 +210,7 @@ class _TimedInput:
         if line.endswith(b"\n") or (size is not None and 0 <= size <= len(line)):
             return line
         rest = size - len(line) if size is not None and size >= 0 else -1
-        return line + self._call(self._stream.readline, rest)
+        return line + self._from_stream(rest, self._stream.readline)
 
     def __iter__(self):
         while True:
@@ -214,21 +219,35 @@ class _TimedInput:
                 return
             yield line
 
-    @staticmethod
-    def _call(method, *args) -> bytes:
+    def _from_stream(self, size: int, method=None) -> bytes:
         try:
-            return method(*args)
+            data = (method or self._stream.read)(size)
         except RequestTimedOut as late:
             raise RequestTimeout(str(late)) from None
+        self._delivered += len(data)
+        if self._expected is not None and self._delivered < self._expected:
+            # A read returns what was asked until the end; a line may be short, but not empty.
+            ended = (size < 0 or len(data) < size) if method is None else not data
+            if ended:
+                raise ClientDisconnected(_cut_short(self._delivered, self._expected))
+        return data
+
+
+def _cut_short(received: int, expected: int) -> str:
+    return f"request body ended after {received} of its {expected} bytes"
 
 
 class BodyDeadline:
     """WSGI wrapper run by the worker: reads the request body under its deadline before the
     application runs (bodies up to ``max_buffered`` bytes: every agent message), answers 408
-    when it is late, and leaves the socket's reads unbounded once the request is in."""
+    when it is late, and leaves the socket's reads unbounded once the request is in.
 
-    def __init__(self, app, max_buffered: int):
+    ``app`` runs a request that is in; ``streaming_app`` one whose body it reads itself (the
+    worker gives them different bounds on how many run at once)."""
+
+    def __init__(self, app, max_buffered: int, streaming_app=None):
         self._app = app
+        self._streaming_app = streaming_app or app
         self._max_buffered = max_buffered
 
     def __call__(self, environ, start_response):
@@ -248,20 +267,30 @@ class BodyDeadline:
                 head = stream.read(length if length is not None else self._max_buffered + 1)
                 complete = length is not None or len(head) <= self._max_buffered
         except RequestTimedOut as late:
-            log.warning("%s %s from %s refused (408): %s", environ.get("REQUEST_METHOD"),
-                        environ.get("PATH_INFO"), sock.peer, late)
-            start_response("408 Request Timeout", [("Content-Type", "text/plain"),
-                                                   ("Content-Length", "26"), ("Connection", "close")])
-            return [b"request not sent in time.\n"]
+            return _refuse(environ, start_response, sock, "408 Request Timeout", str(late))
+        if complete and length is not None and len(head) < length:
+            # The client closed early: refused here, for every endpoint, before anything
+            # takes a part of a body for the whole.
+            sock.end_reading()
+            return _refuse(environ, start_response, sock, "400 Bad Request", _cut_short(len(head), length))
         if complete:
             sock.end_reading()
             environ["wsgi.input"] = io.BytesIO(head)
             return self._app(environ, start_response)
-        environ["wsgi.input"] = _TimedInput(head, stream)
+        environ["wsgi.input"] = _TimedInput(head, stream, length)
         try:
-            return self._app(environ, start_response)
+            return self._streaming_app(environ, start_response)
         finally:
             sock.end_reading()
+
+
+def _refuse(environ, start_response, sock: ClientSocket, status: str, reason: str) -> list[bytes]:
+    log.warning("%s %s from %s refused (%s): %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
+                sock.peer, status[:3], reason)
+    body = f"{reason}\n".encode()
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body))),
+                            ("Connection", "close")])
+    return [body]
 
 
 def _body_length(environ) -> int | None:

@@ -13,8 +13,10 @@ read and write times (fusion_bridge/client_deadlines.py): a slow client holds on
 most those, and ``workers x threads`` slow clients at once are needed to make others wait.
 
 The main thread only keeps the worker alive for the arbiter and stops it. At most
-``APP_SLOTS`` threads per process run the application at once: the rest are reading requests
-or writing replies, and the database pool (4 connections, adapters/db.py) is not outgrown.
+``APP_SLOTS`` threads per process run the application at once (on requests already read): the
+rest are reading requests or writing replies, and the database pool (4 connections,
+adapters/db.py) is not outgrown; without that bound, 32 concurrent PROLOGs cost 3x the CPU in
+connections opened and closed beyond the pool.
 """
 
 from __future__ import annotations
@@ -56,7 +58,9 @@ class BridgeWorker(SyncWorker):
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
-        self.wsgi = BodyDeadline(AppSlots(self.wsgi, APP_SLOTS), self.limits.max_buffered)
+        # A body too big to read first (a deploy upload) is read by the application, at the
+        # client's pace: such a request takes no slot, or a few slow uploads would stall agents.
+        self.wsgi = BodyDeadline(AppSlots(self.wsgi, APP_SLOTS), self.limits.max_buffered, streaming_app=self.wsgi)
 
     def run(self) -> None:
         for listener in self.sockets:

@@ -171,3 +171,36 @@ def test_late_requests_get_408_and_steady_ones_go_through(tmp_path):
         assert "refused (408): request headers not received within 2 s" in log, serve.log_tail()
         assert "POST /plugins/fusioninventory/ from 127.0.0.1 refused (408): request body not received" in log, \
             serve.log_tail()
+
+
+def cut_short(port: int, head: bytes, sent: bytes) -> bytes:
+    """A request whose client stops sending (and half-closes) before the end of its body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head + sent)
+        sock.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+        return reply
+
+
+def test_a_body_cut_short_is_refused_not_taken_whole(tmp_path):
+    """gunicorn reports no short body (it sets wsgi.input_terminated): an upload cut by the
+    client used to be stored as a smaller file, an agent message to be parsed as it was."""
+    with running_serve(tmp_path, "--no-scheduler", FUSION_BRIDGE_ADMIN_TOKEN="token") as serve:
+        upload = b"POST /api/deploy/files?name=cut.bin HTTP/1.1\r\nHost: bridge\r\nAuthorization: Bearer token\r\n"
+        for declared in (40 * 1024 * 1024, 4 * 1024 * 1024):  # read by the upload itself / read first
+            reply = cut_short(serve.port, upload + b"Content-Length: %d\r\n\r\n" % declared, b"y" * 5000)
+            assert reply.startswith(b"HTTP/1.1 400"), reply[:300]
+            assert b"request body ended after 5000 of its %d bytes" % declared in reply, reply
+        body = prolog("cut-short")
+        reply = cut_short(serve.port, b"POST /plugins/fusioninventory/ HTTP/1.1\r\nHost: bridge\r\n"
+                          b"Content-Length: %d\r\n\r\n" % (len(body) + 10), body)
+        assert reply.startswith(b"HTTP/1.1 400"), reply[:300]
+        request = urllib.request.Request(f"http://127.0.0.1:{serve.port}/api/deploy/files",
+                                         headers={"Authorization": "Bearer token"})
+        with urllib.request.urlopen(request, timeout=10) as listed:
+            assert b"cut.bin" not in listed.read()
+        assert not (tmp_path / "fusion-bridge-files" / "files" / "manifests").exists() or \
+            not any((tmp_path / "fusion-bridge-files" / "files" / "manifests").iterdir())
+        assert "refused (400): request body ended after 5000 of its" in serve.log_text()
