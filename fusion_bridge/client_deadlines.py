@@ -11,10 +11,12 @@ Apache's mod_reqtimeout:
   ``min_rate`` bytes received (a client that keeps a modest pace is never cut off, a trickle
   is), else 408; ``BodyDeadline`` (the WSGI wrapper) reads bodies up to ``max_buffered``
   bytes, the largest the agent endpoint accepts, before the application runs, so the
-  application never waits on a client;
+  application never waits on a client; a body that ends before its Content-Length is refused
+  (400), never taken for a whole, shorter one;
 * each write of the reply must be taken within ``timeout`` seconds plus one second per
   ``min_rate`` bytes written, else the connection is closed;
-* none of these goes past ``request_limit`` seconds after the connection was accepted.
+* reading a request ends at most ``request_limit`` seconds after the connection was accepted,
+  and no write takes longer than that.
 
 The sockets are only wrapped by that worker; under any other server ``BodyDeadline`` passes
 requests through untouched.
@@ -44,7 +46,7 @@ TIMEOUT_REPLY = (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-
 class ClientLimits:
     timeout: float = 20.0
     min_rate: float = 500.0  # bytes per second
-    request_limit: float = 120.0  # seconds from accept to the last byte of the reply
+    request_limit: float = 120.0  # seconds: reading a request, and any one write of its reply
     max_buffered: int = 32 * 1024 * 1024  # bodies read before the application runs
 
     @classmethod
