@@ -1,7 +1,8 @@
 """The background scheduler: task preparation, push, run time-outs and retention, every minute.
 
-``fusion-bridge serve`` starts it in its own process (``start_process``) before gunicorn forks
-its workers, and stops it when serve exits; ``fusion-bridge prepare`` runs it in the
+``fusion-bridge serve`` starts it in its own process (``start_process``) from gunicorn's
+arbiter, which starts it again when it dies (fusion_bridge/supervision.py) and stops it when
+serve exits; ``fusion-bridge prepare`` runs it in the
 foreground or, with ``--once``, runs one pass. Several instances may run it on one database:
 preparation is serialised by a database lock, and the time-out sweep and the retention skip
 their turn while another instance holds theirs. Preparation runs at every pass, the time-out
@@ -350,7 +351,7 @@ class SchedulerProcess:
 
 
 def start_process(database_url: str, environ: Mapping[str, str] | None = None) -> SchedulerProcess:
-    """Start the scheduler next to the server; call before gunicorn starts its workers."""
+    """Start the scheduler next to the server (serve's arbiter does, and again when it dies)."""
     env = dict(os.environ if environ is None else environ)
     env["FUSION_BRIDGE_DATABASE_URL"] = database_url
     env[ENV_PARENT] = str(os.getpid())
@@ -368,6 +369,10 @@ def run_child(scheduler: "Scheduler") -> None:
     parent = os.environ.get(ENV_PARENT)
 
     def _terminate(_signum, _frame):
+        # Once: a stop often signals twice (serve's own stop, and a service manager or a
+        # terminal signalling the whole group), and a second SystemExit raised inside the
+        # interpreter's exit handlers only prints a traceback. serve kills a child that hangs.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, _terminate)

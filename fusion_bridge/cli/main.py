@@ -117,22 +117,24 @@ def db_check(database_url: str | None, as_json: bool, scheduler: bool) -> None:
 @click.command()
 @click.option("--bind", metavar="HOST:PORT", help="Address to listen on (default 127.0.0.1:8080).")
 @click.option("--workers", type=int, help="Worker processes (default 2 x cores + 1).")
+@click.option("--threads", type=int, help="Threads per worker, one connection each (default 32).")
 @common
 @click.option("--access-log/--no-access-log", default=False, help="Log every request.")
 @click.option("--scheduler/--no-scheduler", default=True,
               help="Prepare task runs every minute in a process next to the server (default: on).")
-def serve(bind: str | None, workers: int | None, database_url: str | None, as_json: bool, access_log: bool,
-          scheduler: bool) -> None:
+def serve(bind: str | None, workers: int | None, threads: int | None, database_url: str | None, as_json: bool,
+          access_log: bool, scheduler: bool) -> None:
     """Serve agents under gunicorn.
 
     With --json the start-up banner is one JSON object.
     """
     from schema import SchemaError, check_database, init_database
 
-    from fusion_bridge.serve import agent_url, run
+    from fusion_bridge.serve import agent_url, check_settings, run
 
     try:
-        config = load_config(bind=bind, workers=workers, database_url=database_url)
+        config = load_config(bind=bind, workers=workers, threads=threads, database_url=database_url)
+        check_settings(config)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     shown = shown_url(config.database_url)
@@ -155,21 +157,14 @@ def serve(bind: str | None, workers: int | None, database_url: str | None, as_js
     else:
         click.echo(f"fusion-bridge {__version__} on {shown}")
         click.echo(f"Point agents at: fusioninventory-agent --server {agent_url(config.bind)}")
-    if not scheduler:
-        run(config, access_log)
-        return
-    from fusion_bridge.scheduler import SchedulerSettings, start_process
+    if scheduler:
+        from fusion_bridge.scheduler import SchedulerSettings
 
-    try:
-        SchedulerSettings.from_env()
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
-    # `fusion-bridge prepare` in a child process, with its own database engine.
-    process = start_process(config.database_url)
-    try:
-        run(config, access_log)
-    finally:
-        process.stop()
+        try:
+            SchedulerSettings.from_env()
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+    run(config, access_log, scheduler=scheduler)
 
 
 @click.command()

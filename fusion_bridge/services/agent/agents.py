@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator
@@ -17,6 +18,7 @@ from fusion_bridge.domain.text import fit_utf8mb3, php_json
 from fusion_bridge.services import runs as run_service
 
 agents = schema.agents
+log = logging.getLogger("fusion_bridge.agent")
 
 # Module names the plugin stores in the agent's ``version`` JSON, by QUERY.
 VERSION_KEYS = {"INVENTORY": "INVENTORY", "NETDISCOVERY": "NETWORKDISCOVERY", "SNMPQUERY": "NETWORKINVENTORY"}
@@ -85,6 +87,8 @@ def contact_unit(engine: Engine, device_id: str, contact: Contact, lock_row: boo
                     return
                 new = conn.execute(insert(agents).values(_new_agent(device_id, values)))
                 yield conn, AgentRow(new.inserted_primary_key[0], None, created=True)
+            # Committed: with the access log off this is what shows that agents come in.
+            log.info("new agent %r (id %d, %s)", device_id, new.inserted_primary_key[0], contact.user_agent)
 
 
 def _touch_statement(with_token: bool):
