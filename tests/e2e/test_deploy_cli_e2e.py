@@ -27,25 +27,20 @@ import hashlib
 import json
 import os
 import re
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-import schema
 from schema.constants import ItemType, TaskjobLogState as Log, TaskjobState as State
 from tests.helpers import real_agent as agentlib
-from tests.helpers.bridge_server import ROOT, checkout_env, cli_json
-from tests.helpers.e2e_tasks import add_computer_with_real_agent, context
-from tests.helpers.task_rows import run_logs, run_state
+from tests.helpers.bridge_server import cli_json, prepare_once
+from tests.helpers.e2e_tasks import add_computer_with_real_agent, context, run_deploy_agent
+from tests.helpers.task_rows import run_logs, run_of, run_state
 
 pytestmark = pytest.mark.e2e
 
-AGENT_TIMEOUT = 180
 DEVICEID = "e2e-deploy-cli-2026-11-25-19-00-00"
 # A second computer's agent that never runs: its getJobs answer is read by the test.
 OBSERVER_DEVICEID = "e2e-deploy-observer-2026-11-25-19-00-00"
@@ -56,7 +51,6 @@ CHECKSUM_COMMAND = "sha512sum < payload.bin; echo '?a=1&param=2'"  # what the De
 ADMIN_TOKEN = "e2e-admin-token"
 # What the agent may log about the dead mirror.
 DEAD_MIRROR_LINES = re.compile(r"127\.0\.0\.1:1\b")
-runs_t = schema.taskjobstates
 
 
 @pytest.fixture
@@ -70,19 +64,6 @@ def bridge(request, monkeypatch, repository_dir):
     monkeypatch.setenv("FUSION_BRIDGE_DEPLOY_REPOSITORY", str(repository_dir))
     monkeypatch.setenv("FUSION_BRIDGE_ADMIN_TOKEN", ADMIN_TOKEN)
     return request.getfixturevalue("server")
-
-
-def prepare_once(database_url: str) -> str:
-    """``fusion-bridge prepare --once``; again if the server's own scheduler held the lock. That
-    scheduler's first pass, a moment after the server started, may also have prepared the runs:
-    the callers check the runs, not who made them."""
-    for _attempt in range(3):
-        done = subprocess.run([sys.executable, "-m", "fusion_bridge", "prepare", "--once", "--database", database_url],
-                              capture_output=True, text=True, timeout=120, cwd=ROOT, env=checkout_env())
-        assert done.returncode == 0, f"prepare --once failed:\n{done.stdout}\n{done.stderr}"
-        if "another preparer is running" not in done.stdout:
-            return done.stdout
-    pytest.fail(f"prepare --once never got the preparation lock:\n{done.stdout}")
 
 
 def http_get(server, query: str) -> tuple[int, bytes]:
@@ -109,25 +90,6 @@ def admin_post(server, path: str, body: dict) -> dict:
 
 def part_query(deviceid: str, part: str) -> str:
     return f"action=getFilePart&machineid={deviceid}&file=/{part[0]}/{part[:2]}/{part}"
-
-
-def run_of(engine, agent_id: int) -> dict:
-    with engine.connect() as conn:
-        [run] = conn.execute(select(runs_t).where(runs_t.c.plugin_fusioninventory_agents_id == agent_id)).mappings()
-    return dict(run)
-
-
-def run_deploy_agent(server, tmp_path: Path) -> agentlib.AgentRun:
-    url = f"http://127.0.0.1:{server.port}/plugins/fusioninventory/"
-    try:
-        run = agentlib.run_agent(url, "deploy", deviceid=DEVICEID, timeout=AGENT_TIMEOUT,
-                                 workdir=tmp_path / "agent", debug=2)
-    except subprocess.TimeoutExpired as expired:
-        pytest.fail(f"the agent did not finish within {AGENT_TIMEOUT} s:\n"
-                    f"{(expired.stderr or b'').decode(errors='replace')[-3000:]}")
-    assert run.returncode == 0, f"agent exit code {run.returncode}\n{run.log[-4000:]}"
-    assert "running task Deploy" in run.log and "b/deploy/?action=getJobs" in run.log, run.log[-4000:]
-    return run
 
 
 def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge, engine, database_url,
@@ -186,7 +148,7 @@ def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge
                     f"action=getFilePart&file=/{parts[0][0]}/{parts[0][:2]}/{parts[0]}"):  # no machineid
         assert http_get(bridge, refused)[0] == 403, refused
 
-    agent_run = run_deploy_agent(bridge, tmp_path)
+    agent_run = run_deploy_agent(bridge, tmp_path, DEVICEID)
     ctx = context(agent_run, bridge, engine, run["id"])
     problems = agentlib.problem_lines(agent_run.log, DEAD_MIRROR_LINES)
     assert not problems, "agent complained:\n" + "\n".join(problems) + ctx
@@ -273,7 +235,7 @@ def test_package_whose_command_fails_ends_in_error(deploy_task, bridge, engine, 
     run = run_of(engine, agent)
     assert run["state"] == State.PREPARED
 
-    agent_run = run_deploy_agent(bridge, tmp_path)
+    agent_run = run_deploy_agent(bridge, tmp_path, DEVICEID)
     ctx = context(agent_run, bridge, engine, run["id"])
     assert run_state(engine, run["id"]) == State.IN_ERROR, ctx
     logs = run_logs(engine, run["id"], with_item=True)

@@ -22,15 +22,14 @@ from pathlib import Path
 import pytest
 
 from schema.constants import TaskjobState as State
-from tests.e2e.test_agent_e2e import ROOT, checkout_env, server  # noqa: F401 - the serve fixture
-from tests.e2e.test_deploy_cli_e2e import (DEVICEID, add_computer, context, prepare_once, run_deploy_agent,
-                                           run_of)
-from tests.e2e.test_deploy_e2e import deploy_task  # noqa: F401 - fails when the Deploy task is missing
-from tests.e2e.test_rest_tasks_e2e import state_of
+from tests.helpers.bridge_server import ROOT, checkout_env, prepare_once
+from tests.helpers.e2e_tasks import add_computer_with_real_agent, context, run_deploy_agent
+from tests.helpers.task_rows import run_of, run_state
 
 pytestmark = pytest.mark.e2e
 
 DEFAULT_REPOSITORY = "fusion-bridge-files"
+DEVICEID = "e2e-deploy-default-2026-11-25-19-00-00"
 
 
 @pytest.fixture
@@ -53,7 +52,7 @@ def cli_here(workdir: Path, database_url: str, *args: str) -> object:
 
 
 def test_deploy_with_the_default_repository(deploy_task, default_bridge, engine, database_url, tmp_path):
-    computer, agent = add_computer(engine, "e2e-pc", DEVICEID)
+    computer, agent = add_computer_with_real_agent(engine, "e2e-pc", DEVICEID)
     data = os.urandom(1024 * 1024 + 4096)  # two parts
     source = tmp_path / "payload.bin"
     source.write_bytes(data)
@@ -73,9 +72,9 @@ def test_deploy_with_the_default_repository(deploy_task, default_bridge, engine,
     run = run_of(engine, agent)
     assert run["state"] == State.PREPARED
 
-    agent_run = run_deploy_agent(default_bridge, tmp_path)
+    agent_run = run_deploy_agent(default_bridge, tmp_path, DEVICEID)
     ctx = context(agent_run, default_bridge, engine, run["id"])
     assert "download failed" not in agent_run.log, ctx
-    assert state_of(engine, run["id"]) == State.FINISHED, ctx
+    assert run_state(engine, run["id"]) == State.FINISHED, ctx
     copied = out / "payload.bin"
     assert copied.is_file() and hashlib.sha512(copied.read_bytes()).hexdigest() == stored["sha512"], ctx

@@ -1,6 +1,6 @@
 """``fusion-bridge`` of THIS checkout as a subprocess, for the end-to-end tests: ``serve`` on the
 host's loopback (``serving``) or inside a private network namespace (``running_bridge``), and
-its commands (``cli_json``)."""
+its commands (``cli_json``, ``prepare_once``)."""
 
 from __future__ import annotations
 
@@ -155,3 +155,16 @@ def cli_json(database_url: str, *args: str, **env: str):
                           capture_output=True, text=True, timeout=120, cwd=ROOT, env=checkout_env(**env))
     assert done.returncode == 0, f"fusion-bridge {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return json.loads(done.stdout)
+
+
+def prepare_once(database_url: str) -> str:
+    """``fusion-bridge prepare --once``; again if the server's own scheduler held the lock. That
+    scheduler's first pass, a moment after the server started, may also have prepared the runs:
+    the callers check the runs, not who made them."""
+    for _attempt in range(3):
+        done = subprocess.run([*serve_command(), "prepare", "--once", "--database", database_url],
+                              capture_output=True, text=True, timeout=120, cwd=ROOT, env=checkout_env())
+        assert done.returncode == 0, f"prepare --once failed:\n{done.stdout}\n{done.stderr}"
+        if "another preparer is running" not in done.stdout:
+            return done.stdout
+    pytest.fail(f"prepare --once never got the preparation lock:\n{done.stdout}")

@@ -28,6 +28,7 @@ from tests.helpers.task_rows import add_job, add_task
 
 PUBLIC_V2C = 2  # install-time credential "Public community v2c"
 runs_t, logs_t = schema.taskjobstates, schema.taskjoblogs
+DEPLOY_AGENT_TIMEOUT = 180  # seconds
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,21 @@ def run_real_agent(agent: E2EAgent, server: Server, tasks: str, workdir: Path,
         pytest.fail(f"the agent did not finish within {agent.timeout} s:\n"
                     f"{(expired.stderr or b'').decode(errors='replace')[-4000:]}")
     assert run.deviceid == agent.device_id, f"the agent ran as {run.deviceid}:\n{run.log[-4000:]}"
+    return run
+
+
+def run_deploy_agent(server: Server, workdir: Path, deviceid: str) -> agentlib.AgentRun:
+    """The real agent (device id ``deviceid``, files under ``workdir``/agent) running its Deploy
+    task once against ``server`` on the loopback; fails unless it exits 0 having asked getJobs."""
+    url = f"http://127.0.0.1:{server.port}/plugins/fusioninventory/"
+    try:
+        run = agentlib.run_agent(url, "deploy", deviceid=deviceid, timeout=DEPLOY_AGENT_TIMEOUT,
+                                 workdir=workdir / "agent", debug=2)
+    except subprocess.TimeoutExpired as expired:
+        pytest.fail(f"the agent did not finish within {DEPLOY_AGENT_TIMEOUT} s:\n"
+                    f"{(expired.stderr or b'').decode(errors='replace')[-3000:]}")
+    assert run.returncode == 0, f"agent exit code {run.returncode}\n{run.log[-4000:]}"
+    assert "running task Deploy" in run.log and "b/deploy/?action=getJobs" in run.log, run.log[-4000:]
     return run
 
 

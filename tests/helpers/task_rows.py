@@ -133,6 +133,14 @@ def run_state(bind, run_id: int) -> int | None:
         return conn.execute(select(runs.c.state).where(runs.c.id == run_id)).scalar()
 
 
+def run_of(bind, agent_id: int) -> dict:
+    """The one run of agent ``agent_id`` (fails when it has none or several)."""
+    runs = schema.taskjobstates
+    with reading(bind) as conn:
+        [run] = conn.execute(select(runs).where(runs.c.plugin_fusioninventory_agents_id == agent_id)).mappings()
+    return dict(run)
+
+
 def all_runs(bind, job_id: int | None = None) -> list:
     """Every run (of job ``job_id`` when given), by id, as mappings."""
     runs = schema.taskjobstates
