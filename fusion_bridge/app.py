@@ -13,6 +13,7 @@ from fusion_bridge.config import Config
 from fusion_bridge.http import (admin, admin_agents, admin_collect, admin_deploy, admin_deploy_groups, admin_devices,
                                 admin_esx, admin_executions, agent, rest_tasks)
 from fusion_bridge.http.agent_auth import AgentAuth, Htpasswd
+from fusion_bridge.http.edge_settings import check_edge_settings
 from fusion_bridge.http.errors import request_failure
 from fusion_bridge.http.forwarded import ForwardedHeaders, parse_networks
 from fusion_bridge.http.rest_endpoint import AgentRestEndpoint
@@ -58,13 +59,9 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 def forwarded_and_authenticated(wsgi_app, settings: Config):
     """``wsgi_app`` behind agent authentication (``agent_auth`` set) behind the forwarding
     headers of trusted proxies (``trusted_proxies`` set); a bad setting fails at start."""
+    check_edge_settings(settings)
     if settings.agent_auth:
-        try:
-            htpasswd = Htpasswd(settings.agent_auth)
-        except OSError as error:
-            raise ValueError(f"FUSION_BRIDGE_AGENT_AUTH: cannot read {settings.agent_auth!r}: "
-                             f"{error.strerror or error}") from None
-        wsgi_app = AgentAuth(wsgi_app, htpasswd, settings.agent_auth_realm)
+        wsgi_app = AgentAuth(wsgi_app, Htpasswd(settings.agent_auth), settings.agent_auth_realm)
     networks = parse_networks(settings.trusted_proxies)
     if networks:
         wsgi_app = ForwardedHeaders(wsgi_app, networks, settings.forwarded_header.strip().lower())

@@ -129,10 +129,12 @@ def serve(bind: str | None, workers: int | None, database_url: str | None, as_js
     """
     from schema import SchemaError, check_database, init_database
 
+    from fusion_bridge.http.edge_settings import check_edge_settings
     from fusion_bridge.serve import agent_url, run
 
     try:
         config = load_config(bind=bind, workers=workers, database_url=database_url)
+        check_edge_settings(config)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     shown = shown_url(config.database_url)

@@ -14,6 +14,7 @@ import schema
 from fusion_bridge.app import create_app
 from schema.constants import ItemType, Method
 from tests.helpers.agent_requests import ZLIB_HEADERS, prolog
+from tests.helpers.cli import run
 from tests.helpers.inventory_rows import add_agent
 from tests.helpers.task_rows import add_job, add_run, add_task
 
@@ -148,3 +149,16 @@ def test_authenticated_prolog_answered_and_admin_api_untouched(make_app, engine,
 def test_missing_htpasswd_file_fails_at_start(database_url, tmp_path):
     with pytest.raises(ValueError, match="AGENT_AUTH: cannot read"):
         create_app({"DATABASE_URL": database_url, "AGENT_AUTH": str(tmp_path / "absent")})
+
+
+@pytest.mark.parametrize("variable,value,message", [
+    ("FUSION_BRIDGE_TRUSTED_PROXIES", "127.0.0.1 nginx.local",
+     "Error: FUSION_BRIDGE_TRUSTED_PROXIES: 'nginx.local' is not an address or network"),
+    ("FUSION_BRIDGE_FORWARDED_HEADER", "x-real-ip",
+     "Error: FUSION_BRIDGE_FORWARDED_HEADER must be one of x-forwarded, forwarded, got 'x-real-ip'"),
+    ("FUSION_BRIDGE_AGENT_AUTH", "/nonexistent/agents.htpasswd",
+     "Error: FUSION_BRIDGE_AGENT_AUTH: cannot read '/nonexistent/agents.htpasswd': No such file or directory"),
+])
+def test_serve_refuses_unusable_edge_settings_in_one_line(database_url, variable, value, message):
+    result = run(database_url, "serve", "--no-scheduler", expect=1, env={variable: value})
+    assert result.output.strip().splitlines() == [message]
