@@ -19,10 +19,10 @@ see the client; the peer's own address stays in ``environ[PEER_KEY]``.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Iterable
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 PEER_KEY = "fusion_bridge.proxy_peer"  # the address of the proxy that forwarded the request
@@ -56,6 +56,7 @@ def parse_networks(value: str) -> tuple[IPNetwork, ...]:
     return tuple(networks)
 
 
+@functools.lru_cache(maxsize=16384)  # agents' and proxies' addresses repeat: parsing costs µs
 def _ip(text: str | None):
     """An address as written in a forwarding header (brackets, port, IPv4-mapped) or None."""
     if not text:
@@ -74,7 +75,8 @@ def _ip(text: str | None):
     return address
 
 
-def _trusted(address, networks: Iterable[IPNetwork]) -> bool:
+@functools.lru_cache(maxsize=16384)
+def _trusted(address, networks: tuple[IPNetwork, ...]) -> bool:
     return address is not None and any(address in network for network in networks)
 
 
@@ -96,6 +98,7 @@ def forwarded_elements(header: str | None) -> list[dict[str, str]]:
     return elements
 
 
+@functools.lru_cache(maxsize=16384)  # each agent sends the same headers through the same proxy
 def resolve(peer: str | None, networks: tuple[IPNetwork, ...], family: str, *,
             forwarded: str | None = None, forwarded_for: str | None = None,
             forwarded_proto: str | None = None, forwarded_host: str | None = None) -> Origin:
