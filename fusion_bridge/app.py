@@ -12,7 +12,10 @@ from fusion_bridge.bootstrap import Services
 from fusion_bridge.config import Config
 from fusion_bridge.http import (admin, admin_agents, admin_collect, admin_deploy, admin_deploy_groups, admin_devices,
                                 admin_esx, admin_executions, agent, rest_tasks)
+from fusion_bridge.http.agent_auth import AgentAuth, Htpasswd
+from fusion_bridge.http.edge_settings import check_edge_settings
 from fusion_bridge.http.errors import request_failure
+from fusion_bridge.http.forwarded import ForwardedHeaders, parse_networks
 from fusion_bridge.http.rest_endpoint import AgentRestEndpoint
 from fusion_bridge.http.services import EXTENSION
 from fusion_bridge.http.xml_endpoint import AgentXmlEndpoint
@@ -42,6 +45,8 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     rest_endpoint = AgentRestEndpoint(app.wsgi_app, app.url_map, app.config, services, SERVER_TYPE)
     app.extensions[REST_ENDPOINT] = rest_endpoint
     app.wsgi_app = AgentXmlEndpoint(rest_endpoint, services, SERVER_TYPE)
+    # Outermost: who the client is (behind trusted proxies), then whether it may talk as an agent.
+    app.wsgi_app = forwarded_and_authenticated(app.wsgi_app, settings)
 
     @app.after_request
     def _server_type(response: Response) -> Response:
@@ -49,3 +54,15 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         return response
 
     return app
+
+
+def forwarded_and_authenticated(wsgi_app, settings: Config):
+    """``wsgi_app`` behind agent authentication (``agent_auth`` set) behind the forwarding
+    headers of trusted proxies (``trusted_proxies`` set); a bad setting fails at start."""
+    check_edge_settings(settings)
+    if settings.agent_auth:
+        wsgi_app = AgentAuth(wsgi_app, Htpasswd(settings.agent_auth), settings.agent_auth_realm)
+    networks = parse_networks(settings.trusted_proxies)
+    if networks:
+        wsgi_app = ForwardedHeaders(wsgi_app, networks, settings.forwarded_header.strip().lower())
+    return wsgi_app

@@ -51,6 +51,15 @@ class Config:
     # (~56 MiB/s of gzip + sha512 per core; 1 GiB takes ~90 s over 100 Mbit/s): bigger files are
     # added with `fusion-bridge deploy file add`, which has no such limit.
     deploy_max_upload_bytes: int = 1024 * 1024 * 1024
+    # Reverse proxies whose forwarding headers are believed (addresses or networks, comma- or
+    # space-separated; empty = none), and which headers they write: ``x-forwarded``
+    # (X-Forwarded-For/-Proto/-Host) or ``forwarded`` (RFC 7239). See http/forwarded.py.
+    trusted_proxies: str = ""
+    forwarded_header: str = "x-forwarded"
+    # HTTP Basic for the agent endpoints (XML and REST): an htpasswd file of bcrypt entries
+    # (``htpasswd -B``); empty = agents are not asked to authenticate. See http/agent_auth.py.
+    agent_auth: str = ""
+    agent_auth_realm: str = "fusion-bridge"
 
     def __post_init__(self) -> None:
         # Resolved once, here: Flask's send_file resolves a relative path against the package

@@ -130,11 +130,13 @@ def serve(bind: str | None, workers: int | None, threads: int | None, database_u
     """
     from schema import SchemaError, check_database, init_database
 
+    from fusion_bridge.http.edge_settings import check_edge_settings
     from fusion_bridge.serve import agent_url, check_settings, run
 
     try:
         config = load_config(bind=bind, workers=workers, threads=threads, database_url=database_url)
         check_settings(config)
+        check_edge_settings(config)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     shown = shown_url(config.database_url)

@@ -44,7 +44,7 @@ AGENT_CFG = """\
 logger = stderr
 debug = {debug}
 color = 0
-no-ssl-check = 1
+no-ssl-check = {no_ssl_check}
 no-httpd = {no_httpd}
 lazy = 0
 force = 0
@@ -149,6 +149,7 @@ def run_agent(
     workdir: Path | None = None,
     debug: int = 1,
     prefix: tuple[str, ...] = (),
+    ssl_check: bool = False,
 ) -> AgentRun:
     """Run ``fusioninventory-agent --server SERVER --tasks TASKS`` once in the foreground.
 
@@ -158,6 +159,8 @@ def run_agent(
     is the log level (1: ``[debug]``; 2: also every XML message, as ``--debug --debug``).
     ``prefix`` goes before the isolation command, e.g. ``nsenter --net=…`` to run the agent in
     an existing network namespace (tests/helpers/netns.py); it must exec its command (same pid).
+    ``ssl_check``: verify the server's certificate and name (give ``--ca-cert-file`` in
+    ``extra_args``) instead of ``--no-ssl-check``.
     """
     own_tmp = None
     if workdir is None:
@@ -167,7 +170,7 @@ def run_agent(
         state = workdir / "state"
         argv, agent_argv, env = _isolated_command(server, tasks, workdir, state, extra_args=extra_args,
                                                   deviceid=deviceid, perl5lib=perl5lib, debug=debug,
-                                                  prefix=prefix, no_httpd=1)
+                                                  prefix=prefix, no_httpd=1, ssl_check=ssl_check)
         started = time.monotonic()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True)
@@ -188,20 +191,20 @@ def run_agent(
 
 def _isolated_command(server: str, tasks: str, workdir: Path, state: Path, *, extra_args: tuple[str, ...],
                       deviceid: str | None, perl5lib: str | None, debug: int, prefix: tuple[str, ...],
-                      no_httpd: int) -> tuple[list[str], list[str], dict[str, str]]:
+                      no_httpd: int, ssl_check: bool = False) -> tuple[list[str], list[str], dict[str, str]]:
     """(full argv, the agent's own argv, its environment); writes the conf file and seeds the
     state folder."""
     binary = agent_binary()
     state.mkdir(mode=0o700, parents=True, exist_ok=True)
     cfg = workdir / "agent.cfg"
-    cfg.write_text(AGENT_CFG.format(debug=debug, no_httpd=no_httpd))
+    cfg.write_text(AGENT_CFG.format(debug=debug, no_httpd=no_httpd, no_ssl_check=0 if ssl_check else 1))
     if deviceid:
         seed_deviceid(state, deviceid)
     env = {"PATH": PATH, "LANG": "C.UTF-8", "HOME": "/root"}
     if perl5lib:
         env["PERL5LIB"] = perl5lib
     agent_argv = [binary, "--conf-file", str(cfg), "--server", server, "--logger", "stderr",
-                  *(["--debug"] * debug), "--no-ssl-check", "--tasks", tasks, *extra_args]
+                  *(["--debug"] * debug), *([] if ssl_check else ["--no-ssl-check"]), "--tasks", tasks, *extra_args]
     os.makedirs(STATE_DIR, exist_ok=True)
     argv = [
         *prefix, "unshare", "--mount", "--pid", "--fork", "--mount-proc", "--kill-child", "--",
