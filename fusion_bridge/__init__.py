@@ -22,7 +22,7 @@ log = logging.getLogger("fusion_bridge")
 
 def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     """Build the WSGI app. ``config`` overrides the ``FUSION_BRIDGE_*`` environment."""
-    from fusion_bridge.http import admin, admin_deploy, admin_executions, agent, rest_tasks
+    from fusion_bridge.http import admin, admin_deploy, admin_executions, admin_relay, agent, rest_tasks
     from fusion_bridge.http.rest_endpoint import AgentRestEndpoint
     from fusion_bridge.http.xml_endpoint import AgentXmlEndpoint
     from fusion_bridge.runtime import Runtime
@@ -36,6 +36,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin_deploy.bp)  # /api/deploy/...: same token as admin
     app.register_blueprint(admin_executions.bp)
+    app.register_blueprint(admin_relay.bp)  # /api/relay...
     app.register_blueprint(rest_tasks.bp)  # …/plugins/fusioninventory/b/{deploy,collect,esx}/, before the catch-all
     app.register_blueprint(agent.bp)
     # The agents' hot paths are answered before Flask: XML POSTs, then the REST GETs.

@@ -60,4 +60,11 @@ def agent_url(bind: str) -> str:
 
 
 def run(config: Config, access_log: bool = False) -> None:
-    BridgeServer(config, gunicorn_options(config, access_log)).run()
+    from fusion_bridge.services.relay.process import start_relay_child
+
+    relay = start_relay_child(config)  # the inventory relay's forwarder, when an upstream is set
+    try:
+        BridgeServer(config, gunicorn_options(config, access_log)).run()
+    finally:
+        if relay is not None:
+            relay.stop()

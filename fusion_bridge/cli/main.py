@@ -112,14 +112,20 @@ def db_check(database_url: str | None) -> None:
 @click.option("--access-log/--no-access-log", default=False, help="Log every request.")
 @click.option("--scheduler/--no-scheduler", default=True,
               help="Prepare task runs every minute in a process next to the server (default: on).")
+@click.option("--inventory-upstream", metavar="URL",
+              help="Relay INVENTORYs to GLPI's own import at URL instead of importing them "
+                   "(default: $FUSION_BRIDGE_INVENTORY_UPSTREAM).")
 def serve(bind: str | None, workers: int | None, database_url: str | None, access_log: bool,
-          scheduler: bool) -> None:
+          scheduler: bool, inventory_upstream: str | None) -> None:
     """Serve agents under gunicorn."""
     from schema import SchemaError, check_database, init_database
 
     from fusion_bridge.serve import agent_url, run
+    from fusion_bridge.services.relay.settings import relay_problem
 
-    config = _config(bind=bind, workers=workers, database_url=database_url)
+    config = _config(bind=bind, workers=workers, database_url=database_url, inventory_upstream=inventory_upstream)
+    if relay_problem(config):
+        raise click.ClickException(relay_problem(config))
     engine = make_engine(config.database_url)
     try:
         if engine.dialect.name == "sqlite":
@@ -195,3 +201,4 @@ from fusion_bridge.cli import wakeup as cli_wakeup  # noqa: E402,F401
 from fusion_bridge.cli import settings as cli_settings  # noqa: E402,F401
 from fusion_bridge.cli import deploy as cli_deploy  # noqa: E402,F401
 from fusion_bridge.cli import executions as cli_executions  # noqa: E402,F401
+from fusion_bridge.cli import relay as cli_relay  # noqa: E402,F401

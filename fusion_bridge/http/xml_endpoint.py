@@ -13,7 +13,8 @@ from http import HTTPStatus
 from sqlalchemy.exc import DBAPIError
 
 import protocol
-from fusion_bridge.services.agent.exchange import Refused
+from fusion_bridge.services.agent.exchange import Received, Refused
+from fusion_bridge.services.relay.queue import QueueFull
 from fusion_bridge.http.errors import log_refusal, xml_error_body
 from fusion_bridge.http.paths import is_agent_path
 
@@ -41,13 +42,19 @@ class AgentXmlEndpoint:
         content_type = environ.get("CONTENT_TYPE")
         try:
             body = self._read_body(environ)
-            decoded = protocol.decode_request(body, content_type, self._runtime.limits)
+            decoded = protocol.decode_request(body, content_type, self._runtime.limits,
+                                              self._runtime.inventory_sections)
             reply = self._runtime.exchange.handle(decoded.message, environ.get("HTTP_USER_AGENT") or None,
-                                                  environ.get("REMOTE_ADDR"))
+                                                  environ.get("REMOTE_ADDR"),
+                                                  Received(body, content_type, decoded.encoding))
         except protocol.ProtocolError as error:
             return self._refuse(environ, error.status, error.reason, error.encoding)
         except Refused as refusal:
             return self._refuse(environ, 400, refusal.reason, decoded.encoding)
+        except QueueFull as full:
+            # Logged once per interval with a count (services/relay/intake.py), not per agent.
+            payload, reply_type = xml_error_body(full.reason, decoded.encoding)
+            return 503, payload, reply_type
         except DBAPIError as error:
             log.error("database error on POST %s: %s", environ.get("PATH_INFO"), error)
             return self._fail(503, "database unavailable, try again later", content_type)

@@ -1,0 +1,209 @@
+"""The relay queue in the database (``glpi_plugin_fusionbridge_relayqueue``): store, claim, finish.
+
+Safe with many workers and several bridge instances on one database:
+
+- ``enqueue`` runs inside the transaction that records the agent's contact (the caller holds
+  the agent's row lock, so two documents of one agent never race). One statement inserts the
+  agent's row or, when the agent already has one waiting, replaces its document in place (an
+  upsert: no gap locks between agents on MariaDB). The caps are read in the same transaction.
+- ``claim`` takes the oldest document that is due and free with a conditional UPDATE (free =
+  no claim, or a claim past its expiry: a forwarder that died loses its documents to the others
+  after ``relay_claim_seconds``). The UPDATE succeeds for one forwarder only.
+- ``finish`` applies the verdict only through the claim token; a delivered document is deleted
+  only if no newer one replaced it while it was in flight (``generation``), else the newer one
+  stays queued.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+import schema
+from fusion_bridge.adapters.db import is_mysql
+from fusion_bridge.domain.relay_policy import DELIVERED, FAILED, REJECTED, Verdict
+from fusion_bridge.domain.text import fit_utf8mb3
+from fusion_bridge.services.relay.settings import Caps
+
+queue = schema.bridge_relayqueue
+deliveries = schema.bridge_relaydeliveries
+
+QUEUED = "queued"
+DEAD = "dead"
+# Outcomes written to the deliveries table.
+RETRY = "retry"
+DEAD_LETTER = "dead"
+CLAIM_CANDIDATES = 8
+
+
+class QueueFull(Exception):
+    """The queue is at its cap: the agent gets a 503 and sends again at its next run."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """An INVENTORY as the agent sent it."""
+
+    body: bytes
+    content_type: str | None
+    user_agent: str | None
+    remote_addr: str | None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    agent_id: int
+    device_id: str
+    generation: int
+    body: bytes
+    content_type: str | None
+    user_agent: str | None
+    remote_addr: str | None
+    attempts: int  # including this one
+    rejections: int
+    token: str
+
+
+def enqueue(conn: Connection, agent_id: int, device_id: str, subject: str, incoming: Incoming,
+            now: datetime, caps: Caps) -> bool:
+    """Queue ``incoming`` for the agent (replacing its waiting document); True when it replaced
+    one. Raise QueueFull when it would take the queue past ``caps``."""
+    size = len(incoming.body)
+    key = and_(queue.c.plugin_fusioninventory_agents_id == agent_id, queue.c.subject == subject)
+    waiting = conn.execute(select(queue.c.size).where(key)).first()
+    more_documents = 0 if waiting is not None else 1
+    more_bytes = size - (waiting.size if waiting is not None else 0)
+    if more_documents or more_bytes > 0:
+        documents, total = conn.execute(select(func.count(), func.coalesce(func.sum(queue.c.size), 0))).one()
+        if documents + more_documents > caps.max_documents or total + more_bytes > caps.max_bytes:
+            raise QueueFull(f"inventory queue full ({documents} documents, {int(total)} bytes; caps "
+                            f"{caps.max_documents} documents, {caps.max_bytes} bytes): try again later")
+    document = {
+        "device_id": fit_utf8mb3(device_id, 255),
+        "body": incoming.body,
+        "content_type": fit_utf8mb3(incoming.content_type, 255),
+        "user_agent": fit_utf8mb3(incoming.user_agent, 255),
+        "remote_addr": (incoming.remote_addr or "")[:64] or None,
+        "size": size,
+        "arrived": now,
+        "state": QUEUED,
+        "attempts": 0,
+        "rejections": 0,
+        "next_attempt": now,
+    }
+    new_row = {"plugin_fusioninventory_agents_id": agent_id, "subject": subject, "queued_at": now,
+               "generation": 1, **document}
+    replace = {**document, "generation": queue.c.generation + 1}
+    if is_mysql(conn):
+        statement = mysql.insert(queue).values(new_row).on_duplicate_key_update(**replace)
+    else:
+        statement = sqlite.insert(queue).values(new_row).on_conflict_do_update(
+            index_elements=[queue.c.plugin_fusioninventory_agents_id, queue.c.subject], set_=replace)
+    conn.execute(statement)
+    return waiting is not None
+
+
+def claim(engine: Engine, now: datetime, claim_seconds: float) -> Claimed | None:
+    """Take the oldest due, unclaimed document, or None when there is none."""
+    token = uuid.uuid4().hex
+    free = or_(queue.c.claim_expires.is_(None), queue.c.claim_expires < now)
+    due = and_(queue.c.state == QUEUED, queue.c.next_attempt <= now, free)
+    expires = now + timedelta(seconds=math.ceil(claim_seconds))
+    with engine.connect() as conn:
+        with conn.begin():
+            candidates = conn.execute(select(queue.c.id).where(due).order_by(queue.c.id)
+                                      .limit(CLAIM_CANDIDATES)).scalars().all()
+        for document_id in candidates:
+            with conn.begin():
+                taken = conn.execute(update(queue).where(queue.c.id == document_id, due).values(
+                    claim_token=token, claim_expires=expires, attempts=queue.c.attempts + 1,
+                    last_attempt=now)).rowcount
+                if not taken:
+                    continue  # another forwarder was quicker
+                row = conn.execute(select(queue).where(queue.c.id == document_id)).mappings().one()
+            return Claimed(row["id"], row["plugin_fusioninventory_agents_id"], row["device_id"] or "",
+                           row["generation"], row["body"], row["content_type"], row["user_agent"],
+                           row["remote_addr"], row["attempts"], row["rejections"], token)
+    return None
+
+
+def finish(engine: Engine, document: Claimed, verdict: Verdict, now: datetime, latency: float,
+           retry_in: float, max_attempts: int) -> str:
+    """Record the verdict on a claimed document; return the outcome written for its agent
+    (delivered, retry, rejected or dead). ``retry_in``: seconds before a failed or rejected
+    document is tried again."""
+    mine = and_(queue.c.id == document.id, queue.c.claim_token == document.token)
+    same = and_(mine, queue.c.generation == document.generation)
+    release = {"claim_token": None, "claim_expires": None}
+    failure = {"last_status": verdict.status, "last_error": verdict.reason or None}
+    later = now + timedelta(seconds=math.ceil(retry_in))
+    with engine.begin() as conn:
+        if verdict.kind == DELIVERED:
+            outcome = DELIVERED
+            if not conn.execute(delete(queue).where(same)).rowcount:
+                # A newer document replaced it while in flight: it stays queued (attempts reset).
+                conn.execute(update(queue).where(mine).values(release))
+        elif verdict.kind == REJECTED:
+            rejections = document.rejections + 1
+            outcome = DEAD_LETTER if rejections >= max_attempts else REJECTED
+            state = DEAD if outcome == DEAD_LETTER else QUEUED
+            if not conn.execute(update(queue).where(same).values(
+                    release, rejections=rejections, state=state, next_attempt=later, **failure)).rowcount:
+                conn.execute(update(queue).where(mine).values(release, **failure))
+        else:
+            outcome = RETRY
+            # unavailable: the document keeps its place; failed: it steps aside for a while.
+            step_aside = {"next_attempt": later} if verdict.kind == FAILED else {}
+            if not conn.execute(update(queue).where(same).values(release, **step_aside, **failure)).rowcount:
+                conn.execute(update(queue).where(mine).values(release, **failure))
+        _record_delivery(conn, document, verdict, outcome, now, latency)
+    return outcome
+
+
+def _record_delivery(conn: Connection, document: Claimed, verdict: Verdict, outcome: str, now: datetime,
+                     latency: float) -> None:
+    values = {
+        "device_id": fit_utf8mb3(document.device_id, 255),
+        "date": now,
+        "outcome": outcome,
+        "http_status": verdict.status,
+        "latency_ms": int(round(latency * 1000)),
+        "error": verdict.reason or None,
+    }
+    changes = dict(values)
+    if outcome == DELIVERED:
+        values.update(delivered_at=now, delivered=1)
+        changes.update(delivered_at=now, delivered=deliveries.c.delivered + 1)
+    row = {"plugin_fusioninventory_agents_id": document.agent_id, **values}
+    if is_mysql(conn):
+        statement = mysql.insert(deliveries).values(row).on_duplicate_key_update(**changes)
+    else:
+        statement = sqlite.insert(deliveries).values(row).on_conflict_do_update(
+            index_elements=[deliveries.c.plugin_fusioninventory_agents_id], set_=changes)
+    conn.execute(statement)
+
+
+def release_claim(engine: Engine, document: Claimed) -> None:
+    """Hand a claimed document back untouched (the forwarder stops before sending it)."""
+    with engine.begin() as conn:
+        conn.execute(update(queue).where(queue.c.id == document.id, queue.c.claim_token == document.token)
+                     .values(claim_token=None, claim_expires=None, attempts=queue.c.attempts - 1))
+
+
+def document_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(queue)).scalar_one()
+
+
+__all__ = ["Claimed", "Incoming", "QueueFull", "claim", "document_count", "enqueue", "finish", "release_claim"]
