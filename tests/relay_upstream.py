@@ -188,3 +188,48 @@ class ScriptedUpstream:
             handler.send_header(key, value)
         handler.end_headers()
         handler.wfile.write(payload)
+
+
+# --- fixtures and helpers shared by the relay tests ------------------------------------------
+
+import pytest  # noqa: E402
+from datetime import datetime, timedelta  # noqa: E402
+
+from fusion_bridge.config import Config  # noqa: E402
+from fusion_bridge.domain.text import local_now  # noqa: E402
+from fusion_bridge.services.relay.settings import RelaySettings  # noqa: E402
+
+# Short time-outs and back-offs so fault tests take fractions of a second.
+FAST_RELAY = {
+    "UPSTREAM_CONNECT_TIMEOUT": 0.5, "UPSTREAM_READ_TIMEOUT": 0.5, "RELAY_CLAIM_SECONDS": 5,
+    "RELAY_BACKOFF_BASE": 0.05, "RELAY_BACKOFF_CAP": 0.2, "RELAY_POLL_SECONDS": 0.05, "RELAY_MAX_ATTEMPTS": 2,
+}
+
+
+def relay_config(database_url: str, upstream_url: str, **more) -> Config:
+    return Config().updated({"DATABASE_URL": database_url, "SETTINGS_TTL": 0, "INVENTORY_UPSTREAM": upstream_url,
+                             **FAST_RELAY, **more})
+
+
+def relay_settings(database_url: str, upstream_url: str, **more) -> RelaySettings:
+    return RelaySettings.from_config(relay_config(database_url, upstream_url, **more))
+
+
+class MovableClock:
+    """The forwarder's clock, moved by the test instead of waiting."""
+
+    def __init__(self, now: datetime | None = None):
+        self.now = now or local_now()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def upstream():
+    server = ScriptedUpstream(hold=1.5)
+    yield server
+    server.close()

@@ -159,14 +159,14 @@ def finish(engine: Engine, document: Claimed, verdict: Verdict, now: datetime, l
             outcome = DEAD_LETTER if rejections >= max_attempts else REJECTED
             state = DEAD if outcome == DEAD_LETTER else QUEUED
             if not conn.execute(update(queue).where(same).values(
-                    release, rejections=rejections, state=state, next_attempt=later, **failure)).rowcount:
-                conn.execute(update(queue).where(mine).values(release, **failure))
+                    **release, rejections=rejections, state=state, next_attempt=later, **failure)).rowcount:
+                conn.execute(update(queue).where(mine).values(**release, **failure))
         else:
             outcome = RETRY
             # unavailable: the document keeps its place; failed: it steps aside for a while.
             step_aside = {"next_attempt": later} if verdict.kind == FAILED else {}
-            if not conn.execute(update(queue).where(same).values(release, **step_aside, **failure)).rowcount:
-                conn.execute(update(queue).where(mine).values(release, **failure))
+            if not conn.execute(update(queue).where(same).values(**release, **step_aside, **failure)).rowcount:
+                conn.execute(update(queue).where(mine).values(**release, **failure))
         _record_delivery(conn, document, verdict, outcome, now, latency)
     return outcome
 
