@@ -48,15 +48,16 @@ def _status_lines(s: dict) -> list[str]:
     error = s["last_error"]
     caps = s["caps"] or {}
     return [
-        f"upstream:        {s['upstream'] or '(none: inventories are imported here)'}",
-        f"queued:          {s['queued']}   in flight: {s['in_flight']}   dead: {s['dead']}",
-        f"size:            {s['documents']} documents, {s['bytes']} bytes"
+        f"upstream:   {s['upstream'] or '(none: inventories are imported here)'}",
+        f"queued:     {s['queued']}   in flight: {s['in_flight']}   dead: {s['dead']}",
+        f"size:       {s['documents']} documents, {s['bytes']} bytes"
         + (f" (caps {caps['max_documents']} documents, {caps['max_bytes']} bytes)" if caps else ""),
-        f"oldest:          {s['oldest_queued_at'] or '-'}"
+        f"oldest:     {s['oldest_queued_at'] or '-'}"
         + (f" ({s['oldest_age_seconds']} s ago)" if s["oldest_age_seconds"] is not None else ""),
-        f"delivered:       {s['delivered_last_minute']} in the last minute, last at {s['last_delivery'] or '-'}",
-        f"upstream latency: {s['upstream_latency_ms'] if s['upstream_latency_ms'] is not None else '-'} ms",
-        "last error:      " + ("-" if error is None else
+        f"delivered:  {s['delivered_last_minute']} in the last minute, last at {s['last_delivery'] or '-'}",
+        f"latency:    {s['upstream_latency_ms'] if s['upstream_latency_ms'] is not None else '-'} ms"
+        " (upstream, deliveries of the last minute)",
+        "last error: " + ("-" if error is None else
                                f"{error['date']} agent {error['agent']} ({error['device_id']}) {error['outcome']}"
                                f": {error['error'] or error['http_status']}"),
     ]

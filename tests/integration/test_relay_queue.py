@@ -194,3 +194,14 @@ def test_oldest_first(engine):
     enqueue(engine, 3, b"newer", now)  # replaced, keeps its place
     claimed = [queue.claim(engine, now, 60).agent_id for _ in range(3)]
     assert claimed == [3, 1, 2]
+
+
+def test_without_an_upstream_the_bridge_imports_and_keeps_the_agents_zlib_body(client, engine):
+    body = zlib.compress(inventory_xml("pc01-2024-01-01-00-00-00", "pc01"), 1)
+    assert post(client, body).status_code == 200
+    with engine.connect() as conn:
+        stored = conn.execute(select(schema.bridge_inventories)).mappings().one()
+        computer = conn.execute(select(schema.glpi_computers)).mappings().one()
+    assert stored["content"] == body and stored["compression"] == "zlib"  # not recompressed
+    assert computer["name"] == "pc01"
+    assert rows(engine) == []
