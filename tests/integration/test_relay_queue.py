@@ -205,3 +205,24 @@ def test_without_an_upstream_the_bridge_imports_and_keeps_the_agents_zlib_body(c
     assert stored["content"] == body and stored["compression"] == "zlib"  # not recompressed
     assert computer["name"] == "pc01"
     assert rows(engine) == []
+
+
+def test_esx_host_inventories_are_not_coalesced_with_the_agents_own(relay_client, engine):
+    device = "esxagent-2024-01-01-00-00-00"
+    assert post(relay_client, zlib.compress(inventory_xml(device, "own"))).status_code == 200
+    with engine.begin() as conn:
+        agent_id = conn.execute(select(schema.agents.c.id)).scalar_one()
+        add_task(conn, 1)
+        add_job(conn, 1, 1, "InventoryComputerESX", '[{"PluginFusioninventoryCredentialIp":"1"}]',
+                f'[{{"PluginFusioninventoryAgent":"{agent_id}"}}]')
+        add_run(conn, 11, 1, agent_id, "PluginFusioninventoryCredentialIp", 1, state=1)
+
+    def host(uuid, name):
+        return zlib.compress(inventory_xml(device, name).replace(
+            b"</HARDWARE>", f"<UUID>{uuid}</UUID></HARDWARE>".encode()))
+
+    for body in (host("AAAA-1", "esx1"), host("BBBB-2", "esx2"), host("aaaa-1", "esx1 again")):
+        assert post(relay_client, body).status_code == 200
+    documents = rows(engine)
+    assert [d["subject"] for d in documents] == ["", "uuid:aaaa-1", "uuid:bbbb-2"]
+    assert b"esx1 again" in zlib.decompress(documents[1]["body"])

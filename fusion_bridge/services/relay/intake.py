@@ -14,14 +14,15 @@ import threading
 import time
 from datetime import datetime
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 import protocol
-from fusion_bridge.services import runs
+import schema
 from fusion_bridge.services.inventory.values import node, text
-from fusion_bridge.services.relay.queue import Incoming, QueueFull, enqueue
+from fusion_bridge.services.relay.queue import Incoming, QueueFull, enqueue, queue, waiting_size
 from fusion_bridge.services.relay.settings import Caps
-from schema.constants import Method
+from schema.constants import Method, TaskjobState
 
 log = logging.getLogger("fusion_bridge.relay")
 
@@ -30,6 +31,18 @@ log = logging.getLogger("fusion_bridge.relay")
 SECTIONS_READ = ("HARDWARE", "BIOS")
 FULL_LOG_INTERVAL = 60.0
 MAX_SUBJECT = 64
+
+_runs, _jobs = schema.taskjobstates, schema.taskjobs
+# In one round trip: the size of the agent's waiting document, and whether the agent runs an ESX
+# job now (a run handed out and not over, as services/runs.py agent_runs_method). Built once.
+_FIRST_LOOK = select(
+    select(queue.c.size).where(queue.c.plugin_fusioninventory_agents_id == bindparam("agent_id"),
+                               queue.c.subject == "").scalar_subquery(),
+    select(_runs.c.id).join(_jobs, _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id).where(
+        _runs.c.plugin_fusioninventory_agents_id == bindparam("agent_id"), _jobs.c.method == Method.ESX,
+        _runs.c.state.in_([int(TaskjobState.SERVER_HAS_SENT_DATA), int(TaskjobState.AGENT_HAS_SENT_DATA)]),
+    ).exists(),
+)
 
 
 class RelayIntake:
@@ -46,12 +59,14 @@ class RelayIntake:
                now: datetime) -> bool:
         """Queue the document (True: it replaced the agent's waiting one); QueueFull when full."""
         subject = ""
-        if runs.agent_runs_method(conn, agent_id, Method.ESX):
+        waiting, esx_running = conn.execute(_FIRST_LOOK, {"agent_id": agent_id}).one()
+        if esx_running:
             # While the agent runs an ESX job it also sends the hosts' inventories under its
             # own DEVICEID: each host is a machine of its own, not a newer state of the agent's.
             subject = host_subject(inventory.content)
+            waiting = waiting_size(conn, agent_id, subject)
         try:
-            return enqueue(conn, agent_id, inventory.device_id, subject, incoming, now, self.caps)
+            return enqueue(conn, agent_id, inventory.device_id, subject, incoming, now, self.caps, waiting)
         except QueueFull as full:
             self._refusal(full.reason)
             raise

@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -75,21 +75,58 @@ class Claimed:
     token: str
 
 
+# Built once: constructing these per request costs more CPU than running them.
+_KEY = and_(queue.c.plugin_fusioninventory_agents_id == bindparam("agent_id"), queue.c.subject == bindparam("subject"))
+_WAITING_SIZE = select(queue.c.size).where(_KEY)
+_TOTALS = select(func.count(), func.coalesce(func.sum(queue.c.size), 0))
+_DOCUMENT = ("device_id", "body", "content_type", "user_agent", "remote_addr", "size", "arrived", "state",
+             "attempts", "rejections", "next_attempt")
+_NEW_ONLY = ("plugin_fusioninventory_agents_id", "subject", "queued_at", "generation")
+
+
+def _upsert(dialect_insert, conflict):
+    statement = dialect_insert(queue).values({name: bindparam(name) for name in (*_NEW_ONLY, *_DOCUMENT)})
+    # A newer document of the agent replaces the waiting one in place: same row, same place in
+    # line (queued_at, id), next generation; a claim in flight stays (see finish).
+    if conflict == "mysql":
+        replace = {name: statement.inserted[name] for name in _DOCUMENT}
+        return statement.on_duplicate_key_update(**replace, generation=queue.c.generation + 1)
+    replace = {name: statement.excluded[name] for name in _DOCUMENT}
+    return statement.on_conflict_do_update(
+        index_elements=[queue.c.plugin_fusioninventory_agents_id, queue.c.subject],
+        set_={**replace, "generation": queue.c.generation + 1})
+
+
+_UPSERT = {"mysql": _upsert(mysql.insert, "mysql"), "sqlite": _upsert(sqlite.insert, "sqlite")}
+
+
+def waiting_size(conn: Connection, agent_id: int, subject: str) -> int | None:
+    """Size of the agent's document waiting in the queue, None when there is none."""
+    return conn.execute(_WAITING_SIZE, {"agent_id": agent_id, "subject": subject}).scalar()
+
+
 def enqueue(conn: Connection, agent_id: int, device_id: str, subject: str, incoming: Incoming,
-            now: datetime, caps: Caps) -> bool:
+            now: datetime, caps: Caps, waiting: int | None | bool = False) -> bool:
     """Queue ``incoming`` for the agent (replacing its waiting document); True when it replaced
-    one. Raise QueueFull when it would take the queue past ``caps``."""
+    one. Raise QueueFull when it would take the queue past ``caps``. ``waiting``: the size of the
+    agent's waiting document (None: none) when the caller read it already (``waiting_size``)."""
     size = len(incoming.body)
-    key = and_(queue.c.plugin_fusioninventory_agents_id == agent_id, queue.c.subject == subject)
-    waiting = conn.execute(select(queue.c.size).where(key)).first()
+    if waiting is False:
+        waiting = waiting_size(conn, agent_id, subject)
     more_documents = 0 if waiting is not None else 1
-    more_bytes = size - (waiting.size if waiting is not None else 0)
+    more_bytes = size - (waiting or 0)
     if more_documents or more_bytes > 0:
-        documents, total = conn.execute(select(func.count(), func.coalesce(func.sum(queue.c.size), 0))).one()
+        # Read in this transaction; concurrent accepts on other connections may each pass the
+        # check before the others commit, so the caps can be passed by at most that many.
+        documents, total = conn.execute(_TOTALS).one()
         if documents + more_documents > caps.max_documents or total + more_bytes > caps.max_bytes:
             raise QueueFull(f"inventory queue full ({documents} documents, {int(total)} bytes; caps "
                             f"{caps.max_documents} documents, {caps.max_bytes} bytes): try again later")
-    document = {
+    conn.execute(_UPSERT["mysql" if is_mysql(conn) else "sqlite"], {
+        "plugin_fusioninventory_agents_id": agent_id,
+        "subject": subject,
+        "queued_at": now,
+        "generation": 1,
         "device_id": fit_utf8mb3(device_id, 255),
         "body": incoming.body,
         "content_type": fit_utf8mb3(incoming.content_type, 255),
@@ -101,16 +138,7 @@ def enqueue(conn: Connection, agent_id: int, device_id: str, subject: str, incom
         "attempts": 0,
         "rejections": 0,
         "next_attempt": now,
-    }
-    new_row = {"plugin_fusioninventory_agents_id": agent_id, "subject": subject, "queued_at": now,
-               "generation": 1, **document}
-    replace = {**document, "generation": queue.c.generation + 1}
-    if is_mysql(conn):
-        statement = mysql.insert(queue).values(new_row).on_duplicate_key_update(**replace)
-    else:
-        statement = sqlite.insert(queue).values(new_row).on_conflict_do_update(
-            index_elements=[queue.c.plugin_fusioninventory_agents_id, queue.c.subject], set_=replace)
-    conn.execute(statement)
+    })
     return waiting is not None
 
 
@@ -206,4 +234,5 @@ def document_count(engine: Engine) -> int:
         return conn.execute(select(func.count()).select_from(queue)).scalar_one()
 
 
-__all__ = ["Claimed", "Incoming", "QueueFull", "claim", "document_count", "enqueue", "finish", "release_claim"]
+__all__ = ["Claimed", "Incoming", "QueueFull", "claim", "document_count", "enqueue", "finish", "release_claim",
+           "waiting_size"]
