@@ -142,91 +142,110 @@ def enqueue(conn: Connection, agent_id: int, device_id: str, subject: str, incom
     return waiting is not None
 
 
+_DUE = and_(queue.c.state == QUEUED, queue.c.next_attempt <= bindparam("p_now"),
+            or_(queue.c.claim_expires.is_(None), queue.c.claim_expires < bindparam("p_now")))
+_CANDIDATES = select(queue.c.id).where(_DUE).order_by(queue.c.id).limit(CLAIM_CANDIDATES)
+_TAKE = update(queue).where(queue.c.id == bindparam("p_id"), _DUE).values(
+    claim_token=bindparam("p_token"), claim_expires=bindparam("p_expires"), attempts=queue.c.attempts + 1,
+    last_attempt=bindparam("p_now"))
+_CLAIMED = select(queue.c.id, queue.c.plugin_fusioninventory_agents_id, queue.c.device_id, queue.c.generation,
+                  queue.c.body, queue.c.content_type, queue.c.user_agent, queue.c.remote_addr, queue.c.attempts,
+                  queue.c.rejections).where(queue.c.id == bindparam("p_id"))
+
+
 def claim(engine: Engine, now: datetime, claim_seconds: float) -> Claimed | None:
     """Take the oldest due, unclaimed document, or None when there is none."""
     token = uuid.uuid4().hex
-    free = or_(queue.c.claim_expires.is_(None), queue.c.claim_expires < now)
-    due = and_(queue.c.state == QUEUED, queue.c.next_attempt <= now, free)
-    expires = now + timedelta(seconds=math.ceil(claim_seconds))
-    with engine.connect() as conn:
-        with conn.begin():
-            candidates = conn.execute(select(queue.c.id).where(due).order_by(queue.c.id)
-                                      .limit(CLAIM_CANDIDATES)).scalars().all()
-        for document_id in candidates:
-            with conn.begin():
-                taken = conn.execute(update(queue).where(queue.c.id == document_id, due).values(
-                    claim_token=token, claim_expires=expires, attempts=queue.c.attempts + 1,
-                    last_attempt=now)).rowcount
-                if not taken:
-                    continue  # another forwarder was quicker
-                row = conn.execute(select(queue).where(queue.c.id == document_id)).mappings().one()
-            return Claimed(row["id"], row["plugin_fusioninventory_agents_id"], row["device_id"] or "",
-                           row["generation"], row["body"], row["content_type"], row["user_agent"],
-                           row["remote_addr"], row["attempts"], row["rejections"], token)
+    params = {"p_now": now, "p_token": token, "p_expires": now + timedelta(seconds=math.ceil(claim_seconds))}
+    with engine.begin() as conn:
+        for document_id in conn.execute(_CANDIDATES, params).scalars().all():
+            # The UPDATE re-checks that it is still due and free: of concurrent forwarders one wins.
+            if not conn.execute(_TAKE, {**params, "p_id": document_id}).rowcount:
+                continue
+            row = conn.execute(_CLAIMED, {"p_id": document_id}).one()
+            return Claimed(row.id, row.plugin_fusioninventory_agents_id, row.device_id or "", row.generation,
+                           row.body, row.content_type, row.user_agent, row.remote_addr, row.attempts,
+                           row.rejections, token)
     return None
+
+
+_MINE = and_(queue.c.id == bindparam("p_id"), queue.c.claim_token == bindparam("p_token"))
+_SAME = and_(_MINE, queue.c.generation == bindparam("p_generation"))  # not replaced meanwhile
+_RELEASED = {"claim_token": None, "claim_expires": None}
+_FAILURE = {"last_status": bindparam("p_status"), "last_error": bindparam("p_error")}
+_DELETE_DELIVERED = delete(queue).where(_SAME)
+_RELEASE = update(queue).where(_MINE).values(**_RELEASED)
+_RELEASE_FAILED = update(queue).where(_MINE).values(**_RELEASED, **_FAILURE)
+_STEP_ASIDE = update(queue).where(_SAME).values(**_RELEASED, **_FAILURE, next_attempt=bindparam("p_next"))
+_REJECT = update(queue).where(_SAME).values(**_RELEASED, **_FAILURE, next_attempt=bindparam("p_next"),
+                                            rejections=bindparam("p_rejections"), state=bindparam("p_state"))
 
 
 def finish(engine: Engine, document: Claimed, verdict: Verdict, now: datetime, latency: float,
            retry_in: float, max_attempts: int) -> str:
     """Record the verdict on a claimed document; return the outcome written for its agent
     (delivered, retry, rejected or dead). ``retry_in``: seconds before a failed or rejected
-    document is tried again."""
-    mine = and_(queue.c.id == document.id, queue.c.claim_token == document.token)
-    same = and_(mine, queue.c.generation == document.generation)
-    release = {"claim_token": None, "claim_expires": None}
-    failure = {"last_status": verdict.status, "last_error": verdict.reason or None}
-    later = now + timedelta(seconds=math.ceil(retry_in))
+    document is tried again. Only through the claim: a forwarder whose claim expired and was
+    taken over changes nothing of the document."""
+    params = {"p_id": document.id, "p_token": document.token, "p_generation": document.generation,
+              "p_status": verdict.status, "p_error": verdict.reason or None,
+              "p_next": now + timedelta(seconds=math.ceil(retry_in))}
     with engine.begin() as conn:
         if verdict.kind == DELIVERED:
             outcome = DELIVERED
-            if not conn.execute(delete(queue).where(same)).rowcount:
+            if not conn.execute(_DELETE_DELIVERED, params).rowcount:
                 # A newer document replaced it while in flight: it stays queued (attempts reset).
-                conn.execute(update(queue).where(mine).values(release))
+                conn.execute(_RELEASE, params)
         elif verdict.kind == REJECTED:
             rejections = document.rejections + 1
             outcome = DEAD_LETTER if rejections >= max_attempts else REJECTED
             state = DEAD if outcome == DEAD_LETTER else QUEUED
-            if not conn.execute(update(queue).where(same).values(
-                    **release, rejections=rejections, state=state, next_attempt=later, **failure)).rowcount:
-                conn.execute(update(queue).where(mine).values(**release, **failure))
+            if not conn.execute(_REJECT, {**params, "p_rejections": rejections, "p_state": state}).rowcount:
+                conn.execute(_RELEASE_FAILED, params)  # replaced meanwhile: the newer one gets its chance
         else:
             outcome = RETRY
-            # unavailable: the document keeps its place; failed: it steps aside for a while.
-            step_aside = {"next_attempt": later} if verdict.kind == FAILED else {}
-            if not conn.execute(update(queue).where(same).values(**release, **step_aside, **failure)).rowcount:
-                conn.execute(update(queue).where(mine).values(**release, **failure))
+            # failed: the document steps aside for a while; unavailable: it keeps its place.
+            if verdict.kind != FAILED or not conn.execute(_STEP_ASIDE, params).rowcount:
+                conn.execute(_RELEASE_FAILED, params)
         _record_delivery(conn, document, verdict, outcome, now, latency)
     return outcome
 
 
+_ATTEMPT = ("device_id", "date", "outcome", "http_status", "latency_ms", "error")
+
+
+def _deliveries_upsert(dialect_insert, conflict: str, delivered: bool):
+    statement = dialect_insert(deliveries).values(
+        {name: bindparam(name) for name in ("plugin_fusioninventory_agents_id", *_ATTEMPT, "delivered_at", "delivered")})
+    new = statement.inserted if conflict == "mysql" else statement.excluded
+    changes = {name: new[name] for name in _ATTEMPT}
+    if delivered:
+        changes.update(delivered_at=new["delivered_at"], delivered=deliveries.c.delivered + 1)
+    if conflict == "mysql":
+        return statement.on_duplicate_key_update(**changes)
+    return statement.on_conflict_do_update(index_elements=[deliveries.c.plugin_fusioninventory_agents_id],
+                                           set_=changes)
+
+
+_DELIVERIES_UPSERT = {(conflict, delivered): _deliveries_upsert(insert_of, conflict, delivered)
+                      for conflict, insert_of in (("mysql", mysql.insert), ("sqlite", sqlite.insert))
+                      for delivered in (True, False)}
+
+
 def _record_delivery(conn: Connection, document: Claimed, verdict: Verdict, outcome: str, now: datetime,
                      latency: float) -> None:
-    values = {
+    delivered = outcome == DELIVERED
+    conn.execute(_DELIVERIES_UPSERT["mysql" if is_mysql(conn) else "sqlite", delivered], {
+        "plugin_fusioninventory_agents_id": document.agent_id,
         "device_id": fit_utf8mb3(document.device_id, 255),
         "date": now,
         "outcome": outcome,
         "http_status": verdict.status,
         "latency_ms": int(round(latency * 1000)),
         "error": verdict.reason or None,
-    }
-    changes = dict(values)
-    if outcome == DELIVERED:
-        values.update(delivered_at=now, delivered=1)
-        changes.update(delivered_at=now, delivered=deliveries.c.delivered + 1)
-    row = {"plugin_fusioninventory_agents_id": document.agent_id, **values}
-    if is_mysql(conn):
-        statement = mysql.insert(deliveries).values(row).on_duplicate_key_update(**changes)
-    else:
-        statement = sqlite.insert(deliveries).values(row).on_conflict_do_update(
-            index_elements=[deliveries.c.plugin_fusioninventory_agents_id], set_=changes)
-    conn.execute(statement)
-
-
-def release_claim(engine: Engine, document: Claimed) -> None:
-    """Hand a claimed document back untouched (the forwarder stops before sending it)."""
-    with engine.begin() as conn:
-        conn.execute(update(queue).where(queue.c.id == document.id, queue.c.claim_token == document.token)
-                     .values(claim_token=None, claim_expires=None, attempts=queue.c.attempts - 1))
+        "delivered_at": now if delivered else None,
+        "delivered": 1 if delivered else 0,
+    })
 
 
 def document_count(engine: Engine) -> int:
@@ -234,5 +253,4 @@ def document_count(engine: Engine) -> int:
         return conn.execute(select(func.count()).select_from(queue)).scalar_one()
 
 
-__all__ = ["Claimed", "Incoming", "QueueFull", "claim", "document_count", "enqueue", "finish", "release_claim",
-           "waiting_size"]
+__all__ = ["Claimed", "Incoming", "QueueFull", "claim", "document_count", "enqueue", "finish", "waiting_size"]
