@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import http.client
 import re
+import ssl
 import threading
 import time
 import zlib
@@ -59,7 +60,8 @@ def document_xml(body: bytes) -> bytes:
 
 
 class ScriptedUpstream:
-    def __init__(self, delay: float = 0.0, hold: float = 2.0, forward_to: str | None = None):
+    def __init__(self, delay: float = 0.0, hold: float = 2.0, forward_to: str | None = None,
+                 tls: "ssl.SSLContext | None" = None):
         self.delay = delay  # seconds each request takes
         self.hold = hold  # how long TIMEOUT keeps a request before closing it
         self.forward_to = forward_to
@@ -71,12 +73,16 @@ class ScriptedUpstream:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/plugins/fusioninventory/"
+        return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}/plugins/fusioninventory/"
 
     def push(self, *actions) -> None:
         self.script.extend(actions)

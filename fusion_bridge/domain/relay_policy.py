@@ -5,9 +5,10 @@ An answer is one of four verdicts:
 
 - ``delivered``: a 2xx whose body decodes (zlib, gzip or plain, as agents decode replies) to a
   ``REPLY`` without ``ERROR`` — the FusionInventory plugin answers an empty ``<REPLY>``, GLPI
-  10/11 ``<REPLY><RESPONSE>SEND</RESPONSE></REPLY>`` (docs/plugin-semantics.md §3).
+  10/11 ``<REPLY><RESPONSE>SEND</RESPONSE></REPLY>`` (docs/relay-upstream.md §1).
 - ``unavailable``: the upstream cannot take documents now — no connection, a connect time-out,
-  429, 502, 503, 504, 408, or a 2xx that is not a ``REPLY`` (a login page or a wrong URL). The
+  429, 502, 503, 504, 408, or a 2xx that is not a ``REPLY`` (a login page, a wrong URL, or the
+  plugin's empty body when another import of the same computer held its lock). The
   document keeps its place; the forwarder pauses (``Retry-After`` honoured).
 - ``failed``: the upstream failed on this document — a 5xx without an ``ERROR`` reply, no
   answer within the read time-out, the connection dropped after the document was sent. The

@@ -226,3 +226,9 @@ def test_esx_host_inventories_are_not_coalesced_with_the_agents_own(relay_client
     documents = rows(engine)
     assert [d["subject"] for d in documents] == ["", "uuid:aaaa-1", "uuid:bbbb-2"]
     assert b"esx1 again" in zlib.decompress(documents[1]["body"])
+
+
+def test_a_body_sent_without_content_type_is_queued_with_its_encodings(relay_client, engine):
+    body = zlib.compress(inventory_xml("pc01-2024-01-01-00-00-00"))
+    assert post(relay_client, body, {"User-Agent": USER_AGENT}).status_code == 200
+    assert rows(engine)[0]["content_type"] == "application/x-compress-zlib"

@@ -95,7 +95,9 @@ class AgentExchange:
     def _inventory(self, conn, agent_id: int, message: protocol.Inventory, user_agent: str | None,
                    remote_addr: str | None, received: Received | None, now: datetime) -> None:
         if self.relay is not None:
-            body, content_type = (received.body, received.content_type) if received else (message.xml, None)
+            # GLPI 10 decompresses by the Content-Type: name the encoding when the agent did not.
+            body, content_type = ((received.body, received.content_type or protocol.CONTENT_TYPES[received.encoding])
+                                  if received else (message.xml, protocol.CONTENT_TYPES[protocol.PLAIN]))
             self.relay.accept(conn, agent_id, message, Incoming(body, content_type, user_agent, remote_addr), now)
             return
         # The agent's zlib body is stored as it came: recompressing 240 KB costs ~2 ms.
