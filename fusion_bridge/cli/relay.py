@@ -34,7 +34,27 @@ def relay_run(database_url: str | None, upstream: str | None) -> None:
         RelaySettings.from_config(config)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
+    _require_queue(config.database_url)
     relay_child_main(config)
+
+
+def _require_queue(database_url: str) -> None:
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    import schema
+    from fusion_bridge.adapters.db import make_engine
+    from fusion_bridge.cli.main import _safe_url
+
+    engine = make_engine(database_url)
+    try:
+        present = inspect(engine).has_table(schema.bridge_relayqueue.name)
+    except SQLAlchemyError as error:
+        raise click.ClickException(f"{_safe_url(database_url)}: {error}") from None
+    finally:
+        engine.dispose()
+    if not present:
+        raise click.ClickException(f"{_safe_url(database_url)} has no relay queue: run `fusion-bridge db init`")
 
 
 def _upstream_shown(config) -> str | None:
@@ -48,7 +68,7 @@ def _status_lines(s: dict) -> list[str]:
     error = s["last_error"]
     caps = s["caps"] or {}
     return [
-        f"upstream:   {s['upstream'] or '(none: inventories are imported here)'}",
+        f"upstream:   {s['upstream'] or '(FUSION_BRIDGE_INVENTORY_UPSTREAM not set here)'}",
         f"queued:     {s['queued']}   in flight: {s['in_flight']}   dead: {s['dead']}",
         f"size:       {s['documents']} documents, {s['bytes']} bytes"
         + (f" (caps {caps['max_documents']} documents, {caps['max_bytes']} bytes)" if caps else ""),
