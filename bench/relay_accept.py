@@ -145,6 +145,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2 * os.cpu_count() + 1)
     parser.add_argument("--forward-concurrency", type=int, default=2)
+    parser.add_argument("--servers", default="bare-wsgi,relay-accept,local-import",
+                        help="which of bare-wsgi, relay-accept, local-import to measure")
+    parser.add_argument("--no-forward", action="store_true", help="skip the forwarder phase")
     args = parser.parse_args()
 
     mariadb = MariaDBServer()
@@ -165,21 +168,25 @@ def main() -> None:
                                  "--inventory-upstream", "http://127.0.0.1:9/"],
         "local-import": serve + ["--bind", f"127.0.0.1:{ports['local-import']}"],
     }
+    commands = {name: command for name, command in commands.items() if name in args.servers.split(",")}
     subprocess.run([sys.executable, "-m", "fusion_bridge", "db", "init"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
-    results: dict[str, list[dict]] = {name: [] for name in commands}
+    results: dict[str, list[dict]] = {name: [] for name in commands}  # after the --servers choice
     processes = {}
     try:
         for name, command in commands.items():
             processes[name] = start(command, ports[name], env)
-        for index in range(len(bodies)):  # known agents: one PROLOG each
-            request = urllib.request.Request(f"http://127.0.0.1:{ports['local-import']}/plugins/fusioninventory/",
+        registrar = processes.get("local-import") and ports["local-import"]
+        registrar = registrar or processes.get("relay-accept") and ports["relay-accept"]
+        for index in range(len(bodies) if registrar else 0):  # known agents: one PROLOG each
+            request = urllib.request.Request(f"http://127.0.0.1:{registrar}/plugins/fusioninventory/",
                                              data=zlib.compress(PROLOG % device_id(index)),
                                              headers={"Content-Type": "application/x-compress-zlib"})
             urllib.request.urlopen(request).read()
         # Known computers: every agent's inventory imported once (the first import creates the
         # computer and its ports; the measured ones update them).
-        post_all(ports["local-import"], bodies)
+        if "local-import" in processes:
+            post_all(ports["local-import"], bodies)
         for repeat in range(args.repeats):
             for name in commands:
                 run_wrk(ports[name], args.connections, 2, bodies_file)  # warm-up, not recorded
@@ -193,10 +200,11 @@ def main() -> None:
                       f"p50 {result['p50_us'] / 1000:6.1f} ms  p99 {result['p99_us'] / 1000:6.1f} ms  "
                       f"errors {errors}  CPU µs/req server {result['server_cpu_us']:.0f} "
                       f"db {result['db_cpu_us']:.0f}", flush=True)
-        stop(processes.pop("relay-accept"))
-        stop(processes.pop("local-import"))
-        forwarded = forward_phase(env, database_url, ports["relay-accept"], bodies, args.repeats,
-                                  args.forward_concurrency)
+        for name in ("relay-accept", "local-import"):
+            if name in processes:
+                stop(processes.pop(name))
+        forwarded = [] if args.no_forward else forward_phase(env, database_url, ports["relay-accept"], bodies,
+                                                             args.repeats, args.forward_concurrency)
     finally:
         for process in processes.values():
             stop(process)
@@ -207,7 +215,7 @@ def main() -> None:
     print(f"| c | server | inventories/s (median of {args.repeats}) [min-max] | p50 ms | p99 ms | "
           "CPU µs/req server / MariaDB | vs bare WSGI |")
     print("|---|---|---|---|---|---|---|")
-    bare = statistics.median(r["rps"] for r in results["bare-wsgi"])
+    bare = statistics.median(r["rps"] for r in results["bare-wsgi"]) if "bare-wsgi" in results else None
     for name, runs in results.items():
         rps = [r["rps"] for r in runs]
         median = statistics.median(rps)
@@ -215,7 +223,9 @@ def main() -> None:
               f"| {statistics.median(r['p50_us'] for r in runs) / 1000:.1f} "
               f"| {statistics.median(r['p99_us'] for r in runs) / 1000:.1f} "
               f"| {statistics.median(r['server_cpu_us'] for r in runs):.0f} / "
-              f"{statistics.median(r['db_cpu_us'] for r in runs):.0f} | {median / bare:.0%} |")
+              f"{statistics.median(r['db_cpu_us'] for r in runs):.0f} | {f'{median / bare:.0%}' if bare else '-'} |")
+    if not forwarded:
+        return
     print()
     print(f"| forwarder (concurrency {args.forward_concurrency}) | documents/s [min-max] | CPU µs/document "
           "forwarder / MariaDB |")
