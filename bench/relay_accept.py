@@ -118,7 +118,8 @@ def forward_phase(env: dict, database_url: str, relay_port: int, bodies: list[by
             while queued() >= total and time.monotonic() < deadline:
                 time.sleep(0.02)
             documents = queued()
-            began, relay_cpu, db_cpu = time.monotonic(), cpu_seconds(group=process.pid), cpu_seconds(name="mariadbd")
+            began = time.monotonic()
+            relay_cpu, db_cpu = cpu_seconds(group=process.pid), cpu_seconds(name="mariadbd")
             while queued() and time.monotonic() < deadline:
                 time.sleep(0.05)
             elapsed = time.monotonic() - began
@@ -223,7 +224,8 @@ def main() -> None:
               f"| {statistics.median(r['p50_us'] for r in runs) / 1000:.1f} "
               f"| {statistics.median(r['p99_us'] for r in runs) / 1000:.1f} "
               f"| {statistics.median(r['server_cpu_us'] for r in runs):.0f} / "
-              f"{statistics.median(r['db_cpu_us'] for r in runs):.0f} | {f'{median / bare:.0%}' if bare else '-'} |")
+              f"{statistics.median(r['db_cpu_us'] for r in runs):.0f} "
+              f"| {f'{median / bare:.0%}' if bare else '-'} |")
     if not forwarded:
         return
     print()

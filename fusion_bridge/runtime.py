@@ -35,8 +35,8 @@ class Runtime:
         self.limits = protocol.Limits(max_decompressed=self.config.max_xml_bytes, max_depth=self.config.max_xml_depth)
         relay = relay_intake.RelayIntake(caps_of(self.config)) if self.config.inventory_upstream else None
         self.inventory_sections = relay_intake.SECTIONS_READ if relay else IMPORT_SECTIONS
-        self.exchange = AgentExchange(self.engine, self.autocommit_engine, SettingsCache(self.engine, self.config.settings_ttl),
-                                      relay=relay)
+        self.exchange = AgentExchange(self.engine, self.autocommit_engine,
+                                      SettingsCache(self.engine, self.config.settings_ttl), relay=relay)
         self.rest = RestCalls(self.engine, read_engine=self.autocommit_engine)
 
     def dispose(self) -> None:

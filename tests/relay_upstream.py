@@ -18,8 +18,15 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+import pytest
+
+from fusion_bridge.config import Config
+from fusion_bridge.domain.text import local_now
+from fusion_bridge.services.relay.settings import RelaySettings
 
 OK = ("ok",)
 GLPI10_OK = ("glpi10",)
@@ -197,13 +204,6 @@ class ScriptedUpstream:
 
 
 # --- fixtures and helpers shared by the relay tests ------------------------------------------
-
-import pytest  # noqa: E402
-from datetime import datetime, timedelta  # noqa: E402
-
-from fusion_bridge.config import Config  # noqa: E402
-from fusion_bridge.domain.text import local_now  # noqa: E402
-from fusion_bridge.services.relay.settings import RelaySettings  # noqa: E402
 
 # Short time-outs and back-offs so fault tests take fractions of a second.
 FAST_RELAY = {

@@ -163,7 +163,8 @@ def _connect_error(error: BaseException, upstream: Upstream) -> str:
         return f"no connection to {where} within {upstream.connect_timeout:g} s"
     if isinstance(error, ConnectionRefusedError):
         return f"connection to {where} refused"
-    return f"cannot connect to {where}: {error.strerror if isinstance(error, OSError) and error.strerror else error}"
+    reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+    return f"cannot connect to {where}: {reason}"
 
 
 def _sent_error(error: BaseException, upstream: Upstream) -> str:
@@ -174,4 +175,5 @@ def _sent_error(error: BaseException, upstream: Upstream) -> str:
         return "connection dropped before the whole answer came"
     if isinstance(error, http.client.HTTPException):
         return f"unreadable answer: {type(error).__name__}"
-    return f"connection failed after sending: {error.strerror if isinstance(error, OSError) and error.strerror else error}"
+    reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+    return f"connection failed after sending: {reason}"

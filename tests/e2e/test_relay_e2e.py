@@ -111,7 +111,8 @@ def test_relay_to_a_second_bridge(database_url, tmp_path, agent_version):
         e2e.check_agent_log(run, a, url)
         wait_for(lambda: run.deviceid in counter.delivered_ids(), 60, "the inventory did not reach B", a, b)
         with b_engine.connect() as conn:
-            agent = conn.execute(select(schema.agents).where(schema.agents.c.device_id == run.deviceid)).mappings().one()
+            agent = conn.execute(select(schema.agents).where(
+                schema.agents.c.device_id == run.deviceid)).mappings().one()
             computer = conn.execute(select(schema.glpi_computers)).mappings().one()
         assert agent["computers_id"] == computer["id"] and computer["name"]
         assert agent["useragent"] == f"FusionInventory-Agent_v{agent_version}"

@@ -2,7 +2,6 @@
 request, on SQLite and MariaDB: each answer gives a delivery, a retry or a dead letter, with the
 reason in ``relay status``; two forwarders on one queue send each document once."""
 
-import threading
 import time
 import zlib
 
@@ -17,7 +16,7 @@ from fusion_bridge.services.relay import queue, views
 from fusion_bridge.services.relay.forwarder import Forwarder
 from tests.agent_requests import USER_AGENT, inventory_xml
 from tests.relay_upstream import (DROP, GLPI10_OK, TIMEOUT, MovableClock, error_reply, relay_settings, status,
-                                  upstream)  # noqa: F401 - fixture
+                                  upstream)  # noqa: F401,F811 - fixture
 
 DEVICE = "pc01-2024-01-01-00-00-00"
 
@@ -33,7 +32,8 @@ def queue_inventory(engine, agent_id, device_id, name="pc", now=None):
     body = zlib.compress(inventory_xml(device_id, name))
     with engine.begin() as conn:
         queue.enqueue(conn, agent_id, device_id, "", queue.Incoming(
-            body, "application/x-compress-zlib", USER_AGENT, "192.0.2.7"), now or local_now(), queue.Caps(10**6, 10**12))
+            body, "application/x-compress-zlib", USER_AGENT, "192.0.2.7"), now or local_now(),
+            queue.Caps(10**6, 10**12))
     return body
 
 

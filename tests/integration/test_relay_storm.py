@@ -96,7 +96,8 @@ def test_storm(database_url, engine):
     for request in upstream.delivered:
         received[request.device_id].append(int(request.name.rsplit("#", 1)[1]))
     assert sorted(received) == sorted(device(n) for n in range(AGENTS)), "an agent got nothing through"
-    assert all(seqs[-1] == SENDS for seqs in received.values()), "an agent's latest inventory was not the last delivered"
+    assert all(seqs[-1] == SENDS for seqs in received.values()), \
+        "an agent's latest inventory was not the last delivered"
     assert all(seqs == sorted(set(seqs)) for seqs in received.values()), "an older inventory after a newer one"
     # Coalescing spared the upstream most of the storm.
     assert len(upstream.delivered) < AGENTS * SENDS

@@ -9,7 +9,8 @@ import pytest
 import protocol
 from protocol import ProtocolError, decode_request
 
-RECORDED = Path(__file__).resolve().parents[2] / "fixtures" / "cases" / "inventory_zlib" / "01-INVENTORY" / "request.body"
+RECORDED = (Path(__file__).resolve().parents[2] / "fixtures" / "cases" / "inventory_zlib" / "01-INVENTORY"
+            / "request.body")
 BODY = (b"<REQUEST><QUERY>INVENTORY</QUERY><DEVICEID>d-1</DEVICEID><CONTENT>"
         b"<VERSIONCLIENT>FusionInventory-Agent_v2.6-3</VERSIONCLIENT>"
         b"<ACCOUNTINFO><KEYNAME>OTHER</KEYNAME><KEYVALUE>x</KEYVALUE></ACCOUNTINFO>"

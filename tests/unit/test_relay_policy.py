@@ -11,7 +11,8 @@ from fusion_bridge.domain.relay_policy import (
 
 PLUGIN_REPLY = b'<?xml version="1.0" encoding="UTF-8"?>\n<REPLY>\n</REPLY>\n'
 GLPI10_REPLY = b'<?xml version="1.0"?>\n<REPLY><RESPONSE>SEND</RESPONSE></REPLY>'
-ERROR_REPLY = b"<?xml version=\"1.0\"?>\n<REPLY><ERROR><![CDATA[Plugin FusionInventory not installed!]]></ERROR></REPLY>"
+ERROR_REPLY = (b"<?xml version=\"1.0\"?>\n"
+               b"<REPLY><ERROR><![CDATA[Plugin FusionInventory not installed!]]></ERROR></REPLY>")
 
 
 @pytest.mark.parametrize("body", [PLUGIN_REPLY, zlib.compress(PLUGIN_REPLY, 6), gzip.compress(PLUGIN_REPLY),

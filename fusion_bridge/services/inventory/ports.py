@@ -35,10 +35,12 @@ _DYNAMIC_PORTS_OF = select(ports).where(ports.c.itemtype == bindparam("p_itemtyp
                                         ports.c.items_id == bindparam("p_items_id"),
                                         ports.c.is_dynamic == 1).order_by(ports.c.id)
 _FIRST_NAME = (select(networknames.c.id, networknames.c.name)
-               .where(networknames.c.itemtype == ItemType.NETWORK_PORT, networknames.c.items_id == bindparam("p_port"))
+               .where(networknames.c.itemtype == ItemType.NETWORK_PORT,
+                      networknames.c.items_id == bindparam("p_port"))
                .order_by(networknames.c.id).limit(1))
 _ADDRESSES = (select(ipaddresses.c.id, ipaddresses.c.name, ipaddresses.c.mainitemtype, ipaddresses.c.mainitems_id)
-              .where(ipaddresses.c.itemtype == ItemType.NETWORK_NAME, ipaddresses.c.items_id == bindparam("p_name"))
+              .where(ipaddresses.c.itemtype == ItemType.NETWORK_NAME,
+                     ipaddresses.c.items_id == bindparam("p_name"))
               .order_by(ipaddresses.c.id))
 
 

@@ -76,7 +76,8 @@ class Claimed:
 
 
 # Built once: constructing these per request costs more CPU than running them.
-_KEY = and_(queue.c.plugin_fusioninventory_agents_id == bindparam("agent_id"), queue.c.subject == bindparam("subject"))
+_KEY = and_(queue.c.plugin_fusioninventory_agents_id == bindparam("agent_id"),
+            queue.c.subject == bindparam("subject"))
 _WAITING_SIZE = select(queue.c.size).where(_KEY)
 _TOTALS = select(func.count(), func.coalesce(func.sum(queue.c.size), 0))
 _DOCUMENT = ("device_id", "body", "content_type", "user_agent", "remote_addr", "size", "arrived", "state",
@@ -215,8 +216,8 @@ _ATTEMPT = ("device_id", "date", "outcome", "http_status", "latency_ms", "error"
 
 
 def _deliveries_upsert(dialect_insert, conflict: str, delivered: bool):
-    statement = dialect_insert(deliveries).values(
-        {name: bindparam(name) for name in ("plugin_fusioninventory_agents_id", *_ATTEMPT, "delivered_at", "delivered")})
+    columns = ("plugin_fusioninventory_agents_id", *_ATTEMPT, "delivered_at", "delivered")
+    statement = dialect_insert(deliveries).values({name: bindparam(name) for name in columns})
     new = statement.inserted if conflict == "mysql" else statement.excluded
     changes = {name: new[name] for name in _ATTEMPT}
     if delivered:
