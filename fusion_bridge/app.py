@@ -11,7 +11,7 @@ from fusion_bridge import __version__
 from fusion_bridge.bootstrap import Services
 from fusion_bridge.config import Config
 from fusion_bridge.http import (admin, admin_agents, admin_collect, admin_deploy, admin_deploy_groups, admin_devices,
-                                admin_esx, admin_executions, agent, rest_tasks)
+                                admin_esx, admin_executions, admin_relay, agent, rest_tasks)
 from fusion_bridge.http.agent_auth import AgentAuth, Htpasswd
 from fusion_bridge.http.edge_settings import check_edge_settings
 from fusion_bridge.http.errors import request_failure
@@ -35,6 +35,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin_deploy.bp)  # /api/deploy/...: same token as admin
     app.register_blueprint(admin_executions.bp)
+    app.register_blueprint(admin_relay.bp)  # /api/relay...
     for blueprint in (admin_agents.bp, admin_devices.bp, admin_collect.bp, admin_esx.bp, admin_deploy_groups.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(rest_tasks.bp)  # …/plugins/fusioninventory/b/{deploy,collect,esx}/, before the catch-all

@@ -17,6 +17,9 @@ from fusion_bridge.adapters.deploy_repository import FileRepository
 from fusion_bridge.config import Config
 from fusion_bridge.services.agent.exchange import AgentExchange
 from fusion_bridge.services.agent.settings import SettingsCache
+from fusion_bridge.services.inventory.computers import SECTIONS_READ as IMPORT_SECTIONS
+from fusion_bridge.services.relay import intake as relay_intake
+from fusion_bridge.services.relay.settings import caps_of
 from fusion_bridge.services.rest.calls import RestCalls
 from fusion_bridge.services.rest.collect import CollectCalls
 from fusion_bridge.services.rest.deploy import DeployCalls
@@ -35,8 +38,12 @@ class Services:
         self.settings = SettingsCache(self.engine, config.settings_ttl)
         self.repository = FileRepository(config.deploy_repository)
 
-        # The agent endpoint: XML messages, REST getConfig.
-        self.exchange = AgentExchange(self.engine, self.autocommit_engine, self.settings)
+        # The agent endpoint: XML messages, REST getConfig. With an upstream, inventories are
+        # queued for GLPI's own import (the relay) instead of imported here.
+        relay = relay_intake.RelayIntake(caps_of(config)) if config.inventory_upstream else None
+        # The CONTENT sections of an INVENTORY the server reads: the local import's, or the relay's.
+        self.inventory_sections: tuple[str, ...] = relay_intake.SECTIONS_READ if relay else IMPORT_SECTIONS
+        self.exchange = AgentExchange(self.engine, self.autocommit_engine, self.settings, relay=relay)
         self.rest = RestCalls(self.engine, self.settings, read_engine=self.autocommit_engine)
         # The REST tasks (b/collect, b/esx, b/deploy).
         self.collect = CollectCalls(self.engine, self.settings, read_engine=self.autocommit_engine)

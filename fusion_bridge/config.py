@@ -51,6 +51,30 @@ class Config:
     # (~56 MiB/s of gzip + sha512 per core; 1 GiB takes ~90 s over 100 Mbit/s): bigger files are
     # added with `fusion-bridge deploy file add`, which has no such limit.
     deploy_max_upload_bytes: int = 1024 * 1024 * 1024
+    # Inventory relay (services/relay): with an upstream URL (GLPI's own import: the plugin's
+    # .../plugins/fusioninventory/ or GLPI 10/11's .../front/inventory.php) INVENTORYs are
+    # queued and forwarded there instead of imported here. TLS is verified (against
+    # ``upstream_ca_file`` when given); credentials go in HTTP Basic, never in a log line.
+    inventory_upstream: str = field(default="", repr=False)
+    upstream_ca_file: str = ""
+    upstream_verify: bool = True
+    upstream_user: str = field(default="", repr=False)
+    upstream_password: str = field(default="", repr=False)
+    upstream_connect_timeout: float = 10.0
+    upstream_read_timeout: float = 120.0
+    # Forwarding: requests in flight per instance, documents per minute (0 = no limit).
+    relay_concurrency: int = 2
+    relay_rate: float = 0.0
+    # Queue caps (documents, bytes as sent): beyond them an INVENTORY is answered 503.
+    relay_max_documents: int = 10000
+    relay_max_bytes: int = 1024 * 1024 * 1024
+    # A document the upstream refuses (4xx, ERROR reply) this many times goes dead-letter.
+    relay_max_attempts: int = 5
+    # A claimed document whose forwarder vanished is taken over after this many seconds.
+    relay_claim_seconds: float = 300.0
+    relay_backoff_base: float = 2.0
+    relay_backoff_cap: float = 300.0
+    relay_poll_seconds: float = 1.0
     # Reverse proxies whose forwarding headers are believed (addresses or networks, comma- or
     # space-separated; empty = none), and which headers they write: ``x-forwarded``
     # (X-Forwarded-For/-Proto/-Host) or ``forwarded`` (RFC 7239). See http/forwarded.py.
@@ -90,6 +114,15 @@ class Config:
 
 
 def _convert(type_name: Any, value: Any, name: str) -> Any:
+    if type_name in ("bool", bool):
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word in ("1", "true", "yes", "on"):
+            return True
+        if word in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"setting {name} must be yes or no, got {value!r}")
     try:
         if type_name in ("int", int):
             return int(value)

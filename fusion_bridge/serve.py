@@ -92,4 +92,9 @@ def run(config: Config, access_log: bool = False, scheduler: bool = True) -> Non
 
         # `fusion-bridge prepare` in a child process, with its own database engine.
         children.append(SupervisedChild("scheduler", lambda: start_process(config.database_url)))
+    if config.inventory_upstream:
+        from fusion_bridge.services.relay.process import start_relay_child
+
+        # The inventory relay's forwarder (`fusion-bridge relay run`), supervised like the scheduler.
+        children.append(SupervisedChild("relay forwarder", lambda: start_relay_child(config)))
     BridgeServer(config, gunicorn_options(config, access_log), children).run()

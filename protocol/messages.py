@@ -30,7 +30,8 @@ class Inventory(Message):
     """A computer (or ESX host) inventory.
 
     ``xml`` is the decompressed document as received, kept for storage; ``content`` is the
-    CONTENT element as plain data (see ``xmltree.to_data``).
+    CONTENT element as plain data (see ``xmltree.to_data``), or only the sections the decoder
+    was asked for (``decode_request(..., inventory_sections=...)``).
     """
 
     version_client: str | None = None

@@ -155,3 +155,63 @@ bridge_runs = glpi_table(
 )
 
 TABLES.extend([bridge_tasks, bridge_taskjobs, bridge_runs])
+
+# ---------------------------------------------------------------------------------------------
+# Inventory relay (fusion_bridge/services/relay): INVENTORYs waiting to be forwarded to GLPI's
+# own import. One row per agent (and, while the agent runs an ESX job, per ESX host it sends:
+# ``subject``), so a newer document of the same agent replaces the queued one: the queue never
+# holds more than one document per agent. ``body`` is the request body as the agent sent it
+# (still compressed), with its ``content_type``, ``user_agent`` and the agent's ``remote_addr``.
+# ``queued_at``: when the agent's first waiting document came (a replacement keeps its place;
+# forwarding goes by ``id``, which follows it); ``arrived``: when this document came;
+# ``generation`` grows at each replacement, so a forwarder that finishes sending an older one
+# keeps the newer. ``state``: ``queued`` or ``dead`` (refused by the upstream
+# ``relay_max_attempts`` times). ``attempts``: sends so far; ``rejections``: sends the upstream
+# refused. A forwarder owns a row while ``claim_token`` is set and ``claim_expires`` is ahead.
+bridge_relayqueue = glpi_table(
+    PREFIX + "relayqueue",
+    id_column(),
+    int_column("plugin_fusioninventory_agents_id"),
+    string_column("subject", 64, nullable=False, default=""),
+    string_column("device_id"),
+    longblob_column("body"),
+    string_column("content_type"),
+    string_column("user_agent"),
+    string_column("remote_addr", 64),
+    int_column("size", comment="body size in bytes, as sent"),
+    timestamp_column("queued_at"),
+    timestamp_column("arrived"),
+    int_column("generation", "1"),
+    string_column("state", 8, nullable=False, default="queued"),
+    int_column("attempts"),
+    int_column("rejections"),
+    timestamp_column("next_attempt"),
+    string_column("claim_token", 32),
+    timestamp_column("claim_expires"),
+    timestamp_column("last_attempt"),
+    int_column("last_status", None, nullable=True),
+    text_column("last_error"),
+    Index("agent_subject", "plugin_fusioninventory_agents_id", "subject", unique=True),
+    Index("state", "state", "next_attempt"),
+    Index("size", "size"),
+)
+
+# Per agent: the last forwarding attempt of its inventory (``outcome``: delivered, retry,
+# rejected, dead), with the upstream's HTTP status, the latency and the error, and the last
+# successful delivery (``delivered_at``, ``delivered`` documents so far).
+bridge_relaydeliveries = glpi_table(
+    PREFIX + "relaydeliveries",
+    Column("plugin_fusioninventory_agents_id", int_type(11), primary_key=True, autoincrement=False),
+    string_column("device_id"),
+    timestamp_column("date"),
+    string_column("outcome", 16, nullable=False, default=""),
+    int_column("http_status", None, nullable=True),
+    int_column("latency_ms", None, nullable=True),
+    text_column("error"),
+    timestamp_column("delivered_at"),
+    int_column("delivered"),
+    Index("date", "date"),
+    Index("delivered_at", "delivered_at"),
+)
+
+TABLES.extend([bridge_relayqueue, bridge_relaydeliveries])

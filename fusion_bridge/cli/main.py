@@ -12,8 +12,8 @@ from dataclasses import asdict
 import click
 
 from fusion_bridge import __version__
-from fusion_bridge.cli import (agents, collect, credentials, crontasks, deploy, deploy_groups, esx, executions, settings,
-                              tasks, updates, wakeup)
+from fusion_bridge.cli import (agents, collect, credentials, crontasks, deploy, deploy_groups, esx, executions, relay,
+                              settings, tasks, updates, wakeup)
 from fusion_bridge.cli.database import open_database, require_tables, shown_url
 from fusion_bridge.cli.options import common, for_group, load_config
 from fusion_bridge.domain.text import plural
@@ -122,8 +122,11 @@ def db_check(database_url: str | None, as_json: bool, scheduler: bool) -> None:
 @click.option("--access-log/--no-access-log", default=False, help="Log every request.")
 @click.option("--scheduler/--no-scheduler", default=True,
               help="Prepare task runs every minute in a process next to the server (default: on).")
+@click.option("--inventory-upstream", metavar="URL",
+              help="Relay INVENTORYs to GLPI's own import at URL instead of importing them "
+                   "(default: $FUSION_BRIDGE_INVENTORY_UPSTREAM).")
 def serve(bind: str | None, workers: int | None, threads: int | None, database_url: str | None, as_json: bool,
-          access_log: bool, scheduler: bool) -> None:
+          access_log: bool, scheduler: bool, inventory_upstream: str | None) -> None:
     """Serve agents under gunicorn.
 
     With --json the start-up banner is one JSON object.
@@ -132,13 +135,17 @@ def serve(bind: str | None, workers: int | None, threads: int | None, database_u
 
     from fusion_bridge.http.edge_settings import check_edge_settings
     from fusion_bridge.serve import agent_url, check_settings, run
+    from fusion_bridge.services.relay.settings import relay_problem
 
     try:
-        config = load_config(bind=bind, workers=workers, threads=threads, database_url=database_url)
+        config = load_config(bind=bind, workers=workers, threads=threads, database_url=database_url,
+                             inventory_upstream=inventory_upstream)
         check_settings(config)
         check_edge_settings(config)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
+    if relay_problem(config):
+        raise click.ClickException(relay_problem(config))
     shown = shown_url(config.database_url)
     # The embedded database is the bridge's own: created on first start.
     with open_database(config.database_url, create=True) as engine:
@@ -222,3 +229,4 @@ for command in (agents.agent_group, credentials.device, collect.collect_group, e
     main.add_command(command)
 db.add_command(crontasks.db_takeover)
 db.add_command(crontasks.db_handback)
+main.add_command(relay.relay)

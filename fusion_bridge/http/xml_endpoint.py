@@ -12,6 +12,8 @@ from http import HTTPStatus
 import protocol
 from fusion_bridge.errors import DomainError
 from fusion_bridge.http.errors import failure_of, log_failure, xml_error_body
+from fusion_bridge.services.agent.exchange import Received
+from fusion_bridge.services.relay.queue import QueueFull
 from fusion_bridge.http.paths import is_agent_path
 
 
@@ -38,11 +40,17 @@ class AgentXmlEndpoint:
         content_type = environ.get("CONTENT_TYPE")
         try:
             body = self._read_body(environ)
-            decoded = protocol.decode_request(body, content_type, self._services.limits)
+            decoded = protocol.decode_request(body, content_type, self._services.limits,
+                                              self._services.inventory_sections)
             reply = self._services.exchange.handle(decoded.message, environ.get("HTTP_USER_AGENT") or None,
-                                                   environ.get("REMOTE_ADDR"))
+                                                   environ.get("REMOTE_ADDR"),
+                                                   Received(body, content_type, decoded.encoding))
         except protocol.ProtocolError as error:  # compressed as far as the codec could tell
             return self._fail(environ, error, error.encoding)
+        except QueueFull as full:
+            # Logged once per interval with a count (services/relay/intake.py), not per agent.
+            payload, reply_type = xml_error_body(full.reason, decoded.encoding)
+            return 503, payload, reply_type
         except DomainError as error:  # the request was decoded: compressed like it
             return self._fail(environ, error, decoded.encoding)
         except Exception as error:  # database, bug: compressed as the Content-Type says

@@ -21,7 +21,8 @@ def test_table_lists_cover_the_whole_metadata():
                             "glpi_plugin_fusionbridge_agentaddresses", "glpi_plugin_fusionbridge_wakeups",
                             "glpi_plugin_fusionbridge_resttokens",
                             "glpi_plugin_fusionbridge_tasks", "glpi_plugin_fusionbridge_taskjobs",
-                            "glpi_plugin_fusionbridge_runs"}
+                            "glpi_plugin_fusionbridge_runs",
+                            "glpi_plugin_fusionbridge_relayqueue", "glpi_plugin_fusionbridge_relaydeliveries"}
     listed = [t.name for t in [*schema.PLUGIN_TABLES, *schema.CORE_TABLES, *schema.BRIDGE_TABLES]]
     assert sorted(listed) == sorted(ALL_TABLES) == sorted(schema.TABLES_BY_NAME)
     assert all(name.startswith("glpi_plugin_fusioninventory_") for name in map(str, schema.PLUGIN_TABLES))

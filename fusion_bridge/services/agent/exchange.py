@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
@@ -16,28 +17,44 @@ from fusion_bridge.services.agent.addresses import AddressBook, normalise
 from fusion_bridge.services.inventory import import_computer_inventory
 from fusion_bridge.services.inventory.stored import store_last_inventory
 from fusion_bridge.services.agent.settings import SettingsCache
+from fusion_bridge.services.relay.intake import RelayIntake
+from fusion_bridge.services.relay.queue import Incoming
 from fusion_bridge.domain.text import local_now
 from schema.constants import Method
+
+__all__ = ["AgentExchange", "Received"]
+
+
+@dataclass(frozen=True)
+class Received:
+    """The request body as the agent sent it (still compressed), to store without re-encoding."""
+
+    body: bytes
+    content_type: str | None
+    encoding: str
 
 
 class AgentExchange:
     def __init__(self, engine: Engine, autocommit_engine: Engine, settings: SettingsCache,
-                 clock: Callable[[], datetime] = local_now):
+                 clock: Callable[[], datetime] = local_now, relay: RelayIntake | None = None):
         self._engine = engine
         self._autocommit_engine = autocommit_engine
         self._settings = settings
         self._clock = clock
         self.addresses = AddressBook(engine, autocommit_engine)
+        # Relay mode (an inventory upstream is set): INVENTORYs are queued for GLPI's import.
+        self.relay = relay
 
     def handle(self, message: protocol.Message, user_agent: str | None,
-               remote_addr: str | None = None) -> protocol.Reply:
+               remote_addr: str | None = None, received: Received | None = None) -> protocol.Reply:
         """Apply ``message`` and return the reply to write; raise a DomainError
         (``fusion_bridge.errors``) if it cannot be.
 
-        ``remote_addr`` (the caller's address) is remembered for waking the agent up."""
+        ``remote_addr`` (the caller's address) is remembered for waking the agent up;
+        ``received``: the body as sent, stored as it is where possible."""
         if isinstance(message, protocol.Prolog):
             return self.prolog(message, user_agent, remote_addr)
-        return self.task_message(message, user_agent, remote_addr)
+        return self.task_message(message, user_agent, remote_addr, received)
 
     def prolog(self, message: protocol.Prolog, user_agent: str | None,
                remote_addr: str | None = None) -> protocol.PrologReply:
@@ -60,22 +77,34 @@ class AgentExchange:
         )
 
     def task_message(self, message: protocol.Message, user_agent: str | None,
-                     remote_addr: str | None = None) -> protocol.EmptyReply:
+                     remote_addr: str | None = None, received: Received | None = None) -> protocol.EmptyReply:
         now = self._clock()
         contact = agents.Contact(now, user_agent)
         module = agents.VERSION_KEYS[message.query]
         with agents.contact_unit(self._engine, message.device_id, contact, lock_row=True) as (conn, agent):
             agents.record_version(conn, agent, module, _module_version(message))
             if isinstance(message, protocol.Inventory):
-                store_last_inventory(conn, agent.id, message.device_id, message.xml, now)
-                import_computer_inventory(conn, agent.id, message, now,
-                                          esx_hosts_expected=runs.agent_runs_method(conn, agent.id, Method.ESX))
+                self._inventory(conn, agent.id, message, user_agent, remote_addr, received, now)
             elif message.query == "NETDISCOVERY":
                 progress.netdiscovery(conn, agent.id, message, now)
             else:
                 progress.snmpquery(conn, agent.id, message, now)
         self.addresses.record(agent.id, normalise(remote_addr), now)
         return protocol.EmptyReply()
+
+    def _inventory(self, conn, agent_id: int, message: protocol.Inventory, user_agent: str | None,
+                   remote_addr: str | None, received: Received | None, now: datetime) -> None:
+        if self.relay is not None:
+            # GLPI 10 decompresses by the Content-Type: name the encoding when the agent did not.
+            body, content_type = ((received.body, received.content_type or protocol.CONTENT_TYPES[received.encoding])
+                                  if received else (message.xml, protocol.CONTENT_TYPES[protocol.PLAIN]))
+            self.relay.accept(conn, agent_id, message, Incoming(body, content_type, user_agent, remote_addr), now)
+            return
+        # The agent's zlib body is stored as it came: recompressing 240 KB costs ~2 ms.
+        as_sent = received.body if received is not None and received.encoding == protocol.ZLIB else None
+        store_last_inventory(conn, agent_id, message.device_id, message.xml, now, compressed=as_sent)
+        import_computer_inventory(conn, agent_id, message, now,
+                                  esx_hosts_expected=runs.agent_runs_method(conn, agent_id, Method.ESX))
 
 
 def _module_version(message: protocol.Message) -> str | None:

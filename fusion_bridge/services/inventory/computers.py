@@ -22,6 +22,9 @@ from .values import parse_ip, text
 computers = schema.glpi_computers
 agents = schema.agents
 
+# The CONTENT sections the import reads: the decoder turns only these into data.
+SECTIONS_READ = ("HARDWARE", "BIOS", "NETWORKS")
+
 # The agent names itself <hostname>-YYYY-MM-DD-HH-MM-SS.
 _DEVICE_ID_DATE = re.compile(r"-\d{4}(?:-\d{2}){5}$")
 

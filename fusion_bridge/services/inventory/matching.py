@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Iterable
 
-from sqlalchemy import Table, and_, or_, select
+from sqlalchemy import Table, and_, bindparam, or_, select
 from sqlalchemy.engine import Connection
 
 import schema
@@ -40,15 +40,23 @@ def live(table: Table) -> list:
     return conditions
 
 
+def _asset_query(table: Table, for_update: bool):
+    query = select(table).where(table.c.id == bindparam("p_id"), *live(table))
+    return query.with_for_update() if for_update else query
+
+
+# Built once per asset type: every import reads its asset, and building the query costs more
+# CPU than running it.
+_ASSET_QUERIES = {(itemtype, for_update): _asset_query(table, for_update)
+                  for itemtype, table in ASSET_TABLES.items() for for_update in (False, True)}
+
+
 def asset_row(conn: Connection, itemtype: str, items_id: int, *, for_update: bool = False):
     """The live row of an asset, or None (missing, deleted, template, unknown type)."""
-    table = ASSET_TABLES.get(itemtype)
-    if table is None or not items_id:
+    query = _ASSET_QUERIES.get((itemtype, for_update))
+    if query is None or not items_id:
         return None
-    query = select(table).where(table.c.id == items_id, *live(table))
-    if for_update:
-        query = query.with_for_update()
-    return conn.execute(query).mappings().first()
+    return conn.execute(query, {"p_id": items_id}).mappings().first()
 
 
 def search_order(preferred: str | None) -> list[str]:

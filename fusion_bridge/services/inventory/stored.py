@@ -13,14 +13,16 @@ import schema
 inventories = schema.bridge_inventories
 
 
-def store_last_inventory(conn: Connection, agent_id: int, device_id: str, xml: bytes, when: datetime) -> None:
+def store_last_inventory(conn: Connection, agent_id: int, device_id: str, xml: bytes, when: datetime,
+                         compressed: bytes | None = None) -> None:
+    """``compressed``: ``xml`` already zlib-compressed (the agent's own body), kept as it is."""
     values = {
         "device_id": device_id,
         "date": when,
         "query": "INVENTORY",
         "compression": "zlib",
         "size": len(xml),
-        "content": zlib.compress(xml, 6),
+        "content": compressed if compressed is not None else zlib.compress(xml, 6),
     }
     key = inventories.c.plugin_fusioninventory_agents_id
     # The caller holds the agent row lock, so update-then-insert cannot race.

@@ -1,0 +1,96 @@
+"""Accepting an INVENTORY for the relay, inside the transaction that records the agent's contact.
+
+In relay mode the bridge does not import the computer: GLPI's own import does, with the
+site's rules (services/relay/forwarder.py sends it there). The document is validated as for a
+local import (size caps, hardened parse, DEVICEID: protocol.decode_request), stored as it came
+— still compressed — and the agent is answered once the transaction has committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from datetime import datetime
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
+
+import protocol
+import schema
+from fusion_bridge.services.inventory.values import node, text
+from fusion_bridge.services.relay.queue import Incoming, QueueFull, enqueue, queue, waiting_size
+from fusion_bridge.services.relay.settings import Caps
+from schema.constants import Method, TaskjobState
+
+log = logging.getLogger("fusion_bridge.relay")
+
+# What the relay reads of an INVENTORY's CONTENT (the ESX host identity); the rest of the
+# document is only validated, never turned into data.
+SECTIONS_READ = ("HARDWARE", "BIOS")
+FULL_LOG_INTERVAL = 60.0
+MAX_SUBJECT = 64
+
+_runs, _jobs = schema.taskjobstates, schema.taskjobs
+# In one round trip: the size of the agent's waiting document, and whether the agent runs an ESX
+# job now (a run handed out and not over, as services/runs.py agent_runs_method). Built once.
+_FIRST_LOOK = select(
+    select(queue.c.size).where(queue.c.plugin_fusioninventory_agents_id == bindparam("agent_id"),
+                               queue.c.subject == "").scalar_subquery(),
+    select(_runs.c.id).join(_jobs, _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id).where(
+        _runs.c.plugin_fusioninventory_agents_id == bindparam("agent_id"), _jobs.c.method == Method.ESX,
+        _runs.c.state.in_([int(TaskjobState.SERVER_HAS_SENT_DATA), int(TaskjobState.AGENT_HAS_SENT_DATA)]),
+    ).exists(),
+)
+
+
+class RelayIntake:
+    """Stores INVENTORYs in the relay queue; one per process (the throttled log is per process)."""
+
+    def __init__(self, caps: Caps, log_interval: float = FULL_LOG_INTERVAL):
+        self.caps = caps
+        self._log_interval = log_interval
+        self._lock = threading.Lock()
+        self._refused = 0
+        self._last_log = float("-inf")
+
+    def accept(self, conn: Connection, agent_id: int, inventory: protocol.Inventory, incoming: Incoming,
+               now: datetime) -> bool:
+        """Queue the document (True: it replaced the agent's waiting one); QueueFull when full."""
+        subject = ""
+        waiting, esx_running = conn.execute(_FIRST_LOOK, {"agent_id": agent_id}).one()
+        if esx_running:
+            # While the agent runs an ESX job it also sends the hosts' inventories under its
+            # own DEVICEID: each host is a machine of its own, not a newer state of the agent's.
+            subject = host_subject(inventory.content)
+            waiting = waiting_size(conn, agent_id, subject)
+        try:
+            return enqueue(conn, agent_id, inventory.device_id, subject, incoming, now, self.caps, waiting)
+        except QueueFull as full:
+            self._refusal(full.reason)
+            raise
+
+    def _refusal(self, reason: str) -> None:
+        """Log a full queue once per interval, with how many documents were refused meanwhile."""
+        with self._lock:
+            self._refused += 1
+            clock = time.monotonic()
+            if clock - self._last_log < self._log_interval:
+                return
+            count, self._refused, self._last_log = self._refused, 0, clock
+        log.warning("relay: %s; %d inventor%s answered 503 since the last report", reason, count,
+                    "y" if count == 1 else "ies")
+
+
+def host_subject(content: dict) -> str:
+    """A short, stable name of the machine an inventory describes: UUID, else serial, else name."""
+    hardware, bios = node(content, "HARDWARE"), node(content, "BIOS")
+    for label, value in (("uuid", text(hardware, "UUID")), ("serial", text(bios, "SSN")),
+                         ("name", text(hardware, "NAME"))):
+        if value:
+            subject = f"{label}:{value.lower() if label == 'uuid' else value}"
+            if len(subject) > MAX_SUBJECT or not subject.isascii():
+                subject = f"{label}#" + hashlib.sha1(value.encode("utf-8")).hexdigest()
+            return subject
+    return "unknown"
