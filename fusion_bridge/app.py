@@ -15,6 +15,7 @@ from fusion_bridge.http.errors import request_failure
 from fusion_bridge.http.rest_endpoint import AgentRestEndpoint
 from fusion_bridge.http.services import EXTENSION
 from fusion_bridge.http.xml_endpoint import AgentXmlEndpoint
+from fusion_bridge.ops.wsgi import observed_app
 
 SERVER_TYPE = f"fusion-bridge {__version__}"
 REST_ENDPOINT = "fusion_bridge.rest_endpoint"  # app.extensions key; its ``.app`` is Flask's own path
@@ -39,6 +40,8 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     rest_endpoint = AgentRestEndpoint(app.wsgi_app, app.url_map, app.config, services, SERVER_TYPE)
     app.extensions[REST_ENDPOINT] = rest_endpoint
     app.wsgi_app = AgentXmlEndpoint(rest_endpoint, services, SERVER_TYPE)
+    # Outermost: request id, metrics, access log, /metrics, /healthz, /readyz (fusion_bridge/ops).
+    app.wsgi_app = observed_app(app.wsgi_app, services)
 
     @app.after_request
     def _server_type(response: Response) -> Response:

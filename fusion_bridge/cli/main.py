@@ -5,7 +5,6 @@ registration of every sub-command module's groups and commands (none of them imp
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from dataclasses import asdict
 
@@ -53,7 +52,12 @@ def main() -> None:
 
     --database and --json may be given here, after a group or after the command.
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from fusion_bridge.ops.logging_setup import configure_from_env
+
+    try:  # text or JSON lines (FUSION_BRIDGE_LOG_FORMAT), as serve's workers and scheduler write
+        configure_from_env()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @click.group()
@@ -104,21 +108,27 @@ def db_check(database_url: str | None, as_json: bool) -> None:
 @click.option("--bind", metavar="HOST:PORT", help="Address to listen on (default 127.0.0.1:8080).")
 @click.option("--workers", type=int, help="Worker processes (default 2 x cores + 1).")
 @common
-@click.option("--access-log/--no-access-log", default=False, help="Log every request.")
+@click.option("--access-log/--no-access-log", default=None,
+              help="One line per request (default: $FUSION_BRIDGE_ACCESS_LOG, else off).")
 @click.option("--scheduler/--no-scheduler", default=True,
               help="Prepare task runs every minute in a process next to the server (default: on).")
-def serve(bind: str | None, workers: int | None, database_url: str | None, as_json: bool, access_log: bool,
-          scheduler: bool) -> None:
+@click.option("--certfile", metavar="PEM", help="Serve HTTPS with this certificate (chain), with --keyfile.")
+@click.option("--keyfile", metavar="PEM", help="The certificate's private key.")
+def serve(bind: str | None, workers: int | None, database_url: str | None, as_json: bool, access_log: bool | None,
+          scheduler: bool, certfile: str | None, keyfile: str | None) -> None:
     """Serve agents under gunicorn.
 
     With --json the start-up banner is one JSON object.
     """
     from schema import SchemaError, check_database, init_database
 
-    from fusion_bridge.serve import agent_url, run
+    from fusion_bridge.ops import runtime
+    from fusion_bridge.serve import agent_url, default_workers, run
 
     try:
         config = load_config(bind=bind, workers=workers, database_url=database_url)
+        ops = runtime.serve_settings(access_log, certfile, keyfile)
+        runtime.check_tls(ops)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     shown = shown_url(config.database_url)
@@ -135,21 +145,26 @@ def serve(bind: str | None, workers: int | None, database_url: str | None, as_js
                     raise click.ClickException("the database is not ready: run `fusion-bridge db init` first")
         except SchemaError as error:
             raise click.ClickException(f"{shown}: {error}") from None
-    if as_json:
-        click.echo(json.dumps({"version": __version__, "database": shown, "bind": config.bind,
-                               "agent_url": agent_url(config.bind)}))
-    else:
-        click.echo(f"fusion-bridge {__version__} on {shown}")
-        click.echo(f"Point agents at: fusioninventory-agent --server {agent_url(config.bind)}")
-    if not scheduler:
-        run(config, access_log)
-        return
     from fusion_bridge.scheduler import SchedulerSettings, start_process
 
     try:
-        SchedulerSettings.from_env()
+        interval = SchedulerSettings.from_env().interval if scheduler else None
     except ValueError as error:
         raise click.ClickException(str(error)) from None
+    # Before the scheduler child and gunicorn's workers exist: they find it in the environment.
+    runtime.prepare_run_dir(ops, scheduler)
+    shown_banner = runtime.banner(version=__version__, database=shown, bind=config.bind,
+                                  agent_url=agent_url(config.bind, tls=bool(ops.certfile)),
+                                  workers=config.workers or default_workers(), scheduler=scheduler,
+                                  scheduler_interval=interval, settings=ops)
+    if as_json:
+        click.echo(json.dumps(shown_banner))
+    else:
+        for line in runtime.banner_lines(shown_banner):
+            click.echo(line)
+    if not scheduler:
+        run(config, access_log)
+        return
     # `fusion-bridge prepare` in a child process, with its own database engine.
     process = start_process(config.database_url)
     try:

@@ -13,6 +13,7 @@ import protocol
 from fusion_bridge.errors import DomainError
 from fusion_bridge.http.errors import failure_of, log_failure, xml_error_body
 from fusion_bridge.http.paths import is_agent_path
+from fusion_bridge.ops.wsgi import set_kind
 
 
 class AgentXmlEndpoint:
@@ -39,6 +40,7 @@ class AgentXmlEndpoint:
         try:
             body = self._read_body(environ)
             decoded = protocol.decode_request(body, content_type, self._services.limits)
+            set_kind(environ, decoded.message.query, decoded.message.device_id)
             reply = self._services.exchange.handle(decoded.message, environ.get("HTTP_USER_AGENT") or None,
                                                    environ.get("REMOTE_ADDR"))
         except protocol.ProtocolError as error:  # compressed as far as the codec could tell
