@@ -12,7 +12,12 @@ Two measures, because the development machine is shared and noisy:
           (--baseline DIR: e.g. the main branch, without this layer). Runs alternate between
           the servers in every repeat; medians of req/s and of the servers' CPU µs per request.
 
-Usage: python bench/ops_overhead.py [--micro-only] [--levels 1,8] [--repeats 5] [--duration 8]
+  inproc  a whole PROLOG of a known agent through the app in this process, on MariaDB (as
+          bench/inproc.py), metrics on and off in alternating batches: the process's CPU
+          µs per request, medians of the batches.
+
+Usage: python bench/ops_overhead.py [--micro-only] [--batches 20 --batch-size 1000]
+                                    [--levels 1,8] [--repeats 5 (0: no serve runs)] [--duration 8]
                                     [--baseline /path/to/other/checkout]
 """
 
@@ -26,11 +31,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.inproc import PROLOG  # noqa: E402
 from bench.prolog import cpu_seconds, free_port, register_agents, run_wrk, start, stop, write_bodies  # noqa: E402
 
 
@@ -72,6 +79,50 @@ def micro(rounds: int = 7, requests: int = 20000) -> dict[str, float]:
                 app(dict(template), start_response)
             best[name] = min(best[name], (time.perf_counter() - started) / requests * 1e6)
     return best
+
+
+def inproc(args) -> dict[str, list[float]]:
+    """CPU µs per PROLOG of a known agent through the whole app in this process (MariaDB),
+    metrics on and off, in alternating batches; per batch, so that medians can be taken."""
+    import resource
+
+    from bench.inproc import call
+    from tests.mariadb import MariaDBServer
+
+    import schema
+    from fusion_bridge.adapters.db import make_engine
+    from fusion_bridge.app import create_app
+
+    server = MariaDBServer()
+    url = server.create_database("fb_opsinproc")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="fb-ops-inproc-")
+    try:
+        engine = make_engine(url)
+        schema.init_database(engine)
+        engine.dispose()
+        apps = {}
+        for name, switch in (("metrics on", "1"), ("metrics off", "0")):
+            os.environ["FUSION_BRIDGE_METRICS"] = switch
+            apps[name] = create_app({"DATABASE_URL": url})
+        os.environ.pop("FUSION_BRIDGE_METRICS")
+        bodies = [zlib.compress(PROLOG % (b"opsinproc%05d-2026-11-25-10-00-00" % i)) for i in range(args.agents)]
+        for body in bodies:
+            call(apps["metrics on"], body)  # register the agents
+        per_batch: dict[str, list[float]] = {name: [] for name in apps}
+        for batch in range(args.batches):
+            for name in (list(apps) if batch % 2 == 0 else list(apps)[::-1]):
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                started = usage.ru_utime + usage.ru_stime
+                for i in range(args.batch_size):
+                    call(apps[name], bodies[i % len(bodies)])
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                per_batch[name].append((usage.ru_utime + usage.ru_stime - started) / args.batch_size * 1e6)
+        for app in apps.values():
+            app.extensions["fusion_bridge"].dispose()
+        return per_batch
+    finally:
+        server.drop_database(url)
+        server.stop()
 
 
 def serve_bench(args) -> None:
@@ -144,13 +195,24 @@ def main() -> None:
     parser.add_argument("--levels", default="1,8", type=lambda text: [int(x) for x in text.split(",")])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2 * os.cpu_count() + 1)
+    parser.add_argument("--batches", type=int, default=20, help="in-process batches per setting (0: none)")
+    parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--baseline", help="another checkout to serve as well (e.g. without the ops layer)")
     args = parser.parse_args()
     best = micro()
     print("in-process, µs per request (best of 7 rounds of 20,000):")
     for name, value in best.items():
         print(f"  {name:12s} {value:6.2f}" + (f"  (+{value - best['bare']:.2f})" if name != "bare" else ""))
-    if not args.micro_only:
+    if args.micro_only:
+        return
+    if args.batches:
+        per_batch = inproc(args)
+        on, off = (statistics.median(per_batch[name]) for name in ("metrics on", "metrics off"))
+        print(f"in-process PROLOG with MariaDB, CPU µs per request (median of {args.batches} alternating "
+              f"batches of {args.batch_size}): metrics on {on:.0f}, off {off:.0f}: {on / off:.1%}")
+        print("  on:  " + " ".join(f"{v:.0f}" for v in per_batch["metrics on"]))
+        print("  off: " + " ".join(f"{v:.0f}" for v in per_batch["metrics off"]))
+    if args.repeats:
         serve_bench(args)
 
 
