@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -139,3 +140,16 @@ def test_no_scheduler_is_not_a_readiness_problem(tmp_path):
     assert f"Metrics: http://127.0.0.1:{serve.port}/metrics" in banner
     # Text logs by default; gunicorn's lines in the same layout as the bridge's.
     assert any(" INFO gunicorn.error: Booting worker" in line for line in serve.log_lines())
+
+
+def test_serve_tells_systemd_when_it_listens(tmp_path):
+    """contrib/fusion-bridge.service is Type=notify: serve's own process must send READY=1."""
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.settimeout(30)
+    try:
+        with running_serve(tmp_path, "--workers", "1", "--no-scheduler", NOTIFY_SOCKET=str(tmp_path / "notify")):
+            message = notify.recv(4096)
+    finally:
+        notify.close()
+    assert b"READY=1" in message.split(b"\n")
