@@ -88,13 +88,20 @@ def level_named(name: str | None, default: int = logging.INFO) -> int:
 
 
 def configure(log_format: str = "text", level: int = logging.INFO) -> None:
-    """The root logger: one handler on standard error in ``log_format``, at ``level``."""
+    """The root logger: one handler on standard error in ``log_format``, at ``level``.
+
+    Like ``logging.basicConfig``, it leaves alone a root logger someone else gave handlers (a
+    test runner, a program embedding the CLI); called again, it replaces its own handler."""
     root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler(log_format))
-    root.setLevel(level)
     _current["format"] = log_format
+    if any(not getattr(existing, "fusion_bridge", False) for existing in root.handlers):
+        return
+    for ours in list(root.handlers):
+        root.removeHandler(ours)
+    made = handler(log_format)
+    made.fusion_bridge = True
+    root.addHandler(made)
+    root.setLevel(level)
 
 
 _current = {"format": "text"}

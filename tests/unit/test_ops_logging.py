@@ -64,12 +64,19 @@ def test_text_lines_carry_the_request_id_in_brackets():
 def test_format_from_the_environment(monkeypatch):
     root = logging.getLogger()
     saved = list(root.handlers), root.level
+    root.handlers[:] = []  # as in a fresh process (pytest's own handlers would be left alone)
     try:
         configure_from_env({"FUSION_BRIDGE_LOG_FORMAT": "JSON", "FUSION_BRIDGE_LOG_LEVEL": "warning"})
         assert logging_setup.current_format() == "json" and root.level == logging.WARNING
         assert isinstance(root.handlers[0].formatter, logging_setup.JsonFormatter)
+        configure_from_env({})  # again: its own handler replaced, not added to
+        assert len(root.handlers) == 1 and isinstance(root.handlers[0].formatter, logging_setup.TextFormatter)
         with pytest.raises(ValueError, match="FUSION_BRIDGE_LOG_FORMAT must be text or json"):
             configure_from_env({"FUSION_BRIDGE_LOG_FORMAT": "xml"})
+        foreign = logging.NullHandler()
+        root.handlers[:] = [foreign]
+        configure_from_env({"FUSION_BRIDGE_LOG_FORMAT": "json"})
+        assert root.handlers == [foreign]  # someone else's logging is left as it is
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
