@@ -131,15 +131,19 @@ def test_readyz_reports_a_dead_scheduler(tmp_path):
         assert serve.json("/healthz")[0] == 200  # alive all the same
 
 
-def test_no_scheduler_is_not_a_readiness_problem(tmp_path):
-    with running_serve(tmp_path, "--workers", "1", "--no-scheduler") as serve:
+def test_no_scheduler_is_not_a_readiness_problem_and_text_access_lines(tmp_path):
+    with running_serve(tmp_path, "--workers", "1", "--no-scheduler", "--access-log") as serve:
         status, body = serve.json("/readyz")
+        serve.request("POST", AGENT_PATH, prolog("text-2026-01-01-00-00-00"), {**ZLIB_HEADERS, "X-Request-Id": "r-1"})
         banner = serve.stdout.read_text()
     assert status == 200 and body["checks"]["scheduler"] == {"ok": None, "detail": "disabled (serve --no-scheduler)"}
-    assert "Scheduler: off (serve --no-scheduler)" in banner
+    assert "Scheduler: off (serve --no-scheduler)" in banner and "access log on" in banner
     assert f"Metrics: http://127.0.0.1:{serve.port}/metrics" in banner
+    lines = serve.log_lines()
     # Text logs by default; gunicorn's lines in the same layout as the bridge's.
-    assert any(" INFO gunicorn.error: Booting worker" in line for line in serve.log_lines())
+    assert any(" INFO gunicorn.error: Booting worker" in line for line in lines)
+    assert any(" INFO fusion_bridge.access [r-1]: 127.0.0.1 text-2026-01-01-00-00-00 "
+               f'"POST {AGENT_PATH}" PROLOG 200 ' in line for line in lines), lines
 
 
 def test_serve_tells_systemd_when_it_listens(tmp_path):
