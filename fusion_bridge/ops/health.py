@@ -156,21 +156,24 @@ class Readiness:
         return ready, {"status": "ready" if ready else "not ready", "problems": problems, "checks": checks}
 
     def _database(self) -> dict:
-        engine = self._services.autocommit_engine
         started = time.monotonic()
-        for attempt in (1, 2):
+        try:
+            self._ping()
+        except DBAPIError as error:
+            # A connection the server closed (it restarted) is dropped with the whole pool:
+            # once more, on a new one, before saying the database is away.
             try:
-                with engine.connect() as conn:
-                    conn.exec_driver_sql("SELECT 1")
-                return {"ok": True, "latency_ms": round((time.monotonic() - started) * 1000, 1)}
-            except DBAPIError as error:
-                # A connection the server closed (restarted) is dropped with the whole pool:
-                # the second attempt opens a new one.
-                if attempt == 1 and error.connection_invalidated:
-                    continue
-                self._database_error = error
-                return {"ok": False, "problem": f"does not answer ({_error_kind(error)})"}
-        raise AssertionError("unreachable")
+                if not error.connection_invalidated:
+                    raise
+                self._ping()
+            except DBAPIError as again:
+                self._database_error = again
+                return {"ok": False, "problem": f"does not answer ({_error_kind(again)})"}
+        return {"ok": True, "latency_ms": round((time.monotonic() - started) * 1000, 1)}
+
+    def _ping(self) -> None:
+        with self._services.autocommit_engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
 
     def _schema_check(self) -> dict:
         now = self._clock()

@@ -29,6 +29,7 @@ relay's queue depth, oldest document age, deliveries and failures go there.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -47,6 +48,7 @@ from schema.constants import TaskjobState
 REQUEST_BUCKETS = (0.005, 0.025, 0.1, 0.5, 2.5)
 SCHEDULER_BUCKETS = (0.1, 1.0, 10.0, 60.0, 300.0)
 PREFIX = "fusion_bridge_"
+log = logging.getLogger("fusion_bridge.metrics")
 
 
 def snake(name: str) -> str:
@@ -252,7 +254,9 @@ class DatabaseGauges:
                 return self._values is not None, self._values
             try:
                 self._values = self._read()
-            except Exception:  # noqa: BLE001 - a scrape must answer even without the database
+            except Exception as error:  # noqa: BLE001 - a scrape must answer even without the database
+                if self._values is not None or self._read_at is None:  # once per outage
+                    log.warning("metrics: the database gauges cannot be read (%s)", type(error).__name__)
                 self._values = None
             self._read_at = now
             return self._values is not None, self._values

@@ -105,6 +105,7 @@ class ObservedApp:
         try:
             if environ.get("PATH_INFO") in OPS_PATHS or (
                     self._metrics_port is not None and environ.get("SERVER_PORT") == self._metrics_port):
+                environ[KIND] = "ops"
                 body = self.ops(environ, start, self._metrics_port)
             else:
                 body = self._app(environ, start)
