@@ -7,6 +7,7 @@ import contextlib
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -119,3 +120,15 @@ def wait_until(predicate, timeout: float = 20, every: float = 0.1):
         if found or time.monotonic() > deadline:
             return found
         time.sleep(every)
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """(certificate, key) for 127.0.0.1, made with the ``openssl`` command line (the tests do
+    not need the ``cryptography`` package)."""
+    openssl = shutil.which("openssl")
+    assert openssl, "the openssl command is needed (apt-get install openssl)"
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key

@@ -11,16 +11,15 @@ import subprocess
 import pytest
 
 from tests.e2e import agent as agentlib
-from tests.integration.test_ops_tls import certificate  # noqa: F401 - the fixture
 from tests.ops_exposition import parse, value
-from tests.ops_serve import running_serve
+from tests.ops_serve import running_serve, self_signed_certificate
 
 AGENT_TIMEOUT = 120
 DEVICE = "ops-e2e-2026-01-01-00-00-00"
 
 
-def test_real_agent_over_https_is_counted_and_logged(tmp_path, database_url, certificate):  # noqa: F811
-    cert, key = certificate
+def test_real_agent_over_https_is_counted_and_logged(tmp_path, database_url):
+    cert, key = self_signed_certificate(tmp_path)
     context = ssl.create_default_context(cafile=str(cert))
     with running_serve(tmp_path, "--workers", "2", "--database", database_url, "--certfile", str(cert),
                        "--keyfile", str(key), tls_context=context, FUSION_BRIDGE_LOG_FORMAT="json",

@@ -55,8 +55,8 @@ def test_json_logs_request_ids_access_lines_and_metrics_of_every_process(tmp_pat
                    for number, (status, headers, _) in enumerate(answers))
         junk = serve.request("POST", AGENT_PATH, b"\x78\x9cjunk", {**ZLIB_HEADERS, "X-Request-Id": "t-junk"})
         assert junk[0] == 400
-        status, headers, _ = serve.request("GET", AGENT_PATH + "?action=getConfig&machineid=ops-001-2026-01-01-00-00-00",
-                                           headers={"X-Request-Id": "bad id with spaces"})
+        config_path = AGENT_PATH + "?action=getConfig&machineid=ops-001-2026-01-01-00-00-00"
+        status, headers, _ = serve.request("GET", config_path, headers={"X-Request-Id": "bad id with spaces"})
         assert status == 200 and headers["x-request-id"] != "bad id with spaces"
         generated = headers["x-request-id"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
 import ssl
 import subprocess
 import sys
@@ -13,22 +12,14 @@ import zlib
 import pytest
 
 from tests.agent_requests import ZLIB_HEADERS, prolog
-from tests.ops_serve import free_port, running_serve, serve_env
+from tests.ops_serve import free_port, running_serve, self_signed_certificate, serve_env
 
 AGENT_PATH = "/plugins/fusioninventory/"
 
 
 @pytest.fixture
 def certificate(tmp_path):
-    """A self-signed certificate for 127.0.0.1 (the ``openssl`` command line: the tests do not
-    need the ``cryptography`` package)."""
-    openssl = shutil.which("openssl")
-    assert openssl, "the openssl command is needed (apt-get install openssl)"
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
-    return cert, key
+    return self_signed_certificate(tmp_path)
 
 
 def test_https_prolog(tmp_path, certificate):

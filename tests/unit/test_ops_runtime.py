@@ -48,6 +48,6 @@ def test_the_banner_says_where_agents_point_and_what_runs():
                                                                metrics_bind="127.0.0.1:9464", metrics_token="t"))
     assert shown["metrics"] == {"url": "https://127.0.0.1:9464/metrics", "token": True}
     text = "\n".join(banner_lines(shown))
-    assert "Point agents at: fusioninventory-agent --server https://bridge.example:8443/plugins/fusioninventory/" in text
+    assert "fusioninventory-agent --server https://bridge.example:8443/plugins/fusioninventory/" in text
     assert "Listening on 0.0.0.0:8443 (TLS) with 5 workers" in text and "a pass every 60 s" in text
     assert "(bearer token required)" in text and "Relay: off" in text and "***" in text
