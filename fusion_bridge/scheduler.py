@@ -366,6 +366,8 @@ def run_child(scheduler: "Scheduler") -> None:
         if OpsSettings.from_env().metrics and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             metrics.activate()
         scheduler.heartbeat = Heartbeat.in_run_dir()
+        if scheduler.heartbeat is not None:
+            scheduler.heartbeat.start_ticking()
     try:
         scheduler.run_forever(should_stop=lambda: parent is not None and str(os.getppid()) != parent)
     except KeyboardInterrupt:

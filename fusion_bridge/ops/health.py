@@ -11,10 +11,10 @@ reachable by anyone who reaches the agents' port): those go to the log, once per
 
 The heartbeat: ``serve`` writes ``serve.json`` in its run directory (``ops.runtime``) saying
 whether it runs a scheduler; the scheduler child rewrites ``scheduler.heartbeat`` (its pid, its
-state, since when) when its state changes and touches it at every turn of its loop (at least
-every ``FUSION_BRIDGE_PUSH_CHECK`` seconds while it waits). It is stuck when that file is older
-than ``FUSION_BRIDGE_SCHEDULER_STALE`` seconds (a pass taking longer counts as stuck), and dead
-when its pid is gone.
+state — ``pass`` or ``waiting`` —, since when) when its loop changes state, and a thread of it
+touches the file every 5 s. The scheduler is gone when its pid is, does not run when the file
+has not been touched for ``SILENT`` seconds, and is stuck when a pass has run for longer than
+``FUSION_BRIDGE_SCHEDULER_STALE`` seconds (default 1800: a push may wake thousands of agents).
 """
 
 from __future__ import annotations
@@ -42,17 +42,23 @@ SCHEMA_RETRY = 10.0  # seconds before a failed schema check is run again
 
 # --- the scheduler's heartbeat ----------------------------------------------------------------
 
+SILENT = 60.0  # seconds without a touch of the heartbeat: the scheduler process does not run
+STARTING = 120.0  # seconds after serve's start a scheduler may take to write its first heartbeat
+
 
 class Heartbeat:
-    """Written by the scheduler child: ``beat(state)`` at every turn of its loop."""
+    """Written by the scheduler child: ``beat(state)`` when its loop changes state (``pass``,
+    ``waiting``), and a thread (``start_ticking``) touching the file every ``TICK`` seconds
+    whatever the loop does. So a long pass (a push waking thousands of agents) is not taken
+    for a dead process, and the age of the ``pass`` state tells a pass that never ends."""
 
-    TOUCH_EVERY = 1.0  # seconds: beats closer than that only touch nothing
+    TICK = 5.0
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time):
         self.path = path
         self._clock = clock
         self._state: str | None = None
-        self._touched = 0.0
+        self._stop = threading.Event()
 
     @classmethod
     def in_run_dir(cls, environ=None) -> "Heartbeat | None":
@@ -60,25 +66,34 @@ class Heartbeat:
         return cls(Path(run_dir) / HEARTBEAT_FILE) if run_dir else None
 
     def beat(self, state: str = "waiting") -> None:
-        now = self._clock()
+        if state == self._state:
+            return
         try:
-            if state != self._state:
-                temporary = self.path.with_name(self.path.name + ".new")
-                temporary.write_text(json.dumps({"pid": os.getpid(), "state": state, "since": now}))
-                os.replace(temporary, self.path)
-                self._state = state
-            elif now - self._touched >= self.TOUCH_EVERY:
-                os.utime(self.path)
-            else:
-                return
-            self._touched = now
+            temporary = self.path.with_name(self.path.name + ".new")
+            temporary.write_text(json.dumps({"pid": os.getpid(), "state": state, "since": self._clock()}))
+            os.replace(temporary, self.path)
+            self._state = state
         except OSError as error:  # the run directory removed under us: say so, keep scheduling
             if self._state is not None:
                 log.warning("cannot write the scheduler heartbeat %s: %s", self.path, error)
             self._state = None
 
+    def start_ticking(self) -> None:
+        threading.Thread(target=self._tick, name="fusion-bridge-heartbeat", daemon=True).start()
+
+    def stop_ticking(self) -> None:
+        self._stop.set()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.TICK):
+            try:
+                os.utime(self.path)
+            except OSError:
+                pass  # not written yet, or the run directory is gone (beat says so)
+
 
 def read_heartbeat(run_dir: Path, now: float, stale: float) -> dict:
+    """What the heartbeat file says: ``ok`` None (none yet), False with the ``problem``, or True."""
     path = run_dir / HEARTBEAT_FILE
     try:
         beat = json.loads(path.read_text())
@@ -89,13 +104,16 @@ def read_heartbeat(run_dir: Path, now: float, stale: float) -> dict:
     except (OSError, ValueError, KeyError, TypeError) as error:
         return {"ok": False, "problem": f"unreadable heartbeat: {type(error).__name__}"}
     found = {"pid": pid, "state": beat.get("state"), "heartbeat_age_s": round(age, 1)}
-    if isinstance(beat.get("since"), (int, float)):
-        found["state_for_s"] = round(now - beat["since"], 1)
+    state_for = now - beat["since"] if isinstance(beat.get("since"), (int, float)) else 0.0
+    found["state_for_s"] = round(state_for, 1)
     if not _alive(pid):
         return {**found, "ok": False, "problem": f"scheduler process {pid} is gone"}
-    if age > stale:
-        return {**found, "ok": False,
-                "problem": f"no heartbeat for {age:.0f} s (FUSION_BRIDGE_SCHEDULER_STALE={stale:g})"}
+    if age > SILENT:
+        return {**found, "ok": False, "problem": f"no heartbeat for {age:.0f} s: the scheduler process is "
+                                                 "stopped or frozen"}
+    if beat.get("state") == "pass" and state_for > stale:
+        return {**found, "ok": False, "problem": f"a scheduler pass has been running for {state_for:.0f} s "
+                                                 f"(FUSION_BRIDGE_SCHEDULER_STALE={stale:g})"}
     return {**found, "ok": True}
 
 
@@ -209,7 +227,7 @@ class Readiness:
         found = read_heartbeat(Path(run_dir), now, self._stale)
         if found["ok"] is None:  # not started yet: a grace period from serve's start
             started = float(serve.get("started") or 0)
-            if now - started > self._stale:
+            if now - started > STARTING:
                 return {"ok": False, "problem": f"no heartbeat since serve started {now - started:.0f} s ago"}
         return found
 

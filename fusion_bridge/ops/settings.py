@@ -8,8 +8,8 @@
 ``FUSION_BRIDGE_METRICS_DB_TTL``         15        seconds the database gauges are cached
 ``FUSION_BRIDGE_LOG_FORMAT``             text      ``text`` or ``json`` (one object per line)
 ``FUSION_BRIDGE_ACCESS_LOG``             0         1: one INFO line per request
-``FUSION_BRIDGE_SCHEDULER_STALE``        600       seconds without a scheduler heartbeat before
-                                                   ``/readyz`` says it is stuck
+``FUSION_BRIDGE_SCHEDULER_STALE``        1800      seconds a scheduler pass may run before
+                                                   ``/readyz`` says the scheduler is stuck
 ``FUSION_BRIDGE_CERTFILE`` / ``_KEYFILE``  (none)  ``serve`` answers HTTPS with them
 ``FUSION_BRIDGE_RUN_DIR``                (temp)    ``serve``'s run directory (metrics files,
                                                    heartbeat); one per instance
@@ -63,7 +63,7 @@ class OpsSettings:
     metrics_db_ttl: float = 15.0
     log_format: str = "text"
     access_log: bool = False
-    scheduler_stale: float = 600.0
+    scheduler_stale: float = 1800.0
     certfile: str = ""
     keyfile: str = ""
     run_dir: str = ""
@@ -85,7 +85,7 @@ class OpsSettings:
             metrics_db_ttl=_number(environ, "METRICS_DB_TTL", 15.0, 0),
             log_format=log_format,
             access_log=_flag(environ, "ACCESS_LOG", False),
-            scheduler_stale=_number(environ, "SCHEDULER_STALE", 600.0, 1),
+            scheduler_stale=_number(environ, "SCHEDULER_STALE", 1800.0, 1),
             certfile=environ.get(PREFIX + "CERTFILE", "").strip(),
             keyfile=environ.get(PREFIX + "KEYFILE", "").strip(),
             run_dir=environ.get(PREFIX + "RUN_DIR", "").strip(),
