@@ -19,6 +19,7 @@ from fusion_bridge.http.forwarded import ForwardedHeaders, parse_networks
 from fusion_bridge.http.rest_endpoint import AgentRestEndpoint
 from fusion_bridge.http.services import EXTENSION
 from fusion_bridge.http.xml_endpoint import AgentXmlEndpoint
+from fusion_bridge.ops.wsgi import observed_app
 
 SERVER_TYPE = f"fusion-bridge {__version__}"
 REST_ENDPOINT = "fusion_bridge.rest_endpoint"  # app.extensions key; its ``.app`` is Flask's own path
@@ -48,6 +49,9 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.wsgi_app = AgentXmlEndpoint(rest_endpoint, services, SERVER_TYPE)
     # Outermost: who the client is (behind trusted proxies), then whether it may talk as an agent.
     app.wsgi_app = forwarded_and_authenticated(app.wsgi_app, settings)
+    # Around them: request id, metrics, access log, /metrics, /healthz, /readyz (fusion_bridge/ops); the
+    # layers inside rewrite REMOTE_ADDR in the same environ, so the access line names the agent.
+    app.wsgi_app = observed_app(app.wsgi_app, services)
 
     @app.after_request
     def _server_type(response: Response) -> Response:

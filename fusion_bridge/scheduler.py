@@ -57,6 +57,8 @@ from sqlalchemy.engine import Engine
 
 from fusion_bridge.config import Config
 from fusion_bridge.adapters.db import make_engine
+from fusion_bridge.ops import metrics
+from fusion_bridge.ops.health import Heartbeat
 from fusion_bridge.services.push.push_pass import PushReport, next_push_start, push_pass
 from fusion_bridge.services.scheduling.preparation import prepare_runs
 from fusion_bridge.services.scheduling.report import PreparationReport, TaskBackoff
@@ -152,6 +154,13 @@ class PassReport:
         return bool(self.preparation and self.preparation.busy)
 
 
+def pass_outcome(report: PassReport) -> str:
+    """``busy`` (another instance was preparing), ``error`` (some part failed) or ``ok``."""
+    if report.errors or report.preparation.errors or any(t.error for t in report.preparation.tasks.values()):
+        return "error"
+    return "busy" if report.busy else "ok"
+
+
 class Scheduler:
     """Runs passes every ``settings.interval`` seconds in a daemon thread (``start``) or in the
     calling thread (``run_forever``). Keeps the per-task error back-off in memory."""
@@ -171,6 +180,7 @@ class Scheduler:
         self._check_failing = False  # the push start check failed last time (logged once per outage)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.heartbeat: Heartbeat | None = None  # serve's child beats for /readyz (ops.health)
 
     @property
     def engine(self) -> Engine:
@@ -250,6 +260,7 @@ class Scheduler:
         a full pass) nor a pushed run's time-out (then run a push-only pass and keep waiting)."""
         deadline = time.monotonic() + seconds
         while not self._stop.is_set() and not should_stop():
+            self._beat("waiting")
             left = deadline - time.monotonic()
             if left <= 0:
                 return
@@ -302,12 +313,18 @@ class Scheduler:
         try:
             while not self._stop.is_set() and not should_stop():
                 started = time.monotonic()
-                self.run_pass()
+                self._beat("pass")
+                report = self.run_pass()
+                metrics.current.scheduler_pass(time.monotonic() - started, pass_outcome(report))
                 self.wait_for_next_pass(self.settings.interval - (time.monotonic() - started), should_stop)
         finally:
             if self._owns_engine and self._engine is not None:
                 self._engine.dispose()
                 self._engine = None
+
+    def _beat(self, state: str) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.beat(state)
 
     def start(self) -> threading.Thread:
         self._stop.clear()
@@ -376,6 +393,14 @@ def run_child(scheduler: "Scheduler") -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, _terminate)
+    if parent is not None:  # serve's child: counted in serve's metrics, watched by its /readyz
+        from fusion_bridge.ops.settings import OpsSettings
+
+        if OpsSettings.from_env().metrics and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            metrics.activate()
+        scheduler.heartbeat = Heartbeat.in_run_dir()
+        if scheduler.heartbeat is not None:
+            scheduler.heartbeat.start_ticking()
     try:
         scheduler.run_forever(should_stop=lambda: parent is not None and str(os.getppid()) != parent)
     except KeyboardInterrupt:

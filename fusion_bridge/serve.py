@@ -71,17 +71,26 @@ def gunicorn_options(config: Config, access_log: bool) -> dict:
         # gunicorn >= 25 opens a control socket at one fixed path per user, which several
         # instances on one machine would fight over.
         "control_socket_disable": True,
-    }
+    } | _ops_options(config)
 
 
-def agent_url(bind: str) -> str:
+def _ops_options(config: Config) -> dict:
+    """gunicorn's logger (the bridge's log format), hooks, TLS, metrics listener, and its access
+    log off: the bridge writes its own lines (fusion_bridge/ops)."""
+    from fusion_bridge.ops.runtime import gunicorn_options as ops_options
+    from fusion_bridge.ops.settings import OpsSettings
+
+    return ops_options(OpsSettings.from_env(), [config.bind])
+
+
+def agent_url(bind: str, tls: bool = False) -> str:
     host, _, port = bind.rpartition(":")
     host = host.strip("[]")
     if host in ("", "0.0.0.0", "::"):
         host = socket.getfqdn()
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{port}/plugins/fusioninventory/"
+    return f"{'https' if tls else 'http'}://{host}:{port}/plugins/fusioninventory/"
 
 
 def run(config: Config, access_log: bool = False, scheduler: bool = True) -> None:

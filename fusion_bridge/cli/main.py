@@ -5,7 +5,6 @@ registration of every sub-command module's groups and commands (none of them imp
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from dataclasses import asdict
 
@@ -54,7 +53,12 @@ def main() -> None:
 
     --database and --json may be given here, after a group or after the command.
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from fusion_bridge.ops.logging_setup import configure_from_env
+
+    try:  # text or JSON lines (FUSION_BRIDGE_LOG_FORMAT), as serve's workers and scheduler write
+        configure_from_env()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @click.group()
@@ -119,14 +123,18 @@ def db_check(database_url: str | None, as_json: bool, scheduler: bool) -> None:
 @click.option("--workers", type=int, help="Worker processes (default 2 x cores + 1).")
 @click.option("--threads", type=int, help="Threads per worker, one connection each (default 32).")
 @common
-@click.option("--access-log/--no-access-log", default=False, help="Log every request.")
+@click.option("--access-log/--no-access-log", default=None,
+              help="One line per request (default: $FUSION_BRIDGE_ACCESS_LOG, else off).")
 @click.option("--scheduler/--no-scheduler", default=True,
               help="Prepare task runs every minute in a process next to the server (default: on).")
 @click.option("--inventory-upstream", metavar="URL",
               help="Relay INVENTORYs to GLPI's own import at URL instead of importing them "
                    "(default: $FUSION_BRIDGE_INVENTORY_UPSTREAM).")
+@click.option("--certfile", metavar="PEM", help="Serve HTTPS with this certificate (chain), with --keyfile.")
+@click.option("--keyfile", metavar="PEM", help="The certificate's private key.")
 def serve(bind: str | None, workers: int | None, threads: int | None, database_url: str | None, as_json: bool,
-          access_log: bool, scheduler: bool, inventory_upstream: str | None) -> None:
+          access_log: bool | None, scheduler: bool, inventory_upstream: str | None, certfile: str | None,
+          keyfile: str | None) -> None:
     """Serve agents under gunicorn.
 
     With --json the start-up banner is one JSON object.
@@ -134,7 +142,8 @@ def serve(bind: str | None, workers: int | None, threads: int | None, database_u
     from schema import SchemaError, check_database, init_database
 
     from fusion_bridge.http.edge_settings import check_edge_settings
-    from fusion_bridge.serve import agent_url, check_settings, run
+    from fusion_bridge.ops import runtime
+    from fusion_bridge.serve import agent_url, check_settings, default_workers, run
     from fusion_bridge.services.relay.settings import relay_problem
 
     try:
@@ -142,6 +151,8 @@ def serve(bind: str | None, workers: int | None, threads: int | None, database_u
                              inventory_upstream=inventory_upstream)
         check_settings(config)
         check_edge_settings(config)
+        ops = runtime.serve_settings(access_log, certfile, keyfile)
+        runtime.check_tls(ops)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     if relay_problem(config):
@@ -160,20 +171,24 @@ def serve(bind: str | None, workers: int | None, threads: int | None, database_u
                     raise click.ClickException("the database is not ready: run `fusion-bridge db init` first")
         except SchemaError as error:
             raise click.ClickException(f"{shown}: {error}") from None
-    if as_json:
-        click.echo(json.dumps({"version": __version__, "database": shown, "bind": config.bind,
-                               "agent_url": agent_url(config.bind)}))
-    else:
-        click.echo(f"fusion-bridge {__version__} on {shown}")
-        click.echo(f"Point agents at: fusioninventory-agent --server {agent_url(config.bind)}")
-    if scheduler:
-        from fusion_bridge.scheduler import SchedulerSettings
+    from fusion_bridge.scheduler import SchedulerSettings
 
-        try:
-            SchedulerSettings.from_env()
-        except ValueError as error:
-            raise click.ClickException(str(error)) from None
-    run(config, access_log, scheduler=scheduler)
+    try:
+        interval = SchedulerSettings.from_env().interval if scheduler else None
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    # Before the scheduler child and gunicorn's workers exist: they find it in the environment.
+    runtime.prepare_run_dir(ops, scheduler)
+    shown_banner = runtime.banner(version=__version__, database=shown, bind=config.bind,
+                                  agent_url=agent_url(config.bind, tls=bool(ops.certfile)),
+                                  workers=config.workers or default_workers(), scheduler=scheduler,
+                                  scheduler_interval=interval, settings=ops)
+    if as_json:
+        click.echo(json.dumps(shown_banner))
+    else:
+        for line in runtime.banner_lines(shown_banner):
+            click.echo(line)
+    run(config, ops.access_log, scheduler=scheduler)
 
 
 @click.command()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from http import HTTPStatus
 
 from flask import Response, request
 from sqlalchemy.exc import DBAPIError
@@ -19,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 import protocol
 from fusion_bridge import errors
+from fusion_bridge.ops import metrics
 
 log = logging.getLogger("fusion_bridge.http")
 
@@ -60,11 +62,14 @@ def failure_of(error: BaseException) -> Failure:
 
 def log_failure(failure: Failure, error: BaseException, method: str, path: str, remote: str | None) -> None:
     """One line per failed request: a refusal (4xx) with its reason, a database error, or the
-    traceback of an unexpected one."""
+    traceback of an unexpected one. Refusals and database errors are counted by kind
+    (``ops.metrics``): the error's class, never its text."""
     if failure.status < 500:
         detail = error.detail if isinstance(error, errors.DomainError) else failure.explanation or failure.reason
-        log_refusal(method, path, remote, failure.status, detail)
+        kind = None if isinstance(error, HTTPException) else metrics.snake(type(error).__name__)
+        log_refusal(method, path, remote, failure.status, detail, kind)
     elif isinstance(error, DBAPIError):
+        metrics.current.database_error("disconnect" if error.connection_invalidated else type(error).__name__)
         log.error("database error on %s %s: %s", method, path, error)
     elif isinstance(error, errors.DomainError):
         log.error("%s %s from %s failed (%d): %s", method, path, remote, failure.status, error.detail)
@@ -72,7 +77,9 @@ def log_failure(failure: Failure, error: BaseException, method: str, path: str, 
         log.error("unexpected error on %s %s", method, path, exc_info=error)
 
 
-def log_refusal(method: str, path: str, remote: str | None, status: int, reason: str) -> None:
+def log_refusal(method: str, path: str, remote: str | None, status: int, reason: str, kind: str | None = None) -> None:
+    """``kind``: what the refusal counts as (default: the status's name, ``not_found``...)."""
+    metrics.current.refusal(kind or metrics.snake(HTTPStatus(status).phrase.replace(" ", "")))
     log.warning("%s %s from %s refused (%d): %s", method, path, remote, status, reason)
 
 

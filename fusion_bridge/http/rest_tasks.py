@@ -16,6 +16,7 @@ from fusion_bridge.errors import DomainError
 from fusion_bridge.http.agent import request_base_url
 from fusion_bridge.http.errors import json_error, json_failure
 from fusion_bridge.http.services import services as _services
+from fusion_bridge.ops import metrics
 from fusion_bridge.domain.text import php_json
 
 bp = Blueprint("rest_tasks", __name__)
@@ -95,4 +96,5 @@ def _file_part(path) -> Response:
     response = send_file(path, mimetype="application/octet-stream", as_attachment=True,
                          download_name=path.name, conditional=False, etag=False, max_age=None)
     response.headers["Content-Disposition"] = f"attachment; filename={path.name}"
+    metrics.current.deploy_bytes(response.content_length or 0)
     return response

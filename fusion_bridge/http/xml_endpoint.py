@@ -15,6 +15,7 @@ from fusion_bridge.http.errors import failure_of, log_failure, xml_error_body
 from fusion_bridge.services.agent.exchange import Received
 from fusion_bridge.services.relay.queue import QueueFull
 from fusion_bridge.http.paths import is_agent_path
+from fusion_bridge.ops.wsgi import set_kind
 
 
 class AgentXmlEndpoint:
@@ -42,6 +43,7 @@ class AgentXmlEndpoint:
             body = self._read_body(environ)
             decoded = protocol.decode_request(body, content_type, self._services.limits,
                                               self._services.inventory_sections)
+            set_kind(environ, decoded.message.query, decoded.message.device_id)
             reply = self._services.exchange.handle(decoded.message, environ.get("HTTP_USER_AGENT") or None,
                                                    environ.get("REMOTE_ADDR"),
                                                    Received(body, content_type, decoded.encoding))

@@ -49,7 +49,8 @@ def add_esx_run(engine):
 
 def fast_and_slow(app):
     endpoint = app.extensions[REST_ENDPOINT]
-    return Client(app.wsgi_app), Client(endpoint.app)
+    # The endpoint itself: app.wsgi_app adds what every request gets (X-Request-Id, fusion_bridge/ops).
+    return Client(endpoint), Client(endpoint.app)
 
 
 def answer(client, url, **environ):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKED = ["fusion_bridge/services", "fusion_bridge/domain", "fusion_bridge/adapters", "fusion_bridge/scheduler.py",
+           "fusion_bridge/ops",
            "fusion_bridge/cli/__init__.py", "fusion_bridge/cli/main.py", "fusion_bridge/serve.py",
            "fusion_bridge/errors.py", "fusion_bridge/bootstrap.py", "fusion_bridge/config.py",
            "fusion_bridge/__init__.py", "protocol", "schema"]

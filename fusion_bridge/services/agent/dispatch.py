@@ -14,6 +14,7 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
+from fusion_bridge.ops import metrics
 from fusion_bridge.services import runs
 from fusion_bridge.services.agent import options
 from fusion_bridge.services.scheduling.actors import computers_id_cache
@@ -88,6 +89,7 @@ class Outcome:
     def __init__(self, now: datetime):
         self.moves = runs.Batch(now)
         self.options: list[ReplyOption] = []
+        self.handed_out: dict[str, int] = {}  # method -> runs handed out
 
 
 def hand_out(engine: Engine, agent_id: int, settings: PluginSettings,
@@ -115,6 +117,8 @@ def hand_out(engine: Engine, agent_id: int, settings: PluginSettings,
                 _claim(conn, run, agent, tuning, settings, outcome)
             # REST runs stay prepared: the agent fetches them with getJobs.
         outcome.moves.apply(conn)
+    for method, count in outcome.handed_out.items():  # committed
+        metrics.current.runs_handed_out(method, count)
     return tuple(outcome.options)
 
 
@@ -153,6 +157,7 @@ def _claim(conn: Connection, run, agent, tuning, settings: PluginSettings, outco
         outcome.moves.move(run.id, run.state, runs.Move.FAIL, refusal.comment)
         return
     outcome.options.append(option)
+    outcome.handed_out[run.method] = outcome.handed_out.get(run.method, 0) + 1
     if run.method == Method.WAKEONLAN:
         # The agent reports nothing for Wake-on-LAN: the plugin starts and finishes it at once.
         outcome.moves.log(run.id, Log.STARTED, "", ItemType.COMPUTER, 0)

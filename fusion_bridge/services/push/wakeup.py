@@ -28,6 +28,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
+from fusion_bridge.ops import metrics
 from fusion_bridge.services.runs import log_row
 from fusion_bridge.domain.text import local_now
 from schema.constants import TaskjobLogState as Log, TaskjobState as State
@@ -312,6 +313,7 @@ def wake_agents(engine: Engine, agent_ids: Iterable[int], *, concurrency: int = 
     report.results = [results[t.agent_id] for t in targets]
     report.max_in_flight = in_flight.max
     record(engine, report.results)
+    metrics.current.wakeups(report.counts())
     report.elapsed = time.monotonic() - started
     return report
 

@@ -26,6 +26,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 import schema
+from fusion_bridge.ops import metrics
 from fusion_bridge.services import runs
 from fusion_bridge.errors import Conflict, InvalidRequest, NotHandedOut, NotYours, UnknownRun
 from fusion_bridge.services.rest.calls import agent_has_runs, agent_runs_probe, allowed_runs, rest_agent
@@ -135,6 +136,7 @@ class CollectCalls:
         if not agent_has_runs(self._read_engine, AGENT_COLLECT_RUNS, machine_id):
             return {}
         settings = self._settings.get()  # before the transaction (SQLite: one writer)
+        handed_out = 0
         with self._engine.begin() as conn:
             agent = rest_agent(conn, machine_id)
             candidates = allowed_runs(conn, agent, Method.COLLECT, Module.COLLECT, settings, COLLECT_DISABLED, now)
@@ -149,9 +151,11 @@ class CollectCalls:
                     continue
                 jobs.extend(out)
                 runs.hand_out(conn, run.id, now, agent.id)
+                handed_out += 1
             if not jobs:
                 return {}
             token = _issue_token(conn, agent.id, now)
+        metrics.current.runs_handed_out(Method.COLLECT, handed_out)  # committed
         # Never "jobs": [] — the agent dies on it.
         return {"jobs": jobs, "postmethod": "POST", "token": token}
 

@@ -25,6 +25,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
+from fusion_bridge.ops import metrics
 from fusion_bridge.services import runs
 from fusion_bridge.adapters.deploy_repository import FileRepository, is_sha512
 from fusion_bridge.errors import InvalidRequest, NotFound, NotYours
@@ -83,6 +84,7 @@ class DeployCalls:
         if not agent_has_runs(self._read_engine, AGENT_DEPLOY_RUNS, machine_id):
             return {}
         settings = self._settings.get()  # before the transaction (SQLite: one writer)
+        handed_out = 0
         with self._engine.begin() as conn:
             agent = rest_agent(conn, machine_id)
             candidates = allowed_runs(conn, agent, Method.DEPLOY, Module.DEPLOY, settings, DEPLOY_DISABLED, now)
@@ -109,6 +111,8 @@ class DeployCalls:
                     if sha512 not in files and isinstance(stored, dict):
                         files[sha512] = file_entry(stored, mirrors, self.repository.manifest(sha512))
                 runs.hand_out(conn, run.id, now, agent.id)
+                handed_out += 1
+        metrics.current.runs_handed_out(Method.DEPLOY, handed_out)  # committed
         return {"jobs": jobs, "associatedFiles": files} if jobs else {}
 
     def _package(self, conn: Connection, run) -> tuple[dict, dict]:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 import schema
+from fusion_bridge.ops import metrics
 from fusion_bridge.services import runs
 from fusion_bridge.errors import InvalidRequest, UnknownRun
 from fusion_bridge.services.rest.calls import agent_has_runs, agent_runs_probe, owned_run, rest_agent, runnable_runs
@@ -47,6 +48,7 @@ class EsxCalls:
         if not agent_has_runs(self._read_engine, AGENT_ESX_RUNS, machine_id):
             return {}
         jobs = []
+        handed_out = 0
         with self._engine.begin() as conn:
             agent = rest_agent(conn, machine_id)
             for run in runnable_runs(conn, agent, Method.ESX, now):
@@ -59,6 +61,8 @@ class EsxCalls:
                 jobs.append({"uuid": run.uniqid, "host": host.ip or "", "user": host.username or "",
                              "password": host.password or ""})
                 runs.hand_out(conn, run.id, now, agent.id)
+                handed_out += 1
+        metrics.current.runs_handed_out(Method.ESX, handed_out)  # committed
         return {"jobs": jobs} if jobs else {}
 
     def set_log(self, machine_id: str | None, uuid: str | None, code: str | None, msg: str | None,
