@@ -14,7 +14,8 @@ from fusion_bridge.services.relay import queue, views
 from fusion_bridge.services.relay.forwarder import Forwarder
 from tests.helpers.agent_requests import USER_AGENT, inventory_xml
 from tests.helpers.relay import add_agents, document, queue_inventory
-from tests.helpers.relay_upstream import DROP, GLPI10_OK, TIMEOUT, MovableClock, error_reply, relay_settings, status
+from tests.helpers.relay_upstream import (DROP, GLPI10_OK, TIMEOUT, MovableClock, error_reply, relay_settings,
+                                          status)
 
 DEVICE = "pc01-2024-01-01-00-00-00"
 

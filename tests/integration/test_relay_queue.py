@@ -13,7 +13,8 @@ from fusion_bridge.app import create_app
 from fusion_bridge.domain.relay_policy import DELIVERED, Verdict
 from fusion_bridge.domain.text import local_now
 from fusion_bridge.services.relay import queue
-from tests.helpers.agent_requests import USER_AGENT, ZLIB_HEADERS, inventory_xml, netdiscovery_start_xml, prolog
+from tests.helpers.agent_requests import (USER_AGENT, ZLIB_HEADERS, inventory_xml, netdiscovery_start_xml,
+                                          prolog)
 from tests.helpers.relay_upstream import relay_config
 from tests.helpers.task_rows import add_job, add_run, add_task
 
