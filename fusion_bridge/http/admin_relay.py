@@ -9,21 +9,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
-from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import HTTPException
+from flask import current_app, request
 
 from fusion_bridge.http import admin
-from fusion_bridge.services.admin.base import DefinitionError, NotFound
+from fusion_bridge.http.admin_blueprints import admin_blueprint
 from fusion_bridge.services.relay import views
 from fusion_bridge.services.relay.settings import RelaySettings, caps_of
 
-bp = Blueprint("admin_relay", __name__, url_prefix="/api/relay")
-bp.before_request(admin._authenticate)
-for error_class, handler in ((NotFound, admin._not_found), (DefinitionError, admin._invalid),
-                             (HTTPException, admin._http_error), (DBAPIError, admin._database_error),
-                             (Exception, admin._unexpected)):
-    bp.register_error_handler(error_class, handler)
+bp = admin_blueprint("admin_relay", "/api/relay")
 
 
 @bp.get("")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import netns as netnslib
+from tests.helpers import real_agent as agentlib
 from tests.helpers.bridge_server import running_bridge, serving
 from tests.helpers.e2e_tasks import installed_tasks_or_fail
 
@@ -49,6 +50,15 @@ def bridge(netns, database_url, engine, tmp_path):
     """``fusion-bridge serve`` (with its scheduler) on 127.0.0.1:8080 inside ``netns``."""
     with running_bridge(netns, database_url, engine, tmp_path / "server.log") as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def agent_version() -> str:
+    """The installed agent's version (``2.6``); fails, never skips, when it is missing."""
+    try:
+        return agentlib.agent_version()
+    except agentlib.AgentMissing as missing:
+        pytest.fail(str(missing))
 
 
 @pytest.fixture(scope="session")

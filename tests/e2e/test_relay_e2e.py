@@ -1,7 +1,7 @@
 """Bridge A relays inventories to bridge B, both real ``fusion-bridge serve`` processes on loopback.
 
 The real agent → A (``serve --inventory-upstream``, its database on each backend) → a counting
-pass-through (tests/relay_upstream.py, which records what B accepted) → B (a second ``serve``
+pass-through (tests/helpers/relay_upstream.py, which records what B accepted) → B (a second ``serve``
 with its own SQLite database, importing as today). B holds the computer, A none. Then, with B
 stopped, A accepts 50 inventories of distinct agents (the recorded 246 KB document, DEVICEID
 rewritten); A is restarted; B is started: all 50 reach B exactly once, in the order A accepted
@@ -22,9 +22,10 @@ from sqlalchemy import func, select
 
 import schema
 from fusion_bridge.adapters.db import make_engine
-from tests.e2e import test_agent_e2e as e2e
-from tests.e2e.test_agent_e2e import Server, agent_version, checkout_env, free_port, serve_command  # noqa: F401
-from tests.relay_upstream import ScriptedUpstream
+from tests.helpers.agent_inventory import check_agent_log, run_agent
+from tests.helpers.bridge_server import (SERVER_START_TIMEOUT, Server, checkout_env, free_port, serve_command,
+                                         stop_process)
+from tests.helpers.relay_upstream import ScriptedUpstream
 
 pytestmark = pytest.mark.e2e
 
@@ -45,32 +46,32 @@ def start(port: int, database_url: str, workdir: Path, name: str, *extra: str) -
              "--database", database_url, *extra],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             cwd=workdir, env=checkout_env(**RELAY_ENV))
-    server = Server(port, log, process)
-    deadline = time.monotonic() + e2e.SERVER_START_TIMEOUT
+    server = Server(log, process, port)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
     while True:
         if process.poll() is not None:
-            pytest.fail(f"{name} exited with {process.returncode}:\n{server.log_tail()}")
+            pytest.fail(f"{name} exited with {process.returncode}:\n{server.tail()}")
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/plugins/fusioninventory/?action=getConfig", timeout=2)
         except urllib.error.HTTPError:
             return server  # answering
         except OSError:
             if time.monotonic() > deadline:
-                pytest.fail(f"{name} not answering on port {port}:\n{server.log_tail()}")
+                pytest.fail(f"{name} not answering on port {port}:\n{server.tail()}")
             time.sleep(0.2)
         else:
             return server
 
 
 def stop(server: Server) -> None:
-    e2e._stop(server.process)
+    stop_process(server.process)
 
 
 def wait_for(condition, timeout: float, what: str, *servers: Server) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            logs = "\n".join(f"--- {s.log.name} ---\n{s.log_tail(30)}" for s in servers)
+            logs = "\n".join(f"--- {s.log.name} ---\n{s.tail(30)}" for s in servers)
             pytest.fail(f"{what} after {timeout} s\n{logs}")
         time.sleep(0.2)
 
@@ -107,8 +108,8 @@ def test_relay_to_a_second_bridge(database_url, tmp_path, agent_version):
 
         # 1. The real agent's inventory ends in B; A holds no computer.
         url = f"http://127.0.0.1:{a_port}/plugins/fusioninventory/"
-        run = e2e.run_agent(url, tmp_path)
-        e2e.check_agent_log(run, a, url)
+        run = run_agent(url, tmp_path)
+        check_agent_log(run, a, url)
         wait_for(lambda: run.deviceid in counter.delivered_ids(), 60, "the inventory did not reach B", a, b)
         with b_engine.connect() as conn:
             agent = conn.execute(select(schema.agents).where(

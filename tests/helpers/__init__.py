@@ -22,10 +22,13 @@ The agent's side and the app's other doors:
   and the ``fusion-bridge`` commands.
 * ``statements``: the SQL statements the app sends.
 * ``lock_waits``: proof that a transaction waits for a lock another one holds.
+* ``relay_upstream`` and ``relay``: a scripted HTTP upstream for the relay, the relay's settings,
+  and the relay's rows (agents in bulk, a queued inventory).
 * ``mariadb``: the MariaDB server of the test session.
 
 End to end: ``real_agent`` (the real agent, isolated), ``netns`` (a private network namespace
 and snmpd), ``bridge_server`` (``fusion-bridge serve`` and commands as subprocesses),
-``e2e_tasks`` (the agent's rows, tasks, runs and checks), ``protocol_agent`` (a protocol-level
+``e2e_tasks`` (the agent's rows, tasks, runs and checks), ``agent_inventory`` (the agent's
+inventory run and its log's checks), ``protocol_agent`` (a protocol-level
 agent script).
 """

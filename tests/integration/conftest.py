@@ -8,6 +8,7 @@ from fusion_bridge.app import create_app
 from tests.helpers import deploy_rest
 from tests.helpers.admin_api import ADMIN_TOKEN
 from tests.helpers.inventory_rows import add_agent
+from tests.helpers.relay_upstream import ScriptedUpstream
 from tests.helpers.task_rows import add_task
 
 
@@ -26,3 +27,11 @@ def deploy_agents(engine):
         add_agent(conn, 3, deploy_rest.DEVICE)
         add_agent(conn, 4, "other-agent")
         add_task(conn, 1)
+
+
+@pytest.fixture
+def upstream():
+    """A scripted HTTP upstream on loopback for the relay tests (``relay_upstream.ScriptedUpstream``)."""
+    server = ScriptedUpstream(hold=1.5)
+    yield server
+    server.close()

@@ -53,9 +53,14 @@ def test_the_environment_is_below_every_option(database_url, monkeypatch):
 
 
 def test_db_and_prepare_print_json(database_url):
-    checked = json.loads(invoke("--json", "db", "check", "--database", database_url).stdout)
+    # The plugin's competing cron tasks are enabled at install: `db check` lists them and exits 1
+    # (README, "One preparer"), its JSON on stdout all the same; not with --no-scheduler.
+    checked = json.loads(invoke("--json", "db", "check", "--database", database_url, expect=1).stdout)
     assert checked["ok"] is True and checked["problems"] == []
     assert {"name", "status", "missing_columns", "type_notes"} <= set(checked["tables"][0])
+    assert len(checked["competing_cron_tasks"]) == 4
+    unscheduled = json.loads(invoke("db", "--json", "check", "--no-scheduler", "--database", database_url).stdout)
+    assert unscheduled["ok"] is True and unscheduled["competing_cron_tasks"] == []
     initialised = json.loads(invoke("db", "--json", "init", "--database", database_url).stdout)
     assert initialised["tables_created"] == [] and initialised["database"].split(":")[0] in ("sqlite", "mysql+pymysql")
     passed = json.loads(invoke("--json", "prepare", "--once", "--database", database_url).stdout)

@@ -120,9 +120,12 @@ REFUSALS = {  # name: (request, status, content type, body)
                                  400, JSON, admin_json("expected a JSON object in the request body")),
     "admin: bad definition": (admin("POST", "/api/tasks", json={"name": ""}),
                               400, JSON, admin_json("task name is required")),
+    # The fields by the names users write (the CLI's options), task settings included; the
+    # code's names (entities_id, ...) are still accepted but no longer listed.
     "admin: unknown field": (admin("POST", "/api/tasks", json={"name": "t", "colour": 1}), 400, JSON, admin_json(
-        "unknown task field(s): colour (known: comment, datetime_end, datetime_start, entities_id, is_active, name, "
-        "reprepare_if_successful, timeslot_exec_id, timeslot_prep_id)")),
+        "unknown task field(s): colour (known: active, comment, communication, end, entity, exec_timeslot, name, "
+        "period, periodicity_count, periodicity_type, prep_timeslot, push_retries, push_timeout, "
+        "reprepare_if_successful, start)")),
     "admin: unknown task": (admin("GET", "/api/tasks/99"), 404, JSON, admin_json("task 99 does not exist")),
     "admin: unknown task settings": (admin("GET", "/api/tasks/99/settings"), 404, JSON, admin_json("no task 99")),
     "admin: unknown task executions": (admin("GET", "/api/tasks/99/executions"),

@@ -12,8 +12,8 @@ import schema
 from fusion_bridge.app import create_app
 from fusion_bridge.cli.main import main
 from fusion_bridge.domain.text import local_now
-from tests.agent_requests import ZLIB_HEADERS, inventory_xml
-from tests.relay_upstream import relay_config
+from tests.helpers.agent_requests import ZLIB_HEADERS, inventory_xml
+from tests.helpers.relay_upstream import relay_config
 
 TOKEN = "relay-admin-token-0123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -1,45 +1,23 @@
-"""The forwarder against a real HTTP upstream on loopback (tests/relay_upstream.py), scripted per
-request, on SQLite and MariaDB: each answer gives a delivery, a retry or a dead letter, with the
+"""The forwarder against a real HTTP upstream on loopback (tests/helpers/relay_upstream.py),
+scripted per request, on SQLite and MariaDB: each answer gives a delivery, a retry or a dead letter, with the
 reason in ``relay status``; two forwarders on one queue send each document once."""
 
 import time
 import zlib
 
 import pytest
-from sqlalchemy import insert, select
 
-import schema
 from fusion_bridge.adapters.db import make_engine
 from fusion_bridge.adapters.upstream_http import UpstreamClient
 from fusion_bridge.domain.text import local_now
 from fusion_bridge.services.relay import queue, views
 from fusion_bridge.services.relay.forwarder import Forwarder
-from tests.agent_requests import USER_AGENT, inventory_xml
-from tests.relay_upstream import (DROP, GLPI10_OK, TIMEOUT, MovableClock, error_reply, relay_settings, status,
-                                  upstream)  # noqa: F401,F811 - fixture
+from tests.helpers.agent_requests import USER_AGENT, inventory_xml
+from tests.helpers.relay import add_agents, document, queue_inventory
+from tests.helpers.relay_upstream import (DROP, GLPI10_OK, TIMEOUT, MovableClock, error_reply, relay_settings,
+                                          status)
 
 DEVICE = "pc01-2024-01-01-00-00-00"
-
-
-def add_agents(engine, count, start=1):
-    with engine.begin() as conn:
-        conn.execute(insert(schema.agents), [
-            {"id": n, "name": f"pc{n:04d}", "device_id": f"pc{n:04d}-2024-01-01-00-00-00", "entities_id": 0,
-             "threads_networkdiscovery": 0, "threads_networkinventory": 0} for n in range(start, start + count)])
-
-
-def queue_inventory(engine, agent_id, device_id, name="pc", now=None):
-    body = zlib.compress(inventory_xml(device_id, name))
-    with engine.begin() as conn:
-        queue.enqueue(conn, agent_id, device_id, "", queue.Incoming(
-            body, "application/x-compress-zlib", USER_AGENT, "192.0.2.7"), now or local_now(),
-            queue.Caps(10**6, 10**12))
-    return body
-
-
-def document(engine):
-    with engine.connect() as conn:
-        return conn.execute(select(schema.bridge_relayqueue)).mappings().first()
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ from fusion_bridge.app import create_app
 from fusion_bridge.domain.relay_policy import DELIVERED, Verdict
 from fusion_bridge.domain.text import local_now
 from fusion_bridge.services.relay import queue
-from tests.agent_requests import USER_AGENT, ZLIB_HEADERS, inventory_xml, netdiscovery_start_xml, prolog
-from tests.relay_upstream import relay_config, upstream  # noqa: F401 - fixture
-from tests.task_rows import add_job, add_run, add_task
+from tests.helpers.agent_requests import (USER_AGENT, ZLIB_HEADERS, inventory_xml, netdiscovery_start_xml,
+                                          prolog)
+from tests.helpers.relay_upstream import relay_config
+from tests.helpers.task_rows import add_job, add_run, add_task
 
 EMPTY_REPLY = b'<?xml version="1.0" encoding="UTF-8"?>\n<REPLY>\n</REPLY>\n'
 
@@ -140,8 +141,8 @@ def test_prologs_and_discovery_results_stay_the_bridges(relay_client, engine):
     with engine.begin() as conn:
         agent_id = conn.execute(select(schema.agents.c.id)).scalar_one()
         add_task(conn, 1)
-        add_job(conn, 1, 1, "networkdiscovery", '[{"PluginFusioninventoryIPRange":"1"}]',
-                f'[{{"PluginFusioninventoryAgent":"{agent_id}"}}]')
+        add_job(conn, 1, '[{"PluginFusioninventoryIPRange":"1"}]',
+                f'[{{"PluginFusioninventoryAgent":"{agent_id}"}}]', "networkdiscovery", job_id=1)
         add_run(conn, 11, 1, agent_id, "PluginFusioninventoryIPRange", 1, state=1)
     assert post(relay_client, zlib.compress(netdiscovery_start_xml(device))).status_code == 200
     with engine.connect() as conn:
@@ -213,8 +214,8 @@ def test_esx_host_inventories_are_not_coalesced_with_the_agents_own(relay_client
     with engine.begin() as conn:
         agent_id = conn.execute(select(schema.agents.c.id)).scalar_one()
         add_task(conn, 1)
-        add_job(conn, 1, 1, "InventoryComputerESX", '[{"PluginFusioninventoryCredentialIp":"1"}]',
-                f'[{{"PluginFusioninventoryAgent":"{agent_id}"}}]')
+        add_job(conn, 1, '[{"PluginFusioninventoryCredentialIp":"1"}]',
+                f'[{{"PluginFusioninventoryAgent":"{agent_id}"}}]', "InventoryComputerESX", job_id=1)
         add_run(conn, 11, 1, agent_id, "PluginFusioninventoryCredentialIp", 1, state=1)
 
     def host(uuid, name):

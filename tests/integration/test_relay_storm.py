@@ -18,8 +18,8 @@ from sqlalchemy import func, insert, select
 import schema
 from fusion_bridge.app import create_app
 from fusion_bridge.services.relay.forwarder import Forwarder
-from tests.agent_requests import ZLIB_HEADERS, inventory_xml
-from tests.relay_upstream import ScriptedUpstream, relay_config, relay_settings
+from tests.helpers.agent_requests import ZLIB_HEADERS, inventory_xml
+from tests.helpers.relay_upstream import ScriptedUpstream, relay_config, relay_settings
 
 AGENTS = int(os.environ.get("FUSION_BRIDGE_STORM_AGENTS", "100"))
 SENDS = 4

@@ -8,8 +8,8 @@ import pytest
 
 from fusion_bridge.adapters.upstream_http import UpstreamClient
 from fusion_bridge.services.relay.forwarder import Forwarder
-from tests.integration.test_relay_forwarder import add_agents, document, queue_inventory
-from tests.relay_upstream import ScriptedUpstream, relay_settings
+from tests.helpers.relay import add_agents, document, queue_inventory
+from tests.helpers.relay_upstream import ScriptedUpstream, relay_settings
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,8 @@ def test_entry_point_is_the_root_group_with_every_command():
     root = getattr(importlib.import_module(module), name)
     assert isinstance(root, click.Group)
     assert set(root.commands) == {"db", "serve", "prepare", "task", "action", "iprange", "credential", "timeslot",
-                                  "running", "history", "wakeup", "deploy", "agent", "device", "collect", "esx"}
+                                  "running", "history", "wakeup", "deploy", "agent", "device", "collect", "esx",
+                                  "relay"}
     assert {"settings", "executions", "wakeups", "update"} <= set(root.commands["task"].commands)
     assert {"settings", "update"} <= set(root.commands["action"].commands)
     assert {"update", "delete", "restore"} <= set(root.commands["credential"].commands)

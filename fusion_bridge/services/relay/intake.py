@@ -19,10 +19,11 @@ from sqlalchemy.engine import Connection
 
 import protocol
 import schema
+from fusion_bridge.services import runs
 from fusion_bridge.services.inventory.values import node, text
 from fusion_bridge.services.relay.queue import Incoming, QueueFull, enqueue, queue, waiting_size
 from fusion_bridge.services.relay.settings import Caps
-from schema.constants import Method, TaskjobState
+from schema.constants import Method
 
 log = logging.getLogger("fusion_bridge.relay")
 
@@ -40,7 +41,7 @@ _FIRST_LOOK = select(
                                queue.c.subject == "").scalar_subquery(),
     select(_runs.c.id).join(_jobs, _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id).where(
         _runs.c.plugin_fusioninventory_agents_id == bindparam("agent_id"), _jobs.c.method == Method.ESX,
-        _runs.c.state.in_([int(TaskjobState.SERVER_HAS_SENT_DATA), int(TaskjobState.AGENT_HAS_SENT_DATA)]),
+        _runs.c.state.in_(runs.HANDED_OUT),
     ).exists(),
 )
 

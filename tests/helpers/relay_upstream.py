@@ -22,8 +22,6 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-import pytest
-
 from fusion_bridge.config import Config
 from fusion_bridge.domain.text import local_now
 from fusion_bridge.services.relay.settings import RelaySettings
@@ -232,10 +230,3 @@ class MovableClock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def upstream():
-    server = ScriptedUpstream(hold=1.5)
-    yield server
-    server.close()
