@@ -87,7 +87,7 @@ def inproc(args) -> dict[str, list[float]]:
     import resource
 
     from bench.inproc import call
-    from tests.mariadb import MariaDBServer
+    from tests.helpers.mariadb import MariaDBServer
 
     import schema
     from fusion_bridge.adapters.db import make_engine
@@ -126,7 +126,7 @@ def inproc(args) -> dict[str, list[float]]:
 
 
 def serve_bench(args) -> None:
-    from tests.mariadb import MariaDBServer
+    from tests.helpers.mariadb import MariaDBServer
 
     mariadb = MariaDBServer()
     database_url = mariadb.create_database("fb_opsbench")

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.prolog import cpu_seconds, free_port, run_wrk, start, stop  # noqa: E402
-from tests.mariadb import MariaDBServer  # noqa: E402
+from tests.helpers.mariadb import MariaDBServer  # noqa: E402
 
 RECORDED = ROOT / "fixtures" / "cases" / "inventory_zlib" / "01-INVENTORY" / "request.xml"
 PROLOG = (b'<?xml version="1.0" encoding="UTF-8" ?>\n<REQUEST>\n  <DEVICEID>%s</DEVICEID>\n'

@@ -10,9 +10,9 @@ import subprocess
 
 import pytest
 
-from tests.e2e import agent as agentlib
-from tests.ops_exposition import parse, value
-from tests.ops_serve import running_serve, self_signed_certificate
+from tests.helpers import real_agent as agentlib
+from tests.helpers.exposition import parse, value
+from tests.helpers.serve_process import running_serve, self_signed_certificate
 
 AGENT_TIMEOUT = 120
 DEVICE = "ops-e2e-2026-01-01-00-00-00"
@@ -31,10 +31,10 @@ def test_real_agent_over_https_is_counted_and_logged(tmp_path, database_url):
         except agentlib.AgentMissing as missing:
             pytest.fail(str(missing))
         except subprocess.TimeoutExpired:
-            pytest.fail(f"the agent did not finish within {AGENT_TIMEOUT} s:\n{serve.tail()}")
+            pytest.fail(f"the agent did not finish within {AGENT_TIMEOUT} s:\n{serve.log_tail()}")
         status, _, body = serve.request("GET", "/metrics")
         samples = parse(body.decode())
-    context_text = f"\n--- agent ---\n{run.log[-3000:]}\n--- server ---\n{serve.tail()}"
+    context_text = f"\n--- agent ---\n{run.log[-3000:]}\n--- server ---\n{serve.log_tail()}"
     assert run.returncode == 0 and "sending prolog request to server0" in run.log, context_text
     assert status == 200
     assert value(samples, "fusion_bridge_requests_total", kind="PROLOG", status="200") == 1, context_text

@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from tests.helpers import netns as netnslib
+from tests.helpers.serve_process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_START_TIMEOUT = 60
@@ -46,12 +47,6 @@ class Server:
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def serve_command() -> list[str]:

@@ -3,6 +3,8 @@ e1, a deploy run handed to it, and the getJobs/setStatus/getFilePart calls."""
 
 from __future__ import annotations
 
+import os
+
 from schema.constants import ItemType, Method
 from tests.helpers.task_rows import add_job, add_package, add_run
 
@@ -31,3 +33,13 @@ def add_deploy_run(conn, run_id: int, package_id: int, jobs: dict, files=None, a
 def get(client, **args):
     """A GET of the deploy endpoint with ``args`` as its query string."""
     return client.get(DEPLOY, query_string=args)
+
+
+def stored_file(repository, engine, size=1536 * 1024):
+    """(the stored file, its data): ``size`` random bytes added to the deploy ``repository`` as
+    payload.bin."""
+    data = os.urandom(size)
+    source = repository.root.parent / "payload.bin"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_bytes(data)
+    return repository.add_file(engine, source, "payload.bin"), data

@@ -1,12 +1,17 @@
 """``fusion-bridge serve`` of this checkout as a real process on a free loopback port, for the
-tests that need the whole server (gunicorn, its worker, the scheduler child), stopped at exit."""
+tests that need the whole server (gunicorn, its workers, the scheduler child), stopped at exit;
+its standard output (the banner) and standard error (the logs) kept apart."""
 
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
 import os
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -21,15 +26,41 @@ START_TIMEOUT = 60
 @dataclass
 class Serve:
     port: int
-    log: Path
+    log: Path  # serve's standard error: its log lines
     process: subprocess.Popen
+    stdout: Path  # serve's standard output: its banner
+    tls_context: ssl.SSLContext | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/plugins/fusioninventory/"
+        scheme = "http" if self.tls_context is None else "https"
+        return f"{scheme}://127.0.0.1:{self.port}/plugins/fusioninventory/"
+
+    def connection(self) -> http.client.HTTPConnection:
+        if self.tls_context is not None:
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=30, context=self.tls_context)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict | None = None) -> tuple[int, dict, bytes]:
+        """One request on a new connection, as agents do."""
+        conn = self.connection()
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+        finally:
+            conn.close()
+
+    def json(self, path: str) -> tuple[int, dict]:
+        status, _, body = self.request("GET", path)
+        return status, json.loads(body)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def log_lines(self) -> list[str]:
+        return [line for line in self.log_text().splitlines() if line.strip()]
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
@@ -54,20 +85,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextlib.contextmanager
-def running_serve(workdir: Path, *options: str, **env: str) -> Iterator[Serve]:
-    """``python -m fusion_bridge serve`` in ``workdir`` (its default SQLite file is made there)
-    with ``options`` and ``env`` (FUSION_BRIDGE_* settings) added."""
-    port = free_port()
-    log = workdir / "serve.log"
+def serve_env(**env: str) -> dict:
+    """This process's environment without FUSION_BRIDGE_* settings, this checkout first on the
+    path, ``env`` added."""
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("FUSION_BRIDGE_")}
-    environ.update(PYTHONPATH=path, **env)
-    with open(log, "wb") as out:
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith("FUSION_BRIDGE_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+    return {**environ, "PYTHONPATH": path, **env}
+
+
+@contextlib.contextmanager
+def running_serve(workdir: Path, *options: str, tls_context: ssl.SSLContext | None = None,
+                  **env: str) -> Iterator[Serve]:
+    """``python -m fusion_bridge serve --bind 127.0.0.1:<free port> options...`` in ``workdir``
+    (its default SQLite file is made there), with ``env`` (FUSION_BRIDGE_* settings) added;
+    ``tls_context`` for the requests when ``options`` give a certificate."""
+    port = free_port()
+    stdout, log = workdir / "serve.out", workdir / "serve.log"
+    with open(stdout, "wb") as out, open(log, "wb") as err:
         process = subprocess.Popen([sys.executable, "-m", "fusion_bridge", "serve", "--bind", f"127.0.0.1:{port}",
-                                    *options], cwd=workdir, env=environ, stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    serve = Serve(port, log, process)
+                                    *options], cwd=workdir, env=serve_env(**env), stdin=subprocess.DEVNULL,
+                                   stdout=out, stderr=err, start_new_session=True)
+    serve = Serve(port, log, process, stdout, tls_context)
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
@@ -82,17 +121,40 @@ def running_serve(workdir: Path, *options: str, **env: str) -> Iterator[Serve]:
                 time.sleep(0.2)
         yield serve
     finally:
-        _stop(process)
+        stop(process)
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(30)
-    except subprocess.TimeoutExpired:
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM to serve alone (as a service manager's stop would), then wait for it; SIGKILL to
+    its process group if it lingers, and to whatever of the group outlived it."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
-    except ProcessLookupError:
-        pass
+
+
+def wait_until(predicate, timeout: float = 20, every: float = 0.1):
+    """The first true value of ``predicate()`` within ``timeout`` seconds, else None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = predicate()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(every)
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """(certificate, key) for 127.0.0.1, made with the ``openssl`` command line (the tests do
+    not need the ``cryptography`` package)."""
+    openssl = shutil.which("openssl")
+    assert openssl, "the openssl command is needed (apt-get install openssl)"
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key

@@ -3,26 +3,17 @@ served only to the agent a job using the part was handed to (docs/plugin-semanti
 
 import gzip
 import hashlib
-import os
 
 from sqlalchemy import insert, update
 
 import schema
-from tests.helpers.deploy_rest import DEPLOY, DEVICE, E1_JOBS, add_deploy_run, get
+from tests.helpers.deploy_rest import DEPLOY, DEVICE, E1_JOBS, add_deploy_run, get, stored_file
 from tests.helpers.inventory_rows import add_computer
 from tests.helpers.task_rows import run_logs, run_state
 from schema.constants import TaskjobLogState as Log, TaskjobState as State
 
 BRIDGE_MIRROR = ("http:\\/\\/localhost\\/plugins\\/fusioninventory\\/b\\/deploy\\/?action=getFilePart"
                  f"&machineid={DEVICE}&file=")
-
-
-def stored_file(repository, engine, size=1536 * 1024):
-    data = os.urandom(size)
-    source = repository.root.parent / "payload.bin"
-    source.parent.mkdir(parents=True, exist_ok=True)
-    source.write_bytes(data)
-    return repository.add_file(engine, source, "payload.bin"), data
 
 
 def test_files_mirrors_and_get_file_part(client, engine, deploy_agents, deploy_repository):

@@ -9,12 +9,9 @@ from sqlalchemy import insert, select, update
 
 import schema
 from tests.helpers.agent_requests import ZLIB_HEADERS, message_xml, prolog
+from tests.helpers.dispatch_rows import ACTOR, DEVICE, DISCOVERY_TARGETS
 from tests.helpers.inventory_rows import add_agent, add_port
 from tests.helpers.task_rows import add_iprange, add_job, add_run, add_task, run_logs, run_state
-
-DEVICE = "agent-2024-01-01-00-00-00"
-DISCOVERY_TARGETS = '[{"PluginFusioninventoryIPRange":"1"}]'
-ACTOR = '[{"PluginFusioninventoryAgent":"7"}]'
 
 
 def prolog_reply(client, device=DEVICE) -> bytes:

@@ -1,17 +1,15 @@
 """Deploy in /metrics: runs handed out by getJobs, file parts and their bytes served."""
 
-from tests.integration.test_deploy_parts import stored_file
-from tests.integration.test_deploy_rest import (  # noqa: F401 - fixtures
-    DEPLOY, DEVICE, E1_JOBS, add_deploy_run, agents, client, get, repository)
-from tests.ops_exposition import parse, value
+from tests.helpers.deploy_rest import DEPLOY, DEVICE, E1_JOBS, add_deploy_run, get, stored_file
+from tests.helpers.exposition import parse, value
 
 
 def scrape(client) -> dict:
     return parse(client.get("/metrics").get_data(as_text=True))
 
 
-def test_deploy_hand_out_and_bytes_served(client, engine, agents, repository):
-    stored, _data = stored_file(repository, engine)
+def test_deploy_hand_out_and_bytes_served(client, engine, deploy_agents, deploy_repository):
+    stored, _data = stored_file(deploy_repository, engine)
     jobs = dict(E1_JOBS, associatedFiles=[stored.sha512])
     files = {stored.sha512: {"name": "payload.bin", "p2p": 0, "p2p-retention-duration": 0, "uncompress": 0}}
     with engine.begin() as conn:

@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import text
 
 from fusion_bridge.app import create_app
-from tests.agent_requests import ZLIB_HEADERS, prolog
-from tests.integration.test_dispatch import ACTOR, DISCOVERY_TARGETS, DEVICE  # noqa: F401 - the same task rows
-from tests.ops_exposition import parse, value
-from tests.task_rows import add_agent, add_iprange, add_job, add_run, add_task
+from tests.helpers.agent_requests import ZLIB_HEADERS, prolog
+from tests.helpers.dispatch_rows import ACTOR, DEVICE, DISCOVERY_TARGETS
+from tests.helpers.exposition import parse, value
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.task_rows import add_iprange, add_job, add_run, add_task
 
 AGENT_PATH = "/plugins/fusioninventory/"
 
@@ -68,7 +69,7 @@ def test_database_gauges_at_scrape_time(client, engine):
         client.post(AGENT_PATH, data=prolog(f"seen-{number}-2026-01-01-00-00-00"), headers=ZLIB_HEADERS)
     with engine.begin() as conn:
         add_task(conn, 1)
-        add_job(conn, 1, 1, "networkdiscovery", DISCOVERY_TARGETS, ACTOR)
+        add_job(conn, 1, DISCOVERY_TARGETS, ACTOR, "networkdiscovery", job_id=1)
         add_run(conn, 11, 1, 1, "PluginFusioninventoryIPRange", 1)
         add_run(conn, 12, 1, 2, "PluginFusioninventoryIPRange", 1, state=4)
         conn.execute(text("UPDATE glpi_plugin_fusioninventory_agents SET last_contact = :old WHERE device_id = :id"),
@@ -85,9 +86,9 @@ def test_database_gauges_at_scrape_time(client, engine):
 def test_runs_handed_out_are_counted_once_committed(client, engine):
     with engine.begin() as conn:
         add_agent(conn, 7, DEVICE)
-        add_iprange(conn, 1, "192.0.2.1", "192.0.2.254")
+        add_iprange(conn, "192.0.2.1", "192.0.2.254", range_id=1)
         add_task(conn, 1)
-        add_job(conn, 1, 1, "networkdiscovery", DISCOVERY_TARGETS, ACTOR)
+        add_job(conn, 1, DISCOVERY_TARGETS, ACTOR, "networkdiscovery", job_id=1)
         add_run(conn, 11, 1, 7, "PluginFusioninventoryIPRange", 1)
     before = scrape(client)
     reply = zlib.decompress(client.post(AGENT_PATH, data=prolog(DEVICE), headers=ZLIB_HEADERS).data)

@@ -17,9 +17,9 @@ import pytest
 
 import schema
 from fusion_bridge.adapters.db import make_engine
-from tests.agent_requests import ZLIB_HEADERS, prolog
-from tests.ops_exposition import parse, value
-from tests.ops_serve import free_port, running_serve, wait_until
+from tests.helpers.agent_requests import ZLIB_HEADERS, prolog
+from tests.helpers.exposition import parse, value
+from tests.helpers.serve_process import free_port, running_serve, wait_until
 
 AGENT_PATH = "/plugins/fusioninventory/"
 
@@ -110,6 +110,6 @@ def test_readyz_follows_the_database(tmp_path, throwaway_mariadb):
         back = wait_until(lambda: readyz(serve)[0] == 200, timeout=30, every=0.5)
         assert back, readyz(serve)
         assert post_prolog(serve) == 200
-        log = serve.stderr.read_text()
+        log = serve.log_text()
     assert "readiness: database: does not answer (OperationalError 2003): " in log
     assert "readiness: database is fine again" in log

@@ -11,9 +11,9 @@ import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.agent_requests import ZLIB_HEADERS, prolog
-from tests.ops_exposition import parse, value
-from tests.ops_serve import running_serve, wait_until
+from tests.helpers.agent_requests import ZLIB_HEADERS, prolog
+from tests.helpers.exposition import parse, value
+from tests.helpers.serve_process import running_serve, wait_until
 
 AGENT_PATH = "/plugins/fusioninventory/"
 PROLOGS = 24
@@ -48,7 +48,7 @@ def test_json_logs_request_ids_access_lines_and_metrics_of_every_process(tmp_pat
         first = wait_until(lambda: next((json.loads(line)["pid"] for line in serve.log_lines()
                                          if '"request_id": "t-0"' in line), None))
         os.kill(first, signal.SIGTERM)
-        assert wait_until(lambda: gone(first)), serve.tail()
+        assert wait_until(lambda: gone(first)), serve.log_tail()
         with ThreadPoolExecutor(4) as pool:
             answers += list(pool.map(send, range(PROLOGS // 2, PROLOGS)))
         assert all(status == 200 and headers["x-request-id"] == f"t-{number}"
@@ -63,7 +63,7 @@ def test_json_logs_request_ids_access_lines_and_metrics_of_every_process(tmp_pat
         # Whichever worker answers the scrape, it counts every worker's requests and the
         # scheduler child's passes.
         passes = wait_until(lambda: value(scrape(serve), "fusion_bridge_scheduler_passes_total", outcome="ok") >= 1)
-        assert passes, serve.tail()
+        assert passes, serve.log_tail()
         for _ in range(4):
             samples = scrape(serve)
             assert value(samples, "fusion_bridge_requests_total", kind="PROLOG", status="200") == PROLOGS
@@ -115,7 +115,7 @@ def test_readyz_reports_a_dead_scheduler(tmp_path):
             return body["checks"]["scheduler"] if status == 200 and body["checks"]["scheduler"]["ok"] else None
 
         scheduler = wait_until(beating)  # until then it is "no heartbeat yet", ok within a grace period
-        assert scheduler, serve.tail()
+        assert scheduler, serve.log_tail()
         assert scheduler["state"] in ("waiting", "pass") and scheduler["heartbeat_age_s"] < 5
         os.kill(scheduler["pid"], signal.SIGKILL)
 
@@ -124,7 +124,7 @@ def test_readyz_reports_a_dead_scheduler(tmp_path):
             return body if status == 503 else None
 
         body = wait_until(unready, timeout=10, every=0.05)
-        assert body, serve.tail()
+        assert body, serve.log_tail()
         assert body["status"] == "not ready" and body["checks"]["scheduler"]["ok"] is False
         assert body["problems"] == [f"scheduler: scheduler process {scheduler['pid']} is gone"]
         assert body["checks"]["database"]["ok"] is True

@@ -11,8 +11,8 @@ import zlib
 
 import pytest
 
-from tests.agent_requests import ZLIB_HEADERS, prolog
-from tests.ops_serve import free_port, running_serve, self_signed_certificate, serve_env
+from tests.helpers.agent_requests import ZLIB_HEADERS, prolog
+from tests.helpers.serve_process import free_port, running_serve, self_signed_certificate, serve_env
 
 AGENT_PATH = "/plugins/fusioninventory/"
 

@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 from fusion_bridge.ops import metrics
 from fusion_bridge.ops.settings import OpsSettings
 from fusion_bridge.ops.wsgi import REST_ACTIONS, ObservedApp, classify, set_kind
-from tests.ops_exposition import parse, value
+from tests.helpers.exposition import parse, value
 
 ROOT = Path(__file__).resolve().parents[2]
 KINDS = ({"XML", "getConfig", "agent.other", "api", "ops", "other"}
