@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any, Mapping
 
@@ -10,6 +11,9 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 import protocol
+from fusion_bridge.adapters import db_errors
+from fusion_bridge.adapters.db import NamedLockTimeout
+from fusion_bridge.adapters.db_retry import is_single_attempt
 from fusion_bridge.config import Config
 from fusion_bridge.http.errors import error_response
 
@@ -38,6 +42,9 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_executions.bp)
     app.register_blueprint(rest_tasks.bp)  # …/plugins/fusioninventory/b/{deploy,collect,esx}/, before the catch-all
     app.register_blueprint(agent.bp)
+    for endpoint, view in list(app.view_functions.items()):
+        if not is_single_attempt(view):
+            app.view_functions[endpoint] = _retried(view, runtime)
     # The agents' hot paths are answered before Flask: XML POSTs, then the REST GETs.
     rest_endpoint = AgentRestEndpoint(app.wsgi_app, app.url_map, app.config, runtime,
                                       app.extensions[rest_tasks.EXTENSION], SERVER_TYPE)
@@ -50,9 +57,10 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         return response
 
     @app.errorhandler(DBAPIError)
-    def _database_error(error: DBAPIError):
-        log.error("database error on %s %s: %s", request.method, request.path, error)
-        return _failure(503, "database unavailable, try again later")
+    @app.errorhandler(NamedLockTimeout)
+    def _database_error(error: Exception):
+        db_errors.log_failure(log, f"{request.method} {request.path}", error)
+        return _failure(503, db_errors.reason(error))
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
@@ -68,7 +76,15 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _failure(status: int, reason: str) -> Response:
+def _retried(view, runtime):
+    """The view run as one unit of work (``Runtime.retrying``)."""
+    @functools.wraps(view)
+    def run(*args, **kwargs):
+        return runtime.retrying(view, *args, **kwargs)
+    return run
+
+
+def _failure(status: int, why: str) -> Response:
     # For POSTs the body is not read again: the Content-Type is hint enough for an error.
     encoding = protocol.sniff_encoding(b"", request.content_type) if request.method == "POST" else None
-    return error_response(status, reason, encoding)
+    return error_response(status, why, encoding)

@@ -72,7 +72,8 @@ def engine(database_url):
 
 @pytest.fixture
 def app(database_url):
-    app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 0})
+    # LOG_INTERVAL 0: every refusal and failure logged, as tests compare log lines.
+    app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 0, "LOG_INTERVAL": 0})
     yield app
     app.extensions["fusion_bridge"].dispose()
 

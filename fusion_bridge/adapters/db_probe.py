@@ -39,10 +39,11 @@ class ReadProbe:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("probe: %s %r", sql, values)
         dbapi_error = engine.dialect.loaded_dbapi.Error
+        hide = engine.hide_parameters
         try:
             connection = engine.raw_connection()
         except dbapi_error as error:  # the server is down: what engine.connect() would raise
-            raise DBAPIError.instance(sql, values, error, dbapi_error) from error
+            raise DBAPIError.instance(sql, values, error, dbapi_error, hide_parameters=hide) from error
         try:
             cursor = connection.cursor()
             try:
@@ -52,8 +53,15 @@ class ReadProbe:
                 cursor.close()
             engine.dialect.do_rollback(connection.dbapi_connection)  # a no-op on the autocommit engine
         except dbapi_error as error:
-            connection.invalidate()
-            raise DBAPIError.instance(sql, values, error, dbapi_error) from error
+            disconnected = engine.dialect.is_disconnect(error, connection.dbapi_connection, None)
+            if disconnected:
+                # As SQLAlchemy does for its own statements: the server went away, so every
+                # pooled connection is stale; discard them all, not one per request.
+                engine.pool._invalidate(connection, error)
+            else:
+                connection.invalidate()
+            raise DBAPIError.instance(sql, values, error, dbapi_error, hide_parameters=hide,
+                                      connection_invalidated=disconnected) from error
         finally:
             connection.close()
         return None if row is None else self._row(*row)

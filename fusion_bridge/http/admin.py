@@ -18,6 +18,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from fusion_bridge.adapters import db_errors
 from fusion_bridge.http import agent
 from fusion_bridge.http.errors import log_refusal
 from fusion_bridge.http.paths import is_agent_path
@@ -94,8 +95,8 @@ def _http_error(error: HTTPException):
 
 @bp.errorhandler(DBAPIError)
 def _database_error(error: DBAPIError):
-    log.error("database error on %s %s: %s", request.method, request.path, error)
-    return _error(503, "database unavailable, try again later")
+    db_errors.log_failure(log, f"{request.method} {request.path}", error)
+    return _error(503, db_errors.reason(error))
 
 
 @bp.errorhandler(Exception)

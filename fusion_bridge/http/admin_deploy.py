@@ -17,6 +17,7 @@ from flask import Blueprint, current_app, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from fusion_bridge.adapters.db_retry import single_attempt
 from fusion_bridge.http import admin
 from fusion_bridge.http.admin import _body, _call, _created, _engine, _error, _json
 from fusion_bridge.services.admin import deploy_mirrors as mirrors
@@ -74,6 +75,7 @@ bp.register_error_handler(Exception, admin._unexpected)
 
 
 @bp.post("/files")
+@single_attempt  # the body is streamed into the repository: it cannot be read twice
 def upload_file():
     args = request.args
     if request.content_length == 0 or (request.content_length is None and not request.environ.get(

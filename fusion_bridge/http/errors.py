@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from flask import Response, request
 
 import protocol
+from fusion_bridge.throttled_log import ThrottledLog
 
 log = logging.getLogger("fusion_bridge.agent")
 
+_refusals = ThrottledLog()
+# The variable parts of a reason (quoted values, numbers): refusals that differ only there are
+# one kind for the throttle.
+_VARIABLE = re.compile(r"'[^']*'|\"[^\"]*\"|\d+")
+
 
 def log_refusal(method: str, path: str, remote: str | None, status: int, reason: str) -> None:
-    log.warning("%s %s from %s refused (%d): %s", method, path, remote, status, reason)
+    """A WARNING line per refusal; the same refusal again within the interval is counted into
+    the next line instead (an agent refused keeps coming back)."""
+    kind = (status, _VARIABLE.sub("_", reason)[:80])
+    _refusals.log(log, logging.WARNING, kind, "%s %s from %s refused (%d): %s", method, path, remote, status, reason)
 
 
 def xml_error_body(reason: str, encoding: str) -> tuple[bytes, str]:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 
 from flask import Request
-from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import Map, RoutingException
 
+from fusion_bridge.adapters import db_errors
+from fusion_bridge.adapters.db_retry import DATABASE_ERRORS
 from fusion_bridge.http.agent import request_base_url, requested_tasks, unknown_agent_log
 from fusion_bridge.http.errors import json_error_body, log_refusal
 from fusion_bridge.http.paths import is_agent_path
@@ -28,8 +29,6 @@ from fusion_bridge.domain.text import php_json
 
 # The logger of the app's own error handlers (fusion_bridge.create_app).
 app_log = logging.getLogger("fusion_bridge")
-
-DATABASE_UNAVAILABLE = "database unavailable, try again later"
 
 
 def _status_line(status: int) -> str:
@@ -57,12 +56,12 @@ class AgentRestEndpoint:
             return self.app(environ, start_response)
         request = Request(environ)
         try:
-            status, body = handler(request)
+            status, body = self._runtime.retrying(handler, request)
         except _NotMine:
             return self.app(environ, start_response)
-        except DBAPIError as error:
-            app_log.error("database error on %s %s: %s", request.method, request.path, error)
-            status, body = 503, json_error_body(DATABASE_UNAVAILABLE)
+        except DATABASE_ERRORS as error:
+            db_errors.log_failure(app_log, f"{request.method} {request.path}", error)
+            status, body = 503, json_error_body(db_errors.reason(error))
         except Exception:
             app_log.exception("unexpected error on %s %s", request.method, request.path)
             status, body = 500, json_error_body("internal server error")

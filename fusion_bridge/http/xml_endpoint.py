@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
-from sqlalchemy.exc import DBAPIError
-
 import protocol
+from fusion_bridge.adapters import db_errors
+from fusion_bridge.adapters.db_retry import DATABASE_ERRORS
 from fusion_bridge.services.agent.exchange import Refused
 from fusion_bridge.http.errors import log_refusal, xml_error_body
 from fusion_bridge.http.paths import is_agent_path
@@ -42,15 +42,15 @@ class AgentXmlEndpoint:
         try:
             body = self._read_body(environ)
             decoded = protocol.decode_request(body, content_type, self._runtime.limits)
-            reply = self._runtime.exchange.handle(decoded.message, environ.get("HTTP_USER_AGENT") or None,
-                                                  environ.get("REMOTE_ADDR"))
+            reply = self._runtime.retrying(self._runtime.exchange.handle, decoded.message,
+                                           environ.get("HTTP_USER_AGENT") or None, environ.get("REMOTE_ADDR"))
         except protocol.ProtocolError as error:
             return self._refuse(environ, error.status, error.reason, error.encoding)
         except Refused as refusal:
             return self._refuse(environ, 400, refusal.reason, decoded.encoding)
-        except DBAPIError as error:
-            log.error("database error on POST %s: %s", environ.get("PATH_INFO"), error)
-            return self._fail(503, "database unavailable, try again later", content_type)
+        except DATABASE_ERRORS as error:
+            db_errors.log_failure(log, f"POST {environ.get('PATH_INFO')}", error)
+            return self._fail(503, db_errors.reason(error), content_type)
         except Exception:
             log.exception("unexpected error on POST %s", environ.get("PATH_INFO"))
             return self._fail(500, "internal server error", content_type)

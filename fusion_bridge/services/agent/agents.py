@@ -6,13 +6,13 @@ import contextlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 import schema
-from fusion_bridge.adapters.db import is_mysql, named_lock
+from fusion_bridge.adapters.db import is_mysql, named_lock, named_locks, read_committed
 from fusion_bridge.domain.text import fit_utf8mb3, php_json
 
 agents = schema.agents
@@ -58,32 +58,46 @@ _SELECT = _select_agent(False)
 _SELECT_FOR_UPDATE = _select_agent(True)
 
 
+# How long a contact waits for the named locks it asked for (``contact_unit``'s ``locks``): the
+# imports of every agent reporting the same computer name take them one after the other.
+LOCKS_TIMEOUT = 30
+
+
 @contextlib.contextmanager
-def contact_unit(engine: Engine, device_id: str, contact: Contact, lock_row: bool = False) -> Iterator[tuple[Connection, AgentRow]]:
+def contact_unit(engine: Engine, device_id: str, contact: Contact, lock_row: bool = False,
+                 locks: Sequence[str] = (), new: bool = False) -> Iterator[tuple[Connection, AgentRow]]:
     """A transaction in which the agent exists and its contact fields are updated.
 
     The first agent with that DEVICEID is used, as the plugin does (the column is not
     unique in GLPI). Creation happens under a named lock so that concurrent first contacts
-    of one agent, from any worker or instance, create one row.
+    of one agent, from any worker or instance, create one row. The transactions run at READ
+    COMMITTED: no gap locks, so first contacts of different agents never deadlock on the
+    index gap where their rows go (``adapters.db.read_committed``).
+
+    ``locks``: named locks held around the whole transaction, taken before it (no row lock is
+    held while waiting for them). ``new``: the caller just saw no agent with that DEVICEID.
     """
     device_id = fit_utf8mb3(device_id)
     values = contact.values()
-    with engine.connect() as conn:
-        with conn.begin():
-            row = conn.execute(_SELECT_FOR_UPDATE if lock_row else _SELECT, {"device_id": device_id}).first()
-            if row is not None:
-                conn.execute(update(agents).where(agents.c.id == row.id).values(values))
-                yield conn, AgentRow(row.id, row.version)
-                return
+    with engine.connect() as conn, named_locks(conn, locks, timeout=LOCKS_TIMEOUT):
+        if not new:
+            with conn.begin():
+                read_committed(conn)
+                row = conn.execute(_SELECT_FOR_UPDATE if lock_row else _SELECT, {"device_id": device_id}).first()
+                if row is not None:
+                    conn.execute(update(agents).where(agents.c.id == row.id).values(values))
+                    yield conn, AgentRow(row.id, row.version)
+                    return
         with named_lock(conn, "agent:" + device_id):
             with conn.begin():
+                read_committed(conn)
                 row = conn.execute(_SELECT_FOR_UPDATE, {"device_id": device_id}).first()
                 if row is not None:
                     conn.execute(update(agents).where(agents.c.id == row.id).values(values))
                     yield conn, AgentRow(row.id, row.version)
                     return
-                new = conn.execute(insert(agents).values(_new_agent(device_id, values)))
-                yield conn, AgentRow(new.inserted_primary_key[0], None, created=True)
+                new_row = conn.execute(insert(agents).values(_new_agent(device_id, values)))
+                yield conn, AgentRow(new_row.inserted_primary_key[0], None, created=True)
 
 
 def _touch_statement(with_token: bool):
@@ -130,7 +144,10 @@ def touch(engine: Engine, autocommit_engine: Engine, device_id: str, contact: Co
             if result.rowcount:
                 code = result.lastrowid
                 return Touched(code >> 2, bool(code & 2), bool(code & 1))
-    with contact_unit(engine, device_id, contact) as (_conn, agent):
+        new = True
+    else:
+        new = False
+    with contact_unit(engine, device_id, contact, new=new) as (_conn, agent):
         return Touched(agent.id, None)
 
 

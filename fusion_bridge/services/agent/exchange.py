@@ -13,7 +13,8 @@ from fusion_bridge.services.agent import agents
 from fusion_bridge.services.agent import dispatch
 from fusion_bridge.services.agent import progress
 from fusion_bridge.services.agent.addresses import AddressBook, normalise
-from fusion_bridge.services.inventory import import_computer_inventory
+from fusion_bridge.adapters.db import is_mysql
+from fusion_bridge.services.inventory import MatchLockNeeded, computer_match_locks, import_computer_inventory
 from fusion_bridge.services.inventory.stored import store_last_inventory
 from fusion_bridge.services.agent.progress import Refused
 from fusion_bridge.services.agent.settings import SettingsCache
@@ -64,20 +65,33 @@ class AgentExchange:
     def task_message(self, message: protocol.Message, user_agent: str | None,
                      remote_addr: str | None = None) -> bytes:
         now = self._clock()
+        try:
+            # Without match locks first: most inventories update the agent's own computer.
+            agent_id = self._apply(message, user_agent, now, match_locks=None)
+        except MatchLockNeeded:
+            agent_id = self._apply(message, user_agent, now, match_locks=computer_match_locks(message))
+        self.addresses.record(agent_id, normalise(remote_addr), now)
+        return protocol.empty_reply()
+
+    def _apply(self, message: protocol.Message, user_agent: str | None, now: datetime,
+               match_locks: list[str] | None) -> int:
+        """One transaction applying ``message``; ``match_locks``: the named locks held around it
+        (None: none, and MatchLockNeeded if a computer has to be matched)."""
         contact = agents.Contact(now, user_agent)
         module = agents.VERSION_KEYS[message.query]
-        with agents.contact_unit(self._engine, message.device_id, contact, lock_row=True) as (conn, agent):
+        with agents.contact_unit(self._engine, message.device_id, contact, lock_row=True,
+                                 locks=match_locks or ()) as (conn, agent):
             agents.record_version(conn, agent, module, _module_version(message))
             if isinstance(message, protocol.Inventory):
                 store_last_inventory(conn, agent.id, message.device_id, message.xml, now)
                 import_computer_inventory(conn, agent.id, message, now,
-                                          esx_hosts_expected=runs.agent_runs_method(conn, agent.id, Method.ESX))
+                                          esx_hosts_expected=runs.agent_runs_method(conn, agent.id, Method.ESX),
+                                          match_locked=match_locks is not None or not is_mysql(conn))
             elif message.query == "NETDISCOVERY":
                 progress.netdiscovery(conn, agent.id, message, now)
             else:
                 progress.snmpquery(conn, agent.id, message, now)
-        self.addresses.record(agent.id, normalise(remote_addr), now)
-        return protocol.empty_reply()
+        return agent.id
 
 
 def _module_version(message: protocol.Message) -> str | None:

@@ -9,14 +9,14 @@ write as dates; none commits.
 - ``item_link``, ``type_name`` and the plugin's log comments for taskjoblogs.
 """
 
-from .computers import import_computer_inventory
+from .computers import MatchLockNeeded, computer_match_locks, import_computer_inventory
 from .names import (ImportResult, discovery_comment, item_link, itemtype_for_discovery_type,
                     snmp_error_comment, snmp_no_information_comment, snmp_update_comment, type_name)
 from .network_devices import (discovered_name, import_discovered_device, snmp_device_has_information,
                               update_inventoried_device)
 
 __all__ = [
-    "ImportResult", "discovered_name", "discovery_comment", "import_computer_inventory",
+    "ImportResult", "MatchLockNeeded", "computer_match_locks", "discovered_name", "discovery_comment", "import_computer_inventory",
     "import_discovered_device", "item_link", "itemtype_for_discovery_type", "snmp_device_has_information",
     "snmp_error_comment", "snmp_no_information_comment", "snmp_update_comment", "type_name",
     "update_inventoried_device",
