@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fusion_bridge import __version__
 from fusion_bridge.config import Config
+from fusion_bridge.adapters import db_errors
 from fusion_bridge.adapters.db import make_engine
 
 database_option = click.option(
@@ -26,6 +27,12 @@ def _config(**overrides) -> Config:
 
 def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _why(error: Exception) -> str:
+    """What failed, for the terminal: a database error by its kind and code only (its text may
+    quote the values written: communities, passphrases)."""
+    return db_errors.describe(error) if isinstance(error, SQLAlchemyError) else str(error)
 
 
 def _init_summary(report) -> str:
@@ -76,7 +83,7 @@ def db_init(database_url: str | None) -> None:
     except SchemaError as error:
         raise click.ClickException(str(error)) from None
     except SQLAlchemyError as error:
-        raise click.ClickException(f"cannot initialise {_safe_url(config.database_url)}: {error}") from None
+        raise click.ClickException(f"cannot initialise {_safe_url(config.database_url)}: {_why(error)}") from None
     finally:
         engine.dispose()
     click.echo(f"{_safe_url(config.database_url)}: {_init_summary(report)}")
@@ -95,7 +102,7 @@ def db_check(database_url: str | None) -> None:
     try:
         report = check_database(engine)
     except SQLAlchemyError as error:
-        raise click.ClickException(f"cannot read {_safe_url(config.database_url)}: {error}") from None
+        raise click.ClickException(f"cannot read {_safe_url(config.database_url)}: {_why(error)}") from None
     finally:
         engine.dispose()
     for line in _check_lines(report):
@@ -132,7 +139,7 @@ def serve(bind: str | None, workers: int | None, database_url: str | None, acces
                     click.echo(line, err=True)
                 raise click.ClickException("the database is not ready: run `fusion-bridge db init` first")
     except (SchemaError, SQLAlchemyError) as error:
-        raise click.ClickException(f"{_safe_url(config.database_url)}: {error}") from None
+        raise click.ClickException(f"{_safe_url(config.database_url)}: {_why(error)}") from None
     finally:
         engine.dispose()
     click.echo(f"fusion-bridge {__version__} on {_safe_url(config.database_url)}")
@@ -179,7 +186,7 @@ def prepare(database_url: str | None, once: bool) -> None:
             return
         report = scheduler.run_pass(retention=True)
     except SQLAlchemyError as error:
-        raise click.ClickException(f"{_safe_url(config.database_url)}: {error}") from None
+        raise click.ClickException(f"{_safe_url(config.database_url)}: {_why(error)}") from None
     finally:
         engine.dispose()
     for line in report.lines():

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import schema
 
-from fusion_bridge.cli.main import _config, _safe_url, database_option, main
+from fusion_bridge.cli.main import _config, _safe_url, _why, database_option, main
 from fusion_bridge.adapters.db import make_engine
 from fusion_bridge.services.admin import definitions
 from fusion_bridge.services.views import history
@@ -41,10 +41,14 @@ def _engine(database_url: str | None) -> Iterator[Engine]:
     except DefinitionError as error:
         raise click.ClickException(error.message) from None
     except SQLAlchemyError as error:
-        if not inspect(engine).has_table(schema.tasks.name):
+        try:
+            missing = not inspect(engine).has_table(schema.tasks.name)
+        except SQLAlchemyError:  # the database is unreachable: say so below
+            missing = False
+        if missing:
             raise click.ClickException(f"{_safe_url(url)} has no FusionInventory tables: run "
                                        "`fusion-bridge db init` (or install the plugin in GLPI)") from None
-        raise click.ClickException(f"{_safe_url(url)}: {error}") from None
+        raise click.ClickException(f"{_safe_url(url)}: {_why(error)}") from None
     finally:
         engine.dispose()
 

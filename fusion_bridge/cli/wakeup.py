@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import schema
 
-from fusion_bridge.cli.main import _config, _safe_url, database_option, main
+from fusion_bridge.cli.main import _config, _safe_url, _why, database_option, main
 from fusion_bridge.adapters.db import make_engine
 from fusion_bridge.services.push import push_pass as push
 from fusion_bridge.services.push import wakeup
@@ -64,7 +64,7 @@ def wakeup_command(agent_ids: tuple[int, ...], all_with_runs: bool, task_id: int
                                     status_timeout=config.wakeup_status_timeout,
                                     now_timeout=config.wakeup_now_timeout, run_ids=run_ids)
     except SQLAlchemyError as error:
-        raise click.ClickException(f"{_safe_url(config.database_url)}: {error}") from None
+        raise click.ClickException(f"{_safe_url(config.database_url)}: {_why(error)}") from None
     finally:
         engine.dispose()
     if as_json:
@@ -97,7 +97,7 @@ def _push_task(config, task_id: int, as_json: bool) -> None:
                                 status_timeout=config.wakeup_status_timeout,
                                 now_timeout=config.wakeup_now_timeout)
     except SQLAlchemyError as error:
-        raise click.ClickException(f"{_safe_url(config.database_url)}: {error}") from None
+        raise click.ClickException(f"{_safe_url(config.database_url)}: {_why(error)}") from None
     finally:
         engine.dispose()
     if report.busy:
