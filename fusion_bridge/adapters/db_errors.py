@@ -112,7 +112,8 @@ def _says(args: tuple, words: str) -> bool:
 _failures = ThrottledLog()
 
 
-def log_failure(logger: logging.Logger, where: str, error: BaseException) -> None:
-    """An ERROR line for a request the database failed: at most one per kind of failure and
+def log_failure(logger: logging.Logger, where: str, error: BaseException, level: int = logging.ERROR) -> None:
+    """A line for work the database failed: at most one per logger, kind of failure and
     interval, the next one with the count of those left out (``throttled_log``)."""
-    _failures.log(logger, logging.ERROR, classify(error).kind, "database error on %s: %s", where, describe(error))
+    _failures.log(logger, level, (logger.name, classify(error).kind), "database error on %s: %s", where,
+                  describe(error))
