@@ -174,7 +174,7 @@ def named_lock(conn: Connection, name: str, timeout: float = 10) -> Iterator[Non
 def named_locks(conn: Connection, names: Iterable[str], timeout: float = 10) -> Iterator[None]:
     """``named_lock`` for several names, taken in one order (so that two sessions wanting some
     of the same names cannot wait for each other) and released together."""
-    keys = sorted({_lock_key(name): name for name in names}.items())
+    keys = sorted({lock_key(name): name for name in names}.items())
     if not is_mysql(conn) or not keys:
         yield
         return
@@ -186,6 +186,8 @@ def named_locks(conn: Connection, names: Iterable[str], timeout: float = 10) -> 
             taken.append(key)
         conn.commit()
     except BaseException:
+        if conn.in_transaction() and not conn.invalidated:
+            conn.rollback()
         _release(conn, taken, failing=True)
         raise
     try:
@@ -196,7 +198,8 @@ def named_locks(conn: Connection, names: Iterable[str], timeout: float = 10) -> 
     _release(conn, taken, failing=False)
 
 
-def _lock_key(name: str) -> str:
+def lock_key(name: str) -> str:
+    """The GET_LOCK key of a lock name (short and ASCII whatever the name)."""
     return "fb:" + hashlib.sha1(name.encode("utf-8")).hexdigest()
 
 
@@ -207,7 +210,6 @@ def _get_lock(conn: Connection, key: str, name: str, deadline: float, timeout: f
         if got == 1:
             return
         if time.monotonic() >= deadline:
-            conn.commit()
             raise NamedLockTimeout(f"could not take database lock {name!r} within {timeout:g} s")
 
 

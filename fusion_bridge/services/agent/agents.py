@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator, Sequence
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 import schema
-from fusion_bridge.adapters.db import is_mysql, named_lock, named_locks, read_committed
+from fusion_bridge.adapters.db import (LOCK_POLL_SECONDS, NamedLockTimeout, is_mysql, lock_key, named_lock,
+                                       named_locks, read_committed)
+from fusion_bridge.services.agent.addresses import upsert as record_address
 from fusion_bridge.domain.text import fit_utf8mb3, php_json
 
 agents = schema.agents
@@ -132,23 +136,70 @@ class Touched:
     address_known: bool | None = None
 
 
+def _create_statement(with_token: bool):
+    # A new agent in one autocommit statement, unless one with that DEVICEID exists (rowcount 0).
+    # Run under the agent's named lock: the NOT EXISTS is a plain read of what is committed, and
+    # whoever creates an agent commits before releasing that lock (contact_unit too).
+    columns = ["name", "device_id", "entities_id", "threads_networkdiscovery", "threads_networkinventory",
+               "last_contact", "useragent"] + (["token"] if with_token else [])
+    values = [":device_id", ":device_id", "0", "0", "0", ":last_contact", ":useragent"] + (
+        [":token"] if with_token else [])
+    return text(
+        f"INSERT INTO {agents.name} ({', '.join(columns)}) SELECT {', '.join(values)} FROM DUAL "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {agents.name} WHERE device_id = :device_id)"
+    )
+
+
+_CREATE = {True: _create_statement(True), False: _create_statement(False)}
+_GET_LOCK = text("SELECT GET_LOCK(:key, :wait)")
+_RELEASE_LOCK = text("DO RELEASE_LOCK(:key)")
+CREATE_LOCK_TIMEOUT = 10
+
+
 def touch(engine: Engine, autocommit_engine: Engine, device_id: str, contact: Contact,
           address: str | None = None) -> Touched:
     """Record a contact of the agent (creating it if new); ``address``: its source address, to
-    tell whether it is already recorded (glpi_plugin_fusionbridge_agentaddresses)."""
-    if is_mysql(autocommit_engine):
-        values = contact.values()
-        with autocommit_engine.connect() as conn:
-            result = conn.execute(_TOUCH["token" in values],
-                                  {**values, "device_id": fit_utf8mb3(device_id), "address": address or ""})
-            if result.rowcount:
-                code = result.lastrowid
-                return Touched(code >> 2, bool(code & 2), bool(code & 1))
-        new = True
-    else:
-        new = False
-    with contact_unit(engine, device_id, contact, new=new) as (_conn, agent):
+    tell whether it is already recorded (glpi_plugin_fusionbridge_agentaddresses), and to record
+    with a new agent."""
+    if not is_mysql(autocommit_engine):
+        with contact_unit(engine, device_id, contact) as (_conn, agent):
+            # An agent created just now has no runs yet; its address is for the caller to record.
+            return Touched(agent.id, False if agent.created else None)
+    values = {**contact.values(), "device_id": fit_utf8mb3(device_id)}
+    with autocommit_engine.connect() as conn:
+        result = conn.execute(_TOUCH["token" in values], {**values, "address": address or ""})
+        if result.rowcount:
+            code = result.lastrowid
+            return Touched(code >> 2, bool(code & 2), bool(code & 1))
+        # A first contact: four more statements on this autocommit connection, each durable
+        # at once (a transaction would cost a SET TRANSACTION and a COMMIT more).
+        agent_id = _create(conn, values)
+        if agent_id is not None:
+            if address:
+                record_address(conn, agent_id, address, contact.last_contact)
+            return Touched(agent_id, False, bool(address))  # created just now: no runs yet
+    # Another contact of this DEVICEID created it meanwhile.
+    with contact_unit(engine, device_id, contact) as (_conn, agent):
         return Touched(agent.id, None)
+
+
+def _create(conn: Connection, values: dict) -> int | None:
+    """The id of the agent created with ``values``, or None if one with that DEVICEID exists."""
+    name = "agent:" + values["device_id"]
+    key = lock_key(name)
+    deadline = time.monotonic() + CREATE_LOCK_TIMEOUT
+    while conn.execute(_GET_LOCK, {"key": key, "wait": LOCK_POLL_SECONDS}).scalar() != 1:
+        if time.monotonic() >= deadline:
+            raise NamedLockTimeout(f"could not take database lock {name!r} within {CREATE_LOCK_TIMEOUT} s")
+    try:
+        result = conn.execute(_CREATE["token" in values], values)
+    except BaseException:
+        if not conn.invalidated:  # else the server freed the lock with the lost session
+            with contextlib.suppress(DBAPIError):  # the error being raised says more
+                conn.execute(_RELEASE_LOCK, {"key": key})
+        raise
+    conn.execute(_RELEASE_LOCK, {"key": key})
+    return result.lastrowid if result.rowcount else None
 
 
 def _new_agent(device_id: str, contact_values: dict) -> dict:
