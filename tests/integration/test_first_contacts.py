@@ -4,14 +4,17 @@ end on are those of the same inventories sent one after the other."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, insert, select
 
 import schema
 from fusion_bridge import create_app
-from tests.concurrent_agents import first_contacts
+from tests.agent_requests import ZLIB_HEADERS, prolog
+from tests.concurrent_agents import AGENT_PATH, first_contacts, recorded_inventory
 from tests.conftest import reset_database
 
 AGENTS = 64
@@ -109,3 +112,22 @@ def test_one_uuid_gives_what_one_after_the_other_gives(apps, engine):
     outcome = first_contacts(apps, ids, 32, uuid=uuid)
     assert outcome.failures == []
     assert computers_and_links(engine) == sequential
+
+
+def test_one_new_agent_contacting_through_both_paths_at_once_is_one_row(apps, engine):
+    """A first PROLOG creates the agent in one statement (MariaDB), a first INVENTORY of an unknown
+    agent in its transaction: both under the agent's named lock, committed before it is released."""
+    device_id = "both-2026-01-01-00-00-00"
+    inventory = recorded_inventory(device_id)
+    start = threading.Barrier(16)
+
+    def contact(index: int) -> int:
+        client = apps[index % 2].test_client()
+        body = prolog(device_id) if index % 4 < 2 else inventory
+        start.wait(timeout=60)
+        return client.post(AGENT_PATH, data=body, headers=ZLIB_HEADERS).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(contact, range(16)))
+    assert statuses == [200] * 16
+    assert agents_and_inventories(engine, [device_id]) == (Counter([device_id]), Counter([device_id]))
