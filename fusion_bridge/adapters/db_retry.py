@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from fusion_bridge.adapters.db import NamedLockTimeout
 from fusion_bridge.adapters.db_errors import classify
 
-log = logging.getLogger("fusion_bridge.adapters.db")
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

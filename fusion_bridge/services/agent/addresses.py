@@ -60,6 +60,12 @@ def upsert(conn, agent_id: int, address: str, when: datetime) -> None:
     conn.execute(_UPSERT[is_mysql(conn)], {"agent": agent_id, "address": address, "date": when})
 
 
+def upsert_statement(mysql: bool):
+    """``upsert``'s statement, for a connection below SQLAlchemy's execution layer (RawSession):
+    parameters ``agent``, ``address``, ``date``."""
+    return _UPSERT[mysql]
+
+
 class AddressBook:
     """Records agents' source addresses; one per worker process."""
 

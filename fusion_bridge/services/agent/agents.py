@@ -16,7 +16,8 @@ from sqlalchemy.exc import DBAPIError
 import schema
 from fusion_bridge.adapters.db import (LOCK_POLL_SECONDS, NamedLockTimeout, is_mysql, lock_key, named_lock,
                                        named_locks, read_committed)
-from fusion_bridge.services.agent.addresses import upsert as record_address
+from fusion_bridge.adapters.db_probe import RawSession
+from fusion_bridge.services.agent.addresses import upsert_statement
 from fusion_bridge.domain.text import fit_utf8mb3, php_json
 
 agents = schema.agents
@@ -166,40 +167,42 @@ def touch(engine: Engine, autocommit_engine: Engine, device_id: str, contact: Co
             # An agent created just now has no runs yet; its address is for the caller to record.
             return Touched(agent.id, False if agent.created else None)
     values = {**contact.values(), "device_id": fit_utf8mb3(device_id)}
-    with autocommit_engine.connect() as conn:
-        result = conn.execute(_TOUCH["token" in values], {**values, "address": address or ""})
-        if result.rowcount:
-            code = result.lastrowid
+    with RawSession(autocommit_engine) as session:
+        cursor = session.execute(_TOUCH["token" in values], {**values, "address": address or ""})
+        if cursor.rowcount:
+            code = cursor.lastrowid
             return Touched(code >> 2, bool(code & 2), bool(code & 1))
         # A first contact: four more statements on this autocommit connection, each durable
         # at once (a transaction would cost a SET TRANSACTION and a COMMIT more).
-        agent_id = _create(conn, values)
+        agent_id = _create(session, values)
         if agent_id is not None:
             if address:
-                record_address(conn, agent_id, address, contact.last_contact)
+                session.execute(upsert_statement(True), {"agent": agent_id, "address": address,
+                                                         "date": contact.last_contact})
             return Touched(agent_id, False, bool(address))  # created just now: no runs yet
     # Another contact of this DEVICEID created it meanwhile.
     with contact_unit(engine, device_id, contact) as (_conn, agent):
         return Touched(agent.id, None)
 
 
-def _create(conn: Connection, values: dict) -> int | None:
+def _create(session: RawSession, values: dict) -> int | None:
     """The id of the agent created with ``values``, or None if one with that DEVICEID exists."""
     name = "agent:" + values["device_id"]
     key = lock_key(name)
     deadline = time.monotonic() + CREATE_LOCK_TIMEOUT
-    while conn.execute(_GET_LOCK, {"key": key, "wait": LOCK_POLL_SECONDS}).scalar() != 1:
+    while session.execute(_GET_LOCK, {"key": key, "wait": LOCK_POLL_SECONDS}).fetchone()[0] != 1:
         if time.monotonic() >= deadline:
             raise NamedLockTimeout(f"could not take database lock {name!r} within {CREATE_LOCK_TIMEOUT} s")
     try:
-        result = conn.execute(_CREATE["token" in values], values)
+        cursor = session.execute(_CREATE["token" in values], values)
     except BaseException:
-        if not conn.invalidated:  # else the server freed the lock with the lost session
+        if session.usable:  # else the server freed the lock with the lost session
             with contextlib.suppress(DBAPIError):  # the error being raised says more
-                conn.execute(_RELEASE_LOCK, {"key": key})
+                session.execute(_RELEASE_LOCK, {"key": key})
         raise
-    conn.execute(_RELEASE_LOCK, {"key": key})
-    return result.lastrowid if result.rowcount else None
+    created = cursor.lastrowid if cursor.rowcount else None
+    session.execute(_RELEASE_LOCK, {"key": key})
+    return created
 
 
 def _new_agent(device_id: str, contact_values: dict) -> dict:
