@@ -7,7 +7,7 @@ import logging
 from typing import Any, Mapping
 
 from flask import Flask, Response, request
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 import protocol
@@ -58,6 +58,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(DBAPIError)
     @app.errorhandler(NamedLockTimeout)
+    @app.errorhandler(PoolTimeout)
     def _database_error(error: Exception):
         db_errors.log_failure(log, f"{request.method} {request.path}", error)
         return _failure(503, db_errors.reason(error))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 
 from fusion_bridge.adapters.db import NamedLockTimeout
 from fusion_bridge.throttled_log import ThrottledLog
@@ -26,6 +26,7 @@ UNREACHABLE = "database unreachable"
 CONNECTION_LOST = "database connection lost"
 NOT_READY = "database node not ready"
 COMMIT_FAILED = "commit failed"
+POOL_EXHAUSTED = "no free database connection"
 OTHER = "database error"
 
 # MySQL/MariaDB server error codes (and pymysql's client codes, 2xxx).
@@ -73,9 +74,12 @@ def classify(error: BaseException) -> Failure:
     """The kind of a database error (a SQLAlchemy ``DBAPIError`` or a driver exception)."""
     if isinstance(error, NamedLockTimeout):
         return Failure(LOCK_WAIT, None)
+    if isinstance(error, PoolTimeout):  # every pooled connection busy for pool_timeout
+        return Failure(POOL_EXHAUSTED, None)
     orig = error.orig if isinstance(error, DBAPIError) else error
     args = getattr(orig, "args", ()) or ()
-    code = args[0] if args and isinstance(args[0], int) else None
+    # pymysql says (0, '') for a connection it already closed: no server code.
+    code = args[0] if args and isinstance(args[0], int) and args[0] else None
     if code is not None:
         kind = _KINDS.get(code, OTHER)
         if code == 2013 and _says(args, "timed out"):

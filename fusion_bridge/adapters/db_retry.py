@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 
 from fusion_bridge.adapters.db import NamedLockTimeout
 from fusion_bridge.adapters.db_errors import classify
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # What the entry points catch as "the database failed": answered 503 with the kind.
-DATABASE_ERRORS = (DBAPIError, NamedLockTimeout)
+DATABASE_ERRORS = (DBAPIError, NamedLockTimeout, PoolTimeout)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,16 @@ def test_kinds(orig, kind, retryable):
     assert kind in reason(wrapped(orig))
 
 
+def test_a_connection_pymysql_closed_is_a_lost_connection():
+    error = OperationalError("SELECT 1", None, pymysql.err.InterfaceError(0, ""), connection_invalidated=True)
+    assert (classify(error).kind, classify(error).retryable) == ("database connection lost", True)
+
+
+def test_a_full_pool_is_no_free_connection():
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+    assert classify(PoolTimeout("QueuePool limit of size 4 overflow 8 reached")).kind == "no free database connection"
+
+
 def test_a_named_lock_timeout_is_a_lock_wait():
     assert classify(NamedLockTimeout("lock 'agent:x' not taken")).kind == "lock wait timeout"
 
