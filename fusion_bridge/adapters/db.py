@@ -205,7 +205,8 @@ def lock_key(name: str) -> str:
 
 def _get_lock(conn: Connection, key: str, name: str, deadline: float, timeout: float) -> None:
     while True:
-        wait = int(min(LOCK_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        # MariaDB and MySQL take fractional seconds.
+        wait = round(min(LOCK_POLL_SECONDS, max(0.0, deadline - time.monotonic())), 3)
         got = conn.execute(text("SELECT GET_LOCK(:key, :wait)"), {"key": key, "wait": wait}).scalar()
         if got == 1:
             return

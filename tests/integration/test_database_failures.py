@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 import schema
 from fusion_bridge import create_app
-from fusion_bridge.adapters.db import DbLimits, is_mysql, make_engine
+from fusion_bridge.adapters.db import DbLimits, NamedLockTimeout, is_mysql, lock_key, make_engine, named_locks
 from fusion_bridge.adapters.db_errors import classify
 from tests.agent_requests import ZLIB_HEADERS, inventory_xml, prolog
 from schema.constants import ItemType, Method
@@ -226,3 +226,26 @@ def test_an_outage_is_one_log_line_per_kind_and_interval(caplog):
         ]
     finally:
         app.extensions["fusion_bridge"].dispose()
+
+
+def test_a_named_lock_wait_is_bounded_in_short_statements(mariadb_server):
+    """A named lock held elsewhere: the wait ends at its timeout, in GET_LOCKs of at most a second
+    each (no statement outlasts the read or statement timeouts)."""
+    url = mariadb_server.url.render_as_string(hide_password=False)
+    engine = make_engine(url, limits=DbLimits(read_timeout=1.5, statement_timeout=1.2))
+    holder = pymysql.connect(host=mariadb_server.url.host, port=mariadb_server.url.port or 3306,
+                             user=mariadb_server.url.username, password=mariadb_server.url.password or "")
+    try:
+        holder.cursor().execute("SELECT GET_LOCK(%s, 0)", (lock_key("held elsewhere"),))
+        with engine.connect() as conn:
+            started = time.monotonic()
+            with pytest.raises(NamedLockTimeout), named_locks(conn, ["free", "held elsewhere"], timeout=2.5):
+                pass
+            assert 2.5 <= time.monotonic() - started < 3.5
+            # The lock it took before failing is released: another session can take it.
+            cursor = holder.cursor()
+            cursor.execute("SELECT GET_LOCK(%s, 0)", (lock_key("free"),))
+            assert cursor.fetchone() == (1,)
+    finally:
+        holder.close()
+        engine.dispose()
