@@ -138,7 +138,8 @@ class Touched:
 
 
 def _create_statement(with_token: bool):
-    # A new agent in one autocommit statement, unless one with that DEVICEID exists (rowcount 0).
+    # _new_agent's row in one autocommit statement, unless an agent with that DEVICEID exists
+    # (rowcount 0).
     # Run under the agent's named lock: the NOT EXISTS is a plain read of what is committed, and
     # whoever creates an agent commits before releasing that lock (contact_unit too).
     columns = ["name", "device_id", "entities_id", "threads_networkdiscovery", "threads_networkinventory",
