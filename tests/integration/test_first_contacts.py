@@ -81,17 +81,21 @@ def add_computer_without_agent(engine, name: str) -> None:
         conn.execute(insert(computers).values(entities_id=0, name=name, serial="", uuid="", is_dynamic=0))
 
 
-@pytest.mark.parametrize("concurrency", [8, 32])
-def test_one_name_without_serial_or_uuid_gives_what_one_after_the_other_gives(apps, engine, concurrency):
-    """The recorded inventory names its computer "vm" and has no serial or UUID (a cloned VM),
-    and GLPI has a computer "vm" no agent reports: one agent must take it, not several."""
+@pytest.mark.parametrize("concurrency, glpi_has_one", [(8, True), (32, True), (32, False)])
+def test_one_name_without_serial_or_uuid_gives_what_one_after_the_other_gives(apps, engine, concurrency,
+                                                                              glpi_has_one):
+    """The recorded inventory names its computer "vm" and has no serial or UUID (a cloned VM).
+    ``glpi_has_one``: GLPI already has a computer "vm" that no agent reports; one agent must take
+    it, not several."""
     ids = device_ids("clone-")
-    add_computer_without_agent(engine, "vm")
+    if glpi_has_one:
+        add_computer_without_agent(engine, "vm")
     assert first_contacts(apps[:1], ids, 1).failures == []
     sequential = computers_and_links(engine)
-    assert sequential[1][("vm", 1)] == AGENTS  # the one of GLPI taken once, the others new
+    assert sequential[1][("vm", 1)] == AGENTS  # each agent its own computer (GLPI's one taken once)
     reset_database(engine)
-    add_computer_without_agent(engine, "vm")
+    if glpi_has_one:
+        add_computer_without_agent(engine, "vm")
 
     outcome = first_contacts(apps, ids, concurrency)
     assert outcome.failures == []
