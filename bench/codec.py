@@ -37,11 +37,15 @@ def main() -> None:
     args = parser.parse_args()
     body = prolog_body()
     decode = lambda: protocol.decode_request(body, "application/x-compress-zlib")  # noqa: E731
-    encode = lambda: protocol.encode_reply(protocol.prolog_reply((), True, "24"), protocol.ZLIB)  # noqa: E731
+
+    def reply() -> bytes:
+        return protocol.write_reply(protocol.PrologReply(send_inventory=True, prolog_freq="24"))
+
+    encode = lambda: protocol.encode_reply(reply(), protocol.ZLIB)  # noqa: E731
 
     def both():
         decoded = protocol.decode_request(body, "application/x-compress-zlib")
-        protocol.encode_reply(protocol.prolog_reply((), True, "24"), decoded.encoding)
+        protocol.encode_reply(reply(), decoded.encoding)
 
     results = {name: measure(fn, args.number, args.repeat) for name, fn in
                (("decode", decode), ("encode", encode), ("decode+encode", both))}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from typing import Callable
 
-from tests.mariadb import MariaDBServer
+from tests.helpers.mariadb import MariaDBServer
 
 
 def on_each_database(run: Callable[[str], None], name: str, sqlite: bool) -> None:

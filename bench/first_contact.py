@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.prolog import cpu_seconds, free_port, prolog_template, run_wrk, start, stop  # noqa: E402
-from tests.mariadb import MariaDBServer  # noqa: E402
+from tests.helpers.mariadb import MariaDBServer  # noqa: E402
 
 
 def write_bodies(path: Path, prefix: str, count: int) -> None:

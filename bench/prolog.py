@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.mariadb import MariaDBServer  # noqa: E402
+from tests.helpers.mariadb import MariaDBServer  # noqa: E402
 
 TEMPLATE = ROOT / "fixtures" / "cases" / "prolog_zlib_send" / "01-PROLOG" / "request.xml"
 FALLBACK_TEMPLATE = (b'<?xml version="1.0" encoding="UTF-8" ?>\n<REQUEST>\n  <DEVICEID>@@DEVICEID@@</DEVICEID>\n'

@@ -32,7 +32,7 @@ from fusion_bridge.adapters.db import make_engine  # noqa: E402
 from fusion_bridge.adapters.deploy_repository import FileRepository  # noqa: E402
 from fusion_bridge.domain.text import php_json  # noqa: E402
 from schema.constants import ItemType, Method, TaskjobState as State  # noqa: E402
-from tests.mariadb import MariaDBServer  # noqa: E402
+from tests.helpers.mariadb import MariaDBServer  # noqa: E402
 
 DEPLOY_AGENT = "bench-deploy-2026-11-25-10-00-00"
 

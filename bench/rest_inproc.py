@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert  # noqa: E402
 
 import schema  # noqa: E402
-from fusion_bridge import create_app  # noqa: E402
+from fusion_bridge.app import create_app  # noqa: E402
 from fusion_bridge.adapters.db import make_engine  # noqa: E402
-from tests.mariadb import MariaDBServer  # noqa: E402
+from tests.helpers.mariadb import MariaDBServer  # noqa: E402
 
 DEVICE = "restbench%05d-2026-11-25-10-00-00"
 KINDS = {

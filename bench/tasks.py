@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 import schema  # noqa: E402
 from bench.prolog import cpu_seconds, free_port, run_wrk, start, stop  # noqa: E402
 from fusion_bridge.adapters.db import make_engine  # noqa: E402
-from tests.mariadb import MariaDBServer  # noqa: E402
+from tests.helpers.mariadb import MariaDBServer  # noqa: E402
 
 PROLOG = (b'<?xml version="1.0" encoding="UTF-8" ?>\n<REQUEST>\n  <DEVICEID>%s</DEVICEID>\n'
           b"  <QUERY>PROLOG</QUERY>\n  <TOKEN>12345678</TOKEN>\n</REQUEST>\n")

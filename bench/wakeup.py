@@ -2,7 +2,7 @@
 
 Usage: python bench/wakeup.py [--agents 10000] [--concurrency 50] [--ports 20] [--delay 0]
                               [--busy] [--push] [--database URL]
-The agents' HTTP servers are emulated (tests/test_wakeup.py AgentEmulator: one selector loop
+The agents' HTTP servers are emulated (tests/helpers/agent_emulator.py AgentEmulator: one selector loop
 over ``--ports`` listening sockets, answering after ``--delay`` seconds) in a separate process,
 so the emulator does not share the interpreter lock with the wake-up. Without --database an
 SQLite file in a temporary folder holds the agents, their addresses and the wake-up history.
@@ -31,7 +31,8 @@ import schema  # noqa: E402
 from fusion_bridge.adapters.db import make_engine  # noqa: E402
 from fusion_bridge.services.push.push_pass import push_pass  # noqa: E402
 from fusion_bridge.services.push.wakeup import WakeReport, wake_agents  # noqa: E402
-from tests.test_wakeup import AgentEmulator, Behaviour, add_agents_with_addresses  # noqa: E402
+from tests.helpers.agent_emulator import AgentEmulator, Behaviour  # noqa: E402
+from tests.helpers.inventory_rows import add_agents_with_addresses  # noqa: E402
 
 
 def emulate(ports: int, delay: float, status: str, pipe) -> None:

@@ -26,6 +26,14 @@ class Config:
     log_level: str = "INFO"
     bind: str = "127.0.0.1:8080"
     workers: int = 0  # 0 = 2 x cores + 1
+    # Threads per worker process, each serving one connection at a time: a slow client holds
+    # one thread, not a whole worker (fusion_bridge/worker.py).
+    threads: int = 32
+    # A client must send its request headers within ``client_timeout`` seconds of connecting,
+    # and its body within ``client_timeout`` seconds plus one second per ``client_min_rate``
+    # bytes received; else 408. Each write of the reply gets the same allowance.
+    client_timeout: float = 20.0
+    client_min_rate: int = 500
     # Bearer token of the JSON admin API under /api/; empty = the API refuses every call.
     admin_token: str = field(default="", repr=False)
     # Waking agents up (push): connections in flight at most, /status and /now timeouts (s).
@@ -35,9 +43,11 @@ class Config:
     # Deploy file repository: the directory holding ``files/repository/<c1>/<c1c2>/<part sha512>``
     # and ``files/manifests/<file sha512>``, laid out as the plugin's
     # ``GLPI_PLUGIN_DOC_DIR/fusioninventory`` (point it there to share GLPI's repository).
+    # A relative path is taken from the working directory when the settings are read (see
+    # __post_init__), so that every process and library of one start uses the same folder.
     deploy_repository: str = "fusion-bridge-files"
     # Largest file accepted by the admin API's upload (POST /api/deploy/files), streamed to the
-    # repository part by part. The whole upload must fit in gunicorn's 120 s worker timeout
+    # repository part by part. The whole upload must fit in the 120 s a request may last
     # (~56 MiB/s of gzip + sha512 per core; 1 GiB takes ~90 s over 100 Mbit/s): bigger files are
     # added with `fusion-bridge deploy file add`, which has no such limit.
     deploy_max_upload_bytes: int = 1024 * 1024 * 1024
@@ -58,6 +68,21 @@ class Config:
     db_retry_budget: float = 4.0
     # Repeated failures and refusals: one log line per kind and interval (seconds), with a count.
     log_interval: float = 10.0
+    # Reverse proxies whose forwarding headers are believed (addresses or networks, comma- or
+    # space-separated; empty = none), and which headers they write: ``x-forwarded``
+    # (X-Forwarded-For/-Proto/-Host) or ``forwarded`` (RFC 7239). See http/forwarded.py.
+    trusted_proxies: str = ""
+    forwarded_header: str = "x-forwarded"
+    # HTTP Basic for the agent endpoints (XML and REST): an htpasswd file of bcrypt entries
+    # (``htpasswd -B``); empty = agents are not asked to authenticate. See http/agent_auth.py.
+    agent_auth: str = ""
+    agent_auth_realm: str = "fusion-bridge"
+
+    def __post_init__(self) -> None:
+        # Resolved once, here: Flask's send_file resolves a relative path against the package
+        # folder, not the working directory, so a relative repository served nothing.
+        if not os.path.isabs(self.deploy_repository):
+            object.__setattr__(self, "deploy_repository", os.path.abspath(self.deploy_repository))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":

@@ -1,7 +1,8 @@
 """The background scheduler: task preparation, push, run time-outs and retention, every minute.
 
-``fusion-bridge serve`` starts it in its own process (``start_process``) before gunicorn forks
-its workers, and stops it when serve exits; ``fusion-bridge prepare`` runs it in the
+``fusion-bridge serve`` starts it in its own process (``start_process``) from gunicorn's
+arbiter, which starts it again when it dies (fusion_bridge/supervision.py) and stops it when
+serve exits; ``fusion-bridge prepare`` runs it in the
 foreground or, with ``--once``, runs one pass. Several instances may run it on one database:
 preparation is serialised by a database lock, and the time-out sweep and the retention skip
 their turn while another instance holds theirs. Preparation runs at every pass, the time-out
@@ -17,7 +18,8 @@ already in the past before the last pass is pushed by the next regular pass. A p
 task's next execution counts as a start too (``next_push_start``), so each execution is pushed
 when it is due, not up to a pass interval later.
 
-Order of a pass: preparation (the current executions, their retries, moved slices, ordering,
+Order of a pass: the bridge's rows of tasks and actions purged in GLPI go (and of runs, at the
+retention pass), then preparation (the current executions, their retries, moved slices, ordering,
 the next periodic execution), then push (wakes the agents of what was just prepared, gives up
 on runs whose agents never called), then — only when the push gave up on runs — preparation
 and push once more, so a balanced action's failed slice moves to another agent of its pool
@@ -58,7 +60,9 @@ from fusion_bridge.adapters.db import make_engine
 from fusion_bridge.services.push.push_pass import PushReport, next_push_start, push_pass
 from fusion_bridge.services.scheduling.preparation import prepare_runs
 from fusion_bridge.services.scheduling.report import PreparationReport, TaskBackoff
-from fusion_bridge.services.scheduling.cleanup import RetentionReport, apply_retention, time_out_silent_runs
+from fusion_bridge.services.scheduling.cleanup import (
+    OrphanReport, RetentionReport, apply_retention, forget_orphans, time_out_silent_runs)
+from schema.crontasks import enabled_competing
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +129,11 @@ class PassReport:
     timed_out: list[int] | None = None  # None: the sweep was not due in this pass
     retention: RetentionReport | None = None
     errors: list[str] = field(default_factory=list)
+    orphans: OrphanReport | None = None  # the bridge's rows of tasks purged in GLPI, deleted
 
     def lines(self) -> list[str]:
-        out = list(self.preparation.lines()) if self.preparation else []
+        out = list(self.orphans.lines()) if self.orphans else []
+        out += list(self.preparation.lines()) if self.preparation else []
         if self.push is not None:
             out.extend(self.push.lines())
         for again in (self.moved, self.moved_push):
@@ -184,7 +190,16 @@ class Scheduler:
         asked)."""
         now = self.clock()
         errors = []
-        report = PassReport(self._prepare(now), errors=errors)
+        retention_due = self._due(self._last_retention, self.settings.retention_every)
+        do_retention = retention or (retention is None and retention_due)
+        try:
+            # Before preparation, so that no task inherits the rows of a purged one.
+            orphans = forget_orphans(self.engine, include_runs=do_retention)
+        except Exception as error:  # noqa: BLE001
+            log.exception("clean-up of the bridge's rows of purged tasks failed")
+            errors.append(f"orphans: {type(error).__name__}: {error}")
+            orphans = None
+        report = PassReport(self._prepare(now), errors=errors, orphans=orphans)
         self._last_pass_at = now
         report.push = self.run_push(errors)
         if report.push is not None and report.push.failed and not report.preparation.busy:
@@ -198,8 +213,7 @@ class Scheduler:
             except Exception as error:  # noqa: BLE001
                 log.exception("time-out sweep failed")
                 errors.append(f"time-outs: {type(error).__name__}: {error}")
-        retention_due = self._due(self._last_retention, self.settings.retention_every)
-        if retention or (retention is None and retention_due):
+        if do_retention:
             try:
                 report.retention = apply_retention(self.engine, self.settings.runs_kept)
                 self._last_retention = time.monotonic()
@@ -267,9 +281,24 @@ class Scheduler:
                     pause = min(pause, max(0.05, (when - now).total_seconds()))
             self._stop.wait(pause)
 
+    def warn_competing_cron_tasks(self) -> None:
+        """A warning line when GLPI would run the plugin's own preparation, wake-up or clean-up
+        next to this scheduler (`fusion-bridge db takeover` disables them)."""
+        try:
+            with self.engine.connect() as conn:
+                competing = enabled_competing(conn)
+        except Exception:  # noqa: BLE001 - a warning must not stop the scheduler
+            log.debug("could not read glpi_crontasks", exc_info=True)
+            return
+        if competing:
+            log.warning("GLPI cron tasks of the FusionInventory plugin are enabled and compete with this "
+                        "scheduler: %s; run `fusion-bridge db takeover` (undo with `db handback`)",
+                        ", ".join(task.label for task in competing))
+
     def run_forever(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         log.info("scheduler: a pass every %g s, run time-out %s, %d run(s) kept per target and agent",
                  self.settings.interval, self.settings.run_timeout, self.settings.runs_kept)
+        self.warn_competing_cron_tasks()
         try:
             while not self._stop.is_set() and not should_stop():
                 started = time.monotonic()
@@ -322,7 +351,7 @@ class SchedulerProcess:
 
 
 def start_process(database_url: str, environ: Mapping[str, str] | None = None) -> SchedulerProcess:
-    """Start the scheduler next to the server; call before gunicorn starts its workers."""
+    """Start the scheduler next to the server (serve's arbiter does, and again when it dies)."""
     env = dict(os.environ if environ is None else environ)
     env["FUSION_BRIDGE_DATABASE_URL"] = database_url
     env[ENV_PARENT] = str(os.getpid())
@@ -340,6 +369,10 @@ def run_child(scheduler: "Scheduler") -> None:
     parent = os.environ.get(ENV_PARENT)
 
     def _terminate(_signum, _frame):
+        # Once: a stop often signals twice (serve's own stop, and a service manager or a
+        # terminal signalling the whole group), and a second SystemExit raised inside the
+        # interpreter's exit handlers only prints a traceback. serve kills a child that hangs.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, _terminate)

@@ -1,4 +1,5 @@
-"""Run the app under gunicorn (sync workers: the fastest choice for this DB-bound handler)."""
+"""Run the app under gunicorn, with the bridge's own worker (fusion_bridge/worker.py: sync
+request handling in threads, bounded time per client)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ import socket
 from gunicorn.app.base import BaseApplication
 
 from fusion_bridge.config import Config
+from fusion_bridge.supervision import BridgeArbiter, SupervisedChild
 
 
 class BridgeServer(BaseApplication):
-    def __init__(self, config: Config, options: dict):
+    def __init__(self, config: Config, options: dict, children: list[SupervisedChild] | None = None):
         self._config = config
         self._options = options
+        self._children = children or []
         super().__init__()
+
+    @property
+    def bridge_config(self) -> Config:
+        return self._config
 
     def load_config(self) -> None:
         for key, value in self._options.items():
@@ -23,9 +30,26 @@ class BridgeServer(BaseApplication):
 
     def load(self):
         # Built in each worker after the fork: no database connection crosses a fork.
-        from fusion_bridge import create_app
+        from fusion_bridge.app import create_app  # Flask only in the workers, not in the CLI
 
         return create_app(self._config)
+
+    def run(self) -> None:
+        try:
+            BridgeArbiter(self, self._children).run()
+        except RuntimeError as error:  # as BaseApplication.run
+            raise SystemExit(f"\nError: {error}\n") from None
+        finally:
+            for child in self._children:
+                child.stop()
+
+
+def check_settings(config: Config) -> None:
+    """ValueError for serve settings gunicorn would only trip over in its workers."""
+    if config.threads < 1:
+        raise ValueError(f"FUSION_BRIDGE_THREADS must be at least 1, got {config.threads}")
+    if config.client_timeout <= 0 or config.client_min_rate <= 0:
+        raise ValueError("FUSION_BRIDGE_CLIENT_TIMEOUT and FUSION_BRIDGE_CLIENT_MIN_RATE must be positive")
 
 
 def default_workers() -> int:
@@ -36,7 +60,8 @@ def gunicorn_options(config: Config, access_log: bool) -> dict:
     return {
         "bind": [config.bind],
         "workers": config.workers or default_workers(),
-        "worker_class": "sync",
+        "worker_class": "fusion_bridge.worker.BridgeWorker",
+        "threads": config.threads,
         "timeout": 120,
         "graceful_timeout": 10,
         "accesslog": "-" if access_log else None,
@@ -59,5 +84,12 @@ def agent_url(bind: str) -> str:
     return f"http://{host}:{port}/plugins/fusioninventory/"
 
 
-def run(config: Config, access_log: bool = False) -> None:
-    BridgeServer(config, gunicorn_options(config, access_log)).run()
+def run(config: Config, access_log: bool = False, scheduler: bool = True) -> None:
+    """Serve until stopped; with ``scheduler``, also keep the scheduler child running."""
+    children = []
+    if scheduler:
+        from fusion_bridge.scheduler import start_process
+
+        # `fusion-bridge prepare` in a child process, with its own database engine.
+        children.append(SupervisedChild("scheduler", lambda: start_process(config.database_url)))
+    BridgeServer(config, gunicorn_options(config, access_log), children).run()

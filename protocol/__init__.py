@@ -1,10 +1,12 @@
 """Sans-IO codec for the FusionInventory agent's OCS/XML protocol.
 
-Bytes in, typed messages out; replies to bytes. No web framework, no database.
+Bytes in, typed messages out; typed reply values to bytes. No web framework, no database.
 """
 
 from .compression import CONTENT_TYPES, GZIP, PLAIN, ZLIB, compress, decompress, sniff_encoding
 from .decode import MAX_DEVICE_ID, Decoded, Limits, decode_request
+from .devices import (DevicePort, DeviceInfo, DiscoveredDevice, InventoriedDevice, read_discovered_device,
+                      read_inventoried_device)
 from .errors import BodyTooLarge, ProtocolError
 from .messages import (
     Inventory,
@@ -20,7 +22,10 @@ from .messages import (
     SnmpQueryStart,
     TaskMessage,
 )
-from .replies import Element, empty_reply, error_reply, leaf, option, prolog_reply, render_reply
+from .replies import (Element, empty_reply, error_reply, leaf, option, prolog_reply, render_reply,
+                      write_prolog, write_reply)
+from .reply_values import (EmptyReply, IpRange, NetDiscoveryOption, PrologReply, Reply, ReplyOption,
+                           SnmpAuthentication, SnmpQueryOption, SnmpTarget, WakeOnLanOption)
 
 
 def encode_reply(xml: bytes, encoding: str) -> tuple[bytes, str]:
@@ -29,10 +34,12 @@ def encode_reply(xml: bytes, encoding: str) -> tuple[bytes, str]:
 
 
 __all__ = [
-    "BodyTooLarge", "CONTENT_TYPES", "Decoded", "Element", "GZIP", "Inventory", "Limits",
-    "MAX_DEVICE_ID", "Message", "NetDiscoveryDevices", "NetDiscoveryEnd", "NetDiscoveryNbIp",
-    "NetDiscoveryStart", "PLAIN", "Prolog", "ProtocolError", "SnmpQueryEnd", "SnmpQueryError",
-    "SnmpQueryResult", "SnmpQueryStart", "TaskMessage", "ZLIB", "compress", "decode_request",
-    "decompress", "empty_reply", "encode_reply", "error_reply", "leaf", "option", "prolog_reply",
-    "render_reply", "sniff_encoding",
+    "BodyTooLarge", "CONTENT_TYPES", "Decoded", "DeviceInfo", "DevicePort", "DiscoveredDevice", "Element",
+    "EmptyReply", "GZIP", "Inventory", "InventoriedDevice", "IpRange", "Limits", "MAX_DEVICE_ID", "Message",
+    "NetDiscoveryDevices", "NetDiscoveryEnd", "NetDiscoveryNbIp", "NetDiscoveryOption", "NetDiscoveryStart",
+    "PLAIN", "Prolog", "PrologReply", "ProtocolError", "Reply", "ReplyOption", "SnmpAuthentication",
+    "SnmpQueryEnd", "SnmpQueryError", "SnmpQueryOption", "SnmpQueryResult", "SnmpQueryStart", "SnmpTarget",
+    "TaskMessage", "WakeOnLanOption", "ZLIB", "compress", "decode_request", "decompress", "empty_reply",
+    "encode_reply", "error_reply", "leaf", "option", "prolog_reply", "read_discovered_device",
+    "read_inventoried_device", "render_reply", "sniff_encoding", "write_prolog", "write_reply",
 ]

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from . import compression, messages as m
+from .devices import read_discovered_device, read_inventoried_device
 from .errors import ProtocolError
 from .xmltree import DEFAULT_MAX_DEPTH, parse_document, text_of, to_data
 
@@ -124,7 +125,7 @@ def _netdiscovery(root, device_id, xml, encoding):
         return m.NetDiscoveryEnd(**common)
     if agent is not None and text_of(agent, "NBIP"):
         return m.NetDiscoveryNbIp(**common, nb_ip=_int(text_of(agent, "NBIP"), "NBIP", encoding))
-    devices = tuple(_dict(to_data(device)) for device in content.iterfind("DEVICE"))
+    devices = tuple(read_discovered_device(to_data(device)) for device in content.iterfind("DEVICE"))
     return m.NetDiscoveryDevices(**common, devices=devices)
 
 
@@ -147,11 +148,8 @@ def _snmpquery(root, device_id, xml, encoding):
                 message=text_of(error, "MESSAGE") or "",
                 item_type=text_of(error, "TYPE"),
             )
-    return m.SnmpQueryResult(**common, device=_dict(to_data(device)) if device is not None else {})
-
-
-def _dict(data) -> dict:
-    return data if isinstance(data, dict) else {}
+    data = to_data(device) if device is not None else None
+    return m.SnmpQueryResult(**common, device=read_inventoried_device(data))
 
 
 def _int(text: str | None, name: str, encoding: str) -> int:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .devices import DiscoveredDevice, InventoriedDevice
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -60,7 +62,7 @@ class NetDiscoveryNbIp(TaskMessage):
 
 @dataclass(frozen=True, slots=True)
 class NetDiscoveryDevices(TaskMessage):
-    devices: tuple[dict[str, Any], ...] = ()
+    devices: tuple[DiscoveredDevice, ...] = ()
     query: ClassVar[str] = "NETDISCOVERY"
 
 
@@ -79,16 +81,15 @@ class SnmpQueryStart(TaskMessage):
 
 @dataclass(frozen=True, slots=True)
 class SnmpQueryResult(TaskMessage):
-    """One inventoried device: ``device`` holds INFO, PORTS, ... as plain data."""
+    """One inventoried device (its INFO and PORTS)."""
 
-    device: dict[str, Any] = field(default_factory=dict, compare=False)
+    device: InventoriedDevice = InventoriedDevice()
     query: ClassVar[str] = "SNMPQUERY"
 
     @property
     def item_id(self) -> str | None:
-        info = self.device.get("INFO") or [{}]
-        ids = info[0].get("ID") if isinstance(info[0], dict) else None
-        return ids[0] if ids else None
+        """The id the server gave the device in its OPTION (INFO/ID)."""
+        return self.device.info.id
 
 
 @dataclass(frozen=True, slots=True)

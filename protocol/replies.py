@@ -1,4 +1,5 @@
-"""Reply writers producing the bytes FusionInventory for GLPI 9.5+4.2 produces.
+"""Reply writers: reply values (``reply_values``) to the bytes FusionInventory for GLPI 9.5+4.2
+produces. Pure functions; values are turned into ``Element`` trees, written by one renderer.
 
 The plugin renders with SimpleXML then puts every element on its own line, indented by three
 spaces per level; leaves with attributes stay self-closed without a space before ``/>``;
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+
+from .reply_values import (EmptyReply, NetDiscoveryOption, PrologReply, Reply, ReplyOption,
+                           SnmpAuthentication, SnmpQueryOption, WakeOnLanOption)
 
 DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 INDENT = "   "
@@ -47,6 +51,76 @@ def prolog_reply(options: tuple[Element, ...] = (), send_inventory: bool = True,
 def _bare_prolog(send_inventory: bool, prolog_freq: str) -> bytes:
     children = (Element("RESPONSE", text="SEND"),) if send_inventory else ()
     return render_reply(children + (Element("PROLOG_FREQ", text=prolog_freq),))
+
+
+def write_reply(reply: Reply) -> bytes:
+    """The bytes of a reply value."""
+    if isinstance(reply, PrologReply):
+        return write_prolog(reply)
+    if isinstance(reply, EmptyReply):
+        return EMPTY_REPLY
+    raise TypeError(f"not a reply: {type(reply).__name__}")
+
+
+def write_prolog(reply: PrologReply) -> bytes:
+    if not reply.options:
+        # Most PROLOGs: no run to hand out, one of a few cached documents.
+        return _bare_prolog(reply.send_inventory, str(reply.prolog_freq))
+    return prolog_reply(tuple(option_element(each) for each in reply.options), reply.send_inventory,
+                        reply.prolog_freq)
+
+
+def option_element(value: ReplyOption) -> Element:
+    """An OPTION value as the element the plugin writes (attribute order is the plugin's)."""
+    return _OPTION_WRITERS[type(value)](value)
+
+
+def _netdiscovery(value: NetDiscoveryOption) -> Element:
+    return option(
+        value.name,
+        leaf("PARAM", THREADS_DISCOVERY=value.threads, TIMEOUT=value.timeout, PID=value.pid),
+        *(leaf("RANGEIP", ID=block.id, IPSTART=block.start, IPEND=block.end, ENTITY=block.entity)
+          for block in value.ranges),
+        *(authentication_element(each) for each in value.authentications),
+    )
+
+
+def _snmpquery(value: SnmpQueryOption) -> Element:
+    return option(
+        value.name,
+        leaf("PARAM", THREADS_QUERY=value.threads, TIMEOUT=value.timeout, PID=value.pid),
+        *(leaf("DEVICE", TYPE=device.type, ID=device.id, IP=device.ip, AUTHSNMP_ID=device.authsnmp_id)
+          for device in value.devices),
+        *(authentication_element(each) for each in value.authentications),
+    )
+
+
+def _wakeonlan(value: WakeOnLanOption) -> Element:
+    return option(value.name, *(leaf("PARAM", MAC=mac) for mac in value.macs))
+
+
+_OPTION_WRITERS = {
+    NetDiscoveryOption: _netdiscovery,
+    SnmpQueryOption: _snmpquery,
+    WakeOnLanOption: _wakeonlan,
+}
+
+
+def authentication_element(value: SnmpAuthentication) -> Element:
+    """``PluginFusioninventoryToolbox::addAuth``: ID, VERSION, then COMMUNITY (v1, v2c) or the
+    v3 fields, a protocol only when the credential has one."""
+    attributes: dict[str, object] = {"ID": value.id, "VERSION": value.version}
+    if value.version == "3":
+        attributes["USERNAME"] = value.username
+        if value.auth_protocol is not None:
+            attributes["AUTHPROTOCOL"] = value.auth_protocol
+        attributes["AUTHPASSPHRASE"] = value.auth_passphrase
+        if value.priv_protocol is not None:
+            attributes["PRIVPROTOCOL"] = value.priv_protocol
+        attributes["PRIVPASSPHRASE"] = value.priv_passphrase
+    else:
+        attributes["COMMUNITY"] = value.community
+    return leaf("AUTHENTICATION", **attributes)
 
 
 EMPTY_REPLY = (DECLARATION + "<REPLY>\n</REPLY>\n").encode()

@@ -66,6 +66,10 @@ def longblob_type():
 
 
 def glpi_table(name: str, *items, engine: str = "InnoDB", comment: str | None = None) -> Table:
+    # On SQLite an id key without AUTOINCREMENT hands the highest deleted id out again; InnoDB
+    # never does (while the server runs), and a reused id would make a new task or run inherit
+    # the rows other tables keep about the deleted one.
+    counted = any(isinstance(item, Column) and item.primary_key and item.autoincrement is True for item in items)
     return Table(
         name,
         metadata,
@@ -73,6 +77,7 @@ def glpi_table(name: str, *items, engine: str = "InnoDB", comment: str | None = 
         mysql_engine=engine,
         mysql_charset=TABLE_CHARSET,
         mysql_collate=TABLE_COLLATION,
+        sqlite_autoincrement=counted,
         comment=comment,
     )
 

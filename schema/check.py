@@ -15,6 +15,7 @@ from sqlalchemy import Table, func, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from schema.constants import Module
+from schema.crontasks import CronTask, competing_cron_tasks
 from schema.tables import BRIDGE_TABLES, CORE_TABLES, PLUGIN_TABLES, agentmodules, configs
 
 REQUIRED_TABLES: list[Table] = [*PLUGIN_TABLES, *CORE_TABLES, *BRIDGE_TABLES]
@@ -42,6 +43,13 @@ class SeedCheck:
 class CheckReport:
     tables: list[TableCheck] = field(default_factory=list)
     seeds: list[SeedCheck] = field(default_factory=list)
+    # The plugin's cron tasks that do what the bridge's scheduler does (schema/crontasks.py).
+    # Not part of ``ok``: they only matter where the bridge runs its scheduler.
+    cron_tasks: list[CronTask] = field(default_factory=list)
+
+    def competing(self) -> list[CronTask]:
+        """The competing cron tasks GLPI would run (enabled)."""
+        return [task for task in self.cron_tasks if task.enabled]
 
     @property
     def ok(self) -> bool:
@@ -94,6 +102,7 @@ def check_connection(conn: Connection, tables: Iterable[Table] | None = None) ->
         report.seeds.append(SeedCheck(
             f"{configs.name} type=inventory_frequence",
             _has_row(conn, configs, configs.c.type == "inventory_frequence")))
+    report.cron_tasks = competing_cron_tasks(conn)
     return report
 
 

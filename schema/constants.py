@@ -31,10 +31,6 @@ TASKJOBSTATE_LABELS = {
     TaskjobState.POSTPONED: "Postponed",
 }
 
-# A run in one of these states is still to be done by its agent.
-RUNNABLE_TASKJOBSTATES = (TaskjobState.PREPARED, TaskjobState.SERVER_HAS_SENT_DATA,
-                          TaskjobState.AGENT_HAS_SENT_DATA)
-
 
 class TaskjobLogState(IntEnum):
     """``glpi_plugin_fusioninventory_taskjoblogs.state`` (PluginFusioninventoryTaskjoblog).

@@ -5,6 +5,8 @@ Only written to a database the bridge created itself; a real GLPI already has th
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import and_, func, insert, select
 from sqlalchemy.engine import Connection
 
@@ -15,6 +17,7 @@ from schema.constants import (
     ROOT_ENTITY_ID,
     Module,
 )
+from schema.default_rules import DEFAULT_IMPORT_RULES, IMPORT_SUB_TYPE
 from schema.tables import (
     agentmodules,
     configs,
@@ -23,6 +26,9 @@ from schema.tables import (
     glpi_crontasks,
     glpi_entities,
     glpi_plugins,
+    glpi_ruleactions,
+    glpi_rulecriterias,
+    glpi_rules,
     glpi_users,
 )
 
@@ -185,4 +191,26 @@ def insert_missing_seed_rows(conn: Connection) -> list[str]:
                 conn.execute(insert(table).values(row))
                 key = ",".join(f"{name}={row[name]}" for name in NATURAL_KEYS[table.name])
                 inserted.append(f"{table.name}:{key}")
+    inserted += insert_default_import_rules(conn)
     return inserted
+
+
+def insert_default_import_rules(conn: Connection) -> list[str]:
+    """The plugin's 48 import rules with their criteria and actions, when the database has no
+    import rule at all (the plugin installs them once; a site's own set is never completed)."""
+    has_rules = conn.execute(select(glpi_rules.c.id).where(glpi_rules.c.sub_type == IMPORT_SUB_TYPE).limit(1)
+                             ).first()
+    if has_rules is not None:
+        return []
+    now = datetime.now().replace(microsecond=0)  # local time, as GLPI writes dates
+    for ranking, (name, active, fusion, criteria) in enumerate(DEFAULT_IMPORT_RULES):
+        rule_id = conn.execute(insert(glpi_rules).values(
+            entities_id=0, sub_type=IMPORT_SUB_TYPE, ranking=ranking, name=name, match="AND",
+            is_active=active, is_recursive=0, condition=0, date_mod=now, date_creation=now,
+        )).inserted_primary_key[0]
+        conn.execute(insert(glpi_rulecriterias), [
+            {"rules_id": rule_id, "criteria": criterion, "condition": condition, "pattern": pattern}
+            for criterion, condition, pattern in criteria])
+        conn.execute(insert(glpi_ruleactions).values(rules_id=rule_id, action_type="assign", field="_fusion",
+                                                     value=fusion))
+    return [f"{glpi_rules.name}:sub_type={IMPORT_SUB_TYPE} x{len(DEFAULT_IMPORT_RULES)}"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Table
 
-from schema import bridge, glpi_core_assets, glpi_core_base, plugin_agents, plugin_collect
+from schema import (bridge, glpi_core_assets, glpi_core_base, glpi_core_ports, glpi_core_rules, plugin_agents,
+                    plugin_collect)
 from schema import plugin_deploy, plugin_network, plugin_tasks
 from schema.base import metadata
 from schema.bridge import bridge_inventories, bridge_meta
@@ -38,14 +39,15 @@ PLUGIN_TABLES: list[Table] = [
     *plugin_deploy.TABLES,
     *plugin_collect.TABLES,
 ]
-CORE_TABLES: list[Table] = [*glpi_core_base.TABLES, *glpi_core_assets.TABLES]
+CORE_TABLES: list[Table] = [*glpi_core_base.TABLES, *glpi_core_assets.TABLES, *glpi_core_ports.TABLES,
+                             *glpi_core_rules.TABLES]
 BRIDGE_TABLES: list[Table] = list(bridge.TABLES)
 
 TABLES_BY_NAME: dict[str, Table] = {table.name: table for table in metadata.sorted_tables}
 
 # Every other table under its module-level name too (schema.statediscoveries, schema.deploygroups…).
 _MODULES = (plugin_agents, plugin_tasks, plugin_network, plugin_deploy, plugin_collect, glpi_core_base,
-            glpi_core_assets, bridge)
+            glpi_core_assets, glpi_core_ports, glpi_core_rules, bridge)
 _MORE_TABLES = {name: value for module in _MODULES for name, value in vars(module).items()
                 if isinstance(value, Table) and not name.startswith("_")}
 globals().update({name: table for name, table in _MORE_TABLES.items() if name not in globals()})

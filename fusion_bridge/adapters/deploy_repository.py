@@ -1,4 +1,4 @@
-"""The Deploy file repository, laid out as the plugin's (schema.md §6).
+"""The Deploy file repository, laid out as the plugin's (docs/schema.md §6).
 
 Under the repository root (the plugin's ``GLPI_PLUGIN_DOC_DIR/fusioninventory``):
 

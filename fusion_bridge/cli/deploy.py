@@ -15,8 +15,9 @@ from typing import Any
 
 import click
 
-from fusion_bridge.cli.main import _config, main
-from fusion_bridge.cli.tasks import _common, _engine, _run, _yes_no, item_text, table
+from fusion_bridge.cli.options import common, for_group, load_config
+from fusion_bridge.cli.tasks import _engine, _run, _yes_no, item_text, table
+from fusion_bridge.domain.text import plural
 from fusion_bridge.services.admin import deploy_content as content
 from fusion_bridge.services.admin import deploy_mirrors as mirrors
 from fusion_bridge.services.admin import deploy_packages as packages
@@ -29,10 +30,11 @@ repository_option = click.option(
 
 
 def _repository(directory: str | None) -> FileRepository:
-    return FileRepository(directory or _config().deploy_repository)
+    return FileRepository(directory or load_config().deploy_repository)
 
 
-@main.group()
+@click.group()
+@for_group
 def deploy() -> None:
     """Deploy software: files, packages, mirrors, and deploying packages to computers."""
 
@@ -41,6 +43,7 @@ def deploy() -> None:
 
 
 @deploy.group("file")
+@for_group
 def file_group() -> None:
     """Add files to the repository and list them."""
 
@@ -64,7 +67,7 @@ def _file_rows(files: list[dict]) -> list[str]:
 @click.option("--entity", "entities_id", type=int, default=0, show_default=True)
 @click.option("--comment")
 @repository_option
-@_common
+@common
 def file_add(path: Path, name: str | None, entities_id: int, comment: str | None, repository_dir: str | None,
              database_url: str | None, as_json: bool) -> None:
     """Store a file in the repository (1 MiB gzip parts) and register it for packages."""
@@ -85,12 +88,12 @@ def file_add(path: Path, name: str | None, entities_id: int, comment: str | None
         return
     verb = "stored" if stored["added"] else "already in the repository"
     click.echo(f"file {stored['id']} {verb}: {stored['name']}, {_size(stored['filesize'])} in "
-               f"{stored['parts']} part(s), sha512 {stored['sha512']}")
+               f"{plural(stored['parts'], 'part')}, sha512 {stored['sha512']}")
 
 
 @file_group.command("list")
 @repository_option
-@_common
+@common
 def file_list(repository_dir: str | None, database_url: str | None, as_json: bool) -> None:
     """List the registered files, and whether the repository has their parts."""
     repository = _repository(repository_dir)
@@ -101,6 +104,7 @@ def file_list(repository_dir: str | None, database_url: str | None, as_json: boo
 
 
 @deploy.group("package")
+@for_group
 def package_group() -> None:
     """Create packages, fill them with checks, files and actions, list, show and delete them."""
 
@@ -158,14 +162,14 @@ def _package_text(p: dict) -> list[str]:
 @click.option("--entity", "entities_id", type=int, default=0, show_default=True)
 @click.option("--comment")
 @click.option("--recursive", "is_recursive", is_flag=True, help="Visible in child entities.")
-@_common
+@common
 def package_create(name: str, database_url: str | None, as_json: bool, **fields) -> None:
     """Create an empty package."""
     _run(database_url, as_json, lambda e: packages.create_package(e, name, **fields), _package_text)
 
 
 @package_group.command("list")
-@_common
+@common
 def package_list(database_url: str | None, as_json: bool) -> None:
     """List packages with the number of their checks, files and actions."""
     _run(database_url, as_json, packages.list_packages, _package_rows)
@@ -173,7 +177,7 @@ def package_list(database_url: str | None, as_json: bool) -> None:
 
 @package_group.command("show")
 @click.argument("package_id", type=int)
-@_common
+@common
 def package_show(package_id: int, database_url: str | None, as_json: bool) -> None:
     """Show a package's checks, files and actions, numbered as remove-item takes them."""
     _run(database_url, as_json, lambda e: packages.get_package(e, package_id), _package_text)
@@ -182,7 +186,7 @@ def package_show(package_id: int, database_url: str | None, as_json: bool) -> No
 @package_group.command("delete")
 @click.argument("package_id", type=int)
 @click.confirmation_option(prompt="Delete the package?")
-@_common
+@common
 def package_delete(package_id: int, database_url: str | None, as_json: bool) -> None:
     """Delete a package (refused while an action deploys it; its files stay in the repository)."""
     _run(database_url, as_json, lambda e: packages.delete_package(e, package_id),
@@ -199,7 +203,7 @@ def package_delete(package_id: int, database_url: str | None, as_json: bool) -> 
 @click.option("--name", help="Label shown in reports.")
 @click.option("--return", "returned", type=click.Choice(content.CHECK_RETURNS), default="error", show_default=True,
               help="What a failing check does.")
-@_common
+@common
 def package_add_check(package_id: int, kind: str, path: str, value: str | None, unit: str | None, name: str | None,
                       returned: str, database_url: str | None, as_json: bool) -> None:
     """Add a check run before the package's files are fetched and its actions run."""
@@ -220,7 +224,7 @@ def package_add_check(package_id: int, kind: str, path: str, value: str | None, 
 @click.option("--error-code", multiple=True, type=int, help="Exit code meaning failure (cmd); repeat.")
 @click.option("--ok-pattern", multiple=True, help="Output pattern meaning success (cmd); repeat.")
 @click.option("--error-pattern", multiple=True, help="Output pattern meaning failure (cmd); repeat.")
-@_common
+@common
 def package_add_action(package_id: int, kind: str, command: str | None, source: str | None, target: str | None,
                        paths: tuple[str, ...], name: str | None, log_lines: int | None, ok_code, error_code,
                        ok_pattern, error_pattern, database_url: str | None, as_json: bool) -> None:
@@ -247,7 +251,7 @@ def package_add_action(package_id: int, kind: str, command: str | None, source: 
               help="Minutes agents keep the parts for peers.")
 @click.option("--uncompress", is_flag=True, help="Extract the archive on the agent (needs 7z there).")
 @repository_option
-@_common
+@common
 def package_attach_file(package_id: int, file: str, repository_dir: str | None, database_url: str | None,
                         as_json: bool, **options) -> None:
     """Attach a repository FILE (its id or sha512) to a package."""
@@ -260,7 +264,7 @@ def package_attach_file(package_id: int, file: str, repository_dir: str | None, 
 @click.argument("package_id", type=int)
 @click.argument("kind", type=click.Choice(["check", "action", "file"]))
 @click.argument("index", type=int)
-@_common
+@common
 def package_remove_item(package_id: int, kind: str, index: int, database_url: str | None, as_json: bool) -> None:
     """Remove the check, action or file numbered INDEX in `package show`."""
     _run(database_url, as_json, lambda e: packages.remove_entry(e, package_id, kind, index), _package_text)
@@ -270,6 +274,7 @@ def package_remove_item(package_id: int, kind: str, index: int, database_url: st
 
 
 @deploy.group("mirror")
+@for_group
 def mirror_group() -> None:
     """Add, list and remove the mirrors agents fetch file parts from."""
 
@@ -288,14 +293,14 @@ def _mirror_rows(found: list[dict]) -> list[str]:
 @click.option("--location", "locations_id", type=int, default=0, help="GLPI location id it serves.")
 @click.option("--active/--inactive", "is_active", default=True, show_default=True)
 @click.option("--comment")
-@_common
+@common
 def mirror_add(name: str, url: str, database_url: str | None, as_json: bool, **fields) -> None:
     """Add a mirror."""
     _run(database_url, as_json, lambda e: mirrors.add_mirror(e, name, url, **fields), lambda m: _mirror_rows([m]))
 
 
 @mirror_group.command("list")
-@_common
+@common
 def mirror_list(database_url: str | None, as_json: bool) -> None:
     """List mirrors."""
     _run(database_url, as_json, mirrors.list_mirrors, _mirror_rows)
@@ -303,7 +308,7 @@ def mirror_list(database_url: str | None, as_json: bool) -> None:
 
 @mirror_group.command("remove")
 @click.argument("mirror_id", type=int)
-@_common
+@common
 def mirror_remove(mirror_id: int, database_url: str | None, as_json: bool) -> None:
     """Remove a mirror."""
     _run(database_url, as_json, lambda e: mirrors.remove_mirror(e, mirror_id), lambda r: f"mirror {r['id']} removed")
@@ -324,7 +329,7 @@ def mirror_remove(mirror_id: int, database_url: str | None, as_json: bool) -> No
 @click.option("--inactive", is_flag=True, help="Create the task inactive (enable it later).")
 @click.option("--again-after-success", "reprepare_if_successful", is_flag=True,
               help="Deploy again on every preparation even where it succeeded (default: once per agent).")
-@_common
+@common
 def deploy_run(package_id: int, inactive: bool, database_url: str | None, as_json: bool, **targets) -> None:
     """Deploy PACKAGE_ID: a task with one deployinstall action run by the given computers, groups and
     agents; the next preparation (every minute under `serve`) hands it to their agents."""

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import click
 
-from fusion_bridge.cli.tasks import _common, _run, item_text, table, task
+from fusion_bridge.cli.options import common
+from fusion_bridge.cli.tasks import _run, item_text, table
+from fusion_bridge.domain.text import plural
 from fusion_bridge.services.views import operator_view
 
 COMMENT_WIDTH = 60
@@ -64,7 +66,8 @@ def _execution_lines(view: dict) -> list[str]:
     addresses = summary["addresses"]
     covered = f", addresses covered {_addresses(addresses)}" if addresses["total"] else ""
     lines.append("")
-    lines.append(f"execution {view['execution']}: {summary['runs']} run(s) ({_states(summary['states'])}){covered}")
+    lines.append(f"execution {view['execution']}: {plural(summary['runs'], 'run')} "
+                 f"({_states(summary['states'])}){covered}")
     lines += table(
         ["RUN", "ACTION", "TARGET", "SLICE", "AGENT", "STATE", "ATTEMPT", "PROGRESS", "WAKE-UPS", "LAST LOG"],
         [[run["id"], f"{run['action']['id']} {run['action']['name'] or ''}".strip(), item_text(run["target"]),
@@ -74,7 +77,7 @@ def _execution_lines(view: dict) -> list[str]:
                                              f"{_short(run['last_log']['comment'])}".rstrip()]
          for run in view["runs"]])
     if view["truncated"]:
-        lines.append(f"... only the first {len(view['runs'])} runs are shown (--limit)")
+        lines.append(f"... only the first {plural(len(view['runs']), 'run')} shown (--limit)")
     woken = [(run["id"], wakeup) for run in view["runs"] for wakeup in run["wakeups"]]
     if woken:
         lines.append("")
@@ -95,12 +98,12 @@ def _wakeup_lines(view: dict) -> list[str]:
         empty="no wake-up recorded")
 
 
-@task.command("executions")
+@click.command("executions")
 @click.argument("task_id", type=int)
 @click.option("--execution", type=int, metavar="N", help="This execution (default: the latest; 0 = runs "
                                                          "prepared without the bridge's execution).")
 @click.option("--limit", type=int, default=operator_view.DEFAULT_RUNS, show_default=True, help="Runs shown.")
-@_common
+@common
 def task_executions(task_id: int, execution: int | None, limit: int, database_url: str | None,
                     as_json: bool) -> None:
     """Executions of a task, and each run or slice of one: agent, state, progress, wake-ups."""
@@ -108,11 +111,11 @@ def task_executions(task_id: int, execution: int | None, limit: int, database_ur
          _execution_lines)
 
 
-@task.command("wakeups")
+@click.command("wakeups")
 @click.argument("task_id", type=int)
 @click.option("--execution", type=int, metavar="N", help="Only this execution's runs.")
 @click.option("--limit", type=int, default=operator_view.DEFAULT_WAKEUPS, show_default=True)
-@_common
+@common
 def task_wakeups(task_id: int, execution: int | None, limit: int, database_url: str | None,
                  as_json: bool) -> None:
     """The wake-up attempts recorded for a task's runs: date, agent, outcome, detail."""

@@ -1,38 +1,26 @@
-"""The ``fusion-bridge`` command."""
+"""The ``fusion-bridge`` command: the root group, ``db``, ``serve`` and ``prepare``, and the
+registration of every sub-command module's groups and commands (none of them imports this one).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from dataclasses import asdict
 
 import click
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from fusion_bridge import __version__
-from fusion_bridge.config import Config
-from fusion_bridge.adapters import db_errors
-from fusion_bridge.adapters.db import make_engine
-
-database_option = click.option(
-    "--database", "database_url", metavar="URL", envvar="FUSION_BRIDGE_DATABASE_URL",
-    help="SQLAlchemy URL, e.g. mysql+pymysql://glpi:secret@127.0.0.1/glpi "
-         "(default: $FUSION_BRIDGE_DATABASE_URL, else sqlite:///fusion-bridge.sqlite).",
-)
+from fusion_bridge.cli import (agents, collect, credentials, crontasks, deploy, deploy_groups, esx, executions, settings,
+                              tasks, updates, wakeup)
+from fusion_bridge.cli.database import open_database, require_tables, shown_url
+from fusion_bridge.cli.options import common, for_group, load_config
+from fusion_bridge.domain.text import plural
 
 
-def _config(**overrides) -> Config:
-    return Config.from_env().updated({k: v for k, v in overrides.items() if v is not None})
-
-
-def _safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def _why(error: Exception) -> str:
-    """What failed, for the terminal: a database error by its kind and code only (its text may
-    quote the values written: communities, passphrases)."""
-    return db_errors.describe(error) if isinstance(error, SQLAlchemyError) else str(error)
+def _echo_json(value) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
 def _init_summary(report) -> str:
@@ -41,8 +29,8 @@ def _init_summary(report) -> str:
         "standalone-upgraded": "the bridge's own database",
         "existing-glpi": "GLPI database with the FusionInventory plugin, left unchanged",
     }
-    created = f"{len(report.tables_created)} table(s) created" if report.tables_created else "no table created"
-    seeded = f", {len(report.rows_seeded)} install row(s) added" if report.rows_seeded else ""
+    created = f"{plural(len(report.tables_created), 'table')} created" if report.tables_created else "no table created"
+    seeded = f", {plural(len(report.rows_seeded), 'install row')} added" if report.rows_seeded else ""
     return f"{words.get(report.mode, report.mode)}; {created}{seeded}"
 
 
@@ -54,118 +42,138 @@ def _check_lines(report) -> list[str]:
         lines.extend(f"{'':10s}   note: {note}" for note in table.type_notes)
     for seed in report.seeds:
         lines.append(f"{'ok' if seed.ok else 'missing':10s} row: {seed.description}")
-    lines.append("database is ready" if report.ok else f"{len(report.problems())} problem(s)")
+    lines.append("database is ready" if report.ok else plural(len(report.problems()), "problem"))
     return lines
 
 
 @click.group()
 @click.version_option(__version__, prog_name="fusion-bridge")
+@for_group
 def main() -> None:
-    """FusionInventory agent server and task manager on GLPI's database."""
+    """FusionInventory agent server and task manager on GLPI's database.
+
+    --database and --json may be given here, after a group or after the command.
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-@main.group()
+@click.group()
+@for_group
 def db() -> None:
     """Create or verify the database tables."""
 
 
 @db.command("init")
-@database_option
-def db_init(database_url: str | None) -> None:
+@common
+def db_init(database_url: str | None, as_json: bool) -> None:
     """Create the tables on an empty database; on GLPI's, verify and add only the bridge's own."""
     from schema import SchemaError, init_database
 
-    config = _config(database_url=database_url)
-    engine = make_engine(config.database_url)
-    try:
-        report = init_database(engine)
-    except SchemaError as error:
-        raise click.ClickException(str(error)) from None
-    except SQLAlchemyError as error:
-        raise click.ClickException(f"cannot initialise {_safe_url(config.database_url)}: {_why(error)}") from None
-    finally:
-        engine.dispose()
-    click.echo(f"{_safe_url(config.database_url)}: {_init_summary(report)}")
-    for problem in report.problems:
-        click.echo(f"  problem: {problem}", err=True)
+    with open_database(database_url, create=True) as engine:
+        try:
+            report = init_database(engine)
+        except SchemaError as error:
+            raise click.ClickException(str(error)) from None
+    shown = shown_url(database_url)
+    if as_json:
+        _echo_json({"database": shown, **asdict(report)})
+    else:
+        click.echo(f"{shown}: {_init_summary(report)}")
+        for problem in report.problems:
+            click.echo(f"  problem: {problem}", err=True)
 
 
 @db.command("check")
-@database_option
-def db_check(database_url: str | None) -> None:
-    """Report, table by table, whether the database has what the bridge needs."""
+@common
+@click.option("--scheduler/--no-scheduler", default=True,
+              help="Whether the bridge serving this database runs its scheduler (serve's default: on); "
+                   "then the plugin's competing cron tasks must be disabled (`db takeover`).")
+def db_check(database_url: str | None, as_json: bool, scheduler: bool) -> None:
+    """Report, table by table, whether the database has what the bridge needs, and the plugin's
+    cron tasks that would prepare, wake up or clean up next to the bridge's scheduler."""
     from schema import check_database
 
-    config = _config(database_url=database_url)
-    engine = make_engine(config.database_url)
-    try:
+    with open_database(database_url) as engine:
         report = check_database(engine)
-    except SQLAlchemyError as error:
-        raise click.ClickException(f"cannot read {_safe_url(config.database_url)}: {_why(error)}") from None
-    finally:
-        engine.dispose()
-    for line in _check_lines(report):
-        click.echo(line)
+    if as_json:
+        _echo_json({"ok": report.ok, "problems": report.problems(), **asdict(report),
+                    "competing_cron_tasks": [task.label for task in report.competing()] if scheduler else []})
+    else:
+        for line in _check_lines(report):
+            click.echo(line)
+        for task in report.cron_tasks:
+            click.echo(f"{'enabled' if task.enabled else 'disabled':10s} GLPI cron task {task.label} "
+                       f"({task.purpose})")
     if not report.ok:
         click.echo("The database is not ready: run `fusion-bridge db init` (or install the plugin in GLPI).", err=True)
         sys.exit(1)
+    if scheduler and report.competing():
+        click.echo(f"{len(report.competing())} plugin cron task(s) would compete with the bridge's scheduler: "
+                   "run `fusion-bridge db takeover` (undo with `db handback`), or serve with --no-scheduler.",
+                   err=True)
+        sys.exit(1)
 
 
-@main.command()
+@click.command()
 @click.option("--bind", metavar="HOST:PORT", help="Address to listen on (default 127.0.0.1:8080).")
 @click.option("--workers", type=int, help="Worker processes (default 2 x cores + 1).")
-@database_option
+@click.option("--threads", type=int, help="Threads per worker, one connection each (default 32).")
+@common
 @click.option("--access-log/--no-access-log", default=False, help="Log every request.")
 @click.option("--scheduler/--no-scheduler", default=True,
               help="Prepare task runs every minute in a process next to the server (default: on).")
-def serve(bind: str | None, workers: int | None, database_url: str | None, access_log: bool,
-          scheduler: bool) -> None:
-    """Serve agents under gunicorn."""
+def serve(bind: str | None, workers: int | None, threads: int | None, database_url: str | None, as_json: bool,
+          access_log: bool, scheduler: bool) -> None:
+    """Serve agents under gunicorn.
+
+    With --json the start-up banner is one JSON object.
+    """
     from schema import SchemaError, check_database, init_database
 
-    from fusion_bridge.serve import agent_url, run
-
-    config = _config(bind=bind, workers=workers, database_url=database_url)
-    engine = make_engine(config.database_url)
-    try:
-        if engine.dialect.name == "sqlite":
-            # The embedded database is the bridge's own: create it on first start.
-            init_database(engine)
-        else:
-            report = check_database(engine)
-            if not report.ok:
-                for line in _check_lines(report):
-                    click.echo(line, err=True)
-                raise click.ClickException("the database is not ready: run `fusion-bridge db init` first")
-    except (SchemaError, SQLAlchemyError) as error:
-        raise click.ClickException(f"{_safe_url(config.database_url)}: {_why(error)}") from None
-    finally:
-        engine.dispose()
-    click.echo(f"fusion-bridge {__version__} on {_safe_url(config.database_url)}")
-    click.echo(f"Point agents at: fusioninventory-agent --server {agent_url(config.bind)}")
-    if not scheduler:
-        run(config, access_log)
-        return
-    from fusion_bridge.scheduler import SchedulerSettings, start_process
+    from fusion_bridge.http.edge_settings import check_edge_settings
+    from fusion_bridge.serve import agent_url, check_settings, run
 
     try:
-        SchedulerSettings.from_env()
+        config = load_config(bind=bind, workers=workers, threads=threads, database_url=database_url)
+        check_settings(config)
+        check_edge_settings(config)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
-    # `fusion-bridge prepare` in a child process, with its own database engine.
-    process = start_process(config.database_url)
-    try:
-        run(config, access_log)
-    finally:
-        process.stop()
+    shown = shown_url(config.database_url)
+    # The embedded database is the bridge's own: created on first start.
+    with open_database(config.database_url, create=True) as engine:
+        try:
+            if engine.dialect.name == "sqlite":
+                init_database(engine)
+            else:
+                report = check_database(engine)
+                if not report.ok:
+                    for line in _check_lines(report):
+                        click.echo(line, err=True)
+                    raise click.ClickException("the database is not ready: run `fusion-bridge db init` first")
+        except SchemaError as error:
+            raise click.ClickException(f"{shown}: {error}") from None
+    if as_json:
+        click.echo(json.dumps({"version": __version__, "database": shown, "bind": config.bind,
+                               "agent_url": agent_url(config.bind)}))
+    else:
+        click.echo(f"fusion-bridge {__version__} on {shown}")
+        click.echo(f"Point agents at: fusioninventory-agent --server {agent_url(config.bind)}")
+    if scheduler:
+        from fusion_bridge.scheduler import SchedulerSettings
+
+        try:
+            SchedulerSettings.from_env()
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+    run(config, access_log, scheduler=scheduler)
 
 
-@main.command()
-@database_option
+@click.command()
+@common
 @click.option("--once", is_flag=True,
               help="Run one pass (preparation, time-outs, retention), print it and exit.")
-def prepare(database_url: str | None, once: bool) -> None:
+def prepare(database_url: str | None, as_json: bool, once: bool) -> None:
     """Prepare task runs, time out silent runs and apply retention (every minute, or --once).
 
     Settings: FUSION_BRIDGE_SCHEDULER_INTERVAL (60 s), FUSION_BRIDGE_RUN_TIMEOUT_MINUTES (240),
@@ -173,32 +181,44 @@ def prepare(database_url: str | None, once: bool) -> None:
     """
     from fusion_bridge.scheduler import Scheduler, SchedulerSettings, run_child
 
-    config = _config(database_url=database_url)
+    if as_json and not once:
+        raise click.UsageError("--json goes with --once (the loop only logs)")
     try:
         settings = SchedulerSettings.from_env()
     except ValueError as error:
         raise click.ClickException(str(error)) from None
-    engine = make_engine(config.database_url)
-    try:
+    with open_database(database_url) as engine:
+        require_tables(engine, database_url)
         scheduler = Scheduler(engine, settings)
         if not once:
             run_child(scheduler)
             return
         report = scheduler.run_pass(retention=True)
-    except SQLAlchemyError as error:
-        raise click.ClickException(f"{_safe_url(config.database_url)}: {_why(error)}") from None
-    finally:
-        engine.dispose()
-    for line in report.lines():
-        click.echo(line)
-    if report.errors or report.preparation.errors or any(t.error for t in report.preparation.tasks.values()):
+    failed = bool(report.errors or report.preparation.errors
+                  or any(t.error for t in report.preparation.tasks.values()))
+    if as_json:
+        _echo_json({"ok": not failed, **asdict(report), "lines": report.lines()})
+    else:
+        for line in report.lines():
+            click.echo(line)
+    if failed:
         sys.exit(1)
 
 
-# The task commands (task, action, iprange, credential, timeslot, running, history) and the
-# deploy commands add themselves to ``main`` on import.
-from fusion_bridge.cli import tasks as cli_tasks  # noqa: E402,F401
-from fusion_bridge.cli import wakeup as cli_wakeup  # noqa: E402,F401
-from fusion_bridge.cli import settings as cli_settings  # noqa: E402,F401
-from fusion_bridge.cli import deploy as cli_deploy  # noqa: E402,F401
-from fusion_bridge.cli import executions as cli_executions  # noqa: E402,F401
+# Every sub-command, registered here: the modules that define them import nothing of this one.
+tasks.task.add_command(settings.task_settings_command)
+tasks.task.add_command(executions.task_executions)
+tasks.task.add_command(executions.task_wakeups)
+tasks.action.add_command(settings.action_settings_command)
+for command in (db, serve, prepare, tasks.task, tasks.action, tasks.iprange, tasks.credential, tasks.timeslot,
+                tasks.running, tasks.run_history, wakeup.wakeup_command, deploy.deploy):
+    main.add_command(command)
+tasks.task.add_command(updates.task_update)
+tasks.action.add_command(updates.action_update)
+for command in (credentials.credential_update, credentials.credential_delete, credentials.credential_restore):
+    tasks.credential.add_command(command)
+deploy.deploy.add_command(deploy_groups.group_group)
+for command in (agents.agent_group, credentials.device, collect.collect_group, esx.esx_group):
+    main.add_command(command)
+db.add_command(crontasks.db_takeover)
+db.add_command(crontasks.db_handback)

@@ -13,44 +13,35 @@ import json
 from typing import Any, Callable, Iterator
 
 import click
-from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-import schema
-
-from fusion_bridge.cli.main import _config, _safe_url, _why, database_option, main
-from fusion_bridge.adapters.db import make_engine
+from fusion_bridge.cli.database import open_database
+from fusion_bridge.cli.options import common, for_group
+from fusion_bridge.cli.setting_options import (
+    ACTION_SETTINGS,
+    TASK_SETTINGS,
+    action_setting_options,
+    given,
+    task_setting_options,
+)
+from fusion_bridge.domain.text import plural
 from fusion_bridge.services.admin import definitions
 from fusion_bridge.services.views import history
 from fusion_bridge.services.admin import network
 from fusion_bridge.services.admin import timeslots
-from fusion_bridge.services.admin.definitions import DefinitionError
+from fusion_bridge.errors import DomainError
 
 # The shortest name of each item type, for display.
 SHORT_NAMES = {itemtype: alias for alias, itemtype in sorted(definitions.ITEM_ALIASES.items(), reverse=True)}
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
 @contextlib.contextmanager
 def _engine(database_url: str | None) -> Iterator[Engine]:
-    url = _config(database_url=database_url).database_url
-    engine = make_engine(url)
-    try:
-        yield engine
-    except DefinitionError as error:
-        raise click.ClickException(error.message) from None
-    except SQLAlchemyError as error:
+    with open_database(database_url) as engine:
         try:
-            missing = not inspect(engine).has_table(schema.tasks.name)
-        except SQLAlchemyError:  # the database is unreachable: say so below
-            missing = False
-        if missing:
-            raise click.ClickException(f"{_safe_url(url)} has no FusionInventory tables: run "
-                                       "`fusion-bridge db init` (or install the plugin in GLPI)") from None
-        raise click.ClickException(f"{_safe_url(url)}: {_why(error)}") from None
-    finally:
-        engine.dispose()
+            yield engine
+        except DomainError as error:  # bad input, unknown id: the reason, without a traceback
+            raise click.ClickException(error.reason) from None
 
 
 def _run(database_url: str | None, as_json: bool, work: Callable[[Engine], Any],
@@ -87,16 +78,18 @@ def _yes_no(value: bool) -> str:
     return "yes" if value else "no"
 
 
-def _common(function):
-    return database_option(json_option(function))
+def settings_text(values: dict) -> str:
+    """``name value`` pairs of a task's or action's bridge settings, in one line."""
+    return ", ".join(f"{name} {'-' if value is None else value}" for name, value in values.items())
 
 
 # --- task ------------------------------------------------------------------------------------
 
 
 @click.group()
+@for_group
 def task() -> None:
-    """Create, list, show, enable, disable and delete tasks."""
+    """Create, list, show, update, enable, disable and delete tasks."""
 
 
 def _task_rows(tasks: list[dict]) -> list[str]:
@@ -118,6 +111,8 @@ def _task_text(t: dict) -> list[str]:
     if "actions" in t and isinstance(t["actions"], list):
         lines.append("actions:")
         lines += ["  " + line for line in _action_rows(t["actions"], with_task=False)]
+    if t.get("settings"):
+        lines.append("bridge settings: " + settings_text(t["settings"]))
     if t.get("runs"):
         lines.append("runs: " + ", ".join(f"{word} {n}" for word, n in t["runs"].items()))
     if "cancelled_runs" in t:
@@ -137,14 +132,18 @@ def _task_text(t: dict) -> list[str]:
 @click.option("--exec-timeslot", "timeslot_exec_id", type=int, default=0, help="Timeslot id for execution.")
 @click.option("--reprepare-if-successful/--no-reprepare-if-successful", default=True, show_default=True,
               help="Run again on targets where the last run succeeded.")
-@_common
+@task_setting_options
+@common
 def task_create(name: str, database_url: str | None, as_json: bool, **fields) -> None:
-    """Create a task (inactive unless --active)."""
-    _run(database_url, as_json, lambda e: definitions.create_task(e, name, **fields), _task_text)
+    """Create a task (inactive unless --active), with its bridge settings if given (stored with
+    the task: an active task is never prepared without them)."""
+    settings_given = given(fields, TASK_SETTINGS)
+    _run(database_url, as_json,
+         lambda e: definitions.create_task(e, name, **fields, settings_given=settings_given), _task_text)
 
 
 @task.command("list")
-@_common
+@common
 def task_list(database_url: str | None, as_json: bool) -> None:
     """List the tasks."""
     _run(database_url, as_json, definitions.list_tasks, _task_rows)
@@ -152,7 +151,7 @@ def task_list(database_url: str | None, as_json: bool) -> None:
 
 @task.command("show")
 @click.argument("task_id", type=int)
-@_common
+@common
 def task_show(task_id: int, database_url: str | None, as_json: bool) -> None:
     """Show a task with its actions and the count of its runs by state."""
     _run(database_url, as_json, lambda e: definitions.get_task(e, task_id), _task_text)
@@ -160,7 +159,7 @@ def task_show(task_id: int, database_url: str | None, as_json: bool) -> None:
 
 @task.command("enable")
 @click.argument("task_id", type=int)
-@_common
+@common
 def task_enable(task_id: int, database_url: str | None, as_json: bool) -> None:
     """Activate a task."""
     _run(database_url, as_json, lambda e: definitions.enable_task(e, task_id),
@@ -169,30 +168,32 @@ def task_enable(task_id: int, database_url: str | None, as_json: bool) -> None:
 
 @task.command("disable")
 @click.argument("task_id", type=int)
-@_common
+@common
 def task_disable(task_id: int, database_url: str | None, as_json: bool) -> None:
     """Deactivate a task; its prepared runs are cancelled."""
     _run(database_url, as_json, lambda e: definitions.disable_task(e, task_id),
-         lambda t: f"task {t['id']} disabled: {t['name']}; {t['cancelled_runs']} prepared run(s) cancelled")
+         lambda t: f"task {t['id']} disabled: {t['name']}; "
+                   f"{plural(t['cancelled_runs'], 'prepared run')} cancelled")
 
 
 @task.command("delete")
 @click.argument("task_id", type=int)
 @click.confirmation_option(prompt="Delete the task, its actions and all their runs' history?")
-@_common
+@common
 def task_delete(task_id: int, database_url: str | None, as_json: bool) -> None:
     """Delete a task with its actions, runs and logs."""
     _run(database_url, as_json, lambda e: definitions.delete_task(e, task_id),
-         lambda r: f"task {r['id']} deleted with {r['actions']} action(s), {r['runs']} run(s), "
-                   f"{r['logs']} log line(s)")
+         lambda r: f"task {r['id']} deleted with {plural(r['actions'], 'action')}, "
+                   f"{plural(r['runs'], 'run')}, {plural(r['logs'], 'log line')}")
 
 
 # --- action ----------------------------------------------------------------------------------
 
 
 @click.group()
+@for_group
 def action() -> None:
-    """Add, list and remove the actions (jobs) of tasks."""
+    """Add, list, update and remove the actions (jobs) of tasks."""
 
 
 def _action_rows(actions: list[dict], with_task: bool = True) -> list[str]:
@@ -214,20 +215,30 @@ ITEM_HELP = ("type:id; types: " + ", ".join(definitions.ITEM_ALIASES) + " or a f
 @click.option("--actor", "actors", multiple=True, required=True, metavar="TYPE:ID",
               help="Actor, " + ITEM_HELP)
 @click.option("--comment")
-@_common
+@action_setting_options
+@common
 def action_add(task_id: int, name: str, method: str, targets: tuple[str, ...], actors: tuple[str, ...],
-               comment: str | None, database_url: str | None, as_json: bool) -> None:
-    """Add an action, e.g. --method networkdiscovery --target iprange:1 --actor agent:3."""
+               comment: str | None, database_url: str | None, as_json: bool, **options) -> None:
+    """Add an action, e.g. --method networkdiscovery --target iprange:1 --actor agent:3.
+
+    The pool and balancing settings given are stored with the action, in the same transaction:
+    an active task is never prepared with the action but without them.
+    """
+    settings_given = given(options, ACTION_SETTINGS)
     _run(database_url, as_json,
          lambda e: definitions.add_action(e, task_id, name, method, list(targets), list(actors),
-                                          comment=comment),
-         lambda a: f"action {a['id']} added to task {a['task_id']}: {a['name']} ({a['method']}), "
-                   f"targets {_items(a['targets'])}, actors {_items(a['actors'])}")
+                                          comment=comment, settings_given=settings_given),
+         action_added_text)
+
+
+def action_added_text(a: dict) -> str:
+    return (f"action {a['id']} added to task {a['task_id']}: {a['name']} ({a['method']}), "
+            f"targets {_items(a['targets'])}, actors {_items(a['actors'])}")
 
 
 @action.command("list")
 @click.option("--task", "task_id", type=int, help="Only this task's actions.")
-@_common
+@common
 def action_list(task_id: int | None, database_url: str | None, as_json: bool) -> None:
     """List actions with their targets and actors."""
     _run(database_url, as_json, lambda e: definitions.list_actions(e, task_id), _action_rows)
@@ -236,17 +247,19 @@ def action_list(task_id: int | None, database_url: str | None, as_json: bool) ->
 @action.command("remove")
 @click.argument("action_id", type=int)
 @click.confirmation_option(prompt="Remove the action and all its runs' history?")
-@_common
+@common
 def action_remove(action_id: int, database_url: str | None, as_json: bool) -> None:
     """Remove an action with its runs and logs."""
     _run(database_url, as_json, lambda e: definitions.remove_action(e, action_id),
-         lambda r: f"action {r['id']} removed with {r['runs']} run(s), {r['logs']} log line(s)")
+         lambda r: f"action {r['id']} removed with {plural(r['runs'], 'run')}, "
+                   f"{plural(r['logs'], 'log line')}")
 
 
 # --- iprange, credential, timeslot -----------------------------------------------------------
 
 
 @click.group()
+@for_group
 def iprange() -> None:
     """Create, list and delete IP ranges for network discovery and SNMP inventory."""
 
@@ -264,7 +277,7 @@ def _iprange_rows(ranges: list[dict]) -> list[str]:
 @click.option("--entity", "entities_id", type=int, default=0, show_default=True)
 @click.option("--credential", "credentials", type=int, multiple=True, metavar="ID",
               help="SNMP credential id; repeat in rank order.")
-@_common
+@common
 def iprange_create(name: str, ip_start: str, ip_end: str, entities_id: int, credentials: tuple[int, ...],
                    database_url: str | None, as_json: bool) -> None:
     """Create an IP range with its SNMP credentials."""
@@ -275,7 +288,7 @@ def iprange_create(name: str, ip_start: str, ip_end: str, entities_id: int, cred
 
 
 @iprange.command("list")
-@_common
+@common
 def iprange_list(database_url: str | None, as_json: bool) -> None:
     """List IP ranges."""
     _run(database_url, as_json, network.list_ipranges, _iprange_rows)
@@ -283,7 +296,7 @@ def iprange_list(database_url: str | None, as_json: bool) -> None:
 
 @iprange.command("delete")
 @click.argument("range_id", type=int)
-@_common
+@common
 def iprange_delete(range_id: int, database_url: str | None, as_json: bool) -> None:
     """Delete an IP range (refused while an action targets it)."""
     _run(database_url, as_json, lambda e: network.delete_iprange(e, range_id),
@@ -291,8 +304,9 @@ def iprange_delete(range_id: int, database_url: str | None, as_json: bool) -> No
 
 
 @click.group()
+@for_group
 def credential() -> None:
-    """Create and list SNMP credentials."""
+    """Create, list, update, delete and restore SNMP credentials."""
 
 
 def _credential_rows(credentials: list[dict]) -> list[str]:
@@ -310,7 +324,7 @@ def _credential_rows(credentials: list[dict]) -> list[str]:
 @click.option("--auth-passphrase")
 @click.option("--priv-protocol", type=click.Choice(["DES", "AES"], case_sensitive=False))
 @click.option("--priv-passphrase")
-@_common
+@common
 def credential_create(name: str, version: str, database_url: str | None, as_json: bool, **fields) -> None:
     """Create an SNMP credential."""
     _run(database_url, as_json, lambda e: network.create_credential(e, name, version, **fields),
@@ -318,13 +332,14 @@ def credential_create(name: str, version: str, database_url: str | None, as_json
 
 
 @credential.command("list")
-@_common
+@common
 def credential_list(database_url: str | None, as_json: bool) -> None:
     """List SNMP credentials (passphrases are not shown)."""
     _run(database_url, as_json, network.list_credentials, _credential_rows)
 
 
 @click.group()
+@for_group
 def timeslot() -> None:
     """Create and list timeslots (when tasks may be prepared or handed out)."""
 
@@ -343,7 +358,7 @@ def _timeslot_rows(slots: list[dict]) -> list[str]:
 @click.option("--entity", "entities_id", type=int, default=0, show_default=True)
 @click.option("--recursive", "is_recursive", is_flag=True, help="Visible in child entities.")
 @click.option("--comment")
-@_common
+@common
 def timeslot_create(name: str, entries: tuple[str, ...], database_url: str | None, as_json: bool,
                     **fields) -> None:
     """Create a timeslot with its entries."""
@@ -352,7 +367,7 @@ def timeslot_create(name: str, entries: tuple[str, ...], database_url: str | Non
 
 
 @timeslot.command("list")
-@_common
+@common
 def timeslot_list(database_url: str | None, as_json: bool) -> None:
     """List timeslots with their entries."""
     _run(database_url, as_json, timeslots.list_timeslots, _timeslot_rows)
@@ -372,8 +387,8 @@ def _running_rows(found: list[dict]) -> list[str]:
     rows = []
     for run in found:
         last = run.get("last_log")
-        rows.append([*_run_cells(run), f"{last['date']} {last['word']}: {last['comment'] or ''}".rstrip(": ")
-                     if last else "-"])
+        comment = " / ".join((last["comment"] or "").splitlines()) if last else ""
+        rows.append([*_run_cells(run), f"{last['date']} {last['word']}: {comment}".rstrip(": ") if last else "-"])
     return table(["RUN", "TASK", "ACTION", "METHOD", "TARGET", "AGENT", "STATE", "LAST LOG"], rows,
                  empty="nothing running")
 
@@ -386,10 +401,12 @@ def _history_lines(found: list[dict]) -> list[str]:
         run_id, task_text, action_text, method, target, agent, word = _run_cells(run)
         lines.append(f"run {run_id}  {word}  task {task_text}  action {action_text} ({method})  "
                      f"target {target}  agent {agent}")
-        lines += ["  " + line for line in table(
-            ["DATE", "STATE", "COMMENT"],
-            [[line["date"], line["word"], line["comment"] or ""] for line in run["logs"]],
-            empty="(no log)")]
+        rows = []
+        for line in run["logs"]:
+            # A comment of several lines (deploy output, a discovery's details) goes on under itself.
+            first, *more = (line["comment"] or "").splitlines() or [""]
+            rows += [[line["date"], line["word"], first], *([["", "", text] for text in more])]
+        lines += ["  " + line for line in table(["DATE", "STATE", "COMMENT"], rows, empty="(no log)")]
         if run.get("logs_truncated"):
             lines.append("  ... more log lines not shown")
     return lines
@@ -399,7 +416,7 @@ def _history_lines(found: list[dict]) -> list[str]:
 @click.option("--task", "task_id", type=int, help="Only this task's runs.")
 @click.option("--agent", "agent_id", type=int, help="Only this agent's runs.")
 @click.option("--limit", type=int, default=1000, show_default=True)
-@_common
+@common
 def running(task_id: int | None, agent_id: int | None, limit: int, database_url: str | None,
             as_json: bool) -> None:
     """What is running now: runs Prepared, Started or Running, with their last log line."""
@@ -414,7 +431,7 @@ def running(task_id: int | None, agent_id: int | None, limit: int, database_url:
 @click.option("--agent", "agent_id", type=int, help="Runs of this agent.")
 @click.option("--run", "run_id", type=int, help="This run.")
 @click.option("--limit", type=int, default=20, show_default=True, help="Latest runs shown.")
-@_common
+@common
 def run_history(task_id: int | None, action_id: int | None, agent_id: int | None, run_id: int | None,
                 limit: int, database_url: str | None, as_json: bool) -> None:
     """The latest runs, newest first, with their log lines."""
@@ -422,11 +439,3 @@ def run_history(task_id: int | None, action_id: int | None, agent_id: int | None
          lambda e: history.history(e, task_id=task_id, agent_id=agent_id, run_id=run_id, action_id=action_id,
                                    limit=limit),
          _history_lines)
-
-
-def register(group: click.Group) -> None:
-    for command in (task, action, iprange, credential, timeslot, running, run_history):
-        group.add_command(command)
-
-
-register(main)

@@ -12,18 +12,18 @@ import sys
 
 import click
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
 import schema
 
-from fusion_bridge.cli.main import _config, _safe_url, _why, database_option, main
-from fusion_bridge.adapters.db import make_engine
+from fusion_bridge.cli.database import open_database, require_tables
+from fusion_bridge.cli.options import common, load_config
+from fusion_bridge.domain.text import plural
 from fusion_bridge.services.push import push_pass as push
 from fusion_bridge.services.push import wakeup
 from fusion_bridge.services.scheduling.preparation import prepare_runs
 
 
-@main.command("wakeup")
+@click.command("wakeup")
 @click.option("--agent", "agent_ids", type=int, multiple=True, metavar="ID",
               help="Agent id (glpi_plugin_fusioninventory_agents.id); repeat for several.")
 @click.option("--all-with-runs", is_flag=True, help="Every agent having a run in state Prepared.")
@@ -31,8 +31,7 @@ from fusion_bridge.services.scheduling.preparation import prepare_runs
               help="Push this task now: prepare it, then wake the agents of all its Prepared runs "
                    "(each counts as a push of the run: its push time-out starts again).")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Connections in flight at most (default 50).")
-@database_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
+@common
 def wakeup_command(agent_ids: tuple[int, ...], all_with_runs: bool, task_id: int | None,
                    concurrency: int | None, database_url: str | None, as_json: bool) -> None:
     """Wake agents up: GET http://ADDR:PORT/status, then /now when the agent is waiting.
@@ -47,14 +46,14 @@ def wakeup_command(agent_ids: tuple[int, ...], all_with_runs: bool, task_id: int
     if task_id is not None and (agent_ids or all_with_runs):
         raise click.UsageError("--task cannot be combined with --agent or --all-with-runs")
     try:
-        config = _config(database_url=database_url, wakeup_concurrency=concurrency)
+        config = load_config(database_url=database_url, wakeup_concurrency=concurrency)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     if task_id is not None:
         _push_task(config, task_id, as_json)
         return
-    engine = make_engine(config.database_url)
-    try:
+    with open_database(config.database_url) as engine:
+        require_tables(engine, config.database_url)
         run_ids: dict[int, list[int]] = {}
         if all_with_runs:
             with engine.connect() as conn:
@@ -63,10 +62,6 @@ def wakeup_command(agent_ids: tuple[int, ...], all_with_runs: bool, task_id: int
         report = wakeup.wake_agents(engine, ids, concurrency=config.wakeup_concurrency,
                                     status_timeout=config.wakeup_status_timeout,
                                     now_timeout=config.wakeup_now_timeout, run_ids=run_ids)
-    except SQLAlchemyError as error:
-        raise click.ClickException(f"{_safe_url(config.database_url)}: {_why(error)}") from None
-    finally:
-        engine.dispose()
     if as_json:
         click.echo(json.dumps({
             "results": [{"agent": r.agent_id, "outcome": r.outcome, "address": r.address, "port": r.port,
@@ -86,8 +81,7 @@ def wakeup_command(agent_ids: tuple[int, ...], all_with_runs: bool, task_id: int
 
 
 def _push_task(config, task_id: int, as_json: bool) -> None:
-    engine = make_engine(config.database_url)
-    try:
+    with open_database(config.database_url) as engine:
         with engine.connect() as conn:
             if conn.execute(select(schema.tasks.c.id).where(schema.tasks.c.id == task_id)).first() is None:
                 raise click.ClickException(f"no task {task_id}")
@@ -96,10 +90,6 @@ def _push_task(config, task_id: int, as_json: bool) -> None:
                                 concurrency=config.wakeup_concurrency,
                                 status_timeout=config.wakeup_status_timeout,
                                 now_timeout=config.wakeup_now_timeout)
-    except SQLAlchemyError as error:
-        raise click.ClickException(f"{_safe_url(config.database_url)}: {_why(error)}") from None
-    finally:
-        engine.dispose()
     if report.busy:
         raise click.ClickException("another push pass is running; try again")
     if as_json:
@@ -107,7 +97,7 @@ def _push_task(config, task_id: int, as_json: bool) -> None:
                                "counts": report.outcomes, "max_in_flight": report.max_in_flight,
                                "elapsed": round(report.seconds, 3)}, indent=2))
     else:
-        click.echo(f"task {task_id}: {preparation.prepared} run(s) prepared now")
+        click.echo(f"task {task_id}: {plural(preparation.prepared, 'run')} prepared now")
         for line in report.lines():
             click.echo(line)
     if report.first and not report.outcomes[wakeup.WOKEN]:

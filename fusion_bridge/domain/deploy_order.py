@@ -1,4 +1,4 @@
-"""The Deploy order of one run as the plugin builds it for ``getJobs`` (plugin-semantics.md §7.5).
+"""The Deploy order of one run as the plugin builds it for ``getJobs`` (docs/plugin-semantics.md §7.5).
 
 A package's ``json`` column holds ``{"jobs": {...}, "associatedFiles": {sha512: {...}}}``. The
 job handed to the agent is the package's ``jobs`` object, adjusted to the agent's Deploy task

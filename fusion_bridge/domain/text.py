@@ -40,3 +40,8 @@ def local_now() -> datetime:
 def to_second(when: datetime) -> datetime:
     """Dates are written to the second, like GLPI (MySQL would round fractions)."""
     return when.replace(microsecond=0)
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``1 minute``, ``2 minutes``, ``0 minutes``: the count with the word English gives it."""
+    return f"{count} {singular if count == 1 else plural_form or singular + 's'}"

@@ -12,22 +12,23 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from fusion_bridge.adapters import db_errors
+from fusion_bridge.errors import InvalidRequest
 from fusion_bridge.http import agent
-from fusion_bridge.http.errors import log_refusal
+from fusion_bridge.http.errors import failed, log_refusal
 from fusion_bridge.http.paths import is_agent_path
+from fusion_bridge.http.services import services
 from fusion_bridge.services.admin import definitions
 from fusion_bridge.services.views import history
 from fusion_bridge.services.admin import network
 from fusion_bridge.services.admin import timeslots
+from fusion_bridge.services.admin import snmp_credentials
 from fusion_bridge.services.admin import task_settings
-from fusion_bridge.services.admin.definitions import DefinitionError, NotFound
+from fusion_bridge.services.admin.base import user_fields
 
 log = logging.getLogger("fusion_bridge.admin")
 
@@ -50,7 +51,7 @@ def _error(status: int, reason: str, headers: dict | None = None) -> Response:
 
 
 def _engine():
-    return current_app.extensions["fusion_bridge"].engine
+    return services().engine
 
 
 def _given_token() -> str | None:
@@ -66,7 +67,7 @@ def _authenticate():
     if request.endpoint == "admin.unknown" and is_agent_path(request.path):
         # An agent given a server URL below /api/ (GLPI installed at /api/...) still gets answers.
         return agent.agent_endpoint(request.path.lstrip("/"))
-    expected = current_app.extensions["fusion_bridge"].config.admin_token
+    expected = services().config.admin_token
     if not expected:
         return _error(403, DISABLED)
     given = _given_token()
@@ -78,44 +79,33 @@ def _authenticate():
     return None
 
 
-@bp.errorhandler(NotFound)
-def _not_found(error: NotFound):
-    return _error(404, error.message)
-
-
-@bp.errorhandler(DefinitionError)
-def _invalid(error: DefinitionError):
-    return _error(400, error.message)
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException):
-    return _error(error.code or 400, error.description or error.name)
-
-
-@bp.errorhandler(DBAPIError)
-def _database_error(error: DBAPIError):
-    db_errors.log_failure(log, f"{request.method} {request.path}", error)
-    return _error(503, db_errors.reason(error))
-
-
 @bp.errorhandler(Exception)
-def _unexpected(error: Exception):
-    log.exception("unexpected error on %s %s", request.method, request.path)
-    return _error(500, "internal server error")
+def answer_failure(error: Exception):
+    """Every error of an admin call, mapped and logged by ``http.errors``; werkzeug's own
+    refusals are explained in a sentence."""
+    failure = failed(error)
+    return _json({"error": failure.explanation or failure.reason}, failure.status)
 
 
 def _body() -> dict:
     value = request.get_json(force=True, silent=True)
     if not isinstance(value, dict):
-        raise DefinitionError("expected a JSON object in the request body")
+        raise InvalidRequest("expected a JSON object in the request body")
     return value
 
 
-def _call(function: Callable, fields: Iterable[str], body: dict, *args, what: str, positional: tuple = ()):
-    """``function(engine, *args, *body[positional], **rest of body)`` after checking the keys."""
-    definitions.reject_unknown(body, fields, what)
-    values = dict(body)
+def _call(function: Callable, fields: Iterable[str] | Mapping[str, str], body: dict, *args, what: str,
+          positional: tuple = (), aliases: Mapping[str, str] | None = None):
+    """``function(engine, *args, *body[positional], **rest of body)`` after checking the keys.
+
+    ``fields`` as a mapping: user-facing names (the CLI's) → the function's parameter names,
+    which ``positional`` then names; the parameter names and ``aliases`` are accepted too.
+    """
+    if isinstance(fields, Mapping):
+        values = user_fields(body, fields, what, aliases)
+    else:
+        definitions.reject_unknown(body, fields, what)
+        values = dict(body)
     leading = [values.pop(name, None) for name in positional]
     return function(_engine(), *args, *leading, **values)
 
@@ -134,7 +124,7 @@ def list_tasks():
 
 @bp.post("/tasks")
 def create_task():
-    task = _call(definitions.create_task, definitions.TASK_FIELDS, _body(), what="task", positional=("name",))
+    task = definitions.create_task_from(_engine(), _body())
     return _created(task, f"/api/tasks/{task['id']}")
 
 
@@ -170,11 +160,7 @@ def list_actions(task_id: int):
 
 @bp.post("/tasks/<int:task_id>/actions")
 def add_action(task_id: int):
-    body = _body()
-    for field in ("name", "method", "targets", "actors"):
-        body.setdefault(field, None)
-    action = _call(definitions.add_action, definitions.ACTION_FIELDS, body, task_id, what="action",
-                   positional=("name", "method", "targets", "actors"))
+    action = definitions.add_action_from(_engine(), task_id, _body())
     return _created(action, f"/api/actions/{action['id']}")
 
 
@@ -223,8 +209,8 @@ def list_ipranges():
 
 @bp.post("/ipranges")
 def create_iprange():
-    iprange = _call(network.create_iprange, network.IPRANGE_FIELDS, _body(), what="IP range",
-                    positional=("name", "ip_start", "ip_end"))
+    iprange = _call(network.create_iprange, network.IPRANGE_NAMES, _body(), what="IP range",
+                    positional=("name", "ip_start", "ip_end"), aliases=network.IPRANGE_ALIASES)
     return _created(iprange, f"/api/ipranges/{iprange['id']}")
 
 
@@ -243,8 +229,7 @@ def delete_iprange(range_id: int):
     return _json(network.delete_iprange(_engine(), range_id))
 
 
-CREDENTIAL_FIELDS = ("name", "version", "community", "username", "auth_protocol", "auth_passphrase",
-                     "priv_protocol", "priv_passphrase")
+CREDENTIAL_FIELDS = tuple(snmp_credentials.CREDENTIAL_NAMES)
 
 
 @bp.get("/credentials")
@@ -264,7 +249,24 @@ def show_credential(credential_id: int):
     return _json(network.get_credential(_engine(), credential_id))
 
 
-TIMESLOT_FIELDS = ("name", "entries", "entities_id", "is_recursive", "comment")
+@bp.patch("/credentials/<int:credential_id>")
+def update_credential(credential_id: int):
+    return _json(snmp_credentials.update_credential(_engine(), credential_id, _body()))
+
+
+@bp.delete("/credentials/<int:credential_id>")
+def delete_credential(credential_id: int):
+    """To the trash, as GLPI's Delete; ``?purge=1`` removes the row."""
+    purge = definitions.flag(request.args.get("purge", "0"), "purge")
+    return _json(snmp_credentials.delete_credential(_engine(), credential_id, purge=bool(purge)))
+
+
+@bp.post("/credentials/<int:credential_id>/restore")
+def restore_credential(credential_id: int):
+    return _json(snmp_credentials.restore_credential(_engine(), credential_id))
+
+
+TIMESLOT_FIELDS = timeslots.TIMESLOT_NAMES
 
 
 @bp.get("/timeslots")
@@ -274,10 +276,8 @@ def list_timeslots():
 
 @bp.post("/timeslots")
 def create_timeslot():
-    body = _body()
-    body.setdefault("entries", [])
-    slot = _call(timeslots.create_timeslot, TIMESLOT_FIELDS, body, what="timeslot",
-                 positional=("name", "entries"))
+    slot = _call(timeslots.create_timeslot, TIMESLOT_FIELDS, _body(), what="timeslot",
+                 positional=("name", "entries_given"), aliases=timeslots.TIMESLOT_ALIASES)
     return _created(slot, f"/api/timeslots/{slot['id']}")
 
 

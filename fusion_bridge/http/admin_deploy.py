@@ -4,7 +4,7 @@ Same token and error replies as ``admin`` (``Authorization: Bearer <token>``; JS
 ``{"error": ...}`` with 400 bad input, 401 bad token, 404 unknown id, 413 too large). Routes are
 thin: the services ``deploy_packages`` and ``deploy_mirrors`` validate and write.
 
-``POST /api/deploy/files?name=setup.exe[&entities_id=0][&comment=…]`` takes the file as the raw
+``POST /api/deploy/files?name=setup.exe[&entity=0][&comment=…]`` takes the file as the raw
 request body and streams it into the repository in 1 MiB parts, never whole in memory, up to
 ``deploy_max_upload_bytes``; every other call takes a JSON body of at most ``admin.MAX_BODY``.
 """
@@ -13,33 +13,39 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, current_app, request
-from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, request
 
 from fusion_bridge.adapters.db_retry import single_attempt
+from fusion_bridge.errors import InvalidRequest, Unavailable
 from fusion_bridge.http import admin
 from fusion_bridge.http.admin import _body, _call, _created, _engine, _error, _json
+from fusion_bridge.http.services import services
 from fusion_bridge.services.admin import deploy_mirrors as mirrors
 from fusion_bridge.services.admin import deploy_packages as packages
-from fusion_bridge.services.admin.definitions import DefinitionError, NotFound, reject_unknown
+from fusion_bridge.services.admin.base import user_fields
 from fusion_bridge.adapters.deploy_repository import FileRepository
 
 bp = Blueprint("admin_deploy", __name__, url_prefix="/api/deploy")
 
-PACKAGE_FIELDS = ("name", "entities_id", "comment", "is_recursive")
-FILE_FIELDS = ("file", "name", "p2p", "p2p_retention_minutes", "uncompress")
-DEPLOY_FIELDS = ("computers", "groups", "deploygroups", "agents", "task_name", "entities_id", "active",
-                 "reprepare_if_successful")
+# User-facing names (the CLI's options) → the services' parameters, which are accepted too.
+PACKAGE_FIELDS = {"name": "name", "entity": "entities_id", "comment": "comment", "recursive": "is_recursive"}
+FILE_FIELDS = {"file": "file", "name": "name", "p2p": "p2p", "p2p_retention": "p2p_retention_minutes",
+               "uncompress": "uncompress"}
+DEPLOY_FIELDS = {"computers": "computers", "groups": "groups", "deploygroups": "deploygroups", "agents": "agents",
+                 "task_name": "task_name", "entity": "entities_id", "active": "active",
+                 "again_after_success": "reprepare_if_successful"}
+DEPLOY_ALIASES = {"computer": "computers", "group": "groups", "deploygroup": "deploygroups", "agent": "agents"}
+MIRROR_FIELDS = {"name": "name", "url": "url", "entity": "entities_id", "recursive": "is_recursive",
+                 "location": "locations_id", "active": "is_active", "comment": "comment"}
 UPLOAD_ENDPOINT = "admin_deploy.upload_file"
 
 
 def _settings():
-    return current_app.extensions["fusion_bridge"].config
+    return services().config
 
 
 def _repository() -> FileRepository:
-    return FileRepository(_settings().deploy_repository)
+    return services().repository
 
 
 @bp.before_request
@@ -60,15 +66,12 @@ def _authenticate():
 
 @bp.errorhandler(OSError)
 def _repository_error(error: OSError):
-    admin.log.error("deploy repository error on %s %s: %s", request.method, request.path, error)
-    return _error(503, f"deploy repository unavailable: {error.strerror or error}")
+    # The only files these calls touch are the deploy repository's.
+    return admin.answer_failure(Unavailable(f"deploy repository unavailable: {error.strerror or error}",
+                                            f"deploy repository error: {error}"))
 
 
-bp.register_error_handler(NotFound, admin._not_found)
-bp.register_error_handler(DefinitionError, admin._invalid)
-bp.register_error_handler(HTTPException, admin._http_error)
-bp.register_error_handler(DBAPIError, admin._database_error)
-bp.register_error_handler(Exception, admin._unexpected)
+bp.register_error_handler(Exception, admin.answer_failure)
 
 
 # --- files -----------------------------------------------------------------------------------
@@ -80,9 +83,10 @@ def upload_file():
     args = request.args
     if request.content_length == 0 or (request.content_length is None and not request.environ.get(
             "wsgi.input_terminated")):
-        raise DefinitionError("send the file as the request body (with a Content-Length)")
+        raise InvalidRequest("send the file as the request body (with a Content-Length)")
     stored = mirrors.store_file(_engine(), _repository(), request.stream, args.get("name"),
-                                entities_id=args.get("entities_id", 0), comment=args.get("comment"))
+                                entities_id=args.get("entity", args.get("entities_id", 0)),
+                                comment=args.get("comment"))
     return _json(stored, 201 if stored["added"] else 200, {"Location": f"/api/deploy/files/{stored['id']}"})
 
 
@@ -101,9 +105,7 @@ def list_packages():
 
 @bp.post("/packages")
 def create_package():
-    body = _body()
-    body.setdefault("name", None)
-    package = _call(packages.create_package, PACKAGE_FIELDS, body, what="package", positional=("name",))
+    package = _call(packages.create_package, PACKAGE_FIELDS, _body(), what="package", positional=("name",))
     return _created(package, f"/api/deploy/packages/{package['id']}")
 
 
@@ -129,8 +131,7 @@ def add_action(package_id: int):
 
 @bp.post("/packages/<int:package_id>/files")
 def attach_file(package_id: int):
-    values = _body()
-    reject_unknown(values, FILE_FIELDS, "file")
+    values = user_fields(_body(), FILE_FIELDS, "file")
     file = values.pop("file", None)
     package = packages.attach_file(_engine(), package_id, file, repository=_repository(), **values)
     return _created(package, f"/api/deploy/packages/{package_id}")
@@ -143,7 +144,7 @@ def remove_entry(package_id: int, kind: str, index: int):
 
 @bp.post("/packages/<int:package_id>/deploy")
 def deploy_package(package_id: int):
-    task = _call(packages.deploy_package, DEPLOY_FIELDS, _body(), package_id, what="deploy")
+    task = _call(packages.deploy_package, DEPLOY_FIELDS, _body(), package_id, what="deploy", aliases=DEPLOY_ALIASES)
     return _created(task, f"/api/tasks/{task['id']}")
 
 
@@ -157,10 +158,7 @@ def list_mirrors():
 
 @bp.post("/mirrors")
 def add_mirror():
-    body = _body()
-    body.setdefault("name", None)
-    body.setdefault("url", None)
-    mirror = _call(mirrors.add_mirror, mirrors.MIRROR_FIELDS, body, what="mirror", positional=("name", "url"))
+    mirror = _call(mirrors.add_mirror, MIRROR_FIELDS, _body(), what="mirror", positional=("name", "url"))
     return _created(mirror, f"/api/deploy/mirrors/{mirror['id']}")
 
 

@@ -3,26 +3,19 @@
 [?execution=N&limit=N]`` (the wake-ups of its runs).
 
 Same token, error bodies and status codes as the rest of ``/api/`` (``http/admin.py``): the
-blueprint reuses its authentication and error handlers.
+blueprint reuses its authentication and error handler.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, request
-from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import HTTPException
 
 from fusion_bridge.http import admin
 from fusion_bridge.services.views import operator_view
-from fusion_bridge.services.admin.definitions import DefinitionError, NotFound
 
 bp = Blueprint("admin_executions", __name__, url_prefix="/api")
 bp.before_request(admin._authenticate)
-# Most specific first: Flask picks the handler of the nearest class in the exception's MRO.
-for error_class, handler in ((NotFound, admin._not_found), (DefinitionError, admin._invalid),
-                             (HTTPException, admin._http_error), (DBAPIError, admin._database_error),
-                             (Exception, admin._unexpected)):
-    bp.register_error_handler(error_class, handler)
+bp.register_error_handler(Exception, admin.answer_failure)
 
 
 @bp.get("/tasks/<int:task_id>/executions")

@@ -5,17 +5,16 @@ Agent XML POSTs never get here: ``xml_endpoint.AgentXmlEndpoint`` answers them f
 
 from __future__ import annotations
 
-import logging
 import re
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 import protocol
-from fusion_bridge.http.errors import json_error, xml_error
+from fusion_bridge.errors import DomainError
+from fusion_bridge.http.errors import json_error, json_failure, xml_error
 from fusion_bridge.http.paths import is_agent_path
+from fusion_bridge.http.services import services
 from fusion_bridge.domain.text import php_json
-
-log = logging.getLogger("fusion_bridge.agent")
 
 bp = Blueprint("agent", __name__)
 
@@ -40,20 +39,15 @@ def rest_call() -> Response:
         return json_error(400, "expected a POST of an XML REQUEST, or GET ?action=getConfig&machineid=...")
     if action != "getConfig":
         return json_error(400, f"unknown action {action[:40]!r} on the agent endpoint")
-    if not machine_id:
-        return json_error(400, "missing machineid")
-    runtime = current_app.extensions["fusion_bridge"]
-    answer = runtime.rest.get_config(machine_id, requested_tasks(request.args), lambda: request_base_url(request))
-    if answer is None:
-        return json_error(400, "unknown or locked agent", log_reason=unknown_agent_log(machine_id))
+    try:
+        answer = services().rest.get_config(machine_id, requested_tasks(request.args),
+                                            lambda: request_base_url(request))
+    except DomainError as error:  # here, not by a blueprint handler: admin's views call this one too
+        return json_failure(error)
     return Response(php_json(answer), 200, content_type="application/json")
 
 
 TASK_ARGUMENT = re.compile(r"^task\[([^\]]+)\]$")
-
-
-def unknown_agent_log(machine_id: str) -> str:
-    return f"getConfig for unknown machineid {machine_id[:80]!r}"
 
 
 def requested_tasks(args) -> list[str]:

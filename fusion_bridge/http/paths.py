@@ -12,3 +12,11 @@ AGENT_PATH = re.compile(
 
 def is_agent_path(path: str) -> bool:
     return AGENT_PATH.search(path) is not None
+
+
+# The REST task endpoints getConfig points agents to (http.rest_tasks), after any prefix.
+REST_TASK_PATH = re.compile(r"(?:^|/)plugins/fusioninventory/b/(?:deploy|collect|esx)/?$")
+
+
+def is_rest_task_path(path: str) -> bool:
+    return REST_TASK_PATH.search(path) is not None

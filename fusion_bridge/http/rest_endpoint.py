@@ -12,23 +12,15 @@ non-ASCII path) goes on to Flask unchanged.
 
 from __future__ import annotations
 
-import logging
-
 from flask import Request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import Map, RoutingException
 
-from fusion_bridge.adapters import db_errors
-from fusion_bridge.adapters.db_retry import DATABASE_ERRORS
-from fusion_bridge.http.agent import request_base_url, requested_tasks, unknown_agent_log
-from fusion_bridge.http.errors import json_error_body, log_refusal
+from fusion_bridge.http.agent import request_base_url, requested_tasks
+from fusion_bridge.http.errors import failure_of, json_error_body, log_failure
 from fusion_bridge.http.paths import is_agent_path
-from fusion_bridge.services.rest.calls import Refused
 from fusion_bridge.domain.text import php_json
-
-# The logger of the app's own error handlers (fusion_bridge.create_app).
-app_log = logging.getLogger("fusion_bridge")
 
 
 def _status_line(status: int) -> str:
@@ -38,15 +30,14 @@ def _status_line(status: int) -> str:
 class AgentRestEndpoint:
     ROUTES_KEPT = 4096  # distinct paths whose routing is remembered (agents use a handful)
 
-    def __init__(self, app, url_map: Map, app_config, runtime, rest_tasks, server_type: str):
+    def __init__(self, app, url_map: Map, app_config, services, server_type: str):
         """``app``: the Flask WSGI app everything else goes to; ``url_map``, ``app_config``: its
-        rules and configuration; ``rest_tasks``: the services of ``http.rest_tasks``."""
+        rules and configuration; ``services``: the worker's ``bootstrap.Services``."""
         self.app = app
         self._app_config = app_config
         self._router = url_map.bind("localhost")
         self._routes: dict[str, str | None] = {}
-        self._runtime = runtime
-        self._rest_tasks = rest_tasks
+        self._services = services
         self._server_type = server_type
 
     def __call__(self, environ, start_response):
@@ -56,15 +47,13 @@ class AgentRestEndpoint:
             return self.app(environ, start_response)
         request = Request(environ)
         try:
-            status, body = self._runtime.retrying(handler, request)
+            status, body = self._services.retrying(handler, request)
         except _NotMine:
             return self.app(environ, start_response)
-        except DATABASE_ERRORS as error:
-            db_errors.log_failure(app_log, f"{request.method} {request.path}", error)
-            status, body = 503, json_error_body(db_errors.reason(error))
-        except Exception:
-            app_log.exception("unexpected error on %s %s", request.method, request.path)
-            status, body = 500, json_error_body("internal server error")
+        except Exception as error:  # as the views' error handlers answer it (http.errors)
+            failure = failure_of(error)
+            log_failure(failure, error, request.method, request.path, request.remote_addr)
+            status, body = failure.status, json_error_body(failure.reason)
         start_response(_status_line(status), [
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(body))),
@@ -112,40 +101,28 @@ class AgentRestEndpoint:
     # for raises _NotMine and Flask answers it.
 
     def _get_config(self, request: Request) -> tuple[int, bytes]:
-        machine_id = request.args.get("machineid")
         if request.args.get("action") != "getConfig":
             raise _NotMine
-        if not machine_id:
-            return self._refuse(request, 400, "missing machineid")
-        answer = self._runtime.rest.get_config(machine_id, requested_tasks(request.args),
-                                               lambda: request_base_url(request))
-        if answer is None:
-            return self._refuse(request, 400, "unknown or locked agent", unknown_agent_log(machine_id))
+        answer = self._services.rest.get_config(request.args.get("machineid"), requested_tasks(request.args),
+                                                lambda: request_base_url(request))
         return 200, php_json(answer).encode()
 
     def _deploy_jobs(self, request: Request) -> tuple[int, bytes]:
         args = request.args
-        return self._jobs(request, lambda: self._rest_tasks.deploy.get_jobs(
+        return self._jobs(request, lambda: self._services.deploy.get_jobs(
             args.get("machineid"), args.get("version"), lambda: request_base_url(request)))
 
     def _collect_jobs(self, request: Request) -> tuple[int, bytes]:
-        return self._jobs(request, lambda: self._rest_tasks.collect.get_jobs(request.args.get("machineid")))
+        return self._jobs(request, lambda: self._services.collect.get_jobs(request.args.get("machineid")))
 
     def _esx_jobs(self, request: Request) -> tuple[int, bytes]:
-        return self._jobs(request, lambda: self._rest_tasks.esx.get_jobs(request.args.get("machineid")))
-
-    def _jobs(self, request: Request, get_jobs) -> tuple[int, bytes]:
-        if request.args.get("action") != "getJobs":
-            raise _NotMine
-        try:
-            return 200, php_json(get_jobs()).encode()
-        except Refused as refusal:
-            return self._refuse(request, refusal.status, refusal.reason)
+        return self._jobs(request, lambda: self._services.esx.get_jobs(request.args.get("machineid")))
 
     @staticmethod
-    def _refuse(request: Request, status: int, reason: str, log_reason: str | None = None) -> tuple[int, bytes]:
-        log_refusal(request.method, request.path, request.remote_addr, status, log_reason or reason)
-        return status, json_error_body(reason)
+    def _jobs(request: Request, get_jobs) -> tuple[int, bytes]:
+        if request.args.get("action") != "getJobs":
+            raise _NotMine
+        return 200, php_json(get_jobs()).encode()
 
 
 class _NotMine(Exception):

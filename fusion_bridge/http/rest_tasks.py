@@ -10,47 +10,20 @@ PHP-style ASCII JSON; refusals are ``{"error": ...}`` with a 4xx.
 
 from __future__ import annotations
 
-import logging
+from flask import Blueprint, Response, request, send_file
 
-from flask import Blueprint, Response, current_app, request, send_file
-
+from fusion_bridge.errors import DomainError
 from fusion_bridge.http.agent import request_base_url
-from fusion_bridge.http.errors import json_error
-from fusion_bridge.services.rest.collect import CollectCalls
-from fusion_bridge.services.rest.deploy import DeployCalls
-from fusion_bridge.adapters.deploy_repository import FileRepository
-from fusion_bridge.services.rest.deploy_status import DeployStatusCalls
-from fusion_bridge.services.rest.esx import EsxCalls
-from fusion_bridge.services.rest.calls import Refused
-from fusion_bridge.services.agent.settings import SettingsCache
+from fusion_bridge.http.errors import json_error, json_failure
+from fusion_bridge.http.services import services as _services
 from fusion_bridge.domain.text import php_json
 
-log = logging.getLogger("fusion_bridge.rest")
-
 bp = Blueprint("rest_tasks", __name__)
+# What the services refuse (``fusion_bridge.errors``), as JSON even to a POST; anything else
+# goes to the app's handlers.
+bp.register_error_handler(DomainError, json_failure)
 
-EXTENSION = "fusion_bridge.rest_tasks"
 BASE = "plugins/fusioninventory/b"
-
-
-class RestTasks:
-    def __init__(self, runtime):
-        settings = SettingsCache(runtime.engine, runtime.config.settings_ttl)
-        runtime.rest.use_settings(settings)
-        self.collect = CollectCalls(runtime.engine, settings, read_engine=runtime.autocommit_engine)
-        self.esx = EsxCalls(runtime.engine, read_engine=runtime.autocommit_engine)
-        self.deploy = DeployCalls(runtime.engine, settings, FileRepository(runtime.config.deploy_repository),
-                                  read_engine=runtime.autocommit_engine)
-        self.deploy_status = DeployStatusCalls(runtime.engine)
-
-
-@bp.record_once
-def _setup(state) -> None:
-    state.app.extensions[EXTENSION] = RestTasks(state.app.extensions["fusion_bridge"])
-
-
-def _services() -> RestTasks:
-    return current_app.extensions[EXTENSION]
 
 
 def _json(value: dict) -> Response:
@@ -69,17 +42,14 @@ def _route(task: str):
 def collect(prefix: str = "") -> Response:
     action = request.args.get("action") or (request.form.get("action") if request.method == "POST" else None)
     service = _services().collect
-    try:
-        if action == "getJobs" and request.method == "GET":
-            return _json(service.get_jobs(request.args.get("machineid")))
-        if action == "setAnswer":
-            values = request.form if request.method == "POST" else request.args
-            uuid = request.args.get("uuid") or values.get("uuid")
-            return _json(service.set_answer(uuid, dict(values.items())))
-        if action == "jobsDone" and request.method == "GET":
-            return _json(service.jobs_done(request.args.get("uuid")))
-    except Refused as refusal:
-        return json_error(refusal.status, refusal.reason)
+    if action == "getJobs" and request.method == "GET":
+        return _json(service.get_jobs(request.args.get("machineid")))
+    if action == "setAnswer":
+        values = request.form if request.method == "POST" else request.args
+        uuid = request.args.get("uuid") or values.get("uuid")
+        return _json(service.set_answer(uuid, dict(values.items())))
+    if action == "jobsDone" and request.method == "GET":
+        return _json(service.jobs_done(request.args.get("uuid")))
     return json_error(400, f"unknown collect action {str(action)[:40]!r} for {request.method}")
 
 
@@ -89,14 +59,11 @@ def esx(prefix: str = "") -> Response:
     service = _services().esx
     if request.method != "GET":
         return json_error(405, "ESX calls are GET requests")
-    try:
-        if action == "getJobs":
-            return _json(service.get_jobs(request.args.get("machineid")))
-        if action == "setLog":
-            args = request.args
-            return _json(service.set_log(args.get("machineid"), args.get("uuid"), args.get("code"), args.get("msg")))
-    except Refused as refusal:
-        return json_error(refusal.status, refusal.reason)
+    if action == "getJobs":
+        return _json(service.get_jobs(request.args.get("machineid")))
+    if action == "setLog":
+        args = request.args
+        return _json(service.set_log(args.get("machineid"), args.get("uuid"), args.get("code"), args.get("msg")))
     return json_error(400, f"unknown ESX action {str(action)[:40]!r}")
 
 
@@ -106,23 +73,20 @@ def deploy(prefix: str = "") -> Response:
     if request.method != "GET":
         return json_error(405, "Deploy calls are GET requests")
     services, args = _services(), request.args
-    try:
-        if action == "getJobs":
-            return _json(services.deploy.get_jobs(args.get("machineid"), args.get("version"),
-                                                  lambda: request_base_url(request)))
-        if action == "getFilePart":
-            return _file_part(services.deploy.file_part(args.get("machineid"), args.get("file")))
-        if action == "setStatus":
-            # msg[]=...&msg[]=... (a list of lines) or msg=...
-            msg = args.getlist("msg[]") or args.get("msg")
-            return _json(services.deploy_status.set_status(
-                args.get("machineid"), args.get("uuid"), args.get("status"), msg, args.get("currentStep")))
-        if action == "setUserEvent":
-            return _json(services.deploy_status.set_user_event(
-                args.get("machineid"), args.get("uuid"), args.get("behavior"), args.get("type"),
-                args.get("event"), args.get("user"), args.get("currentStep")))
-    except Refused as refusal:
-        return json_error(refusal.status, refusal.reason)
+    if action == "getJobs":
+        return _json(services.deploy.get_jobs(args.get("machineid"), args.get("version"),
+                                              lambda: request_base_url(request)))
+    if action == "getFilePart":
+        return _file_part(services.deploy.file_part(args.get("machineid"), args.get("file")))
+    if action == "setStatus":
+        # msg[]=...&msg[]=... (a list of lines) or msg=...
+        msg = args.getlist("msg[]") or args.get("msg")
+        return _json(services.deploy_status.set_status(
+            args.get("machineid"), args.get("uuid"), args.get("status"), msg, args.get("currentStep")))
+    if action == "setUserEvent":
+        return _json(services.deploy_status.set_user_event(
+            args.get("machineid"), args.get("uuid"), args.get("behavior"), args.get("type"),
+            args.get("event"), args.get("user"), args.get("currentStep")))
     return json_error(400, f"unknown Deploy action {str(action)[:40]!r}")
 
 

@@ -7,23 +7,20 @@ before Flask is entered; everything else goes on to the Flask app.
 
 from __future__ import annotations
 
-import logging
 from http import HTTPStatus
 
 import protocol
-from fusion_bridge.adapters import db_errors
-from fusion_bridge.adapters.db_retry import DATABASE_ERRORS
-from fusion_bridge.services.agent.exchange import Refused
-from fusion_bridge.http.errors import log_refusal, xml_error_body
+from fusion_bridge.errors import DomainError
+from fusion_bridge.http.errors import failure_of, log_failure, xml_error_body
 from fusion_bridge.http.paths import is_agent_path
-
-log = logging.getLogger("fusion_bridge.agent")
 
 
 class AgentXmlEndpoint:
-    def __init__(self, app, runtime, server_type: str):
+    def __init__(self, app, services, server_type: str):
+        """``app``: the WSGI app everything else goes to; ``services``: the worker's
+        ``bootstrap.Services``."""
         self._app = app
-        self._runtime = runtime
+        self._services = services
         self._server_type = server_type
 
     def __call__(self, environ, start_response):
@@ -41,24 +38,20 @@ class AgentXmlEndpoint:
         content_type = environ.get("CONTENT_TYPE")
         try:
             body = self._read_body(environ)
-            decoded = protocol.decode_request(body, content_type, self._runtime.limits)
-            reply = self._runtime.retrying(self._runtime.exchange.handle, decoded.message,
-                                           environ.get("HTTP_USER_AGENT") or None, environ.get("REMOTE_ADDR"))
-        except protocol.ProtocolError as error:
-            return self._refuse(environ, error.status, error.reason, error.encoding)
-        except Refused as refusal:
-            return self._refuse(environ, 400, refusal.reason, decoded.encoding)
-        except DATABASE_ERRORS as error:
-            db_errors.log_failure(log, f"POST {environ.get('PATH_INFO')}", error)
-            return self._fail(503, db_errors.reason(error), content_type)
-        except Exception:
-            log.exception("unexpected error on POST %s", environ.get("PATH_INFO"))
-            return self._fail(500, "internal server error", content_type)
-        payload, reply_type = protocol.encode_reply(reply, decoded.encoding)
+            decoded = protocol.decode_request(body, content_type, self._services.limits)
+            reply = self._services.retrying(self._services.exchange.handle, decoded.message,
+                                            environ.get("HTTP_USER_AGENT") or None, environ.get("REMOTE_ADDR"))
+        except protocol.ProtocolError as error:  # compressed as far as the codec could tell
+            return self._fail(environ, error, error.encoding)
+        except DomainError as error:  # the request was decoded: compressed like it
+            return self._fail(environ, error, decoded.encoding)
+        except Exception as error:  # database, bug: compressed as the Content-Type says
+            return self._fail(environ, error, protocol.sniff_encoding(b"", content_type))
+        payload, reply_type = protocol.encode_reply(protocol.write_reply(reply), decoded.encoding)
         return 200, payload, reply_type
 
     def _read_body(self, environ) -> bytes:
-        limit = self._runtime.config.max_body_bytes
+        limit = self._services.config.max_body_bytes
         hint = protocol.sniff_encoding(b"", environ.get("CONTENT_TYPE"))
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -77,12 +70,9 @@ class AgentXmlEndpoint:
         return b""
 
     @staticmethod
-    def _refuse(environ, status: int, reason: str, encoding: str) -> tuple[int, bytes, str]:
-        log_refusal("POST", environ.get("PATH_INFO", ""), environ.get("REMOTE_ADDR"), status, reason)
-        payload, content_type = xml_error_body(reason, encoding)
-        return status, payload, content_type
-
-    @staticmethod
-    def _fail(status: int, reason: str, content_type: str | None) -> tuple[int, bytes, str]:
-        payload, reply_type = xml_error_body(reason, protocol.sniff_encoding(b"", content_type))
-        return status, payload, reply_type
+    def _fail(environ, error: Exception, encoding: str) -> tuple[int, bytes, str]:
+        """The error as the app's handlers answer it (``http.errors``), in XML."""
+        failure = failure_of(error)
+        log_failure(failure, error, "POST", environ.get("PATH_INFO", ""), environ.get("REMOTE_ADDR"))
+        payload, content_type = xml_error_body(failure.reason, encoding)
+        return failure.status, payload, content_type

@@ -1,7 +1,7 @@
 """The real FusionInventory agent 2.6 against the real server (gunicorn), on each database.
 
 ``fusion-bridge serve`` runs as a subprocess on a free loopback port; the unmodified agent runs
-once in the foreground (``--tasks inventory``), isolated as described in tests/e2e/agent.py.
+once in the foreground (``--tasks inventory``), isolated as described in tests/helpers/real_agent.py.
 The agent's own log must show that it accepted every reply, and the database must hold the
 agent and its inventory. Needs root and the Debian package ``fusioninventory-agent``: when
 it is missing these tests fail (they never skip).
@@ -10,105 +10,20 @@ it is missing these tests fail (they never skip).
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
-import sys
-import time
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import MetaData, Table, select
 
-from tests.e2e import agent as agentlib
+from tests.helpers import real_agent as agentlib
+from tests.helpers.bridge_server import Server
 
 pytestmark = pytest.mark.e2e
 
 AGENT_TIMEOUT = 120
-SERVER_START_TIMEOUT = 60
-
-
-@dataclass
-class Server:
-    port: int
-    log: Path
-    process: subprocess.Popen
-
-    def log_tail(self, lines: int = 40) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def serve_command() -> list[str]:
-    """``fusion-bridge`` of THIS checkout: ``python3 -m fusion_bridge`` with ``checkout_env()``.
-
-    Not the ``fusion-bridge`` console script on PATH: that one runs whichever copy was
-    installed (an editable install of another checkout), so the tests would test that copy.
-    In a clean clone with ``pip install -e .`` both are the same code."""
-    return [sys.executable, "-m", "fusion_bridge"]
-
-
-def checkout_env(**extra: str) -> dict[str, str]:
-    """The environment for ``serve_command()``: the checkout's root first on PYTHONPATH (the
-    server runs with another working directory), plus ``extra`` variables."""
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    return {**os.environ, "PYTHONPATH": path, **extra}
-
-
-@pytest.fixture
-def server(database_url, tmp_path):
-    port = free_port()
-    log = tmp_path / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [*serve_command(), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-             "--database", database_url],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            cwd=tmp_path, env=checkout_env(),
-        )
-    srv = Server(port, log, process)
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"fusion-bridge serve exited with {process.returncode}:\n{srv.log_tail()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"fusion-bridge serve not answering on port {port} after "
-                                f"{SERVER_START_TIMEOUT} s:\n{srv.log_tail()}")
-                time.sleep(0.2)
-        yield srv
-    finally:
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
-    except ProcessLookupError:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +47,7 @@ def run_agent(server_url: str, tmp_path: Path) -> agentlib.AgentRun:
 
 def check_agent_log(run: agentlib.AgentRun, server: Server, expected_url: str) -> None:
     log = run.log
-    context = f"\n--- agent log (end) ---\n{log[-4000:]}\n--- server log (end) ---\n{server.log_tail()}"
+    context = f"\n--- agent log (end) ---\n{log[-4000:]}\n--- server log (end) ---\n{server.tail()}"
     assert run.returncode == 0, f"agent exit code {run.returncode}{context}"
     problems = agentlib.problem_lines(log)
     assert not problems, "agent complained:\n" + "\n".join(problems) + context

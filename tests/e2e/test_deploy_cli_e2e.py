@@ -9,7 +9,7 @@ PYTHONPATH = the repository root) against ``fusion-bridge serve`` of this checko
 file to an output folder), ``deploy mirror add`` (a mirror that is down), ``deploy run``, ``prepare --once``, then the agent.
 
 * The package reaches Finished with the log lines the plugin's ``setStatus`` writes
-  (plugin-semantics.md §7.5) and the copied file is byte-identical.
+  (docs/plugin-semantics.md §7.5) and the copied file is byte-identical.
 * The getJobs answer for that package (taken from the server for a second computer's run, an
   agent that never runs) has the plugin's shape and key order, and its parts are served only to
   an agent that was handed a job using them: any other hash, agent or moment is refused (403).
@@ -27,25 +27,20 @@ import hashlib
 import json
 import os
 import re
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
 
-import schema
 from schema.constants import ItemType, TaskjobLogState as Log, TaskjobState as State
-from tests.e2e import agent as agentlib
-from tests.e2e.test_agent_e2e import ROOT, checkout_env, server  # noqa: F401 - the serve fixture
-from tests.e2e.test_deploy_e2e import deploy_task  # noqa: F401 - fails when the Deploy task is missing
-from tests.e2e.test_rest_tasks_e2e import logs_of, state_of
+from tests.helpers import real_agent as agentlib
+from tests.helpers.bridge_server import cli_json, prepare_once
+from tests.helpers.e2e_tasks import add_computer_with_real_agent, context, run_deploy_agent
+from tests.helpers.task_rows import run_logs, run_of, run_state
 
 pytestmark = pytest.mark.e2e
 
-AGENT_TIMEOUT = 180
 DEVICEID = "e2e-deploy-cli-2026-11-25-19-00-00"
 # A second computer's agent that never runs: its getJobs answer is read by the test.
 OBSERVER_DEVICEID = "e2e-deploy-observer-2026-11-25-19-00-00"
@@ -56,7 +51,6 @@ CHECKSUM_COMMAND = "sha512sum < payload.bin; echo '?a=1&param=2'"  # what the De
 ADMIN_TOKEN = "e2e-admin-token"
 # What the agent may log about the dead mirror.
 DEAD_MIRROR_LINES = re.compile(r"127\.0\.0\.1:1\b")
-runs_t = schema.taskjobstates
 
 
 @pytest.fixture
@@ -70,39 +64,6 @@ def bridge(request, monkeypatch, repository_dir):
     monkeypatch.setenv("FUSION_BRIDGE_DEPLOY_REPOSITORY", str(repository_dir))
     monkeypatch.setenv("FUSION_BRIDGE_ADMIN_TOKEN", ADMIN_TOKEN)
     return request.getfixturevalue("server")
-
-
-def cli(database_url: str, repository_dir: Path, *args: str) -> object:
-    """``fusion-bridge <args> --database URL --json`` of this checkout; its JSON output."""
-    done = subprocess.run([sys.executable, "-m", "fusion_bridge", *args, "--database", database_url, "--json"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT,
-                          env=checkout_env(FUSION_BRIDGE_DEPLOY_REPOSITORY=str(repository_dir)))
-    assert done.returncode == 0, f"fusion-bridge {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return json.loads(done.stdout)
-
-
-def prepare_once(database_url: str) -> str:
-    """``fusion-bridge prepare --once``; again if the server's own scheduler held the lock. That
-    scheduler's first pass, a moment after the server started, may also have prepared the runs:
-    the callers check the runs, not who made them."""
-    for _attempt in range(3):
-        done = subprocess.run([sys.executable, "-m", "fusion_bridge", "prepare", "--once", "--database", database_url],
-                              capture_output=True, text=True, timeout=120, cwd=ROOT, env=checkout_env())
-        assert done.returncode == 0, f"prepare --once failed:\n{done.stdout}\n{done.stderr}"
-        if "another preparer is running" not in done.stdout:
-            return done.stdout
-    pytest.fail(f"prepare --once never got the preparation lock:\n{done.stdout}")
-
-
-def add_computer(engine, name: str, deviceid: str) -> tuple[int, int]:
-    """A computer and its agent, as GLPI's inventory import leaves them."""
-    with engine.begin() as conn:
-        computer = conn.execute(insert(schema.glpi_computers).values(
-            name=name, entities_id=0, is_deleted=0, is_template=0)).inserted_primary_key[0]
-        agent = conn.execute(insert(schema.agents).values(
-            name=deviceid, device_id=deviceid, entities_id=0, is_recursive=1, token="12345678",
-            useragent="FusionInventory-Agent_v2.6", computers_id=computer, lock=0)).inserted_primary_key[0]
-    return computer, agent
 
 
 def http_get(server, query: str) -> tuple[int, bytes]:
@@ -124,41 +85,17 @@ def admin_post(server, path: str, body: dict) -> dict:
             assert reply.status == 201, reply.status
             return json.loads(reply.read())
     except urllib.error.HTTPError as error:
-        pytest.fail(f"POST /api/deploy/{path}: HTTP {error.code} {error.read()[:500]!r}\n{server.log_tail()}")
+        pytest.fail(f"POST /api/deploy/{path}: HTTP {error.code} {error.read()[:500]!r}\n{server.tail()}")
 
 
 def part_query(deviceid: str, part: str) -> str:
     return f"action=getFilePart&machineid={deviceid}&file=/{part[0]}/{part[:2]}/{part}"
 
 
-def run_of(engine, agent_id: int) -> dict:
-    with engine.connect() as conn:
-        [run] = conn.execute(select(runs_t).where(runs_t.c.plugin_fusioninventory_agents_id == agent_id)).mappings()
-    return dict(run)
-
-
-def run_deploy_agent(server, tmp_path: Path) -> agentlib.AgentRun:
-    url = f"http://127.0.0.1:{server.port}/plugins/fusioninventory/"
-    try:
-        run = agentlib.run_agent(url, "deploy", deviceid=DEVICEID, timeout=AGENT_TIMEOUT,
-                                 workdir=tmp_path / "agent", debug=2)
-    except subprocess.TimeoutExpired as expired:
-        pytest.fail(f"the agent did not finish within {AGENT_TIMEOUT} s:\n"
-                    f"{(expired.stderr or b'').decode(errors='replace')[-3000:]}")
-    assert run.returncode == 0, f"agent exit code {run.returncode}\n{run.log[-4000:]}"
-    assert "running task Deploy" in run.log and "b/deploy/?action=getJobs" in run.log, run.log[-4000:]
-    return run
-
-
-def context(run: agentlib.AgentRun, server, engine, run_id: int) -> str:
-    return (f"\n--- agent log (end) ---\n{run.log[-5000:]}\n--- server log (end) ---\n{server.log_tail()}"
-            f"\n--- run {run_id}: state {state_of(engine, run_id)}, logs {logs_of(engine, run_id)}")
-
-
 def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge, engine, database_url,
                                                              repository_dir, tmp_path):
-    computer, agent = add_computer(engine, "e2e-pc", DEVICEID)
-    observer_computer, observer = add_computer(engine, "e2e-observer", OBSERVER_DEVICEID)
+    computer, agent = add_computer_with_real_agent(engine, "e2e-pc", DEVICEID)
+    observer_computer, observer = add_computer_with_real_agent(engine, "e2e-observer", OBSERVER_DEVICEID)
     data = os.urandom(1024 * 1024 + 300 * 1024)
     source = tmp_path / "payload.bin"
     source.write_bytes(data)
@@ -167,7 +104,7 @@ def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge
     out.mkdir()
 
     def deploy(*args: str) -> object:
-        return cli(database_url, repository_dir, "deploy", *args)
+        return cli_json(database_url, "deploy", *args, FUSION_BRIDGE_DEPLOY_REPOSITORY=str(repository_dir))
 
     stored = deploy("file", "add", str(source))
     assert (stored["sha512"], stored["parts"], stored["added"]) == (sha512, 2, True), stored
@@ -211,12 +148,12 @@ def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge
                     f"action=getFilePart&file=/{parts[0][0]}/{parts[0][:2]}/{parts[0]}"):  # no machineid
         assert http_get(bridge, refused)[0] == 403, refused
 
-    agent_run = run_deploy_agent(bridge, tmp_path)
+    agent_run = run_deploy_agent(bridge, tmp_path, DEVICEID)
     ctx = context(agent_run, bridge, engine, run["id"])
     problems = agentlib.problem_lines(agent_run.log, DEAD_MIRROR_LINES)
     assert not problems, "agent complained:\n" + "\n".join(problems) + ctx
     assert f"{DEAD_MIRROR}{parts[0][0]}/{parts[0][:2]}/{parts[0]}" in agent_run.log, ctx
-    assert state_of(engine, run["id"]) == State.FINISHED, ctx
+    assert run_state(engine, run["id"]) == State.FINISHED, ctx
     assert (out / "made" / "b").is_dir(), ctx
     copied = out / "made" / "a" / "payload.bin"
     assert copied.is_file() and copied.read_bytes() == data, ctx
@@ -224,7 +161,7 @@ def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge
     assert all(f"action=getFilePart&machineid={DEVICEID}&file=/{p[0]}/{p[:2]}/{p}" in agent_run.log
                for p in parts), ctx
 
-    logs = logs_of(engine, run["id"])
+    logs = run_logs(engine, run["id"], with_item=True)
     assert logs[0][:2] == (Log.PREPARED, "") and logs[1][:2] == (Log.STARTED, ""), ctx
     assert logs[-1] == (Log.OK, "job successfully completed", ItemType.DEPLOY_PACKAGE, package["id"]), ctx
     # setStatus writes "<step label>:<msg>" Running lines, in the order the agent reports.
@@ -243,11 +180,11 @@ def test_package_made_with_the_cli_is_installed_by_the_agent(deploy_task, bridge
     # A finished job's parts are no longer served to its agent; the observer still holds its job.
     assert http_get(bridge, part_query(DEVICEID, parts[1]))[0] == 403
     assert http_get(bridge, part_query(OBSERVER_DEVICEID, parts[1]))[0] == 200
-    assert state_of(engine, observer_run["id"]) == State.SERVER_HAS_SENT_DATA
+    assert run_state(engine, observer_run["id"]) == State.SERVER_HAS_SENT_DATA
 
 
 def check_get_jobs_answer(body: bytes, server, sha512: str, parts: list[str], uuid: str, out: Path) -> None:
-    """The getJobs answer has the plugin's shapes and key order (plugin-semantics.md §7.5)."""
+    """The getJobs answer has the plugin's shapes and key order (docs/plugin-semantics.md §7.5)."""
     text = body.decode("ascii")
     mirror = (f"http://127.0.0.1:{server.port}/plugins/fusioninventory/b/deploy/?action=getFilePart"
               f"&machineid={OBSERVER_DEVICEID}&file=")
@@ -282,7 +219,7 @@ def check_get_jobs_answer(body: bytes, server, sha512: str, parts: list[str], uu
 
 
 def test_package_whose_command_fails_ends_in_error(deploy_task, bridge, engine, database_url, tmp_path):
-    _computer, agent = add_computer(engine, "e2e-pc", DEVICEID)
+    _computer, agent = add_computer_with_real_agent(engine, "e2e-pc", DEVICEID)
 
     # This time through the admin API of the running server.
     package = admin_post(bridge, "packages", {"name": "e2e failing package"})
@@ -298,10 +235,10 @@ def test_package_whose_command_fails_ends_in_error(deploy_task, bridge, engine, 
     run = run_of(engine, agent)
     assert run["state"] == State.PREPARED
 
-    agent_run = run_deploy_agent(bridge, tmp_path)
+    agent_run = run_deploy_agent(bridge, tmp_path, DEVICEID)
     ctx = context(agent_run, bridge, engine, run["id"])
-    assert state_of(engine, run["id"]) == State.IN_ERROR, ctx
-    logs = logs_of(engine, run["id"])
+    assert run_state(engine, run["id"]) == State.IN_ERROR, ctx
+    logs = run_logs(engine, run["id"], with_item=True)
     comments = [(state, comment) for state, comment, *_ in logs]
     assert comments[-1] == (Log.ERROR, "Actions:fails, processing failure"), ctx
     assert logs[-1][2:] == (ItemType.DEPLOY_PACKAGE, package["id"]), ctx

@@ -16,60 +16,31 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import subprocess
 
 import pytest
-from sqlalchemy import insert
 
-import schema
-from fusion_bridge.adapters.deploy_repository import FileRepository
-from fusion_bridge.domain.text import php_json
 from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State
-from tests.e2e import agent as agentlib
-from tests.e2e.test_agent_e2e import server  # noqa: F401 - the fusion-bridge serve fixture
-from tests.e2e.test_rest_tasks_e2e import add_agent_and_task, context, logs_of, prepare, run_agent, state_of
+from tests.helpers import real_agent as agentlib
+from tests.helpers.e2e_tasks import REST_AGENT, add_agent_and_task, context, prepare_one_run, run_real_agent
+from tests.helpers.task_rows import add_package, run_logs, run_state
 
 pytestmark = pytest.mark.e2e
 
 PACKAGE = (ItemType.DEPLOY_PACKAGE, 1)
 
 
-@pytest.fixture(scope="module")
-def deploy_task() -> None:
-    try:
-        binary = agentlib.agent_binary()
-    except agentlib.AgentMissing as missing:
-        pytest.fail(str(missing))
-    listed = subprocess.run([binary, "--list-tasks"], capture_output=True, text=True, timeout=60)
-    if not re.search(r"^\s*Deploy \(v", listed.stdout + listed.stderr, re.M):
-        pytest.fail("the agent has no Deploy task: apt-get install -y fusioninventory-agent-task-deploy\n"
-                    + listed.stdout + listed.stderr)
-
-
 @pytest.fixture
-def repository(tmp_path) -> FileRepository:
-    return FileRepository(tmp_path / "deploy-repository")
-
-
-@pytest.fixture
-def deploy_server(request, monkeypatch, repository):
+def deploy_server(request, monkeypatch, deploy_repository):
     # ``fusion-bridge serve`` (this checkout's, see ``serve_command``) reads its settings from
     # the environment it inherits.
-    monkeypatch.setenv("FUSION_BRIDGE_DEPLOY_REPOSITORY", str(repository.root))
+    monkeypatch.setenv("FUSION_BRIDGE_DEPLOY_REPOSITORY", str(deploy_repository.root))
     return request.getfixturevalue("server")
 
 
-def add_package(engine, jobs: dict, files: dict | None = None) -> None:
-    with engine.begin() as conn:
-        conn.execute(insert(schema.deploypackages).values(
-            id=1, name="e2e package", entities_id=0, is_recursive=1,
-            json=php_json({"jobs": jobs, "associatedFiles": files or []})))
-
-
 def deploy(deploy_server, engine, tmp_path) -> tuple[agentlib.AgentRun, int, str]:
-    add_agent_and_task(engine, Method.DEPLOY, PACKAGE)
-    run_id = prepare(engine, PACKAGE)
-    run = run_agent(deploy_server, "deploy", tmp_path)
+    add_agent_and_task(engine, REST_AGENT, Method.DEPLOY, PACKAGE)
+    run_id = prepare_one_run(engine, REST_AGENT, 1, PACKAGE)
+    run = run_real_agent(REST_AGENT, deploy_server, "deploy", tmp_path / "agent")
     ctx = context(run, deploy_server, engine, run_id)
     assert run.returncode == 0, f"agent exit code {run.returncode}{ctx}"
     assert "running task Deploy" in run.log, ctx
@@ -78,11 +49,11 @@ def deploy(deploy_server, engine, tmp_path) -> tuple[agentlib.AgentRun, int, str
 
 
 def test_file_downloaded_from_the_bridge_and_command_run_to_finished(deploy_task, deploy_server, engine,
-                                                                      repository, tmp_path):
+                                                                      deploy_repository, tmp_path):
     data = os.urandom(1024 * 1024 + 300 * 1024)
     source = tmp_path / "payload.bin"
     source.write_bytes(data)
-    stored = repository.add_file(engine, source, "payload.bin")
+    stored = deploy_repository.add_file(engine, source, "payload.bin")
     assert len(stored.parts) == 2
     out = tmp_path / "out"
     out.mkdir()
@@ -94,19 +65,19 @@ def test_file_downloaded_from_the_bridge_and_command_run_to_finished(deploy_task
                 {"cmd": {"exec": f"cp payload.bin {out}/payload.bin", "name": "copy out",
                          "retChecks": [{"type": "okCode", "values": [0]}]}}],
             "userinteractions": []}
-    add_package(engine, jobs, {stored.sha512: {"name": "payload.bin", "p2p": 0, "p2p-retention-duration": 0,
-                                               "uncompress": 0}})
+    files = {stored.sha512: {"name": "payload.bin", "p2p": 0, "p2p-retention-duration": 0, "uncompress": 0}}
+    add_package(engine, jobs, files, package_id=1, name="e2e package", is_recursive=1)
 
     run, run_id, ctx = deploy(deploy_server, engine, tmp_path)
     assert not agentlib.problem_lines(run.log), "agent complained:\n" + "\n".join(agentlib.problem_lines(run.log)) + ctx
     # Both parts came from the bridge's getFilePart, with the agent's machineid.
     fetched = set(re.findall(r"action=getFilePart&machineid=[^&\s]+&file=/\w/\w\w/([0-9a-f]{128})", run.log))
     assert fetched == set(stored.parts), f"parts fetched: {fetched}{ctx}"
-    assert state_of(engine, run_id) == State.FINISHED, ctx
+    assert run_state(engine, run_id) == State.FINISHED, ctx
     copied = out / "payload.bin"
     assert copied.is_file() and hashlib.sha512(copied.read_bytes()).digest() == hashlib.sha512(data).digest(), ctx
 
-    logs = logs_of(engine, run_id)
+    logs = run_logs(engine, run_id, with_item=True)
     comments = [(state, comment) for state, comment, *_ in logs]
     assert comments[0] == (Log.PREPARED, "") and logs[1][:2] == (Log.STARTED, ""), ctx
     assert comments[-1] == (Log.OK, "job successfully completed"), ctx
@@ -127,11 +98,11 @@ def test_failing_command_ends_in_error(deploy_task, deploy_server, engine, tmp_p
                                  "retChecks": [{"type": "okCode", "values": [0]}]}},
                         {"cmd": {"exec": "echo never", "name": "not reached"}}],
             "userinteractions": []}
-    add_package(engine, jobs)
+    add_package(engine, jobs, package_id=1, name="e2e package", is_recursive=1)
 
     run, run_id, ctx = deploy(deploy_server, engine, tmp_path)
-    assert state_of(engine, run_id) == State.IN_ERROR, ctx
-    comments = [(state, comment) for state, comment, *_ in logs_of(engine, run_id)]
+    assert run_state(engine, run_id) == State.IN_ERROR, ctx
+    comments = [(state, comment) for state, comment, *_ in run_logs(engine, run_id, with_item=True)]
     assert comments[-1] == (Log.ERROR, "Actions:fails, processing failure"), ctx
     assert (Log.RUNNING, "Actions:fails: about to fail") in comments, ctx
     assert not any("not reached" in comment for _state, comment in comments), ctx

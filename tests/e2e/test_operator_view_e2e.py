@@ -19,11 +19,11 @@ from fusion_bridge.cli.main import main
 from fusion_bridge.services.views import operator_view
 from fusion_bridge.services.scheduling.run_writes import insert_runs
 from schema.constants import ItemType
-from tests import task_rows
 from fusion_bridge.domain.text import local_now
-from tests.e2e.test_network_tasks_e2e import (AGENT_ID, PUBLIC_V2C, add_agent, add_task,  # noqa: F401
-                                              agent_tasks, check_agent, check_finished, context, items, netns,
-                                              run_agent, running_bridge, snmpd)
+from tests.helpers.bridge_server import running_bridge
+from tests.helpers.e2e_tasks import (NETWORK_AGENT, PUBLIC_V2C, add_task_for, check_agent, check_finished,
+                                     context, run_real_agent)
+from tests.helpers.task_rows import add_iprange
 
 pytestmark = pytest.mark.e2e
 
@@ -35,19 +35,19 @@ def bridge(netns, database_url, engine, tmp_path):
         yield server
 
 
-def test_the_real_agent_completes_a_slice_and_the_view_shows_it(agent_tasks, engine, netns, snmpd, bridge,  # noqa: F811
+def test_the_real_agent_completes_a_slice_and_the_view_shows_it(agent_tasks, engine, netns, snmpd, bridge,
                                                                 database_url, tmp_path):
-    add_agent(engine)
-    with engine.begin() as conn:
-        task_rows.add_iprange(conn, 1, "127.0.0.0", "127.0.0.9", credentials=((PUBLIC_V2C, 1),))
-    add_task(engine, 1, "networkdiscovery", items(ItemType.IP_RANGE, 1))
+    NETWORK_AGENT.add_row(engine)
+    add_iprange(engine, "127.0.0.0", "127.0.0.9", range_id=1, credentials=((PUBLIC_V2C, 1),))
+    add_task_for(engine, NETWORK_AGENT, 1, "networkdiscovery", (ItemType.IP_RANGE, 1))
     with engine.begin() as conn:
         # "1-3" reads the same as "<from>-<to>" and as "<first>-<count>": 127.0.0.1-127.0.0.3.
-        [run_id] = insert_runs(conn, 1, [((ItemType.IP_RANGE, 1), AGENT_ID)], local_now().replace(microsecond=0),
+        [run_id] = insert_runs(conn, 1, [((ItemType.IP_RANGE, 1), NETWORK_AGENT.agent_id)],
+                               local_now().replace(microsecond=0),
                                [{"specificity": "1-3", "slice_first": 1, "slice_count": 3}],
                                task_id=1, execution_id=1)
 
-    run = run_agent(netns, "netdiscovery", tmp_path, "agent-slice")
+    run = run_real_agent(NETWORK_AGENT, bridge, "netdiscovery", tmp_path / "agent-slice", netns)
     check_agent(run, bridge, "NetDiscovery", engine=engine, run_id=run_id)
     ctx = context(run, bridge, engine, run_id)
     assert re.search(r'<RANGEIP ID="1" IPSTART="127\.0\.0\.1" IPEND="127\.0\.0\.3" ENTITY="0"\s*/>', run.log), ctx

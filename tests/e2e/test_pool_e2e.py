@@ -1,7 +1,7 @@
 """A balanced discovery end to end: the real agent 2.6 and two protocol-level Python agents
-(tests/e2e/protocol_agent.py) share one IP range through ``fusion-bridge serve``.
+(tests/helpers/protocol_agent.py) share one IP range through ``fusion-bridge serve``.
 
-All of them run in one private network namespace with only ``lo`` (tests/e2e/netns.py): the
+All of them run in one private network namespace with only ``lo`` (tests/helpers/netns.py): the
 range 127.0.0.1-127.0.0.9 is loopback. The job lists the three agents with balancing on, so
 preparation cuts the range into three slices of three addresses. One Python agent completes
 its slice (START, NBIP, END twice, as the recorded agent does); the other takes its slice and
@@ -19,7 +19,6 @@ import json
 import re
 import sys
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -29,36 +28,22 @@ from fusion_bridge.services.scheduling.preparation import prepare_runs
 from fusion_bridge.services.scheduling.cleanup import time_out_silent_runs
 from fusion_bridge.services.admin.task_settings import set_job_settings
 from schema.constants import ItemType, TaskjobState as State
-from tests import task_rows
-from tests.e2e.test_network_tasks_e2e import (  # noqa: F401 - fixtures
-    AGENT_ID,
-    PUBLIC_V2C,
-    URL,
-    add_agent,
-    agent_tasks,
-    check_agent,
-    context,
-    netns,
-    run_agent,
-    running_bridge,
-)
+from tests.helpers.bridge_server import NETNS_URL, checkout_env
+from tests.helpers.e2e_tasks import NETWORK_AGENT, PUBLIC_V2C, check_agent, context, run_real_agent
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.task_rows import add_iprange, add_job, add_task
 
 pytestmark = pytest.mark.e2e
 
 PY_AGENTS = {8: "pyagent8-2025-06-01-12-00-00", 9: "pyagent9-2025-06-01-12-00-00"}
 FIRST, LAST = "127.0.0.1", "127.0.0.9"
-SCRIPT = Path(__file__).with_name("protocol_agent.py")
+AGENT_ID = NETWORK_AGENT.agent_id
 runs_t, bridge_t = schema.taskjobstates, schema.bridge_runs
 
 
-@pytest.fixture
-def bridge(netns, database_url, engine, tmp_path):
-    with running_bridge(netns, database_url, engine, tmp_path / "server.log") as server:
-        yield server
-
-
 def python_agent(netns, agent_id: int, mode: str) -> list[dict]:
-    done = netns.run([sys.executable, str(SCRIPT), URL, PY_AGENTS[agent_id], mode], timeout=60)
+    command = [sys.executable, "-m", "tests.helpers.protocol_agent", NETNS_URL, PY_AGENTS[agent_id], mode]
+    done = netns.run(command, timeout=60, env=checkout_env())
     assert done.returncode == 0, f"protocol agent {agent_id} failed:\n{done.stdout}\n{done.stderr}"
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -84,14 +69,14 @@ def prepared(engine, when: datetime) -> int:
 
 
 def test_a_pool_shares_a_range_and_a_dead_agents_slice_is_redone(agent_tasks, engine, netns, bridge, tmp_path):
-    add_agent(engine)
+    NETWORK_AGENT.add_row(engine)
     with engine.begin() as conn:
         for agent_id, deviceid in PY_AGENTS.items():
-            task_rows.add_agent(conn, agent_id, deviceid)
-        task_rows.add_iprange(conn, 1, FIRST, LAST, credentials=((PUBLIC_V2C, 1),))
-        task_rows.add_task(conn, 1)
-        actors = json.dumps([{ItemType.AGENT: str(a)} for a in (AGENT_ID, *PY_AGENTS)])
-        task_rows.add_job(conn, 1, 1, "networkdiscovery", json.dumps([{ItemType.IP_RANGE: "1"}]), actors)
+            add_agent(conn, agent_id, deviceid)
+        add_iprange(conn, FIRST, LAST, range_id=1, credentials=((PUBLIC_V2C, 1),))
+        add_task(conn, 1)
+        add_job(conn, 1, [(ItemType.IP_RANGE, 1)], [(ItemType.AGENT, a) for a in (AGENT_ID, *PY_AGENTS)],
+                "networkdiscovery", job_id=1)
     set_job_settings(engine, 1, {"balance": 1, "slice_retries": 2})
     assert prepared(engine, datetime.now()) == 3
     first = {row.agent: row for row in job_runs(engine)}
@@ -100,7 +85,7 @@ def test_a_pool_shares_a_range_and_a_dead_agents_slice_is_redone(agent_tasks, en
     # Agent 9 takes its slice and dies; agent 8 completes its own.
     assert python_agent(netns, 9, "silent") == [{"pid": first[9].id, "ranges": [["127.0.0.7", "127.0.0.9"]]}]
     assert python_agent(netns, 8, "complete") == [{"pid": first[8].id, "ranges": [["127.0.0.4", "127.0.0.6"]]}]
-    run = run_agent(netns, "netdiscovery", tmp_path, "real-1")
+    run = run_real_agent(NETWORK_AGENT, bridge, "netdiscovery", tmp_path / "real-1", netns)
     check_agent(run, bridge, "NetDiscovery", engine=engine, run_id=first[AGENT_ID].id)
     assert re.search(r'<RANGEIP ID="1" IPSTART="127\.0\.0\.1" IPEND="127\.0\.0\.3"', run.log), context(run, bridge)
 
@@ -110,7 +95,7 @@ def test_a_pool_shares_a_range_and_a_dead_agents_slice_is_redone(agent_tasks, en
     assert prepared(engine, datetime.now()) == 1
     retry = job_runs(engine)[-1]
     assert (retry.agent, retry.specificity, retry.attempt, retry.previous_run) == (AGENT_ID, "6-3", 1, first[9].id)
-    rerun = run_agent(netns, "netdiscovery", tmp_path, "real-2")
+    rerun = run_real_agent(NETWORK_AGENT, bridge, "netdiscovery", tmp_path / "real-2", netns)
     check_agent(rerun, bridge, "NetDiscovery", engine=engine, run_id=retry.id)
     ctx = context(rerun, bridge, engine, retry.id)
     assert re.search(r'<RANGEIP ID="1" IPSTART="127\.0\.0\.7" IPEND="127\.0\.0\.9"', rerun.log), ctx

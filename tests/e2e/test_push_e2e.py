@@ -3,7 +3,7 @@ within seconds, on each database.
 
 ``fusion-bridge serve`` (with its scheduler, from this source tree) and the agent 2.6 as a
 daemon (``--daemon --no-fork``, HTTP server on 127.0.0.1, ``httpd-trust 127.0.0.1``, as in the
-recorded scenario h1) run in one private network namespace with only ``lo`` (tests/e2e/netns.py),
+recorded scenario h1) run in one private network namespace with only ``lo`` (tests/helpers/netns.py),
 so the Wake-on-LAN packets never leave it. A fresh daemon calls its server only 30-60 min after
 start (delaytime 3600): a PROLOG a few seconds after the task's start can only come from the
 push. The task is a Wake-on-LAN action for that agent (communication push, start = now + a few
@@ -20,20 +20,15 @@ from sqlalchemy import insert, select
 
 import schema
 from schema.constants import ItemType, TaskjobLogState as Log, TaskjobState as State
-from tests import task_rows
-from tests.e2e import agent as agentlib
-from tests.e2e.test_network_tasks_e2e import (  # noqa: F401 - fixtures
-    agent_tasks,
-    items,
-    netns,
-    running_bridge,
-)
+from tests.helpers import real_agent as agentlib
+from tests.helpers.bridge_server import NETNS_URL, running_bridge
+from tests.helpers.e2e_tasks import add_real_agent
+from tests.helpers.inventory_rows import add_computer, add_port
+from tests.helpers.task_rows import add_job, add_task
 
 pytestmark = pytest.mark.e2e
 
-PORT = 8080  # inside the private namespace: always free
 HTTPD_PORT = 62354
-URL = f"http://127.0.0.1:{PORT}/plugins/fusioninventory/"
 DEVICEID = "e2e-push-2026-11-25-10-00-00"
 AGENT_ID = 9
 START_IN = 4  # seconds from the task's creation to its start
@@ -42,7 +37,7 @@ HTTPD_START_TIMEOUT = 60
 
 
 @pytest.fixture
-def push_bridge(netns, database_url, engine, tmp_path):  # noqa: F811
+def push_bridge(netns, database_url, engine, tmp_path):
     """With its scheduler checking for push starts every second."""
     with running_bridge(netns, database_url, engine, tmp_path / "server.log", FUSION_BRIDGE_PUSH_CHECK="1") as server:
         yield server
@@ -55,20 +50,18 @@ def run_history(engine, run_id: int) -> list:
             logs.c.plugin_fusioninventory_taskjobstates_id == run_id).order_by(logs.c.id)).all()
 
 
-def test_a_push_task_is_run_by_the_daemon_within_seconds_of_its_start(  # noqa: F811
+def test_a_push_task_is_run_by_the_daemon_within_seconds_of_its_start(
         agent_tasks, netns, push_bridge, engine, tmp_path):
     with engine.begin() as conn:
         # The agent as its last contact left it: its row and the address it called from.
-        conn.execute(insert(schema.agents).values(
-            id=AGENT_ID, name=DEVICEID, device_id=DEVICEID, entities_id=0, is_recursive=1, token="12345678",
-            useragent="FusionInventory-Agent_v2.6", computers_id=0, lock=0, agent_port=str(HTTPD_PORT)))
+        add_real_agent(conn, AGENT_ID, DEVICEID, agent_port=str(HTTPD_PORT))
         conn.execute(insert(schema.bridge_agentaddresses).values(
             plugin_fusioninventory_agents_id=AGENT_ID, address="127.0.0.1", date=None))
-        conn.execute(insert(schema.glpi_computers).values(id=31, entities_id=0, name="e2e-sleeper",
-                                                          is_deleted=0, is_template=0))
-        task_rows.add_port(conn, 41, ItemType.COMPUTER, 31, "52:54:00:12:34:56")
+        add_computer(conn, "e2e-sleeper", computer_id=31)
+        add_port(conn, ItemType.COMPUTER, 31, mac="52:54:00:12:34:56", port_id=41)
     try:
-        daemon = agentlib.start_daemon(URL, "wakeonlan", workdir=tmp_path / "agent", httpd_port=HTTPD_PORT,
+        daemon = agentlib.start_daemon(NETNS_URL, "wakeonlan", workdir=tmp_path / "agent",
+                                       httpd_port=HTTPD_PORT,
                                        deviceid=DEVICEID, debug=1, prefix=tuple(netns.command([])))
     except agentlib.AgentMissing as missing:
         pytest.fail(str(missing))
@@ -84,11 +77,10 @@ def test_a_push_task_is_run_by_the_daemon_within_seconds_of_its_start(  # noqa: 
             f"the agent's HTTP server did not start{context()}"
         start = datetime.now().replace(microsecond=0) + timedelta(seconds=START_IN)
         with engine.begin() as conn:
-            task_rows.add_task(conn, 1, start=start)
+            add_task(conn, 1, start=start)
             conn.execute(insert(schema.bridge_tasks).values(plugin_fusioninventory_tasks_id=1,
                                                             communication="push"))
-            task_rows.add_job(conn, 1, 1, "wakeonlan", items(ItemType.COMPUTER, 31),
-                              items(ItemType.AGENT, AGENT_ID))
+            add_job(conn, 1, [(ItemType.COMPUTER, 31)], [(ItemType.AGENT, AGENT_ID)], "wakeonlan", job_id=1)
         assert "sending prolog request" not in daemon.log, f"the fresh daemon called in by itself{context()}"
 
         runs = schema.taskjobstates

@@ -5,7 +5,7 @@ seconds, on each database.
 A fresh daemon would call its server only 30-60 min after start (delaytime 3600): a PROLOG
 within 10 s can only come from the wake-up. The agent row and its address are written
 directly, as a first contact would have left them (the address recording itself is covered by
-tests/test_wakeup.py).
+tests/integration/test_wakeup.py).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from sqlalchemy import insert, select
 
 import schema
 from fusion_bridge.services.push import wakeup
-from tests.e2e import agent as agentlib
-from tests.e2e.test_agent_e2e import free_port, server  # noqa: F401 - the serve fixture
+from tests.helpers import real_agent as agentlib
+from tests.helpers.bridge_server import free_port
+from tests.helpers.inventory_rows import add_agent
 
 pytestmark = pytest.mark.e2e
 
@@ -27,13 +28,11 @@ HTTPD_START_TIMEOUT = 60
 WAKE_TO_PROLOG = 10
 
 
-def test_a_daemon_agent_is_woken_and_calls_in(server, engine, tmp_path):  # noqa: F811
+def test_a_daemon_agent_is_woken_and_calls_in(server, engine, tmp_path):
     httpd_port = free_port()
     url = f"http://127.0.0.1:{server.port}/plugins/fusioninventory/"
     with engine.begin() as conn:
-        agent_id = conn.execute(insert(schema.agents).values(
-            name=DEVICEID, device_id=DEVICEID, entities_id=0, threads_networkdiscovery=0,
-            threads_networkinventory=0, agent_port=str(httpd_port))).inserted_primary_key[0]
+        agent_id = add_agent(conn, None, DEVICEID, agent_port=str(httpd_port))
         conn.execute(insert(schema.bridge_agentaddresses).values(
             plugin_fusioninventory_agents_id=agent_id, address="127.0.0.1", date=None))
     try:
@@ -45,7 +44,7 @@ def test_a_daemon_agent_is_woken_and_calls_in(server, engine, tmp_path):  # noqa
         started = daemon.wait_for(r"HTTPD service started on port", HTTPD_START_TIMEOUT)
 
         def context() -> str:
-            return f"\n--- agent log ---\n{daemon.log[-4000:]}\n--- server log ---\n{server.log_tail()}"
+            return f"\n--- agent log ---\n{daemon.log[-4000:]}\n--- server log ---\n{server.tail()}"
 
         assert started, f"the agent's HTTP server did not start{context()}"
         assert "sending prolog request" not in daemon.log, f"the fresh daemon called in by itself{context()}"

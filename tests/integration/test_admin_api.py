@@ -6,26 +6,11 @@ from __future__ import annotations
 import pytest
 
 import schema
-from fusion_bridge import create_app
-from tests.integration.test_definitions import IPRANGE, add_agent, add_run, count, row
-
-TOKEN = "0123456789abcdef-admin"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def api(database_url):
-    app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 0, "ADMIN_TOKEN": TOKEN})
-    yield app.test_client()
-    app.extensions["fusion_bridge"].dispose()
-
-
-def call(api, method, path, body=None, headers=AUTH, expect=200):
-    response = api.open(path, method=method, json=body, headers=headers)
-    assert response.status_code == expect, response.get_data(as_text=True)
-    assert response.content_type == "application/json"
-    return response.get_json()
-
+from schema.constants import ItemType
+from tests.helpers.admin_api import ADMIN_TOKEN, AUTH, call
+from tests.helpers.db import count, row
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.task_rows import add_run
 
 # --- the token -------------------------------------------------------------------------------
 
@@ -40,8 +25,9 @@ def test_without_a_configured_token_every_call_is_refused(client, engine, method
 
 
 @pytest.mark.parametrize("headers", [
-    {}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"},
-    {"X-Fusion-Bridge-Token": TOKEN[:-1]}, {"Authorization": f"Bearer {TOKEN}x"},
+    {}, {"Authorization": "Bearer wrong"}, {"Authorization": ADMIN_TOKEN},
+    {"Authorization": f"Basic {ADMIN_TOKEN}"},
+    {"X-Fusion-Bridge-Token": ADMIN_TOKEN[:-1]}, {"Authorization": f"Bearer {ADMIN_TOKEN}x"},
 ])
 def test_a_missing_or_wrong_token_is_refused(api, engine, headers):
     response = api.post("/api/tasks", json={"name": "t"}, headers=headers)
@@ -50,8 +36,8 @@ def test_a_missing_or_wrong_token_is_refused(api, engine, headers):
     assert count(engine, schema.tasks) == 0
 
 
-@pytest.mark.parametrize("headers", [AUTH, {"Authorization": f"bearer  {TOKEN}"},
-                                     {"X-Fusion-Bridge-Token": TOKEN}])
+@pytest.mark.parametrize("headers", [AUTH, {"Authorization": f"bearer  {ADMIN_TOKEN}"},
+                                     {"X-Fusion-Bridge-Token": ADMIN_TOKEN}])
 def test_the_right_token_is_accepted(api, headers):
     assert call(api, "GET", "/api/tasks", headers=headers) == {"tasks": []}
 
@@ -104,7 +90,7 @@ def test_crud_round_trip(api, engine):
         expect=201)
     assert [c["rank"] for c in iprange["credentials"]] == [1, 2]
     assert call(api, "POST", "/api/ipranges", {"name": "bad", "ip_start": "10.0.0.9", "ip_end": "10.0.0.1"},
-                expect=400)["error"] == "ip_end 10.0.0.1 is before ip_start 10.0.0.9"
+                expect=400)["error"] == "end 10.0.0.1 is before start 10.0.0.9"
     patched = call(api, "PATCH", f"/api/ipranges/{iprange['id']}", {"credentials": [2]})
     assert [c["id"] for c in patched["credentials"]] == [2]
 
@@ -121,11 +107,12 @@ def test_crud_round_trip(api, engine):
     assert (task["is_active"], task["timeslot_exec_id"], task["datetime_start"]) == \
         (False, slot["id"], "2024-01-01 08:00:00")
 
-    agent = add_agent(engine)
+    agent = add_agent(engine, name="pc01")
     action = call(api, "POST", f"/api/tasks/{task['id']}/actions", {
         "name": "discover", "method": "networkdiscovery", "targets": [f"iprange:{iprange['id']}"],
         "actors": [{"itemtype": "PluginFusioninventoryAgent", "id": agent}]}, expect=201)
-    assert row(engine, schema.taskjobs, action["id"])["targets"] == f'[{{"{IPRANGE}":"{iprange["id"]}"}}]'
+    assert row(engine, schema.taskjobs, action["id"])["targets"] == \
+        f'[{{"{ItemType.IP_RANGE}":"{iprange["id"]}"}}]'
     assert call(api, "POST", f"/api/tasks/{task['id']}/actions", {
         "name": "x", "method": "networkdiscovery", "targets": ["printer:1"], "actors": [f"agent:{agent}"]},
         expect=400)["error"].startswith("Printer cannot be a target of a networkdiscovery action")
@@ -138,7 +125,8 @@ def test_crud_round_trip(api, engine):
     assert call(api, "PATCH", f"/api/tasks/{task['id']}", {"comment": "nightly"})["comment"] == "nightly"
     assert call(api, "POST", f"/api/tasks/{task['id']}/enable")["is_active"] is True
 
-    prepared = add_run(engine, action["id"], agent, 0, items_id=iprange["id"], logs=[(7, "")])
+    prepared = add_run(engine, job_id=action["id"], agent_id=agent, state=0, items_id=iprange["id"],
+                       logs=[(7, "")])
     running = call(api, "GET", f"/api/running?task={task['id']}")["runs"]
     assert [(r["id"], r["state_word"], r["target"]["name"], r["agent"]["name"]) for r in running] == \
         [(prepared, "Prepared", "LAN", "pc01")]

@@ -11,12 +11,13 @@ import os
 import pytest
 
 import schema
-from fusion_bridge import create_app
+from fusion_bridge.app import create_app
 from fusion_bridge.adapters.deploy_repository import PART_SIZE, FileRepository
 from fusion_bridge.services.scheduling.preparation import prepare_runs
-from tests.integration.test_admin_api import AUTH, TOKEN, call
-from tests.integration.test_definitions import count, row
-from tests.integration.test_deploy_packages import NEW_JSON, add_computer
+from tests.helpers.admin_api import ADMIN_TOKEN, AUTH, call
+from tests.helpers.db import count, row
+from tests.helpers.inventory_rows import add_computer_with_agent
+from tests.helpers.task_rows import NEW_PACKAGE_JSON
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def repository(tmp_path):
 
 
 def make_api(database_url, repository, **settings):
-    app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 0, "ADMIN_TOKEN": TOKEN,
+    app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 0, "ADMIN_TOKEN": ADMIN_TOKEN,
                       "DEPLOY_REPOSITORY": str(repository), **settings})
     return app
 
@@ -70,7 +71,7 @@ def test_build_and_deploy_a_package_through_the_api(api, engine, repository):
 
     package = call(api, "POST", "/api/deploy/packages", {"name": "Tool", "comment": "c"}, expect=201)
     pid = package["id"]
-    assert package["json"] == NEW_JSON
+    assert package["json"] == NEW_PACKAGE_JSON
     base = f"/api/deploy/packages/{pid}"
     call(api, "POST", base + "/checks", {"type": "fileMissing", "path": "/opt/tool.bin", "return": "skip"},
          expect=201)
@@ -83,7 +84,7 @@ def test_build_and_deploy_a_package_through_the_api(api, engine, repository):
     listed = call(api, "GET", "/api/deploy/packages")["packages"]
     assert [(p["id"], p["checks"], p["associatedFiles"], p["actions"]) for p in listed] == [(pid, 1, 1, 1)]
 
-    computer, agent = add_computer(engine, "pc09")
+    computer, agent = add_computer_with_agent(engine, "pc09")
     response = api.post(base + "/deploy", json={"computers": [computer], "task_name": "Tool everywhere"},
                         headers=AUTH)
     assert response.status_code == 201, response.get_data(as_text=True)
@@ -121,7 +122,7 @@ def test_uploads_are_bounded(database_url, repository, engine):
 @pytest.mark.parametrize("query, body, message", [
     ({}, b"data", "a file name is required"),
     ({"name": "../x"}, b"data", "must be a plain name"),
-    ({"name": "a.bin", "entities_id": "x"}, b"data", "entities_id must be a number"),
+    ({"name": "a.bin", "entities_id": "x"}, b"data", "entity must be a number"),
     ({"name": "a.bin", "entities_id": "4"}, b"data", "entity 4 does not exist"),
     ({"name": "a.bin"}, b"", "send the file as the request body"),
 ])

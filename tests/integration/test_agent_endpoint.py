@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import select, update
 
 import schema
-from tests.task_rows import add_job, add_run, add_task
-from tests.agent_requests import (USER_AGENT, ZLIB_HEADERS, inventory_xml, netdiscovery_start_xml, prolog,
-                                  prolog_xml)
+from schema.constants import Module
+from tests.helpers.task_rows import add_job, add_run, add_task, set_module
+from tests.helpers.agent_requests import (USER_AGENT, ZLIB_HEADERS, inventory_xml, netdiscovery_start_xml,
+                                          prolog, prolog_xml)
 
 DEVICE = "pc01-2024-03-05-10-22-33"
 PLUGIN_PROLOG_SEND = (b'<?xml version="1.0" encoding="UTF-8"?>\n<REPLY>\n   <RESPONSE>SEND</RESPONSE>\n'
@@ -74,12 +75,6 @@ def test_plain_and_gzip_requests_get_plain_and_gzip_replies(client):
     assert response.content_type == "application/x-compress-gzip"
 
 
-def set_inventory_module(engine, is_active, exceptions):
-    with engine.begin() as conn:
-        conn.execute(update(schema.agentmodules).where(schema.agentmodules.c.modulename == "INVENTORY")
-                     .values(is_active=is_active, exceptions=json.dumps(exceptions)))
-
-
 def test_inventory_module_switch_and_exceptions(client, engine):
     post(client, prolog(DEVICE))
     agent_id = agent_rows(engine)[0]["id"]
@@ -90,7 +85,7 @@ def test_inventory_module_switch_and_exceptions(client, engine):
         (0, [], without_send),
         (0, [str(agent_id)], PLUGIN_PROLOG_SEND),
     ]:
-        set_inventory_module(engine, is_active, exceptions)
+        set_module(engine, Module.INVENTORY, is_active, exceptions)
         assert zlib.decompress(post(client, prolog(DEVICE)).data) == expected, (is_active, exceptions)
 
 
@@ -122,8 +117,8 @@ def test_network_messages_merge_module_versions(client, engine):
     with engine.begin() as conn:
         conn.execute(update(schema.agents).values(version="v2.5.2"))  # a pre-JSON value
         add_task(conn, 1)
-        add_job(conn, 1, 1, "networkdiscovery", '[{"PluginFusioninventoryIPRange":"1"}]',
-                f'[{{"PluginFusioninventoryAgent":"{agent_id}"}}]')
+        add_job(conn, 1, '[{"PluginFusioninventoryIPRange":"1"}]',
+                f'[{{"PluginFusioninventoryAgent":"{agent_id}"}}]', "networkdiscovery", job_id=1)
         add_run(conn, 11, 1, agent_id, "PluginFusioninventoryIPRange", 1, state=1)
     response = post(client, zlib.compress(netdiscovery_start_xml(DEVICE)))
     assert zlib.decompress(response.data) == EMPTY_REPLY

@@ -7,7 +7,7 @@ import json
 import re
 import threading
 import zlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -16,15 +16,17 @@ from sqlalchemy import insert, select, update
 
 import schema
 from fusion_bridge.services import runs as run_service
-from fusion_bridge.domain import slices
 from fusion_bridge.services.scheduling.preparation import AGENT_LEFT, prepare_runs
 from fusion_bridge.services.admin.task_settings import set_job_settings, set_task_settings
 from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
-from tests.agent_requests import ZLIB_HEADERS, prolog
-from tests.integration.test_preparation import NOW, add, add_agent, add_job, add_range, add_task
+from tests.helpers.agent_requests import ZLIB_HEADERS, prolog
+from tests.helpers.db import insert_row
+from tests.helpers.inventory_rows import add_agent, add_computer
+from tests.helpers.task_rows import add_iprange, add_job, add_task, set_module
 
 RANGE, AGENT, COMPUTER = ItemType.IP_RANGE, ItemType.AGENT, ItemType.COMPUTER
 runs_t, logs_t, bridge_t = schema.taskjobstates, schema.taskjoblogs, schema.bridge_runs
+NOW = datetime(2024, 3, 6, 10, 30, 0)
 
 
 def ip(text: str) -> int:
@@ -36,7 +38,7 @@ def balanced_discovery(engine, agents: int, start="10.1.0.1", end="10.1.0.254", 
     with engine.begin() as conn:
         agent_ids = [add_agent(conn) for _ in range(agents)]
         task = add_task(conn)
-        rng = add_range(conn, start, end)
+        rng = add_iprange(conn, start, end)
         job = add_job(conn, task, [(RANGE, rng)], [(AGENT, a) for a in agent_ids])
     set_job_settings(engine, job, {"balance": 1, **job_settings})
     return task, job, rng, agent_ids
@@ -63,31 +65,8 @@ def comments(engine, run_id):
             logs_t.c.plugin_fusioninventory_taskjobstates_id == run_id).order_by(logs_t.c.id))]
 
 
-def set_module(engine, module, active, exceptions=()):
-    with engine.begin() as conn:
-        conn.execute(update(schema.agentmodules).where(schema.agentmodules.c.modulename == module)
-                     .values(is_active=int(active), exceptions=json.dumps([str(e) for e in exceptions])))
-
-
 # ---------------------------------------------------------------------------------------------
 # Slices
-
-
-@given(total=st.integers(1, 70000), parts=st.integers(1, 500))
-def test_slices_are_contiguous_disjoint_nearly_equal_and_cover_the_range(total, parts):
-    cut = slices.split_range(total, parts)
-    assert len(cut) == min(total, parts)
-    assert cut[0][0] == 0 and sum(count for _, count in cut) == total
-    for (first, count), (next_first, _) in zip(cut, cut[1:]):
-        assert first + count == next_first
-    assert max(c for _, c in cut) - min(c for _, c in cut) <= 1
-
-
-@given(items=st.integers(0, 200), parts=st.integers(1, 30))
-def test_chunks_keep_every_item_once(items, parts):
-    cut = slices.chunk(list(range(items)), parts)
-    assert [i for part in cut for i in part] == list(range(items))
-    assert len(cut) <= parts and all(len(part) == -(-items // parts) for part in cut[:-1])
 
 
 @hypothesis_settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -124,10 +103,10 @@ def test_a_run_without_bridge_slice_keeps_the_legacy_offsets(client, engine):
     with engine.begin() as conn:
         agent = add_agent(conn)
         task = add_task(conn)
-        rng = add_range(conn, "192.0.2.1", "192.0.2.254")
+        rng = add_iprange(conn, "192.0.2.1", "192.0.2.254")
         job = add_job(conn, task, [(RANGE, rng)], [(AGENT, agent)])
-        add(conn, runs_t, plugin_fusioninventory_taskjobs_id=job, itemtype=RANGE, items_id=rng,
-            plugin_fusioninventory_agents_id=agent, state=0, uniqid="legacy", specificity="10-20")
+        insert_row(conn, runs_t, plugin_fusioninventory_taskjobs_id=job, itemtype=RANGE, items_id=rng,
+                   plugin_fusioninventory_agents_id=agent, state=0, uniqid="legacy", specificity="10-20")
     set_module(engine, Module.NETWORK_DISCOVERY, True)
     reply = zlib.decompress(client.post("/plugins/fusioninventory/", headers=ZLIB_HEADERS,
                                         data=prolog(f"agent{agent}-2024-01-01-00-00-00")).data).decode()
@@ -137,7 +116,7 @@ def test_a_run_without_bridge_slice_keeps_the_legacy_offsets(client, engine):
 def test_a_range_smaller_than_the_pool_gets_fewer_slices_and_two_ranges_rotate(engine):
     task, job, rng, agent_ids = balanced_discovery(engine, 4, "10.0.0.1", "10.0.0.2")
     with engine.begin() as conn:
-        other = add_range(conn, "10.0.1.1", "10.0.1.8")
+        other = add_iprange(conn, "10.0.1.1", "10.0.1.8")
         conn.execute(update(schema.taskjobs).where(schema.taskjobs.c.id == job).values(
             targets=json.dumps([{RANGE: str(rng)}, {RANGE: str(other)}])))
     prepare_runs(engine, NOW, task_id=task)
@@ -164,7 +143,7 @@ def test_a_second_pass_does_not_split_again_while_slices_are_live_or_done(engine
     rows = job_runs(engine, job)
     with engine.begin() as conn:
         for row in rows:
-            assert run_service.move(conn, row.id, State.FINISHED, run_service.ACTIVE)
+            assert run_service.move(conn, row.id, run_service.Move.FINISH)
     assert prepare_runs(engine, NOW + timedelta(minutes=2), task_id=task).prepared == 0
     assert len(job_runs(engine, job)) == 3
 
@@ -234,7 +213,7 @@ def test_without_settings_every_agent_gets_every_target_as_in_95(engine):
     with engine.begin() as conn:
         agents = [add_agent(conn) for _ in range(3)]
         task = add_task(conn)
-        ranges = [add_range(conn), add_range(conn, "10.0.1.1", "10.0.1.9")]
+        ranges = [add_iprange(conn), add_iprange(conn, "10.0.1.1", "10.0.1.9")]
         job = add_job(conn, task, [(RANGE, r) for r in ranges], [(AGENT, a) for a in agents])
     assert prepare_runs(engine, NOW, task_id=task).prepared == 6
     rows = job_runs(engine, job)
@@ -250,9 +229,10 @@ def test_wake_on_lan_computers_and_snmp_devices_are_dealt_in_chunks(engine):
     with engine.begin() as conn:
         agents = [add_agent(conn) for _ in range(2)]
         task = add_task(conn)
-        pcs = [add(conn, schema.glpi_computers, name=f"pc{i}", entities_id=0) for i in range(5)]
+        pcs = [add_computer(conn, f"pc{i}") for i in range(5)]
         wol = add_job(conn, task, [(COMPUTER, p) for p in pcs], [(AGENT, a) for a in agents], method=Method.WAKEONLAN)
-        devices = [add(conn, schema.glpi_networkequipments, name=f"sw{i}", entities_id=0) for i in range(3)]
+        devices = [insert_row(conn, schema.glpi_networkequipments, name=f"sw{i}", entities_id=0)
+                   for i in range(3)]
         snmp = add_job(conn, task, [(ItemType.NETWORK_EQUIPMENT, d) for d in devices], [(AGENT, a) for a in agents],
                        method=Method.NETWORK_INVENTORY)
     for job in (wol, snmp):
@@ -275,7 +255,7 @@ def test_wake_on_lan_computers_and_snmp_devices_are_dealt_in_chunks(engine):
 def pool_job(engine, method=Method.NETWORK_DISCOVERY, listed=(), start="10.1.0.1", end="10.1.0.254"):
     with engine.begin() as conn:
         task = add_task(conn)
-        rng = add_range(conn, start, end)
+        rng = add_iprange(conn, start, end)
         job = add_job(conn, task, [(RANGE, rng)], [(AGENT, a) for a in listed], method=method)
     return task, job
 
@@ -299,10 +279,10 @@ def test_subnet_pool_uses_contact_addresses_and_computer_addresses(engine):
     addresses = schema.bridge_agentaddresses
     with engine.begin() as conn:
         near, same_24, far = (add_agent(conn) for _ in range(3))
-        pc = add(conn, schema.glpi_computers, name="pc", entities_id=0)
+        pc = add_computer(conn)
         by_computer = add_agent(conn, computers_id=pc)
-        add(conn, schema.glpi_ipaddresses, itemtype=ItemType.NETWORK_NAME, items_id=1, entities_id=0, version=4,
-            name="10.1.0.200", mainitemtype=COMPUTER, mainitems_id=pc)
+        insert_row(conn, schema.glpi_ipaddresses, itemtype=ItemType.NETWORK_NAME, items_id=1, entities_id=0,
+                   version=4, name="10.1.0.200", mainitemtype=COMPUTER, mainitems_id=pc)
         for agent, address in ((near, "10.1.0.50"), (same_24, "10.1.1.3"), (far, "192.168.9.9")):
             conn.execute(insert(addresses).values(plugin_fusioninventory_agents_id=agent, address=address, date=NOW))
     task, job = pool_job(engine, start="10.1.0.1", end="10.1.1.0")  # touches 10.1.0.0/24 and 10.1.1.0/24

@@ -7,24 +7,20 @@ from __future__ import annotations
 import schema
 from fusion_bridge.services.scheduling.preparation import prepare_runs
 from fusion_bridge.services.admin.task_settings import set_job_settings, set_task_settings
-from schema.constants import ItemType, Method, TaskjobState as State
-from tests.integration.test_executions import (AGENT, COMPUTER, RANGE, T0, add, add_agent, add_job, add_task, discovery_task,
-                                   end_runs, execution_of, minutes, run_rows)
-
-
-def add_address(conn, computer_id: int, ip: str) -> None:
-    """A GLPI IPv4 address of a computer (what an inventory writes)."""
-    add(conn, schema.glpi_ipaddresses, entities_id=0, items_id=0, itemtype="NetworkName", version=4, name=ip,
-        is_deleted=0, is_dynamic=0, mainitems_id=computer_id, mainitemtype=ItemType.COMPUTER)
+from schema.constants import Method, TaskjobState as State
+from tests.helpers.executions import (AGENT, COMPUTER, RANGE, T0, discovery_task, end_runs, execution_of,
+                                      minutes, run_rows)
+from tests.helpers.inventory_rows import add_agent, add_computer, add_computer_address
+from tests.helpers.task_rows import add_iprange, add_job, add_task
 
 
 def wake_then_discover(engine, *, computer_ip="10.0.0.20", agents=2, wait=0):
     """Action 1 wakes a computer (one agent sends the packet), action 2 discovers 10.0.0.1-254
     balanced over ``agents`` agents, ordered after action 1."""
     with engine.begin() as conn:
-        computer = add(conn, schema.glpi_computers, name="pc", entities_id=0)
-        add_address(conn, computer, computer_ip)
-        rng = add(conn, schema.ipranges, name="r", ip_start="10.0.0.1", ip_end="10.0.0.254", entities_id=0)
+        computer = add_computer(conn)
+        add_computer_address(conn, computer, computer_ip)
+        rng = add_iprange(conn, "10.0.0.1", "10.0.0.254")
         pool = [add_agent(conn) for _ in range(agents)]
         task = add_task(conn)
         wake = add_job(conn, task, [(COMPUTER, computer)], [(AGENT, pool[0])], Method.WAKEONLAN)

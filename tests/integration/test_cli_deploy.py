@@ -6,26 +6,15 @@ import hashlib
 import json
 import os
 
-from click.testing import CliRunner
 from sqlalchemy import select
 
 import schema
-from fusion_bridge.cli.main import main
 from fusion_bridge.adapters.deploy_repository import PART_SIZE, FileRepository
 from fusion_bridge.services.scheduling.preparation import prepare_runs
 from schema.constants import ItemType
-from tests.integration.test_definitions import count, row
-from tests.integration.test_deploy_packages import add_computer
-
-
-def run(database_url, *args, expect=0, input=None, env=None):
-    result = CliRunner().invoke(main, [*args, "--database", database_url], input=input, env=env)
-    assert result.exit_code == expect, result.output
-    return result
-
-
-def as_json(database_url, *args, env=None):
-    return json.loads(run(database_url, *args, "--json", env=env).stdout)
+from tests.helpers.cli import as_json, run
+from tests.helpers.db import count, row
+from tests.helpers.inventory_rows import add_computer_with_agent
 
 
 def test_a_package_made_on_the_command_line_is_prepared_for_the_computers_agent(database_url, engine, tmp_path):
@@ -34,7 +23,7 @@ def test_a_package_made_on_the_command_line_is_prepared_for_the_computers_agent(
     source.write_bytes(os.urandom(PART_SIZE) + b"\necho installed\n")  # two parts
     added = run(database_url, "deploy", "file", "add", str(source), "--repository", str(repository)).stdout
     sha = hashlib.sha512(source.read_bytes()).hexdigest()
-    assert f"stored: install.sh, 1.0 MiB in 2 part(s), sha512 {sha}" in added
+    assert f"stored: install.sh, 1.0 MiB in 2 parts, sha512 {sha}" in added
     [listed] = as_json(database_url, "deploy", "file", "list", "--repository", str(repository))
     assert listed["sha512"] == sha and listed["in_repository"]
 
@@ -67,7 +56,7 @@ def test_a_package_made_on_the_command_line_is_prepared_for_the_computers_agent(
     assert listing[0].split()[:6] == ["ID", "NAME", "ENTITY", "CHECKS", "FILES", "ACTIONS"]
     assert listing[1].split()[:6] == [pid, "Installer", "0", "1", "1", "2"]
 
-    computer, agent = add_computer(engine, "pc42")
+    computer, agent = add_computer_with_agent(engine, "pc42")
     deployed = run(database_url, "deploy", "run", pid, "--computer", str(computer)).stdout
     assert "'Deploy Installer' created, active" in deployed and f"on: computer:{computer} (pc42)" in deployed
     [task] = as_json(database_url, "task", "list")

@@ -8,17 +8,11 @@ from click.testing import CliRunner
 
 import schema
 from fusion_bridge.cli.main import main
-from tests.integration.test_definitions import IPRANGE, add_agent, add_run, count, row
-
-
-def run(database_url, *args, expect=0, input=None):
-    result = CliRunner().invoke(main, [*args, "--database", database_url], input=input)
-    assert result.exit_code == expect, result.output
-    return result
-
-
-def as_json(database_url, *args):
-    return json.loads(run(database_url, *args, "--json").stdout)
+from schema.constants import ItemType
+from tests.helpers.cli import as_json, run
+from tests.helpers.db import count, row
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.task_rows import add_run
 
 
 def test_define_a_discovery_task_and_follow_it(database_url, engine):
@@ -33,13 +27,14 @@ def test_define_a_discovery_task_and_follow_it(database_url, engine):
     task = as_json(database_url, "task", "create", "--name", "Discover LAN", "--exec-timeslot",
                    str(slot["id"]), "--start", "2024-01-01 08:00", "--active")
     assert task["is_active"] and task["timeslot_exec_id"] == slot["id"]
-    agent = add_agent(engine, "pc07")
+    agent = add_agent(engine, name="pc07")
 
     added = run(database_url, "action", "add", "--task", str(task["id"]), "--name", "discover", "--method",
                 "networkdiscovery", "--target", f"iprange:{iprange['id']}", "--actor", f"agent:{agent}")
     assert f"targets iprange:{iprange['id']} (LAN), actors agent:{agent} (pc07)" in added.stdout
     [action] = as_json(database_url, "action", "list", "--task", str(task["id"]))
-    assert row(engine, schema.taskjobs, action["id"])["targets"] == f'[{{"{IPRANGE}":"{iprange["id"]}"}}]'
+    assert row(engine, schema.taskjobs, action["id"])["targets"] == \
+        f'[{{"{ItemType.IP_RANGE}":"{iprange["id"]}"}}]'
     assert row(engine, schema.taskjobs, action["id"])["actors"] == \
         f'[{{"PluginFusioninventoryAgent":"{agent}"}}]'
 
@@ -53,18 +48,19 @@ def test_define_a_discovery_task_and_follow_it(database_url, engine):
     assert "lan v2c" in run(database_url, "credential", "list").stdout
     assert "192.168.1.254" in run(database_url, "iprange", "list").stdout
 
-    prepared = add_run(engine, action["id"], agent, 0, items_id=iprange["id"], logs=[(7, "")])
-    started = add_run(engine, action["id"], agent, 2, items_id=iprange["id"],
+    prepared = add_run(engine, job_id=action["id"], agent_id=agent, state=0, items_id=iprange["id"],
+                       logs=[(7, "")])
+    started = add_run(engine, job_id=action["id"], agent_id=agent, state=2, items_id=iprange["id"],
                       logs=[(7, ""), (1, ""), (6, "==devicesfound==: 2")])
     lines = run(database_url, "running").stdout.splitlines()
     assert lines[0].split()[:7] == ["RUN", "TASK", "ACTION", "METHOD", "TARGET", "AGENT", "STATE"]
     assert "Prepared" in lines[1] and lines[1].startswith(str(prepared))
-    assert "Running" in lines[2] and "==devicesfound==: 2" in lines[2]
+    assert "Running" in lines[2] and "devices found: 2" in lines[2]
     assert f"iprange:{iprange['id']} (LAN)" in lines[2]
     assert [r["id"] for r in as_json(database_url, "running", "--agent", str(agent))] == [prepared, started]
 
     disabled = run(database_url, "task", "disable", str(task["id"])).stdout
-    assert "1 prepared run(s) cancelled" in disabled
+    assert "1 prepared run cancelled" in disabled
     assert row(engine, schema.taskjobstates, prepared)["state"] == 5
     story = run(database_url, "history", "--task", str(task["id"])).stdout
     assert story.index(f"run {started}  Running") < story.index(f"run {prepared}  Cancelled")
@@ -79,7 +75,7 @@ def test_define_a_discovery_task_and_follow_it(database_url, engine):
     refused = run(database_url, "iprange", "delete", str(iprange["id"]), expect=1)
     assert "is a target of action(s)" in refused.output
     removed = run(database_url, "action", "remove", str(action["id"]), "--yes").stdout
-    assert removed.strip() == f"action {action['id']} removed with 2 run(s), 5 log line(s)"
+    assert removed.strip() == f"action {action['id']} removed with 2 runs, 5 log lines"
     run(database_url, "iprange", "delete", str(iprange["id"]))
     run(database_url, "task", "delete", str(task["id"]), "--yes")
     assert count(engine, schema.tasks) == count(engine, schema.ipranges) == 0
@@ -88,7 +84,7 @@ def test_define_a_discovery_task_and_follow_it(database_url, engine):
 
 def test_errors_are_clear_and_write_nothing(database_url, engine):
     task = as_json(database_url, "task", "create", "--name", "t")
-    agent = add_agent(engine)
+    agent = add_agent(engine, name="pc01")
     result = run(database_url, "action", "add", "--task", str(task["id"]), "--name", "a", "--method", "scan",
                  "--target", "iprange:1", "--actor", f"agent:{agent}", expect=1)
     assert "Error: unknown method 'scan'" in result.output
@@ -97,7 +93,7 @@ def test_errors_are_clear_and_write_nothing(database_url, engine):
     assert "unknown item type 'router'" in result.output
     result = run(database_url, "iprange", "create", "--name", "r", "--start", "10.0.0.1", "--end",
                  "10.0.0.256", expect=1)
-    assert "ip_end must be an IPv4 address" in result.output
+    assert "end must be an IPv4 address" in result.output
     result = run(database_url, "timeslot", "create", "--name", "s", "--entry", "1 18:00-08:00", expect=1)
     assert "the end must be after the begin" in result.output
     result = run(database_url, "credential", "create", "--name", "c", "--version", "3", "--username", "u",

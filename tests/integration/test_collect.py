@@ -1,4 +1,4 @@
-"""Collect over REST (plugin-semantics.md §7.6), replaying the shapes of recordings f1, f2, f3."""
+"""Collect over REST (docs/plugin-semantics.md §7.6), replaying the shapes of recordings f1, f2, f3."""
 
 import json
 
@@ -7,7 +7,8 @@ from sqlalchemy import insert, select, update
 
 import schema
 from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
-from tests.task_rows import add_agent, add_job, add_run, add_task
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.task_rows import add_job, add_run, add_task, run_logs, run_state
 
 DEVICE = "vm-2026-11-25-14-54-18"
 COLLECT = "/plugins/fusioninventory/b/collect/"
@@ -20,8 +21,8 @@ def add_collect(conn, collect_id, kind, job_id=None, run_id=None, agent_id=3, ta
     conn.execute(insert(schema.collects).values(id=collect_id, name=f"collect {collect_id}", entities_id=0,
                                                 type=kind, is_active=1))
     if job_id:
-        add_job(conn, job_id, task_id, Method.COLLECT, f'[{{"PluginFusioninventoryCollect":"{collect_id}"}}]',
-                f'[{{"PluginFusioninventoryAgent":"{agent_id}"}}]')
+        add_job(conn, task_id, f'[{{"PluginFusioninventoryCollect":"{collect_id}"}}]',
+                f'[{{"PluginFusioninventoryAgent":"{agent_id}"}}]', Method.COLLECT, job_id=job_id)
         add_run(conn, run_id, job_id, agent_id, ItemType.COLLECT, collect_id)
 
 
@@ -65,18 +66,6 @@ def post_answer(client, uuid, body):
                        content_type="application/x-www-form-urlencoded")
 
 
-def run_state(engine, run_id):
-    with engine.connect() as conn:
-        return conn.execute(select(schema.taskjobstates.c.state).where(schema.taskjobstates.c.id == run_id)).scalar()
-
-
-def run_logs(engine, run_id):
-    logs = schema.taskjoblogs
-    with engine.connect() as conn:
-        return [(row.state, row.comment, row.itemtype, row.items_id) for row in conn.execute(
-            select(logs).where(logs.c.plugin_fusioninventory_taskjobstates_id == run_id).order_by(logs.c.id))]
-
-
 def rows(engine, table, *columns):
     with engine.connect() as conn:
         return [tuple(row) for row in conn.execute(select(*[table.c[c] for c in columns]).order_by(table.c.id))]
@@ -97,7 +86,7 @@ def test_f1_findfile_post_with_token_rotation(client, engine, file_collect):
                 '"uuid":"uniq000000001","_sid":"7"}],"postmethod":"POST","token":"' + token + '"}')
     assert response.data.decode() == expected
     assert run_state(engine, 1) == State.SERVER_HAS_SENT_DATA
-    assert run_logs(engine, 1) == [(Log.STARTED, "", ItemType.AGENT, 3)]
+    assert run_logs(engine, 1, with_item=True) == [(Log.STARTED, "", ItemType.AGENT, 3)]
     assert rows(engine, schema.collects_files_contents, "pathfile") == []
 
     first = post_answer(client, UUID, f"action=setAnswer&uuid={UUID}&_glpi_csrf_token={token}&_sid=7&_cpt=2"
@@ -120,7 +109,7 @@ def test_f1_findfile_post_with_token_rotation(client, engine, file_collect):
     assert rows(engine, schema.collects_files_contents, "computers_id", "plugin_fusioninventory_collects_files_id",
                 "pathfile", "size") == [(5, 7, "/tmp/fusrec-collect-fixture/hello.txt", 6),
                                         (5, 7, "/tmp/fusrec-collect-fixture/sub/hello.txt", 12)]
-    assert run_logs(engine, 1) == [
+    assert run_logs(engine, 1, with_item=True) == [
         (Log.STARTED, "", ItemType.AGENT, 3),
         (Log.RUNNING, "file /tmp/fusrec-collect-fixture/hello.txt | size 6", ItemType.COLLECT, 1),
         (Log.INFO, '{"7":{"path":"/tmp/fusrec-collect-fixture/hello.txt","size":"6"}}', ItemType.COLLECT, 1),
@@ -192,7 +181,8 @@ def test_disabled_module_cancels_the_runs(client, engine, file_collect):
                      .values(is_active=0))
     assert get(client, action="getJobs", machineid=DEVICE).data == b"{}"
     assert run_state(engine, 1) == State.CANCELLED
-    assert run_logs(engine, 1) == [(Log.INFO, "Collect module has been disabled for this agent", ItemType.AGENT, 0)]
+    assert run_logs(engine, 1, with_item=True) == [
+        (Log.INFO, "Collect module has been disabled for this agent", ItemType.AGENT, 0)]
 
 
 def test_run_asked_again_goes_to_error(client, engine, file_collect):

@@ -22,14 +22,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, Table, inspect, select
 
-from fusion_bridge import create_app
+from fusion_bridge.app import create_app
 
 CASES_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "cases"
 AGENTS = "glpi_plugin_fusioninventory_agents"
 INVENTORIES = "glpi_plugin_fusionbridge_inventories"
 ENDPOINTS = ("/plugins/fusioninventory/", "/glpi/plugins/fusioninventory/",
              "/plugins/fusioninventory/front/communication.php", "/ocsinventory")
-# QUERY -> key of the agent's `version` JSON (plugin-semantics.md §3)
+# QUERY -> key of the agent's `version` JSON (docs/plugin-semantics.md §3)
 VERSION_KEYS = {"NETDISCOVERY": "NETWORKDISCOVERY", "SNMPQUERY": "NETWORKINVENTORY"}
 
 

@@ -17,12 +17,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 import schema
-from fusion_bridge import create_app
+from fusion_bridge.app import create_app
 from fusion_bridge.adapters.db import DbLimits, NamedLockTimeout, is_mysql, lock_key, make_engine, named_locks
 from fusion_bridge.adapters.db_errors import classify
-from tests.agent_requests import ZLIB_HEADERS, inventory_xml, prolog
+from tests.helpers.agent_requests import ZLIB_HEADERS, inventory_xml, prolog
 from schema.constants import ItemType, Method
-from tests.task_rows import add_agent, add_job, add_run, add_task
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.task_rows import add_job, add_run, add_task
 
 AGENT = "/plugins/fusioninventory/"
 KNOWN = "known-2026-01-01-00-00-00"
@@ -183,8 +184,8 @@ def test_what_keeps_failing_is_a_503_saying_what_it_was(database_url, engine, ca
 def test_admin_api_and_rest_calls_are_run_again_too(database_url, engine, known_agent):
     with engine.begin() as conn:
         add_task(conn, 1)
-        add_job(conn, 1, 1, Method.COLLECT, '[{"PluginFusioninventoryCollect":"1"}]',
-                '[{"PluginFusioninventoryAgent":"3"}]')
+        add_job(conn, 1, '[{"PluginFusioninventoryCollect":"1"}]', '[{"PluginFusioninventoryAgent":"3"}]',
+                Method.COLLECT, job_id=1)
         add_run(conn, 1, 1, 3, ItemType.COLLECT, 1)
     app = make_app(database_url)
     try:
@@ -220,7 +221,6 @@ def test_an_outage_is_one_log_line_per_kind_and_interval(caplog):
         lines = [r.getMessage() for r in caplog.records]
         assert lines == [
             "database error on POST /plugins/fusioninventory/: database unreachable (2003)",
-            "database error on GET /plugins/fusioninventory/: database unreachable (2003)",
             "POST /plugins/fusioninventory/ from 127.0.0.1 refused (400): cannot decompress zlib body: "
             "Error -3 while decompressing data: incorrect header check",
         ]

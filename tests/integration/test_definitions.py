@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import update
 
 import schema
 from fusion_bridge.services.admin import definitions
@@ -14,91 +14,17 @@ from fusion_bridge.services.views import history
 from fusion_bridge.services.admin import network
 from fusion_bridge.services.admin import timeslots
 from fusion_bridge.services.admin.definitions import DefinitionError, NotFound
-from fusion_bridge.services.admin.base import encode_items, parse_item, php_json
 from schema.constants import ItemType
 from schema.plugin_network import ipranges_configsecurities
+from tests.helpers.admin_api import discovery_task
+from tests.helpers.db import count, insert_row, row, rows
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.task_rows import add_run
 
-IPRANGE = "PluginFusioninventoryIPRange"
-AGENT = "PluginFusioninventoryAgent"
-WHEN = datetime(2024, 3, 5, 10, 0, 0)
-
-
-# --- helpers shared with the API and CLI tests ------------------------------------------------
-
-
-def insert_row(engine, table, **values) -> int:
-    with engine.begin() as conn:
-        return conn.execute(insert(table).values(**values)).inserted_primary_key[0]
-
-
-def add_agent(engine, name="pc01", **values) -> int:
-    return insert_row(engine, schema.agents, name=name, device_id=f"{name}-2024-03-05-10-22-33", **values)
-
-
-def add_run(engine, action_id, agent_id, state, itemtype=IPRANGE, items_id=1, logs=(), uniqid=None) -> int:
-    """A run as the preparation and dispatch would have left it, with its log lines."""
-    run_id = insert_row(engine, schema.taskjobstates, plugin_fusioninventory_taskjobs_id=action_id,
-                        items_id=items_id, itemtype=itemtype, state=state,
-                        plugin_fusioninventory_agents_id=agent_id, uniqid=uniqid or f"u{action_id}-{state}")
-    with engine.begin() as conn:
-        for n, (log_state, comment) in enumerate(logs):
-            conn.execute(insert(schema.taskjoblogs).values(
-                plugin_fusioninventory_taskjobstates_id=run_id, date=WHEN.replace(minute=n), items_id=0,
-                itemtype=AGENT, state=log_state, comment=comment))
-    return run_id
-
-
-def row(engine, table, row_id):
-    with engine.connect() as conn:
-        return conn.execute(select(table).where(table.c.id == row_id)).mappings().one()
-
-
-def rows(engine, table, *where):
-    with engine.connect() as conn:
-        return conn.execute(select(table).where(*where).order_by(table.c.id)).mappings().all()
-
-
-def count(engine, table, *where) -> int:
-    with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(table).where(*where)).scalar()
-
-
-def discovery_task(engine, agent_id=None):
-    """A task with one discovery action on a new IP range; (task, action, range id, agent id)."""
-    agent_id = agent_id or add_agent(engine)
-    iprange = network.create_iprange(engine, "LAN", "192.168.0.1", "192.168.0.254")
-    task = definitions.create_task(engine, "Discover")
-    action = definitions.add_action(engine, task["id"], "discover", "networkdiscovery",
-                                    [("iprange", iprange["id"])], [("agent", agent_id)])
-    return task, action, iprange["id"], agent_id
+IPRANGE, AGENT = ItemType.IP_RANGE, ItemType.AGENT
 
 
 # --- stored values ---------------------------------------------------------------------------
-
-
-def test_php_json_is_compact_with_escaped_slashes_and_ascii():
-    assert php_json([{"A/B": "1"}, {"é": "2"}]) == '[{"A\\/B":"1"},{"\\u00e9":"2"}]'
-    assert encode_items([(IPRANGE, 1), (IPRANGE, 4)]) == \
-        '[{"PluginFusioninventoryIPRange":"1"},{"PluginFusioninventoryIPRange":"4"}]'
-
-
-@pytest.mark.parametrize("given, expected", [
-    ("iprange:1", (IPRANGE, 1)),
-    ("PluginFusioninventoryIPRange:7", (IPRANGE, 7)),
-    (("agent", "3"), (AGENT, 3)),
-    ({"itemtype": "computer", "id": 12}, ("Computer", 12)),
-    ({"PluginFusioninventoryDeployGroup": "2"}, ("PluginFusioninventoryDeployGroup", 2)),
-    ("networkequipment:5", ("NetworkEquipment", 5)),
-    ("deploygroup:2", ("PluginFusioninventoryDeployGroup", 2)),
-])
-def test_items_are_read_in_every_form(given, expected):
-    assert parse_item(given) == expected
-
-
-@pytest.mark.parametrize("given", ["iprange", "iprange:x", "iprange:0", "router:1", {"a": 1, "b": 2}, 5])
-def test_bad_items_are_refused(given):
-    with pytest.raises(DefinitionError):
-        parse_item(given)
 
 
 def test_task_row_is_the_one_glpi_writes(engine):
@@ -117,7 +43,7 @@ def test_task_row_is_the_one_glpi_writes(engine):
 def test_action_targets_and_actors_are_byte_equal_to_the_plugins(engine):
     insert_row(engine, schema.ipranges, id=1, name="a", entities_id=0, ip_start="10.0.0.1", ip_end="10.0.0.9")
     insert_row(engine, schema.ipranges, id=4, name="b", entities_id=0, ip_start="10.0.1.1", ip_end="10.0.1.9")
-    add_agent(engine, "pc03", id=3)
+    add_agent(engine, 3, name="pc03")
     entity = insert_row(engine, schema.glpi_entities, id=2, name="Branch", entities_id=0,
                         completename="Root > Branch")
     task = definitions.create_task(engine, "Discover", entities_id=entity)
@@ -140,7 +66,7 @@ def test_deploy_action_takes_every_actor_kind(engine):
     computer = insert_row(engine, schema.glpi_computers, name="pc-12")
     group = insert_row(engine, schema.glpi_groups, name="staff")
     deploy_group = insert_row(engine, schema.plugin_deploy.deploygroups, name="lab", type="STATIC")
-    agent = add_agent(engine)
+    agent = add_agent(engine, name="pc01")
     task = definitions.create_task(engine, "Deploy")
     action = definitions.add_action(engine, task["id"], "firefox", "deployinstall", [f"package:{package}"],
                                     [f"agent:{agent}", f"computer:{computer}", f"group:{group}",
@@ -169,8 +95,8 @@ def test_rows_written_by_glpi_are_read_in_object_form(engine):
     ({"name": "  "}, "task name is required"),
     ({"name": "x" * 256}, "too long"),
     ({"name": "t", "entities_id": 99}, "entity 99 does not exist"),
-    ({"name": "t", "datetime_end": "2024-01-01"}, "needs a datetime_start"),
-    ({"name": "t", "datetime_start": "2024-02-01", "datetime_end": "2024-01-01"}, "before datetime_start"),
+    ({"name": "t", "datetime_end": "2024-01-01"}, "end needs a start"),
+    ({"name": "t", "datetime_start": "2024-02-01", "datetime_end": "2024-01-01"}, "end is before start"),
     ({"name": "t", "datetime_start": "yesterday"}, "must be a date"),
     ({"name": "t", "timeslot_exec_id": 42}, "timeslot 42 does not exist"),
     ({"name": "t", "is_active": "maybe"}, "true or false"),
@@ -198,7 +124,7 @@ def test_task_validation(engine, fields, message):
      "actor PluginFusioninventoryAgent 999 does not exist"),
 ])
 def test_action_validation_writes_nothing(engine, method, targets, actors, message):
-    agent = add_agent(engine)
+    agent = add_agent(engine, name="pc01")
     computer = insert_row(engine, schema.glpi_computers, name="pc")
     trashed = insert_row(engine, schema.glpi_computers, name="old", is_deleted=1)
     iprange = network.create_iprange(engine, "LAN", "10.0.0.1", "10.0.0.2")["id"]
@@ -243,9 +169,9 @@ def test_iprange_with_ranked_credentials(engine):
 
 
 @pytest.mark.parametrize("start, end, credentials, message", [
-    ("10.0.0.300", "10.0.0.1", (), "ip_start must be an IPv4 address"),
-    ("10.0.0.1", "::1", (), "ip_end must be an IPv4 address"),
-    ("10.0.0.9", "10.0.0.1", (), "before ip_start"),
+    ("10.0.0.300", "10.0.0.1", (), "start must be an IPv4 address"),
+    ("10.0.0.1", "::1", (), "end must be an IPv4 address"),
+    ("10.0.0.9", "10.0.0.1", (), "end 10.0.0.1 is before start 10.0.0.9"),
     ("10.0.0.1", "10.0.0.9", (999,), "SNMP credential 999 does not exist"),
     ("10.0.0.1", "10.0.0.9", (1, 1), "given twice"),
 ])
@@ -352,10 +278,12 @@ def test_timeslot_validation_writes_nothing(engine, entries, message):
 def test_disable_cancels_only_prepared_runs_with_the_plugins_log(engine):
     task, action, range_id, agent = discovery_task(engine)
     other_task, other_action, _, _ = discovery_task(engine, agent)
-    prepared = add_run(engine, action["id"], agent, 0, items_id=range_id, logs=[(7, "")])
-    started = add_run(engine, action["id"], agent, 1, items_id=range_id, logs=[(7, ""), (1, "")])
-    finished = add_run(engine, action["id"], agent, 3, items_id=range_id)
-    elsewhere = add_run(engine, other_action["id"], agent, 0, items_id=range_id)
+    prepared = add_run(engine, job_id=action["id"], agent_id=agent, state=0, items_id=range_id,
+                       logs=[(7, "")])
+    started = add_run(engine, job_id=action["id"], agent_id=agent, state=1, items_id=range_id,
+                      logs=[(7, ""), (1, "")])
+    finished = add_run(engine, job_id=action["id"], agent_id=agent, state=3, items_id=range_id)
+    elsewhere = add_run(engine, job_id=other_action["id"], agent_id=agent, state=0, items_id=range_id)
     assert definitions.enable_task(engine, task["id"])["is_active"] is True
     assert row(engine, schema.tasks, task["id"])["is_active"] == 1
     disabled = definitions.disable_task(engine, task["id"])
@@ -401,9 +329,9 @@ def test_delete_task_and_remove_action_take_their_runs_and_logs(engine):
     second = definitions.add_action(engine, task["id"], "again", "networkdiscovery", [f"iprange:{range_id}"],
                                     [f"agent:{agent}"])
     _, kept_action, _, _ = discovery_task(engine, agent)
-    add_run(engine, action["id"], agent, 3, logs=[(7, ""), (1, ""), (2, "done")])
-    add_run(engine, second["id"], agent, 0, logs=[(7, "")])
-    kept = add_run(engine, kept_action["id"], agent, 0, logs=[(7, "")])
+    add_run(engine, job_id=action["id"], agent_id=agent, state=3, logs=[(7, ""), (1, ""), (2, "done")])
+    add_run(engine, job_id=second["id"], agent_id=agent, state=0, logs=[(7, "")])
+    kept = add_run(engine, job_id=kept_action["id"], agent_id=agent, state=0, logs=[(7, "")])
     removed = definitions.remove_action(engine, second["id"])
     assert (removed["runs"], removed["logs"]) == (1, 1)
     deleted = definitions.delete_task(engine, task["id"])
@@ -415,9 +343,9 @@ def test_delete_task_and_remove_action_take_their_runs_and_logs(engine):
 
 def test_list_and_show(engine):
     task, action, _, agent = discovery_task(engine)
-    add_run(engine, action["id"], agent, 3)
-    add_run(engine, action["id"], agent, 4)
-    add_run(engine, action["id"], agent, 0)
+    add_run(engine, job_id=action["id"], agent_id=agent, state=3)
+    add_run(engine, job_id=action["id"], agent_id=agent, state=4)
+    add_run(engine, job_id=action["id"], agent_id=agent, state=0)
     definitions.create_task(engine, "empty")
     assert [(t["name"], t["actions"]) for t in definitions.list_tasks(engine)] == \
         [("Discover", 1), ("empty", 0)]
@@ -435,12 +363,14 @@ def test_running_now_in_words_with_names_and_last_log(engine):
     switch = insert_row(engine, schema.glpi_networkequipments, name="core-sw")
     inventory = definitions.add_action(engine, task["id"], "snmp", "networkinventory",
                                        [f"networkequipment:{switch}"], [f"agent:{agent}"])
-    prepared = add_run(engine, action["id"], agent, 0, items_id=range_id, logs=[(7, "")])
-    started = add_run(engine, action["id"], agent, 1, items_id=range_id, logs=[(7, ""), (1, "")])
-    running = add_run(engine, inventory["id"], agent, 2, itemtype="NetworkEquipment", items_id=switch,
-                      logs=[(7, ""), (1, ""), (6, "==devicesqueried==")])
+    prepared = add_run(engine, job_id=action["id"], agent_id=agent, state=0, items_id=range_id,
+                       logs=[(7, "")])
+    started = add_run(engine, job_id=action["id"], agent_id=agent, state=1, items_id=range_id,
+                      logs=[(7, ""), (1, "")])
+    running = add_run(engine, job_id=inventory["id"], agent_id=agent, state=2, itemtype="NetworkEquipment",
+                      items_id=switch, logs=[(7, ""), (1, ""), (6, "==devicesqueried==")])
     for state in (3, 4, 5, 6):
-        add_run(engine, action["id"], agent, state, items_id=range_id)
+        add_run(engine, job_id=action["id"], agent_id=agent, state=state, items_id=range_id)
     found = history.running_now(engine)
     assert [(r["id"], r["state"], r["state_word"]) for r in found] == \
         [(prepared, 0, "Prepared"), (started, 1, "Started"), (running, 2, "Running")]
@@ -450,7 +380,8 @@ def test_running_now_in_words_with_names_and_last_log(engine):
     assert last["target"] == {"itemtype": "NetworkEquipment", "id": switch, "name": "core-sw"}
     assert last["agent"] == {"id": agent, "name": "pc01"}
     assert (last["last_log"]["word"], last["last_log"]["comment"], last["last_log"]["date"]) == \
-        ("Running", "==devicesqueried==", "2024-03-05 10:02:00")
+        ("Running", "devices queried", "2024-03-05 10:02:00")
+    assert last["last_log"]["stored_comment"] == "==devicesqueried=="
     assert found[0]["target"]["name"] == "LAN" and found[0]["last_log"]["word"] == "Prepared"
     assert [r["id"] for r in history.running_now(engine, agent_id=agent, limit=1)] == [prepared]
     assert history.running_now(engine, task_id=definitions.create_task(engine, "idle")["id"]) == []
@@ -458,16 +389,18 @@ def test_running_now_in_words_with_names_and_last_log(engine):
 
 def test_history_of_a_task_an_agent_and_a_run(engine):
     task, action, range_id, agent = discovery_task(engine)
-    other_agent = add_agent(engine, "pc02")
-    ok = add_run(engine, action["id"], agent, 3, items_id=range_id,
+    other_agent = add_agent(engine, name="pc02")
+    ok = add_run(engine, job_id=action["id"], agent_id=agent, state=3, items_id=range_id,
                  logs=[(7, ""), (1, ""), (6, "==devicesfound==: 3"), (2, "Processed:3 Created:1 Updated:2")])
-    failed = add_run(engine, action["id"], other_agent, 4, items_id=range_id, logs=[(7, ""), (4, "crash")])
-    cancelled = add_run(engine, action["id"], agent, 5, items_id=range_id, logs=[(7, ""), (5, "gone")])
+    failed = add_run(engine, job_id=action["id"], agent_id=other_agent, state=4, items_id=range_id,
+                     logs=[(7, ""), (4, "crash")])
+    cancelled = add_run(engine, job_id=action["id"], agent_id=agent, state=5, items_id=range_id,
+                        logs=[(7, ""), (5, "gone")])
     by_task = history.history(engine, task_id=task["id"])
     assert [(r["id"], r["state_word"]) for r in by_task] == \
         [(cancelled, "Cancelled"), (failed, "Error"), (ok, "Ok")]
     assert [(line["word"], line["comment"]) for line in by_task[2]["logs"]] == [
-        ("Prepared", ""), ("Started", ""), ("Running", "==devicesfound==: 3"),
+        ("Prepared", ""), ("Started", ""), ("Running", "devices found: 3"),
         ("Ok", "Processed:3 Created:1 Updated:2")]
     assert [line["date"] for line in by_task[2]["logs"]][:2] == ["2024-03-05 10:00:00", "2024-03-05 10:01:00"]
     assert [r["id"] for r in history.history(engine, agent_id=other_agent)] == [failed]
@@ -482,6 +415,6 @@ def test_history_of_a_task_an_agent_and_a_run(engine):
 
 def test_names_of_missing_targets_are_none(engine):
     _, action, _, agent = discovery_task(engine)
-    add_run(engine, action["id"], agent, 0, itemtype=ItemType.IP_RANGE, items_id=999)
+    add_run(engine, job_id=action["id"], agent_id=agent, state=0, itemtype=ItemType.IP_RANGE, items_id=999)
     [run] = history.running_now(engine)
     assert run["target"] == {"itemtype": IPRANGE, "id": 999, "name": None} and run["last_log"] is None

@@ -11,29 +11,19 @@ import pytest
 from sqlalchemy import select, update
 
 import schema
-from fusion_bridge.services.admin import deploy_content as content
 from fusion_bridge.services.admin import deploy_mirrors as mirrors
 from fusion_bridge.services.admin import deploy_packages as packages
 from fusion_bridge.services.admin.definitions import DefinitionError, NotFound
 from fusion_bridge.adapters.deploy_repository import FileRepository
 from fusion_bridge.services.scheduling.preparation import prepare_runs
 from schema.constants import ItemType
-from tests.integration.test_definitions import count, insert_row, row
-
-NEW_JSON = '{"jobs":{"checks":[],"associatedFiles":[],"actions":[],"userinteractions":[]},"associatedFiles":[]}'
+from tests.helpers.db import count, insert_row, row
+from tests.helpers.inventory_rows import add_computer_with_agent
+from tests.helpers.task_rows import NEW_PACKAGE_JSON
 
 
 def stored_json(engine, package_id) -> str:
     return row(engine, schema.deploypackages, package_id)["json"]
-
-
-def add_computer(engine, name="pc01", with_agent=True) -> tuple[int, int | None]:
-    computer = insert_row(engine, schema.glpi_computers, name=name, entities_id=0, is_deleted=0, is_template=0)
-    agent = None
-    if with_agent:
-        agent = insert_row(engine, schema.agents, name=name, device_id=f"{name}-2024-03-05-10-22-33",
-                           computers_id=computer, entities_id=0)
-    return computer, agent
 
 
 # --- the JSON, exactly --------------------------------------------------------------------------
@@ -42,7 +32,7 @@ def add_computer(engine, name="pc01", with_agent=True) -> tuple[int, int | None]
 def test_a_new_package_has_the_plugins_empty_order(engine):
     package = packages.create_package(engine, "Firefox <esr>", comment="browser")
     stored = row(engine, schema.deploypackages, package["id"])
-    assert stored["json"] == NEW_JSON
+    assert stored["json"] == NEW_PACKAGE_JSON
     assert stored["name"] == "Firefox &lt;esr&gt;" and package["name"] == "Firefox <esr>"
     assert (stored["entities_id"], stored["is_recursive"],
             stored["plugin_fusioninventory_deploygroups_id"]) == (0, 0, 0)
@@ -113,7 +103,7 @@ def test_an_attached_file_turns_the_top_level_list_into_an_object(engine, tmp_pa
     assert '"name":"d\\u00e9.sh","p2p":1,"p2p-retention-duration":60' in stored_json(engine, pid)
     # Removing the last file gives back the PHP empty array.
     packages.remove_entry(engine, pid, "file", 0)
-    assert stored_json(engine, pid) == NEW_JSON
+    assert stored_json(engine, pid) == NEW_PACKAGE_JSON
 
 
 def test_a_package_made_in_glpi_is_edited_without_losing_anything(engine):
@@ -150,7 +140,7 @@ def test_bad_checks_are_refused_with_a_reason(engine, check, message):
     pid = packages.create_package(engine, "p")["id"]
     with pytest.raises(DefinitionError, match=message.replace("(", r"\(").replace(")", r"\)")):
         packages.add_check(engine, pid, check)
-    assert stored_json(engine, pid) == NEW_JSON
+    assert stored_json(engine, pid) == NEW_PACKAGE_JSON
 
 
 @pytest.mark.parametrize("action, message", [
@@ -168,7 +158,7 @@ def test_bad_actions_are_refused_with_a_reason(engine, action, message):
     pid = packages.create_package(engine, "p")["id"]
     with pytest.raises(DefinitionError, match=message.replace("(", r"\(").replace(")", r"\)")):
         packages.add_action(engine, pid, action)
-    assert stored_json(engine, pid) == NEW_JSON
+    assert stored_json(engine, pid) == NEW_PACKAGE_JSON
 
 
 def test_unknown_ids_and_bad_files(engine, tmp_path):
@@ -191,13 +181,13 @@ def test_unknown_ids_and_bad_files(engine, tmp_path):
         packages.create_package(engine, "p", entities_id=7)
     with pytest.raises(DefinitionError, match="package name is required"):
         packages.create_package(engine, "  ")
-    assert stored_json(engine, pid) == NEW_JSON
+    assert stored_json(engine, pid) == NEW_PACKAGE_JSON
 
 
 def test_content_is_frozen_while_agents_run_the_package(engine):
     pid = packages.create_package(engine, "p")["id"]
     packages.add_action(engine, pid, {"type": "cmd", "exec": "true"})
-    computer, agent = add_computer(engine)
+    computer, agent = add_computer_with_agent(engine, "pc01")
     task = packages.deploy_package(engine, pid, computers=[computer])
     run_id = insert_row(engine, schema.taskjobstates,
                         plugin_fusioninventory_taskjobs_id=task["actions"][0]["id"], items_id=pid,
@@ -239,8 +229,8 @@ def test_concurrent_edits_are_all_kept(engine):
 def test_deploying_creates_an_active_task_that_prepares_a_run_per_agent(engine):
     pid = packages.create_package(engine, "Tools")["id"]
     packages.add_action(engine, pid, {"type": "cmd", "exec": "true"})
-    computer, agent = add_computer(engine, "pc01")
-    _, other_agent = add_computer(engine, "pc02")
+    computer, agent = add_computer_with_agent(engine, "pc01")
+    _, other_agent = add_computer_with_agent(engine, "pc02")
     task = packages.deploy_package(engine, pid, computers=[computer], agents=[other_agent])
     assert task["name"] == "Deploy Tools" and task["is_active"] and not task["reprepare_if_successful"]
     [action] = task["actions"]
@@ -267,7 +257,7 @@ def test_deploying_creates_an_active_task_that_prepares_a_run_per_agent(engine):
 
 def test_deploying_refuses_bad_targets_and_writes_nothing(engine):
     pid = packages.create_package(engine, "p")["id"]
-    computer, _ = add_computer(engine)
+    computer, _ = add_computer_with_agent(engine, "pc01")
     with pytest.raises(DefinitionError, match="nothing to deploy"):
         packages.deploy_package(engine, pid, computers=[computer])
     packages.add_action(engine, pid, {"type": "cmd", "exec": "true"})
@@ -314,16 +304,6 @@ def test_files_are_listed_with_their_presence_in_the_repository(engine, tmp_path
     assert [(f["name"], f["in_repository"]) for f in listed] == [("a.txt", True), ("elsewhere.bin", False)]
     with pytest.raises(DefinitionError, match="plain name"):
         mirrors.store_file(engine, repository, source, "x/y")
-
-
-def test_order_helpers_without_a_database():
-    assert content.encode_order(content.new_order()) == NEW_JSON
-    assert content.decode_order(None, 1) == content.new_order()
-    with pytest.raises(DefinitionError, match="invalid JSON"):
-        content.decode_order("{", 1)
-    # A list PHP turned into an object after removing its first entry reads as a list.
-    order = content.decode_order('{"jobs":{"checks":{"1":{"type":"fileExists"}}},"associatedFiles":[]}', 1)
-    assert order["jobs"]["checks"] == [{"type": "fileExists"}] and order["jobs"]["actions"] == []
 
 
 def test_a_package_with_broken_json_does_not_break_the_list(engine):

@@ -1,5 +1,5 @@
 """Deploy files over REST: the ``associatedFiles`` of getJobs (parts, mirrors) and getFilePart,
-served only to the agent a job using the part was handed to (plugin-semantics.md §7.5)."""
+served only to the agent a job using the part was handed to (docs/plugin-semantics.md §7.5)."""
 
 import gzip
 import hashlib
@@ -8,8 +8,9 @@ import os
 from sqlalchemy import insert, update
 
 import schema
-from tests.integration.test_deploy_rest import (  # noqa: F401 - fixtures
-    DEPLOY, DEVICE, E1_JOBS, add_deploy_run, agents, client, get, repository, run_logs, run_state)
+from tests.helpers.deploy_rest import DEPLOY, DEVICE, E1_JOBS, add_deploy_run, get
+from tests.helpers.inventory_rows import add_computer
+from tests.helpers.task_rows import run_logs, run_state
 from schema.constants import TaskjobLogState as Log, TaskjobState as State
 
 BRIDGE_MIRROR = ("http:\\/\\/localhost\\/plugins\\/fusioninventory\\/b\\/deploy\\/?action=getFilePart"
@@ -24,8 +25,8 @@ def stored_file(repository, engine, size=1536 * 1024):
     return repository.add_file(engine, source, "payload.bin"), data
 
 
-def test_files_mirrors_and_get_file_part(client, engine, agents, repository):
-    stored, data = stored_file(repository, engine)
+def test_files_mirrors_and_get_file_part(client, engine, deploy_agents, deploy_repository):
+    stored, data = stored_file(deploy_repository, engine)
     assert len(stored.parts) == 2
     jobs = dict(E1_JOBS, associatedFiles=[stored.sha512])
     files = {stored.sha512: {"name": "payload.bin", "p2p": 0, "p2p-retention-duration": 0, "uncompress": 0}}
@@ -59,15 +60,15 @@ def test_files_mirrors_and_get_file_part(client, engine, agents, repository):
     assert get(client, action="getFilePart", file=part_url).status_code == 403
     assert get(client, action="getFilePart", machineid=DEVICE, file="/a/ab/" + "a" * 128).status_code == 403
     assert get(client, action="getFilePart", machineid=DEVICE, file="/a/ab/../../etc/passwd").status_code == 400
-    repository.part_path(stored.parts[1]).unlink()
+    deploy_repository.part_path(stored.parts[1]).unlink()
     missing = get(client, action="getFilePart", machineid=DEVICE,
                   file=f"/{stored.parts[1][0]}/{stored.parts[1][:2]}/{stored.parts[1]}")
     assert missing.status_code == 404 and "error" in missing.json
 
 
-def test_file_missing_from_repository_fails_the_run(client, engine, agents, repository):
-    stored, _data = stored_file(repository, engine)
-    repository.part_path(stored.parts[0]).unlink()
+def test_file_missing_from_repository_fails_the_run(client, engine, deploy_agents, deploy_repository):
+    stored, _data = stored_file(deploy_repository, engine)
+    deploy_repository.part_path(stored.parts[0]).unlink()
     jobs = dict(E1_JOBS, associatedFiles=[stored.sha512])
     files = {stored.sha512: {"name": "payload.bin", "p2p": 0, "p2p-retention-duration": 0, "uncompress": 0}}
     with engine.begin() as conn:
@@ -82,10 +83,10 @@ def test_file_missing_from_repository_fails_the_run(client, engine, agents, repo
     assert "not described in its deploy package" in run_logs(engine, 2)[0][1]
 
 
-def test_mirror_matching_by_location_and_entity(client, engine, agents):
+def test_mirror_matching_by_location_and_entity(client, engine, deploy_agents):
     with engine.begin() as conn:
         conn.execute(insert(schema.glpi_entities).values(id=1, name="child", entities_id=0, level=2))
-        conn.execute(insert(schema.glpi_computers).values(id=42, name="pc", entities_id=1, locations_id=5))
+        add_computer(conn, "pc", computer_id=42, entities_id=1, locations_id=5)
         conn.execute(update(schema.agents).where(schema.agents.c.id == 3).values(computers_id=42, entities_id=1))
         for mirror_id, entity, recursive, location in ((1, 0, 1, 5), (2, 1, 0, 5), (3, 0, 0, 5), (4, 1, 0, 6)):
             conn.execute(insert(schema.deploymirrors).values(

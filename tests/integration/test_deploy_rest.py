@@ -1,27 +1,16 @@
-"""Deploy over REST (plugin-semantics.md §7.5, protocol-agent.md §5.2), replaying the requests of
+"""Deploy over REST (docs/plugin-semantics.md §7.5, docs/agent-protocol.md §5.2), replaying the requests of
 recordings e1 (one job, success) and e5 (a skipped job, a failing job) of the real agent 2.6."""
 
 from datetime import datetime
 
-import pytest
 from sqlalchemy import insert, select, update
 
 import schema
-from fusion_bridge import create_app
-from fusion_bridge.adapters.deploy_repository import FileRepository
-from fusion_bridge.domain.text import php_json
 from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
-from tests.task_rows import add_agent, add_job, add_run, add_task
+from tests.helpers.deploy_rest import DEPLOY, DEVICE, E1_JOBS, add_deploy_run, get
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.task_rows import add_job, add_run, run_logs, run_state, set_module
 
-DEVICE = "vm-2026-11-25-14-54-18"
-DEPLOY = "/plugins/fusioninventory/b/deploy/"
-
-# The package of recording e1, as GLPI stores it (PHP json_encode: "/" escaped, [] when empty).
-E1_JOBS = {"checks": [{"type": "directoryExists", "path": "/tmp", "return": "error", "name": "tmp exists"}],
-           "associatedFiles": [],
-           "actions": [{"cmd": {"exec": "echo hello", "name": "say hello", "logLineLimit": 10,
-                                "retChecks": [{"type": "okCode", "values": [0]}]}}],
-           "userinteractions": []}
 E5_SKIPPED = {"checks": [{"type": "fileExists", "path": "/nonexistent/fusrec", "return": "skip",
                           "name": "needs missing file"}],
               "associatedFiles": [], "actions": E1_JOBS["actions"], "userinteractions": []}
@@ -61,71 +50,13 @@ action=setStatus&uuid=fixture-deploy-job-0003&currentStep=processing&msg=fails%3
 action=setStatus&part=job&machineid=vm-2026-11-25-14-54-18&currentStep=processing&msg=fails%2C%20processing%20failure&status=ko&uuid=fixture-deploy-job-0003"""
 
 
-@pytest.fixture
-def repository(tmp_path):
-    return FileRepository(tmp_path / "repository")
-
-
-@pytest.fixture
-def client(database_url, repository):
-    app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 0, "DEPLOY_REPOSITORY": str(repository.root)})
-    yield app.test_client()
-    app.extensions["fusion_bridge"].dispose()
-
-
-def add_package(conn, package_id, jobs, files=None):
-    conn.execute(insert(schema.deploypackages).values(
-        id=package_id, name=f"package {package_id}", entities_id=0,
-        json=php_json({"jobs": jobs, "associatedFiles": files or []})))
-
-
-def add_deploy_run(conn, run_id, package_id, jobs, files=None, agent_id=3, uniqid=None, job_id=None):
-    job_id = job_id or run_id
-    add_package(conn, package_id, jobs, files)
-    add_job(conn, job_id, 1, Method.DEPLOY, f'[{{"PluginFusioninventoryDeployPackage":"{package_id}"}}]',
-            f'[{{"PluginFusioninventoryAgent":"{agent_id}"}}]')
-    add_run(conn, run_id, job_id, agent_id, ItemType.DEPLOY_PACKAGE, package_id)
-    if uniqid:
-        conn.execute(update(schema.taskjobstates).where(schema.taskjobstates.c.id == run_id).values(uniqid=uniqid))
-
-
-@pytest.fixture
-def agents(engine):
-    with engine.begin() as conn:
-        add_agent(conn, 3, DEVICE)
-        add_agent(conn, 4, "other-agent")
-        add_task(conn, 1)
-
-
-def run_state(engine, run_id=1):
-    with engine.connect() as conn:
-        return conn.execute(select(schema.taskjobstates.c.state).where(schema.taskjobstates.c.id == run_id)).scalar()
-
-
-def run_logs(engine, run_id=1):
-    logs = schema.taskjoblogs
-    with engine.connect() as conn:
-        return [(row.state, row.comment) for row in conn.execute(
-            select(logs).where(logs.c.plugin_fusioninventory_taskjobstates_id == run_id).order_by(logs.c.id))]
-
-
-def get(client, **args):
-    return client.get(DEPLOY, query_string=args)
-
-
 def replay(client, lines):
     for line in lines.splitlines():
         response = client.get(f"{DEPLOY}?{line}")
         assert (response.status_code, response.data) == (200, b"{}"), (line, response.data)
 
 
-def set_module(engine, module, active):
-    with engine.begin() as conn:
-        conn.execute(update(schema.agentmodules).where(schema.agentmodules.c.modulename == module)
-                     .values(is_active=int(active), exceptions="[]"))
-
-
-def test_e1_get_config_get_jobs_and_status_sequence_to_finished(client, engine, agents):
+def test_e1_get_config_get_jobs_and_status_sequence_to_finished(client, engine, deploy_agents):
     with engine.begin() as conn:
         add_deploy_run(conn, 1, 1, E1_JOBS, uniqid="fixture-deploy-job-0001")
     config = client.get(f"/plugins/fusioninventory/?action=getConfig&task%5BDeploy%5D=2.8&machineid={DEVICE}")
@@ -138,19 +69,19 @@ def test_e1_get_config_get_jobs_and_status_sequence_to_finished(client, engine, 
         b'"associatedFiles":[],"actions":[{"cmd":{"exec":"echo hello","name":"say hello","logLineLimit":10,'
         b'"retChecks":[{"type":"okCode","values":[0]}]}}],"userinteractions":[],"uuid":"fixture-deploy-job-0001"}],'
         b'"associatedFiles":{}}')
-    assert run_state(engine) == State.SERVER_HAS_SENT_DATA
-    assert run_logs(engine) == [(Log.STARTED, "")]
+    assert run_state(engine, 1) == State.SERVER_HAS_SENT_DATA
+    assert run_logs(engine, 1) == [(Log.STARTED, "")]
     # Handed out: no longer scheduled, and asked again it is nothing to do.
     assert client.get(f"/plugins/fusioninventory/?action=getConfig&task%5BDeploy%5D=2.8&machineid={DEVICE}") \
         .json["schedule"] == []
     replay(client, E1_STATUS)
-    assert run_state(engine) == State.FINISHED
-    assert run_logs(engine) == [(Log.STARTED, "")] + [(Log.RUNNING, text) for text in E1_LOGS] + [
+    assert run_state(engine, 1) == State.FINISHED
+    assert run_logs(engine, 1) == [(Log.STARTED, "")] + [(Log.RUNNING, text) for text in E1_LOGS] + [
         (Log.OK, "job successfully completed")]
     assert get(client, action="getJobs", machineid=DEVICE, version="2.8").data == b"{}"
 
 
-def test_e5_skipped_job_finishes_and_failing_command_ends_in_error(client, engine, agents):
+def test_e5_skipped_job_finishes_and_failing_command_ends_in_error(client, engine, deploy_agents):
     with engine.begin() as conn:
         add_deploy_run(conn, 2, 2, E5_SKIPPED, uniqid="fixture-deploy-job-0002")
         add_deploy_run(conn, 3, 3, E5_FAILING, uniqid="fixture-deploy-job-0003")
@@ -172,7 +103,7 @@ def test_e5_skipped_job_finishes_and_failing_command_ends_in_error(client, engin
         (Log.RUNNING, "Actions:fails: exit status: `3'"), (Log.ERROR, "Actions:fails, processing failure")]
 
 
-def test_action_level_check_failure_keeps_the_run_going(client, engine, agents):
+def test_action_level_check_failure_keeps_the_run_going(client, engine, deploy_agents):
     with engine.begin() as conn:
         add_deploy_run(conn, 1, 1, E1_JOBS, uniqid="job-a")
         add_deploy_run(conn, 2, 2, E1_JOBS, uniqid="job-b")
@@ -189,24 +120,25 @@ def test_action_level_check_failure_keeps_the_run_going(client, engine, agents):
     assert run_logs(engine, 2)[-1] == (Log.ERROR, "Checks:no")
 
 
-def test_message_arrays_lines_and_column_size(client, engine, agents):
+def test_message_arrays_lines_and_column_size(client, engine, deploy_agents):
     with engine.begin() as conn:
         add_deploy_run(conn, 1, 1, E1_JOBS, uniqid="job-a")
     get(client, action="getJobs", machineid=DEVICE, version="2.8")
     response = client.get(f"{DEPLOY}?action=setStatus&machineid={DEVICE}&uuid=job-a&currentStep=processing"
                           "&msg[]=line%201&msg[]=%3Cb%3E%22two%22%3C/b%3E&msg[]=%F0%9F%98%80")
     assert response.status_code == 200
-    assert run_logs(engine)[-1] == (Log.RUNNING, "Actions:line 1<br />\n&lt;b&gt;&quot;two&quot;&lt;/b&gt;<br />\n\ufffd")
+    assert run_logs(engine, 1)[-1] == (
+        Log.RUNNING, "Actions:line 1<br />\n&lt;b&gt;&quot;two&quot;&lt;/b&gt;<br />\n\ufffd")
     long = "\u00e9" * 40000  # 80000 bytes of UTF-8: more than a TEXT column holds
     assert get(client, action="setStatus", machineid=DEVICE, uuid="job-a", msg=long).status_code == 200
-    stored = run_logs(engine)[-1][1]
+    stored = run_logs(engine, 1)[-1][1]
     assert stored == "\u00e9" * (65535 // 2)
     # An unknown step gives the plugin's empty label.
     get(client, action="setStatus", machineid=DEVICE, uuid="job-a", currentStep="end", msg="x")
-    assert run_logs(engine)[-1] == (Log.RUNNING, ":x")
+    assert run_logs(engine, 1)[-1] == (Log.RUNNING, ":x")
 
 
-def test_status_ownership_and_refusals(client, engine, agents):
+def test_status_ownership_and_refusals(client, engine, deploy_agents):
     with engine.begin() as conn:
         add_deploy_run(conn, 1, 1, E1_JOBS, uniqid="job-a")
         add_agent(conn, 5, "locked-agent", lock=1)
@@ -221,13 +153,13 @@ def test_status_ownership_and_refusals(client, engine, agents):
     assert get(client, action="setStatus", machineid=DEVICE, uuid="job-a", status="maybe").status_code == 400
     assert get(client, action="nothing", machineid=DEVICE).status_code == 400
     assert client.post(f"{DEPLOY}?action=getJobs&machineid={DEVICE}").status_code == 405
-    assert run_state(engine) == State.SERVER_HAS_SENT_DATA and run_logs(engine) == [(Log.STARTED, "")]
+    assert run_state(engine, 1) == State.SERVER_HAS_SENT_DATA and run_logs(engine, 1) == [(Log.STARTED, "")]
     get(client, action="setStatus", machineid=DEVICE, uuid="job-a", status="ok", msg="job successfully completed")
     assert get(client, action="setStatus", machineid=DEVICE, uuid="job-a", status="ko", msg="late").status_code == 409
-    assert run_state(engine) == State.FINISHED
+    assert run_state(engine, 1) == State.FINISHED
 
 
-def test_get_jobs_refusals_disabled_module_and_postponed_runs(client, engine, agents):
+def test_get_jobs_refusals_disabled_module_and_postponed_runs(client, engine, deploy_agents):
     from datetime import datetime, timedelta
     with engine.begin() as conn:
         add_deploy_run(conn, 1, 1, E1_JOBS)
@@ -252,7 +184,7 @@ def test_get_jobs_refusals_disabled_module_and_postponed_runs(client, engine, ag
     assert run_logs(engine, 2) == [(Log.INFO, "Deploy module has been disabled for this agent")]
 
 
-def test_old_agents_user_interactions_and_missing_package(client, engine, agents):
+def test_old_agents_user_interactions_and_missing_package(client, engine, deploy_agents):
     jobs = {"checks": [{"type": "fileExists", "path": "/a", "return": "skip"},
                        {"type": "fileExists", "path": "/b", "return": "error"}],
             "associatedFiles": [], "actions": [],
@@ -265,8 +197,8 @@ def test_old_agents_user_interactions_and_missing_package(client, engine, agents
         add_deploy_run(conn, 1, 1, jobs)
         add_deploy_run(conn, 2, 2, jobs)
         conn.execute(update(schema.taskjobstates).where(schema.taskjobstates.c.id == 2).values(nb_retry=2, max_retry=2))
-        add_job(conn, 9, 1, Method.DEPLOY, '[{"PluginFusioninventoryDeployPackage":"99"}]',
-                '[{"PluginFusioninventoryAgent":"3"}]')
+        add_job(conn, 1, '[{"PluginFusioninventoryDeployPackage":"99"}]',
+                '[{"PluginFusioninventoryAgent":"3"}]', Method.DEPLOY, job_id=9)
         add_run(conn, 9, 9, 3, ItemType.DEPLOY_PACKAGE, 99)
     answer = get(client, action="getJobs", machineid=DEVICE, version="2.8").json
     first, forced = answer["jobs"]
@@ -283,7 +215,7 @@ def test_old_agents_user_interactions_and_missing_package(client, engine, agents
     assert old["userinteractions"][0]["template"] == "7"
 
 
-def test_user_events_stop_and_postpone(client, engine, agents):
+def test_user_events_stop_and_postpone(client, engine, deploy_agents):
     jobs = dict(E1_JOBS, userinteractions=[{"type": "before", "template": "7", "text": "x"}])
     with engine.begin() as conn:
         conn.execute(insert(schema.deployuserinteractiontemplates).values(
@@ -314,22 +246,22 @@ def test_user_events_stop_and_postpone(client, engine, agents):
     assert get(client, action="setUserEvent", machineid=DEVICE, uuid="job-b", behavior="dance").status_code == 400
 
 
-def test_idle_get_jobs_costs_one_statement(client, engine, agents):
-    from tests.statements import recorded_statements
+def test_idle_get_jobs_costs_one_statement(client, engine, deploy_agents):
+    from tests.helpers.statements import recorded_statements
 
     with recorded_statements(client.application.extensions["fusion_bridge"]) as queries:
         assert get(client, action="getJobs", machineid=DEVICE, version="2.8").data == b"{}"
     assert len(queries) == 1, queries
     # A run of another method does not make it busy.
     with engine.begin() as conn:
-        add_job(conn, 1, 1, Method.COLLECT, '[{"PluginFusioninventoryCollect":"1"}]',
-                '[{"PluginFusioninventoryAgent":"3"}]')
+        add_job(conn, 1, '[{"PluginFusioninventoryCollect":"1"}]', '[{"PluginFusioninventoryAgent":"3"}]',
+                Method.COLLECT, job_id=1)
         add_run(conn, 1, 1, 3, ItemType.COLLECT, 1)
     assert get(client, action="getJobs", machineid=DEVICE, version="2.8").data == b"{}"
     assert run_state(engine, 1) == State.PREPARED
 
 
-def test_hostile_requests_get_clear_4xx(client, engine, agents):
+def test_hostile_requests_get_clear_4xx(client, engine, deploy_agents):
     with engine.begin() as conn:
         add_deploy_run(conn, 1, 1, E1_JOBS, uniqid="job-a")
     get(client, action="getJobs", machineid=DEVICE, version="2.8")
@@ -342,4 +274,4 @@ def test_hostile_requests_get_clear_4xx(client, engine, agents):
         response = client.get(f"{DEPLOY}?{query}")
         assert response.status_code in (200, 400, 403), (query[:80], response.status_code)
         assert response.is_json
-    assert run_state(engine) == State.SERVER_HAS_SENT_DATA
+    assert run_state(engine, 1) == State.SERVER_HAS_SENT_DATA

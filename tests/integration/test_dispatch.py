@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import insert, select, update
 
 import schema
-from tests.agent_requests import ZLIB_HEADERS, message_xml, prolog
-from tests.task_rows import add_agent, add_iprange, add_job, add_port, add_run, add_task
+from tests.helpers.agent_requests import ZLIB_HEADERS, message_xml, prolog
+from tests.helpers.inventory_rows import add_agent, add_port
+from tests.helpers.task_rows import add_iprange, add_job, add_run, add_task, run_logs, run_state
 
 DEVICE = "agent-2024-01-01-00-00-00"
 DISCOVERY_TARGETS = '[{"PluginFusioninventoryIPRange":"1"}]'
@@ -22,19 +23,6 @@ def prolog_reply(client, device=DEVICE) -> bytes:
     return zlib.decompress(response.data)
 
 
-def run_state(engine, run_id):
-    with engine.connect() as conn:
-        return conn.execute(select(schema.taskjobstates.c.state).where(schema.taskjobstates.c.id == run_id)).scalar()
-
-
-def run_logs(engine, run_id):
-    logs = schema.taskjoblogs
-    with engine.connect() as conn:
-        return [(row.state, row.comment) for row in conn.execute(
-            select(logs.c.state, logs.c.comment).where(logs.c.plugin_fusioninventory_taskjobstates_id == run_id)
-            .order_by(logs.c.id))]
-
-
 @pytest.fixture
 def discovery(engine):
     with engine.begin() as conn:
@@ -42,9 +30,9 @@ def discovery(engine):
         conn.execute(insert(schema.configsecurities).values(id=3, name="v3 user", snmpversion="3", username="snmpuser",
                                                             authentication="2", auth_passphrase="authpass",
                                                             encryption="1", priv_passphrase="privpass"))
-        add_iprange(conn, 1, "192.0.2.1", "192.0.2.254", credentials=((3, 2), (2, 1)))
+        add_iprange(conn, "192.0.2.1", "192.0.2.254", range_id=1, credentials=((3, 2), (2, 1)))
         add_task(conn, 1)
-        add_job(conn, 1, 1, "networkdiscovery", DISCOVERY_TARGETS, ACTOR)
+        add_job(conn, 1, DISCOVERY_TARGETS, ACTOR, "networkdiscovery", job_id=1)
         add_run(conn, 11, 1, 7, "PluginFusioninventoryIPRange", 1)
 
 
@@ -122,9 +110,9 @@ def test_snmpquery_sends_only_the_credential_the_device_uses(client, engine):
         conn.execute(insert(schema.glpi_networkequipments).values(id=9, entities_id=0, name="sw", is_deleted=0))
         conn.execute(insert(schema.networkequipments).values(networkequipments_id=9,
                                                               plugin_fusioninventory_configsecurities_id=2))
-        add_port(conn, 1, "NetworkEquipment", 9, "00:11:22:33:44:55", "192.0.2.9")
+        add_port(conn, "NetworkEquipment", 9, mac="00:11:22:33:44:55", ip="192.0.2.9", port_id=1)
         add_task(conn, 1)
-        add_job(conn, 1, 1, "networkinventory", '[{"NetworkEquipment":"9"}]', ACTOR)
+        add_job(conn, 1, '[{"NetworkEquipment":"9"}]', ACTOR, "networkinventory", job_id=1)
         add_run(conn, 12, 1, 7, "NetworkEquipment", 9)
     reply = prolog_reply(client)
     assert (b"   <OPTION>\n      <NAME>SNMPQUERY</NAME>\n"
@@ -140,7 +128,7 @@ def test_snmpquery_of_a_device_without_ip_fails(client, engine):
         add_agent(conn, 7, DEVICE)
         conn.execute(insert(schema.glpi_printers).values(id=4, entities_id=0, name="printer", is_deleted=0))
         add_task(conn, 1)
-        add_job(conn, 1, 1, "networkinventory", '[{"Printer":"4"}]', ACTOR)
+        add_job(conn, 1, '[{"Printer":"4"}]', ACTOR, "networkinventory", job_id=1)
         add_run(conn, 13, 1, 7, "Printer", 4)
     assert b"<OPTION>" not in prolog_reply(client)
     assert run_state(engine, 13) == 4 and run_logs(engine, 13) == [(4, "Device have no ip")]
@@ -149,10 +137,10 @@ def test_snmpquery_of_a_device_without_ip_fails(client, engine):
 def test_wakeonlan_sends_the_macs_and_finishes_at_once(client, engine):
     with engine.begin() as conn:
         add_agent(conn, 7, DEVICE)
-        add_port(conn, 1, "Computer", 5, "00:11:22:33:44:55")
-        add_port(conn, 2, "Computer", 5, "00:11:22:33:44:66")
+        add_port(conn, "Computer", 5, mac="00:11:22:33:44:55", port_id=1)
+        add_port(conn, "Computer", 5, mac="00:11:22:33:44:66", port_id=2)
         add_task(conn, 1)
-        add_job(conn, 1, 1, "wakeonlan", '[{"Computer":"5"}]', ACTOR)
+        add_job(conn, 1, '[{"Computer":"5"}]', ACTOR, "wakeonlan", job_id=1)
         add_run(conn, 14, 1, 7, "Computer", 5)
     assert (b"   <OPTION>\n      <NAME>WAKEONLAN</NAME>\n      <PARAM MAC=\"00:11:22:33:44:55\"/>\n"
             b"      <PARAM MAC=\"00:11:22:33:44:66\"/>\n   </OPTION>\n") in prolog_reply(client)
@@ -162,9 +150,9 @@ def test_wakeonlan_sends_the_macs_and_finishes_at_once(client, engine):
 
 def test_options_follow_action_order_and_rest_runs_wait_for_get_jobs(client, engine, discovery):
     with engine.begin() as conn:
-        add_port(conn, 1, "Computer", 5, "00:11:22:33:44:55")
-        add_job(conn, 2, 1, "wakeonlan", '[{"Computer":"5"}]', ACTOR)
-        add_job(conn, 3, 1, "deployinstall", '[{"PluginFusioninventoryDeployPackage":"1"}]', ACTOR)
+        add_port(conn, "Computer", 5, mac="00:11:22:33:44:55", port_id=1)
+        add_job(conn, 1, '[{"Computer":"5"}]', ACTOR, "wakeonlan", job_id=2)
+        add_job(conn, 1, '[{"PluginFusioninventoryDeployPackage":"1"}]', ACTOR, "deployinstall", job_id=3)
         add_run(conn, 15, 3, 7, "PluginFusioninventoryDeployPackage", 1)
         add_run(conn, 16, 2, 7, "Computer", 5)
     reply = prolog_reply(client)

@@ -1,11 +1,12 @@
-"""ESX over REST (plugin-semantics.md §7.7), replaying the shapes of recordings g1 and g2."""
+"""ESX over REST (docs/plugin-semantics.md §7.7), replaying the shapes of recordings g1 and g2."""
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import update
 
 import schema
 from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
-from tests.task_rows import add_agent, add_job, add_run, add_task
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.task_rows import add_esx_host, add_job, add_run, add_task, run_logs, run_state
 
 DEVICE = "vm-2026-11-25-14-54-18"
 ESX = "/plugins/fusioninventory/b/esx/"
@@ -19,27 +20,12 @@ def esx_run(engine):
         add_agent(conn, 3, DEVICE)
         add_agent(conn, 4, "other-agent")
         add_task(conn, 1)
-        conn.execute(insert(schema.credentials).values(id=2, name="esx", username="root", password="s3cr\u00e9t",
-                                                       itemtype="PluginFusioninventoryInventoryComputerESX"))
-        conn.execute(insert(schema.credentialips).values(id=1, name="esx01", plugin_fusioninventory_credentials_id=2,
-                                                         ip="127.0.0.1:1"))
-        add_job(conn, 1, 1, Method.ESX, '[{"PluginFusioninventoryCredentialIp":"1"}]',
-                '[{"PluginFusioninventoryAgent":"3"}]')
+        add_esx_host(conn, "127.0.0.1:1", password="s3cr\u00e9t")
+        add_job(conn, 1, '[{"PluginFusioninventoryCredentialIp":"1"}]',
+                '[{"PluginFusioninventoryAgent":"3"}]', Method.ESX, job_id=1)
         add_run(conn, 1, 1, 3, ItemType.CREDENTIAL_IP, 1)
         conn.execute(update(schema.agentmodules).where(schema.agentmodules.c.modulename == Module.ESX)
                      .values(is_active=1))
-
-
-def run_state(engine, run_id=1):
-    with engine.connect() as conn:
-        return conn.execute(select(schema.taskjobstates.c.state).where(schema.taskjobstates.c.id == run_id)).scalar()
-
-
-def run_logs(engine, run_id=1):
-    logs = schema.taskjoblogs
-    with engine.connect() as conn:
-        return [(row.state, row.comment, row.itemtype, row.items_id) for row in conn.execute(
-            select(logs).where(logs.c.plugin_fusioninventory_taskjobstates_id == run_id).order_by(logs.c.id))]
 
 
 def get(client, **args):
@@ -55,14 +41,14 @@ def test_g1_unreachable_host_ends_in_error_with_the_agents_message(client, engin
     # ASCII-only JSON, the password as stored.
     assert response.data == (b'{"jobs":[{"uuid":"uniq000000001","host":"127.0.0.1:1","user":"root",'
                              b'"password":"s3cr\\u00e9t"}]}')
-    assert run_state(engine) == State.SERVER_HAS_SENT_DATA
-    assert run_logs(engine) == [(Log.STARTED, "", ItemType.AGENT, 3)]
+    assert run_state(engine, 1) == State.SERVER_HAS_SENT_DATA
+    assert run_logs(engine, 1, with_item=True) == [(Log.STARTED, "", ItemType.AGENT, 3)]
     # As recorded (random argument order, part=login).
     response = client.get(f"{ESX}?action=setLog&uuid={UUID}&machineid={DEVICE}&msg=500%20Can%27t%20connect%20to%20"
                           "127.0.0.1%3A1%20%28Connection%20refused%29&part=login&code=ko")
     assert response.status_code == 200 and response.data == b"{}"
-    assert run_state(engine) == State.IN_ERROR
-    assert run_logs(engine)[-1] == (Log.ERROR, G1_MESSAGE, ItemType.CREDENTIAL_IP, 1)
+    assert run_state(engine, 1) == State.IN_ERROR
+    assert run_logs(engine, 1, with_item=True)[-1] == (Log.ERROR, G1_MESSAGE, ItemType.CREDENTIAL_IP, 1)
     assert get(client, action="getJobs", machineid=DEVICE).data == b"{}"
 
 
@@ -71,12 +57,12 @@ def test_ok_finishes_and_running_is_logged(client, engine, esx_run):
     assert get(client, action="setLog", machineid=DEVICE, uuid=UUID, code="running", msg="inventory").status_code \
         == 200
     assert get(client, action="setLog", machineid=DEVICE, uuid=UUID, code="ok").status_code == 200
-    assert run_state(engine) == State.FINISHED
-    assert [(state, comment) for state, comment, *_ in run_logs(engine)] == [
+    assert run_state(engine, 1) == State.FINISHED
+    assert [(state, comment) for state, comment, *_ in run_logs(engine, 1)] == [
         (Log.STARTED, ""), (Log.RUNNING, "inventory"), (Log.OK, "ok")]
     # Over: a second report is refused and changes nothing.
     assert get(client, action="setLog", machineid=DEVICE, uuid=UUID, code="ko", msg="late").status_code == 409
-    assert run_state(engine) == State.FINISHED
+    assert run_state(engine, 1) == State.FINISHED
 
 
 def test_g2_no_job_is_an_empty_object(client, engine):
@@ -93,15 +79,15 @@ def test_uuid_must_belong_to_the_calling_agent(client, engine, esx_run):
     assert get(client, action="setLog", machineid="unknown", uuid=UUID, code="ok").status_code == 400
     assert get(client, action="setLog", machineid=DEVICE, uuid=UUID, code="maybe").status_code == 400
     assert get(client, action="setLog", uuid=UUID, code="ok").status_code == 400
-    assert run_state(engine) == State.SERVER_HAS_SENT_DATA
-    assert len(run_logs(engine)) == 1
+    assert run_state(engine, 1) == State.SERVER_HAS_SENT_DATA
+    assert len(run_logs(engine, 1)) == 1
 
 
 def test_inactive_task_cancels_and_missing_host_fails(client, engine, esx_run):
     with engine.begin() as conn:
-        add_task(conn, 2, active=0)
-        add_job(conn, 2, 2, Method.ESX, '[{"PluginFusioninventoryCredentialIp":"1"}]',
-                '[{"PluginFusioninventoryAgent":"3"}]')
+        add_task(conn, 2, is_active=0)
+        add_job(conn, 2, '[{"PluginFusioninventoryCredentialIp":"1"}]',
+                '[{"PluginFusioninventoryAgent":"3"}]', Method.ESX, job_id=2)
         add_run(conn, 2, 2, 3, ItemType.CREDENTIAL_IP, 1)
         conn.execute(update(schema.credentialips).values(plugin_fusioninventory_credentials_id=99))
     assert get(client, action="getJobs", machineid=DEVICE).data == b"{}"
@@ -130,4 +116,4 @@ def test_a_run_handed_out_by_a_concurrent_get_jobs_is_not_handed_out_again(engin
         assert EsxCalls(engine).get_jobs(DEVICE, now)["jobs"][0]["uuid"] == UUID  # committed meanwhile
         assert runnable_runs(late, agent, Method.ESX, now) == []
     # Asked again while handed out: the plugin's rule, the run goes to Error.
-    assert run_state(engine) == State.IN_ERROR
+    assert run_state(engine, 1) == State.IN_ERROR

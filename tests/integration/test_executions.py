@@ -3,121 +3,29 @@ SQLite and MariaDB, through the normal preparation pass."""
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 import schema
 from fusion_bridge.services.scheduling import executions
 from fusion_bridge.services.scheduling import preparation
-from fusion_bridge.services.scheduling.executions import ExecutionConflict, add_period
+from fusion_bridge.services.scheduling.executions import ExecutionConflict
+from fusion_bridge.adapters.db import is_mysql
 from fusion_bridge.scheduler import Scheduler, SchedulerSettings
 from fusion_bridge.services.scheduling.preparation import prepare_runs
 from fusion_bridge.services.scheduling.cleanup import apply_retention
 from fusion_bridge.services.admin.task_settings import set_job_settings, set_task_settings
-from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State
+from schema.constants import TaskjobLogState as Log, TaskjobState as State
+from tests.helpers.executions import (AGENT, T0, discovery_task, end_runs, execution_of, minutes, run_rows,
+                                      wake_then_deploy)
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.lock_waits import WaitingTransaction
+from tests.helpers.task_rows import items_json
 
-T0 = datetime(2024, 3, 6, 10, 30, 0)
-runs_t, logs_t, bridge_runs, bridge_tasks = (schema.taskjobstates, schema.taskjoblogs, schema.bridge_runs,
-                                             schema.bridge_tasks)
-RANGE, AGENT = ItemType.IP_RANGE, ItemType.AGENT
-COMPUTER, PACKAGE = ItemType.COMPUTER, ItemType.DEPLOY_PACKAGE
-
-
-def minutes(n: float) -> datetime:
-    return T0 + timedelta(minutes=n)
-
-
-# ---------------------------------------------------------------------------------------------
-# Rows
-
-
-def add(conn, table, **values) -> int:
-    return conn.execute(insert(table).values(**values)).inserted_primary_key[0]
-
-
-def items_json(items) -> str:
-    return json.dumps([{itemtype: str(item_id)} for itemtype, item_id in items])
-
-
-def add_agent(conn, computers_id=0) -> int:
-    agent_id = add(conn, schema.agents, computers_id=computers_id, entities_id=0)
-    conn.execute(update(schema.agents).where(schema.agents.c.id == agent_id)
-                 .values(name=f"agent{agent_id}", device_id=f"agent{agent_id}-2024-01-01-00-00-00"))
-    return agent_id
-
-
-def add_computer_with_agent(conn) -> tuple[int, int]:
-    computer = add(conn, schema.glpi_computers, name="pc", entities_id=0)
-    return computer, add_agent(conn, computers_id=computer)
-
-
-def add_task(conn, reprepare=1) -> int:
-    return add(conn, schema.tasks, name="task", is_active=1, entities_id=0, reprepare_if_successful=reprepare)
-
-
-def add_job(conn, task_id, targets, actors, method=Method.NETWORK_DISCOVERY) -> int:
-    return add(conn, schema.taskjobs, plugin_fusioninventory_tasks_id=task_id, name="job", method=method,
-               targets=items_json(targets), actors=items_json(actors))
-
-
-def discovery_task(engine, agents=2, reprepare=1):
-    """A task with one discovery job of one range on ``agents`` agents: (task, job, range, agents)."""
-    with engine.begin() as conn:
-        rng = add(conn, schema.ipranges, name="r", ip_start="10.0.0.1", ip_end="10.0.0.254", entities_id=0)
-        agent_ids = [add_agent(conn) for _ in range(agents)]
-        task = add_task(conn, reprepare)
-        job = add_job(conn, task, [(RANGE, rng)], [(AGENT, a) for a in agent_ids])
-    return task, job, rng, agent_ids
-
-
-def run_rows(engine, job_id=None):
-    statement = (select(runs_t, bridge_runs.c.execution_id, bridge_runs.c.attempt, bridge_runs.c.previous_run)
-                 .select_from(runs_t.outerjoin(
-                     bridge_runs, bridge_runs.c.plugin_fusioninventory_taskjobstates_id == runs_t.c.id))
-                 .order_by(runs_t.c.id))
-    if job_id is not None:
-        statement = statement.where(runs_t.c.plugin_fusioninventory_taskjobs_id == job_id)
-    with engine.connect() as conn:
-        return conn.execute(statement).mappings().all()
-
-
-def end_runs(engine, run_ids, when, state=State.FINISHED):
-    """The agent's last message: state 3 (log Ok) or 4 (log Error) at ``when``."""
-    with engine.begin() as conn:
-        for run_id in run_ids:
-            conn.execute(update(runs_t).where(runs_t.c.id == run_id).values(state=int(state)))
-            add(conn, logs_t, plugin_fusioninventory_taskjobstates_id=run_id, date=when, comment="",
-                state=int(Log.OK if state == State.FINISHED else Log.ERROR), itemtype=AGENT, items_id=0)
-
-
-def execution_of(engine, task_id):
-    with engine.connect() as conn:
-        return conn.execute(select(bridge_tasks.c.execution_id, bridge_tasks.c.execution_start)
-                            .where(bridge_tasks.c.plugin_fusioninventory_tasks_id == task_id)).first()
-
-
-def wake_then_deploy(engine, wait):
-    """Action 1 wakes computers 1 and 2 (agent W sends the packets); action 2 deploys a package
-    on computers 1, 2 and 3 (computer 3 is not woken)."""
-    with engine.begin() as conn:
-        (c1, a1), (c2, a2), (c3, a3) = (add_computer_with_agent(conn) for _ in range(3))
-        waker = add_agent(conn)
-        package = add(conn, schema.deploypackages, name="pkg", entities_id=0)
-        task = add_task(conn)
-        wake = add_job(conn, task, [(COMPUTER, c1), (COMPUTER, c2)], [(AGENT, waker)], Method.WAKEONLAN)
-        deploy = add_job(conn, task, [(PACKAGE, package)], [(COMPUTER, c) for c in (c1, c2, c3)],
-                         Method.DEPLOY)
-    set_job_settings(engine, deploy, {"wait_previous": wait})
-    return task, wake, deploy, (c1, c2, c3), (a1, a2, a3)
-
-
-def agents_of(engine, job):
-    return sorted(r["plugin_fusioninventory_agents_id"] for r in run_rows(engine, job))
+logs_t, bridge_runs, bridge_tasks = schema.taskjoblogs, schema.bridge_runs, schema.bridge_tasks
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,10 +118,6 @@ def test_reprepare_if_successful_0_keeps_succeeded_pairs_out_of_later_executions
 
 
 def test_months_are_calendar_months(engine):
-    assert add_period(datetime(2024, 1, 31, 10, 0), 1, "months") == datetime(2024, 2, 29, 10, 0)
-    assert add_period(datetime(2023, 1, 31, 10, 0), 1, "months") == datetime(2023, 2, 28, 10, 0)
-    assert add_period(datetime(2024, 11, 15), 3, "months") == datetime(2025, 2, 15)
-    assert add_period(datetime(2024, 1, 1), 90, "minutes") == datetime(2024, 1, 1, 1, 30)
     task, job, _, _ = discovery_task(engine, agents=1)
     set_task_settings(engine, task, {"period": "1mo"})
     start = datetime(2024, 1, 31, 10, 0)
@@ -335,20 +239,17 @@ def test_concurrent_preparers_do_not_double_an_execution(engine):
 def test_two_transactions_opening_the_first_execution_start_it_once(engine):
     task, job, _, _ = discovery_task(engine)
     set_task_settings(engine, task, {"period": "1h"})
-    opened = {}
-
-    def second_preparer():
-        with engine.begin() as conn:  # waits for the first one's lock, then sees its execution
-            opened["second"] = executions.open_execution(conn, task, minutes(1))
-
-    thread = threading.Thread(target=second_preparer)
     with engine.begin() as conn:
-        opened["first"] = executions.open_execution(conn, task, T0)
-        thread.start()
-        time.sleep(0.5)
-    thread.join()
-    assert (opened["first"].execution_id, opened["first"].started_now) == (1, True)
-    assert (opened["second"].execution_id, opened["second"].started_now) == (1, False)
+        first = executions.open_execution(conn, task, T0)
+        second = WaitingTransaction(engine, lambda other: executions.open_execution(other, task, minutes(1)))
+        # The second preparer really is held while the first one's transaction is open: on
+        # MariaDB at the locking read of the task's row, on SQLite at its BEGIN IMMEDIATE.
+        waits_in = second.wait_until_blocked()
+        if is_mysql(engine):
+            assert "glpi_plugin_fusionbridge_tasks" in waits_in and "FOR UPDATE" in waits_in, waits_in
+    opened = second.result()
+    assert (first.execution_id, first.started_now) == (1, True)
+    assert (opened.execution_id, opened.started_now) == (1, False)  # it saw the first one's execution
     assert tuple(execution_of(engine, task)) == (1, T0)
 
 

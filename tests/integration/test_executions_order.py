@@ -3,13 +3,13 @@ share, on SQLite and MariaDB."""
 
 from __future__ import annotations
 
-import schema
 from fusion_bridge.services.scheduling.preparation import prepare_runs
 from fusion_bridge.services.admin.task_settings import set_job_settings
 from schema.constants import ItemType, Method, TaskjobState as State
-from tests.integration.test_executions import (AGENT, COMPUTER, PACKAGE, RANGE, T0, add, add_agent, add_job, add_task,
-                                   agents_of, end_runs, minutes, run_rows, wake_then_deploy)
-from tests.integration.test_preparation import add_device
+from tests.helpers.executions import (AGENT, COMPUTER, PACKAGE, RANGE, T0, agents_of, end_runs, minutes,
+                                      run_rows, wake_then_deploy)
+from tests.helpers.inventory_rows import add_agent, add_network_device
+from tests.helpers.task_rows import add_iprange, add_job, add_package, add_task
 
 
 def test_action_waits_for_the_previous_one_on_shared_items_only(engine):
@@ -53,7 +53,7 @@ def test_a_pending_retry_of_the_previous_action_holds_the_next(engine):
 def test_ordering_is_transitive_along_the_actions(engine):
     task, wake, deploy, computers, (a1, a2, a3) = wake_then_deploy(engine, wait=0)
     with engine.begin() as conn:
-        second_package = add(conn, schema.deploypackages, name="pkg2", entities_id=0)
+        second_package = add_package(conn, name="pkg2")
         second_deploy = add_job(conn, task, [(PACKAGE, second_package)], [(COMPUTER, computers[0])],
                                 Method.DEPLOY)
     prepare_runs(engine, T0)
@@ -71,9 +71,9 @@ def test_snmp_inventory_waits_for_the_discovery_of_its_range_only(engine):
     NE = ItemType.NETWORK_EQUIPMENT
     with engine.begin() as conn:
         discoverer, inventorier = add_agent(conn), add_agent(conn)
-        discovered, other = (add(conn, schema.ipranges, name=net, ip_start=f"{net}.1", ip_end=f"{net}.9",
-                                 entities_id=-1) for net in ("10.1.0", "10.2.0"))
-        inside, outside = add_device(conn, NE, "10.1.0.5"), add_device(conn, NE, "10.2.0.5")
+        discovered, other = (add_iprange(conn, f"{net}.1", f"{net}.9", entities_id=-1)
+                             for net in ("10.1.0", "10.2.0"))
+        inside, outside = add_network_device(conn, NE, "10.1.0.5"), add_network_device(conn, NE, "10.2.0.5")
         task = add_task(conn)
         discovery = add_job(conn, task, [(RANGE, discovered)], [(AGENT, discoverer)],
                             Method.NETWORK_DISCOVERY)

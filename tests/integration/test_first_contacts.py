@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, insert, select
 
 import schema
-from fusion_bridge import create_app
-from tests.agent_requests import ZLIB_HEADERS, prolog
-from tests.concurrent_agents import AGENT_PATH, first_contacts, recorded_inventory
-from tests.conftest import reset_database
+from fusion_bridge.app import create_app
+from tests.helpers.agent_requests import ZLIB_HEADERS, prolog
+from tests.helpers.concurrent_agents import AGENT_PATH, first_contacts, recorded_inventory
+from tests.helpers.db import reset_database
 
 AGENTS = 64
 

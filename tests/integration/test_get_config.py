@@ -1,11 +1,13 @@
-"""REST getConfig: the schedule of the agent's prepared Collect and ESX runs (plugin-semantics.md §7.8)."""
+"""REST getConfig: the schedule of the agent's prepared Collect and ESX runs
+(docs/plugin-semantics.md §7.8)."""
 
 from sqlalchemy import insert, update
 
 import schema
 from schema.constants import ItemType, Method, Module
-from tests.statements import recorded_statements
-from tests.task_rows import add_agent, add_job, add_run, add_task
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.statements import recorded_statements
+from tests.helpers.task_rows import add_job, add_run, add_task, set_module
 
 DEVICE = "vm-2026-11-25-14-54-18"
 COLLECT_URL = "http:\\/\\/localhost\\/plugins\\/fusioninventory\\/b\\/collect\\/"
@@ -17,18 +19,13 @@ def get_config(client, *tasks, path="/plugins/fusioninventory/", device=DEVICE):
     return client.get(f"{path}?action=getConfig&machineid={device}" + (f"&{query}" if query else ""))
 
 
-def set_module(engine, module, active):
-    with engine.begin() as conn:
-        conn.execute(update(schema.agentmodules).where(schema.agentmodules.c.modulename == module)
-                     .values(is_active=int(active), exceptions="[]"))
-
-
 def prepare(engine, state=0, itemtype=ItemType.COLLECT, run_id=1, agent_id=3):
     with engine.begin() as conn:
         add_agent(conn, agent_id, DEVICE if agent_id == 3 else f"other-{agent_id}")
         add_task(conn, 1)
         method = Method.COLLECT if itemtype == ItemType.COLLECT else Method.ESX
-        add_job(conn, 1, 1, method, f'[{{"{itemtype}":"1"}}]', f'[{{"PluginFusioninventoryAgent":"{agent_id}"}}]')
+        add_job(conn, 1, f'[{{"{itemtype}":"1"}}]', f'[{{"PluginFusioninventoryAgent":"{agent_id}"}}]',
+                method, job_id=1)
         add_run(conn, run_id, 1, agent_id, itemtype, 1, state)
 
 
@@ -111,8 +108,8 @@ def test_entity_agent_base_url_wins_nearest_ancestor_first(client, engine):
 def test_both_tasks_in_one_call(client, engine):
     prepare(engine)
     with engine.begin() as conn:
-        add_job(conn, 2, 1, Method.ESX, '[{"PluginFusioninventoryCredentialIp":"1"}]',
-                '[{"PluginFusioninventoryAgent":"3"}]')
+        add_job(conn, 1, '[{"PluginFusioninventoryCredentialIp":"1"}]',
+                '[{"PluginFusioninventoryAgent":"3"}]', Method.ESX, job_id=2)
         add_run(conn, 2, 2, 3, ItemType.CREDENTIAL_IP, 1)
     set_module(engine, Module.ESX, True)
     tasks = [entry["task"] for entry in get_config(client, "ESX", "Collect").json["schedule"]]
@@ -120,7 +117,7 @@ def test_both_tasks_in_one_call(client, engine):
 
 
 def test_nothing_to_do_costs_one_statement(database_url):
-    from fusion_bridge import create_app
+    from fusion_bridge.app import create_app
 
     app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 600})
     try:

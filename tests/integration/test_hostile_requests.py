@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 import schema
-from fusion_bridge import create_app
-from tests.agent_requests import ZLIB_HEADERS, message_xml, prolog, prolog_xml
+from fusion_bridge.app import create_app
+from tests.helpers.agent_requests import ZLIB_HEADERS, message_xml, prolog, prolog_xml
 
 XXE = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
        b"<REQUEST><DEVICEID>&x;</DEVICEID><QUERY>PROLOG</QUERY></REQUEST>")

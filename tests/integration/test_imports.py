@@ -3,9 +3,10 @@ from the real agent messages recorded in fixtures/cases and small hand-written o
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
-from datetime import datetime
-from pathlib import Path
+from dataclasses import replace
 
 from sqlalchemy import insert, select, update
 
@@ -13,30 +14,20 @@ import protocol
 import schema
 from fusion_bridge.services.inventory import (
     ImportResult,
-    discovered_name,
     import_computer_inventory,
     import_discovered_device,
-    item_link,
-    itemtype_for_discovery_type,
     snmp_device_has_information,
-    snmp_error_comment,
-    snmp_no_information_comment,
-    snmp_update_comment,
-    type_name,
     update_inventoried_device,
 )
-from fusion_bridge.services.inventory.values import meaningful_serial, normalize_mac, number, parse_ip
-from protocol.decode import message_from_root
-from protocol.xmltree import parse_document
 from schema.plugin_agents import inventorycomputercomputers
 from schema.plugin_network import networkequipments as pf_networkequipments
 from schema.plugin_network import networkports as pf_networkports
 from schema.plugin_network import printers as pf_printers
 from schema.plugin_network import unmanageds
+from tests.helpers.agent_messages import CASES, REAL_INVENTORY, device, inventory, message, recorded
+from tests.helpers.db import count, insert_row, row, rows
+from tests.helpers.inventory_rows import LATER, NOW, add_agent, add_port, ports_of
 
-CASES = Path(__file__).resolve().parents[2] / "fixtures" / "cases"
-NOW = datetime(2025, 6, 1, 12, 0, 0)
-LATER = datetime(2025, 6, 2, 8, 30, 0)
 UNMANAGED = "PluginFusioninventoryUnmanaged"
 
 computers = schema.glpi_computers
@@ -48,55 +39,10 @@ agents = schema.agents
 
 # --- helpers --------------------------------------------------------------------------------
 
-def recorded(case: str, step: str):
-    """The message an agent really sent, decoded from the recorded body."""
-    [folder] = (CASES / case).glob(f"{step}*")
-    meta = json.loads((folder / "request.json").read_text())
-    return protocol.decode_request((folder / "request.body").read_bytes(), meta["content_type"]).message
-
-
-def message(xml: str):
-    data = xml.encode("utf-8")
-    return message_from_root(parse_document(data), data)
-
-
-def inventory(device_id: str, content: str):
-    return message(f"<?xml version='1.0' encoding='UTF-8'?><REQUEST><CONTENT>{content}</CONTENT>"
-                   f"<DEVICEID>{device_id}</DEVICEID><QUERY>INVENTORY</QUERY></REQUEST>")
-
-
-def device(content: str) -> dict:
-    msg = message(f"<REQUEST><CONTENT><DEVICE>{content}</DEVICE><PROCESSNUMBER>5</PROCESSNUMBER></CONTENT>"
-                  "<DEVICEID>a</DEVICEID><QUERY>NETDISCOVERY</QUERY></REQUEST>")
-    [found] = msg.devices
-    return found
-
-
-def snmp_device(content: str) -> dict:
+def snmp_device(content: str) -> protocol.InventoriedDevice:
     msg = message(f"<REQUEST><CONTENT><DEVICE>{content}</DEVICE><PROCESSNUMBER>5</PROCESSNUMBER></CONTENT>"
                   "<DEVICEID>a</DEVICEID><QUERY>SNMPQUERY</QUERY></REQUEST>")
     return msg.device
-
-
-def add_agent(conn, device_id: str = "pc01-2025-06-01-12-00-00", entities_id: int = 0, computers_id: int = 0):
-    return conn.execute(insert(agents).values(name=device_id, device_id=device_id, entities_id=entities_id,
-                                              computers_id=computers_id)).inserted_primary_key[0]
-
-
-def add(conn, table, **values) -> int:
-    return conn.execute(insert(table).values(**values)).inserted_primary_key[0]
-
-
-def row(conn, table, id_):
-    return conn.execute(select(table).where(table.c.id == id_)).mappings().one()
-
-
-def rows(conn, table, *where):
-    return conn.execute(select(table).where(*where).order_by(table.c.id)).mappings().all()
-
-
-def ports_of(conn, itemtype, items_id):
-    return rows(conn, ports, ports.c.itemtype == itemtype, ports.c.items_id == items_id)
 
 
 def port_ips(conn, port_id) -> list[str]:
@@ -111,21 +57,6 @@ def asset_ips(conn, itemtype, items_id) -> list[str]:
     return [ip for port in ports_of(conn, itemtype, items_id) for ip in port_ips(conn, port["id"])]
 
 
-def count(conn, table, *where) -> int:
-    return len(rows(conn, table, *where))
-
-
-def add_port_with_ip(conn, itemtype, items_id, ip=None, mac=None, kind="NetworkPortEthernet") -> int:
-    port_id = add(conn, ports, itemtype=itemtype, items_id=items_id, mac=mac, instantiation_type=kind,
-                  name="eth0")
-    if ip:
-        name_id = add(conn, networknames, itemtype="NetworkPort", items_id=port_id, name="")
-        parsed = parse_ip(ip)
-        add(conn, ipaddresses, itemtype="NetworkName", items_id=name_id, mainitemtype=itemtype,
-            mainitems_id=items_id, **parsed.columns())
-    return port_id
-
-
 def seed(conn, case: str) -> None:
     """The rows a recorded case ran against (install-time rows already there are kept)."""
     for entry in json.loads((CASES / case / "case.json").read_text())["db_seed"]:
@@ -136,17 +67,16 @@ def seed(conn, case: str) -> None:
 
 # --- computer inventory ---------------------------------------------------------------------
 
-REAL_INVENTORY = ("inventory_zlib", "01-INVENTORY")
-
 
 def test_real_inventory_creates_the_computer_ports_addresses_and_links_the_agent(engine):
     msg = recorded(*REAL_INVENTORY)
     with engine.begin() as conn:
-        agent_id = add_agent(conn, msg.device_id)
+        agent_id = add_agent(conn, device_id=msg.device_id)
         computers_id = import_computer_inventory(conn, agent_id, msg, NOW)
 
         computer = row(conn, computers, computers_id)
-        assert (computer["name"], computer["serial"], computer["uuid"]) == ("vm", "", "")
+        # NULL where the agent sent nothing (an empty SSN, no UUID), as GLPI writes them.
+        assert (computer["name"], computer["serial"], computer["uuid"]) == ("vm", None, None)
         assert (computer["entities_id"], computer["is_dynamic"], computer["is_deleted"]) == (0, 1, 0)
         assert computer["date_creation"] == NOW and computer["date_mod"] == NOW
 
@@ -154,8 +84,10 @@ def test_real_inventory_creates_the_computer_ports_addresses_and_links_the_agent
         assert set(found) == {("lo", "00:00:00:00:00:00"), ("ifb0", "e2:93:ea:6e:17:01"),
                               ("ifb1", "f2:3c:fe:2a:c6:23"), ("eth0", "02:fc:00:00:00:01")}
         lo, eth0 = found["lo", "00:00:00:00:00:00"], found["eth0", "02:fc:00:00:00:01"]
-        assert lo["instantiation_type"] == "NetworkPortLocal"
-        assert eth0["instantiation_type"] == "NetworkPortEthernet"
+        # As the plugin: the loopback has a MAC (all zero), so it is Ethernet; virtual devices
+        # are numbered 0, the others 1.
+        assert (lo["instantiation_type"], lo["logical_number"]) == ("NetworkPortEthernet", 0)
+        assert (eth0["instantiation_type"], eth0["logical_number"]) == ("NetworkPortEthernet", 1)
         assert all(p["is_dynamic"] == 1 and p["entities_id"] == 0 for p in found.values())
         # Several NETWORKS entries of one card are one port with all its addresses.
         assert port_ips(conn, lo["id"]) == ["127.0.0.1", "::1"]
@@ -186,7 +118,7 @@ def test_real_inventory_creates_the_computer_ports_addresses_and_links_the_agent
 def test_reimport_keeps_every_id_and_writes_nothing_unchanged(engine):
     msg = recorded(*REAL_INVENTORY)
     with engine.begin() as conn:
-        agent_id = add_agent(conn, msg.device_id)
+        agent_id = add_agent(conn, device_id=msg.device_id)
         computers_id = import_computer_inventory(conn, agent_id, msg, NOW)
         before = (ports_of(conn, "Computer", computers_id), rows(conn, networknames), rows(conn, ipaddresses))
         assert import_computer_inventory(conn, agent_id, msg, LATER) == computers_id
@@ -223,7 +155,7 @@ def test_changed_inventory_updates_only_what_changed(engine):
     """)
     with engine.begin() as conn:
         agent_id = add_agent(conn)
-        manual = add(conn, ports, itemtype="Computer", items_id=0, name="manual", is_dynamic=0)
+        manual = insert_row(conn, ports, itemtype="Computer", items_id=0, name="manual", is_dynamic=0)
         computers_id = import_computer_inventory(conn, agent_id, first, NOW)
         conn.execute(update(ports).where(ports.c.id == manual).values(items_id=computers_id))
         computer = row(conn, computers, computers_id)
@@ -253,13 +185,13 @@ def hardware(name="pc01", uuid="", serial="", tag=None):
 
 def test_an_existing_computer_is_found_by_uuid_then_serial_then_name(engine):
     with engine.begin() as conn:
-        by_uuid = add(conn, computers, name="old-name", uuid="11111111-2222-3333-4444-555555555555",
-                      entities_id=3)
-        by_serial = add(conn, computers, name="other", serial="SN-REAL-1")
-        by_name = add(conn, computers, name="pc-by-name")
-        placeholder = add(conn, computers, name="x", serial="To be filled by O.E.M.")
+        by_uuid = insert_row(conn, computers, name="old-name", uuid="11111111-2222-3333-4444-555555555555",
+                             entities_id=3)
+        by_serial = insert_row(conn, computers, name="other", serial="SN-REAL-1")
+        by_name = insert_row(conn, computers, name="pc-by-name")
+        placeholder = insert_row(conn, computers, name="x", serial="To be filled by O.E.M.")
 
-        agent = add_agent(conn, "a1")
+        agent = add_agent(conn, device_id="a1")
         msg = hardware(uuid="11111111-2222-3333-4444-555555555555", serial="SN-OTHER", tag="site-a")
         assert import_computer_inventory(conn, agent, msg, NOW) == by_uuid
         # The agent takes the computer's entity, the computer keeps it.
@@ -267,13 +199,13 @@ def test_an_existing_computer_is_found_by_uuid_then_serial_then_name(engine):
         assert row(conn, computers, by_uuid)["entities_id"] == 3
         assert row(conn, computers, by_uuid)["name"] == "pc01"
 
-        agent = add_agent(conn, "a2")
+        agent = add_agent(conn, device_id="a2")
         msg = hardware(name="n2", serial="SN-REAL-1")
         assert import_computer_inventory(conn, agent, msg, NOW) == by_serial
-        agent = add_agent(conn, "a3")
+        agent = add_agent(conn, device_id="a3")
         assert import_computer_inventory(conn, agent, hardware(name="pc-by-name"), NOW) == by_name
         # A placeholder serial matches nothing.
-        agent = add_agent(conn, "a4")
+        agent = add_agent(conn, device_id="a4")
         msg = hardware(name="new", serial="To be filled by O.E.M.")
         created = import_computer_inventory(conn, agent, msg, NOW)
         assert created not in (by_uuid, by_serial, by_name, placeholder)
@@ -282,17 +214,17 @@ def test_an_existing_computer_is_found_by_uuid_then_serial_then_name(engine):
 
 def test_name_matches_neither_another_agents_computer_nor_another_entity(engine):
     with engine.begin() as conn:
-        taken = add(conn, computers, name="pc01")
-        add_agent(conn, "other", computers_id=taken)
-        elsewhere = add(conn, computers, name="pc01", entities_id=5)
-        agent = add_agent(conn, "mine")
+        taken = insert_row(conn, computers, name="pc01")
+        add_agent(conn, device_id="other", computers_id=taken)
+        elsewhere = insert_row(conn, computers, name="pc01", entities_id=5)
+        agent = add_agent(conn, device_id="mine")
         created = import_computer_inventory(conn, agent, hardware(name="pc01"), NOW)
         assert created not in (taken, elsewhere)
 
 
 def test_a_deleted_linked_computer_is_replaced(engine):
     with engine.begin() as conn:
-        deleted = add(conn, computers, name="pc01", is_deleted=1)
+        deleted = insert_row(conn, computers, name="pc01", is_deleted=1)
         agent = add_agent(conn, computers_id=deleted)
         created = import_computer_inventory(conn, agent, hardware(name="pc01"), NOW)
         assert created != deleted
@@ -337,14 +269,23 @@ def test_inventory_text_is_fitted_to_the_columns(engine):
 
 # --- network discovery ----------------------------------------------------------------------
 
-def real_devices() -> list[dict]:
+def real_devices() -> list[protocol.DiscoveredDevice]:
     return [found for step in ("04", "05", "06") for found in recorded("netdiscovery", step).devices]
 
 
+def on_lan(found):
+    """A recorded device (found on 127.0.0.N, which identifies no asset) as if at 192.0.2.N."""
+    if dataclasses.is_dataclass(found):
+        return replace(found, **{f.name: on_lan(getattr(found, f.name)) for f in dataclasses.fields(found)})
+    if isinstance(found, (list, tuple)):
+        return type(found)(on_lan(value) for value in found)
+    return found.replace("127.0.0.", "192.0.2.") if isinstance(found, str) else found
+
+
 def test_real_discovery_creates_then_updates(engine):
-    snmp, ping2, ping3 = real_devices()
+    snmp, ping2, ping3 = on_lan(real_devices())
     with engine.begin() as conn:
-        agent = add_agent(conn, "fixture-netdiscovery-2025-06-01-12-00-00")
+        agent = add_agent(conn, device_id="fixture-netdiscovery-2025-06-01-12-00-00")
         first = [import_discovered_device(conn, agent, found, 0, NOW) for found in (snmp, ping2, ping3)]
         # The recorded snmpd says TYPE COMPUTER: a computer, as the plugin makes it.
         assert first[0].itemtype == "Computer" and first[0].created
@@ -355,13 +296,13 @@ def test_real_discovery_creates_then_updates(engine):
         assert (computer["name"], computer["entities_id"]) == ("fixture-snmpd", 0)
         [port] = ports_of(conn, "Computer", computer["id"])
         assert (port["name"], port["instantiation_type"]) == ("management", "NetworkPortEthernet")
-        assert port_ips(conn, port["id"]) == ["127.0.0.1"]
+        assert port_ips(conn, port["id"]) == ["192.0.2.1"]
 
         unmanaged = row(conn, unmanageds, first[1].items_id)
         assert (unmanaged["name"], unmanaged["ip"], unmanaged["plugin_fusioninventory_agents_id"],
                 unmanaged["entities_id"], unmanaged["item_type"], unmanaged["date_mod"]) == \
-            ("127.0.0.2", "127.0.0.2", agent, 0, None, NOW)
-        assert asset_ips(conn, UNMANAGED, first[2].items_id) == ["127.0.0.3"]
+            ("192.0.2.2", "192.0.2.2", agent, 0, None, NOW)
+        assert asset_ips(conn, UNMANAGED, first[2].items_id) == ["192.0.2.3"]
 
         second = [import_discovered_device(conn, agent, found, 0, LATER) for found in (snmp, ping2, ping3)]
         assert [(r.itemtype, r.items_id) for r in second] == [(r.itemtype, r.items_id) for r in first]
@@ -371,12 +312,17 @@ def test_real_discovery_creates_then_updates(engine):
         assert row(conn, unmanageds, first[1].items_id)["date_mod"] == NOW  # nothing changed
 
 
-def networking(found: dict) -> dict:
-    return {**found, "TYPE": ["NETWORKING"]}
+def networking(found: protocol.DiscoveredDevice) -> protocol.DiscoveredDevice:
+    return replace(found, type="NETWORKING")
+
+
+def at(found: protocol.DiscoveredDevice, ip: str) -> protocol.DiscoveredDevice:
+    """The same device answering at another (single) address."""
+    return replace(found, ip=ip, ips=(ip,))
 
 
 def test_snmp_device_becomes_network_equipment_with_extension_port_and_ip(engine):
-    snmp = networking(real_devices()[0])
+    snmp = networking(on_lan(real_devices())[0])
     with engine.begin() as conn:
         agent = add_agent(conn)
         result = import_discovered_device(conn, agent, snmp, 0, NOW)
@@ -396,7 +342,7 @@ def test_snmp_device_becomes_network_equipment_with_extension_port_and_ip(engine
             ("NetworkPortAggregate", 0, "management")
         [ip] = rows(conn, ipaddresses)
         assert (ip["name"], ip["binary_2"], ip["binary_3"], ip["mainitemtype"], ip["mainitems_id"]) == \
-            ("127.0.0.1", 0xFFFF, 0x7F000001, "NetworkEquipment", result.items_id)
+            ("192.0.2.1", 0xFFFF, 0xC0000201, "NetworkEquipment", result.items_id)
 
         again = import_discovered_device(conn, agent, snmp, 0, LATER)
         assert again == ImportResult("NetworkEquipment", result.items_id, False)
@@ -429,12 +375,12 @@ def test_a_computer_kept_by_its_agent_is_matched_but_not_touched(engine):
 def test_matching_order_is_serial_then_mac_then_ip(engine):
     with engine.begin() as conn:
         agent = add_agent(conn)
-        by_serial = add(conn, schema.glpi_networkequipments, name="sw", serial="FOC123")
-        by_mac = add(conn, schema.glpi_printers, name="pr")
-        add_port_with_ip(conn, "Printer", by_mac, mac="00:11:22:33:44:55")
-        by_ip = add(conn, computers, name="pc")
-        add_port_with_ip(conn, "Computer", by_ip, ip="10.1.1.1")
-        template = add(conn, schema.glpi_networkequipments, name="t", serial="TPL1", is_template=1)
+        by_serial = insert_row(conn, schema.glpi_networkequipments, name="sw", serial="FOC123")
+        by_mac = insert_row(conn, schema.glpi_printers, name="pr")
+        add_port(conn, "Printer", by_mac, mac="00:11:22:33:44:55")
+        by_ip = insert_row(conn, computers, name="pc")
+        add_port(conn, "Computer", by_ip, ip="10.1.1.1")
+        template = insert_row(conn, schema.glpi_networkequipments, name="t", serial="TPL1", is_template=1)
 
         everything = "<IP>10.1.1.1</IP><MAC>00:11:22:33:44:55</MAC>"
         assert import_discovered_device(conn, agent, device("<IP>10.1.1.1</IP>"), 0, NOW) \
@@ -447,8 +393,8 @@ def test_matching_order_is_serial_then_mac_then_ip(engine):
         found = device("<IP>10.9.9.9</IP><SERIAL>TPL1</SERIAL>")
         result = import_discovered_device(conn, agent, found, 0, NOW)
         assert result.created and (result.itemtype, result.items_id) != ("NetworkEquipment", template)
-        deleted = add(conn, schema.glpi_printers, name="gone", serial="0000000", is_deleted=1)
-        add_port_with_ip(conn, "Printer", deleted, mac="00:11:22:33:44:66", ip="10.9.9.8")
+        deleted = insert_row(conn, schema.glpi_printers, name="gone", serial="0000000", is_deleted=1)
+        add_port(conn, "Printer", deleted, mac="00:11:22:33:44:66", ip="10.9.9.8")
         result = import_discovered_device(conn, agent, device("<IP>10.9.9.8</IP><MAC>00:11:22:33:44:66</MAC>"
                                                               "<SERIAL>0000000</SERIAL>"), 0, NOW)
         assert result.created and result.itemtype == UNMANAGED
@@ -457,8 +403,8 @@ def test_matching_order_is_serial_then_mac_then_ip(engine):
 def test_discovery_fills_what_an_existing_asset_lacks(engine):
     with engine.begin() as conn:
         agent = add_agent(conn)
-        switch = add(conn, schema.glpi_networkequipments, name="", entities_id=2)
-        add_port_with_ip(conn, "NetworkEquipment", switch, ip="10.2.0.1", kind="NetworkPortAggregate")
+        switch = insert_row(conn, schema.glpi_networkequipments, name="", entities_id=2)
+        add_port(conn, "NetworkEquipment", switch, ip="10.2.0.1", kind="NetworkPortAggregate")
         found = device("<IP>10.2.0.1</IP><IPS><IP>10.2.0.1</IP><IP>10.3.0.1</IP></IPS><SNMPHOSTNAME>core"
                        "</SNMPHOSTNAME><SERIAL> FOC9 </SERIAL><DESCRIPTION>Cisco IOS</DESCRIPTION><AUTHSNMP>1"
                        "</AUTHSNMP><TYPE>NETWORKING</TYPE><MAC>00:AA:00:AA:00:AA</MAC>")
@@ -503,7 +449,7 @@ def test_discovered_printer(engine):
             ("00:80:77:aa:bb:cc", "NetworkPortEthernet", 4)
         assert port_ips(conn, port["id"]) == ["10.0.0.9"]
         # The printer moved to another address: matched by serial, its one address replaced.
-        moved = {**found, "IP": ["10.0.0.10"]}
+        moved = at(found, "10.0.0.10")
         assert import_discovered_device(conn, agent, moved, 4, LATER) == \
             ImportResult("Printer", result.items_id, False)
         assert asset_ips(conn, "Printer", result.items_id) == ["10.0.0.10"]
@@ -529,20 +475,20 @@ def test_unknown_types_become_unmanaged_devices(engine):
 
 
 def test_an_unmanaged_device_that_reveals_its_type_becomes_that_asset(engine):
-    snmp, ping2, _ = real_devices()
+    snmp, ping2, _ = on_lan(real_devices())
     with engine.begin() as conn:
         agent = add_agent(conn)
         before = import_discovered_device(conn, agent, ping2, 0, NOW)
         [old_port] = ports_of(conn, UNMANAGED, before.items_id)
         # Later the device answers SNMP at the same address.
-        now_snmp = {**networking(snmp), "IP": ["127.0.0.2"], "IPS": [{"IP": ["127.0.0.2"]}]}
+        now_snmp = at(networking(snmp), "192.0.2.2")
         after = import_discovered_device(conn, agent, now_snmp, 0, LATER)
         assert (after.itemtype, after.created) == ("NetworkEquipment", True)
         assert count(conn, unmanageds) == 0
         [port] = ports_of(conn, "NetworkEquipment", after.items_id)
         assert port["id"] == old_port["id"] and port["instantiation_type"] == "NetworkPortAggregate"
         [ip] = rows(conn, ipaddresses)
-        assert (ip["name"], ip["mainitemtype"], ip["mainitems_id"]) == ("127.0.0.2", "NetworkEquipment",
+        assert (ip["name"], ip["mainitemtype"], ip["mainitems_id"]) == ("192.0.2.2", "NetworkEquipment",
                                                                          after.items_id)
         assert rows(conn, pf_networkequipments)[0]["plugin_fusioninventory_configsecurities_id"] == 2
 
@@ -561,13 +507,14 @@ def test_discovery_text_is_fitted(engine):
         assert extension["uptime"] == "u" * 255
         assert extension["plugin_fusioninventory_configsecurities_id"] == 0
         # Matched again by its (fitted) serial.
-        assert not import_discovered_device(conn, agent, {**found, "IP": ["10.0.0.31"]}, 0, NOW).created
+        assert not import_discovered_device(conn, agent, at(found, "10.0.0.31"), 0, NOW).created
 
 
 def test_a_device_with_nothing_usable_is_still_recorded(engine):
     with engine.begin() as conn:
         agent = add_agent(conn)
-        result = import_discovered_device(conn, agent, {"IP": [{"junk": ["x"]}], "MAC": [""]}, 0, NOW)
+        junk = protocol.read_discovered_device({"IP": [{"junk": ["x"]}], "MAC": [""]})
+        result = import_discovered_device(conn, agent, junk, 0, NOW)
         assert (result.itemtype, result.created) == (UNMANAGED, True)
         assert row(conn, unmanageds, result.items_id)["name"] == ""
 
@@ -606,10 +553,9 @@ def test_real_snmp_result_updates_the_switch(engine):
             (lo["id"], "lo", 65536, 10000000, "1", "1", "0.00 seconds", 168, 168, 0, 0, NOW)
 
         # The next inventory updates the same rows.
-        device = json.loads(json.dumps(msg.device))
-        device["PORTS"][0]["PORT"][0]["IFINOCTETS"] = ["5000"]
-        device["PORTS"][0]["PORT"][0]["IFSTATUS"] = ["2"]
-        device["INFO"][0]["UPTIME"] = ["2 days, 01:00:00.00"]
+        [lo_port] = msg.device.ports
+        device = replace(msg.device, info=replace(msg.device.info, uptime="2 days, 01:00:00.00"),
+                         ports=(replace(lo_port, ifinoctets="5000", ifstatus="2"),))
         assert update_inventoried_device(conn, "NetworkEquipment", 1, device, LATER)
         assert [p["id"] for p in ports_of(conn, "NetworkEquipment", 1)] == [1, lo["id"]]
         [extension] = rows(conn, pf_networkports)
@@ -631,7 +577,7 @@ def test_snmp_result_creates_a_missing_extension_row_and_internal_port(engine):
           <PORT><IFNUMBER>10102</IFNUMBER><IFDESCR>GigabitEthernet0/2</IFDESCR><IFTYPE>6</IFTYPE></PORT>
         </PORTS>""")
     with engine.begin() as conn:
-        switch = add(conn, schema.glpi_networkequipments, name="old", serial="")
+        switch = insert_row(conn, schema.glpi_networkequipments, name="old", serial="")
         assert update_inventoried_device(conn, "NetworkEquipment", switch, found, NOW)
         equipment = row(conn, schema.glpi_networkequipments, switch)
         assert (equipment["name"], equipment["serial"]) == ("sw2", "FOC777")
@@ -675,7 +621,7 @@ def test_snmp_junk_values_never_crash_and_text_is_fitted(engine):
         </PORTS>
         <PORTS>ignored text</PORTS>""")
     with engine.begin() as conn:
-        switch = add(conn, schema.glpi_networkequipments, name="x")
+        switch = insert_row(conn, schema.glpi_networkequipments, name="x")
         assert update_inventoried_device(conn, "NetworkEquipment", switch, found, NOW)
         equipment = row(conn, schema.glpi_networkequipments, switch)
         assert equipment["name"] == "sw\ufffd" + "n" * 252
@@ -691,7 +637,8 @@ def test_snmp_junk_values_never_crash_and_text_is_fitted(engine):
         assert (extension["ifspeed"], extension["ifmtu"], extension["ifinoctets"], extension["ifstatus"]) == \
             (2**63 - 1, 0, 1, "z" * 255)
         for empty in ({}, {"INFO": ["text"], "PORTS": [{"PORT": ["text"]}]}, None):
-            assert update_inventoried_device(conn, "NetworkEquipment", switch, empty, LATER)
+            assert update_inventoried_device(conn, "NetworkEquipment", switch,
+                                             protocol.read_inventoried_device(empty), LATER)
 
 
 def test_snmp_result_for_a_printer_and_an_unmanaged_device(engine):
@@ -699,7 +646,7 @@ def test_snmp_result_for_a_printer_and_an_unmanaged_device(engine):
                         "<PORTS><PORT><IFNUMBER>1</IFNUMBER><IFNAME>eth0</IFNAME><IP>10.0.0.9</IP></PORT>"
                         "</PORTS>")
     with engine.begin() as conn:
-        printer = add(conn, schema.glpi_printers, name="")
+        printer = insert_row(conn, schema.glpi_printers, name="")
         assert update_inventoried_device(conn, "Printer", printer, found, NOW)
         assert (row(conn, schema.glpi_printers, printer)["memory_size"],
                 row(conn, schema.glpi_printers, printer)["have_ethernet"]) == ("64", 1)
@@ -709,7 +656,7 @@ def test_snmp_result_for_a_printer_and_an_unmanaged_device(engine):
             (printer, "HP", NOW)
         assert asset_ips(conn, "Printer", printer) == ["10.0.0.9"]
 
-        unmanaged = add(conn, unmanageds, name="u")
+        unmanaged = insert_row(conn, unmanageds, name="u")
         assert update_inventoried_device(conn, UNMANAGED, unmanaged, found, NOW)
         assert (row(conn, unmanageds, unmanaged)["name"], row(conn, unmanageds, unmanaged)["sysdescr"]) == \
             ("prn", "HP")
@@ -745,38 +692,6 @@ def test_a_discovered_device_then_its_snmp_inventory(engine):
 
 
 # --- names, comments and value parsing ------------------------------------------------------
-
-def test_links_type_names_and_log_comments():
-    assert item_link("NetworkEquipment", 12) == "[[NetworkEquipment::12]]"
-    assert [type_name(t) for t in ("Computer", "NetworkEquipment", "Printer", UNMANAGED)] == \
-        ["Computers", "Network devices", "Printers", "Unmanaged device"]
-    assert ImportResult("Printer", 3, False).log_comment == \
-        "[==detail==] ==updatetheitem== Printers [[Printer::3]]"
-    assert ImportResult("Printer", 3, False).link == "[[Printer::3]]"
-    assert snmp_update_comment("NetworkEquipment", 1) == \
-        "[==detail==] Update Network devices [[NetworkEquipment::1]]"
-    assert snmp_no_information_comment("Printer", 2) == "[==detail==] No informations [[Printer::2]]"
-    assert snmp_error_comment("SNMP communication error: no response", "Printer", 2) == \
-        "[==detail==] SNMP communication error: no response [[Printer::2]]"
-    assert [itemtype_for_discovery_type(t) for t in ("NETWORKING", "printer", "1", "STORAGE", None)] == \
-        ["NetworkEquipment", "Printer", "Computer", None, None]
-    assert discovered_name({"DNSHOSTNAME": ["h.example"], "NETBIOSNAME": ["NB"], "IP": ["1.2.3.4"]}) == "NB"
-    assert discovered_name({"IP": ["1.2.3.4"]}) == "1.2.3.4"
-    assert not snmp_device_has_information({"INFO": [{"ID": ["1"]}]})
-
-
-def test_value_parsing():
-    assert normalize_mac("00-1A-2B-3C-4D-5E") == normalize_mac("001a.2b3c.4d5e") == "00:1a:2b:3c:4d:5e"
-    assert normalize_mac("0:1a:2B:3:4d:5") == "00:1a:2b:03:4d:05"
-    assert normalize_mac("  ") is None and normalize_mac("Weird") is None and normalize_mac("1:2:3") is None
-    assert [number(v) for v in ("12", "12 %", "-3", "1.9", "x", None, "99999999999")] == \
-        [12, 12, 0, 1, None, None, 2**31 - 1]
-    assert parse_ip("192.0.2.1").binary == (0, 0, 0xFFFF, 0xC0000201)
-    assert parse_ip("2001:DB8::1").textual == "2001:db8::1"
-    assert parse_ip("0.0.0.0") is None and parse_ip("1.2.3") is None and parse_ip("") is None
-    assert [meaningful_serial(s) for s in ("", "0", "00000000", "Default string", "System Serial Number",
-                                           "ABC123", "VMware-56 4d")] == [False] * 5 + [True, True]
-
 
 def test_an_esx_host_inventory_does_not_overwrite_the_agents_computer(engine):
     """ESX hosts come as INVENTORY with the agent's own DEVICEID: matched by content, never linked."""

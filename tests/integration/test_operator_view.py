@@ -1,4 +1,4 @@
-"""The operator view (issue 4 §7) on SQLite and MariaDB: per execution, each run or slice with
+"""The operator view on SQLite and MariaDB: per execution, each run or slice with
 its agent, state, attempt, progress and wake-ups, through the service, the CLI and the API;
 and ``addresses_done`` kept up to date from the agent's NETDISCOVERY messages."""
 
@@ -10,23 +10,21 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import event, insert, select
 
 import schema
-from fusion_bridge import create_app
-from fusion_bridge.cli.main import main
 from fusion_bridge.services.views import operator_view
 from fusion_bridge.services.admin.base import DefinitionError, NotFound
-from tests.agent_requests import ZLIB_HEADERS, message_xml
-from tests.task_rows import add_agent, add_iprange, add_job, add_run, add_task
+from tests.helpers.admin_api import AUTH
+from tests.helpers.agent_requests import ZLIB_HEADERS, message_xml
+from tests.helpers.cli import run
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.task_rows import add_iprange, add_job, add_log, add_run, add_task
 
 T0 = datetime(2026, 11, 25, 10, 0, 0)
 RANGE = '[{"PluginFusioninventoryIPRange":"1"}]'
 ACTORS = '[{"PluginFusioninventoryAgent":"7"},{"PluginFusioninventoryAgent":"8"}]'
 DEVICE_7, DEVICE_8 = "scanner-a-2026-11-25-10-00-00", "scanner-b-2026-11-25-10-00-00"
-TOKEN = "operator-view-admin-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 IPRANGE = "PluginFusioninventoryIPRange"
 
 
@@ -38,11 +36,6 @@ def add_bridge_run(conn, run_id, execution, *, first=None, count=None, done=0, a
     conn.execute(insert(schema.bridge_runs).values(
         plugin_fusioninventory_taskjobstates_id=run_id, plugin_fusioninventory_tasks_id=1, execution_id=execution,
         attempt=attempt, previous_run=previous, slice_first=first, slice_count=count, addresses_done=done))
-
-
-def add_log(conn, run_id, minutes, state, comment=""):
-    conn.execute(insert(schema.taskjoblogs).values(plugin_fusioninventory_taskjobstates_id=run_id, date=at(minutes),
-                                                   state=state, comment=comment, itemtype=None, items_id=0))
 
 
 def add_wakeup(conn, wakeup_id, agent_id, run_id, minutes, outcome, detail):
@@ -61,29 +54,29 @@ def executions(engine):
         for agent_id in (7, 8):
             conn.execute(insert(schema.bridge_agentaddresses).values(
                 plugin_fusioninventory_agents_id=agent_id, address=f"10.0.0.{agent_id}", date=T0))
-        add_iprange(conn, 1, "192.0.2.1", "192.0.2.254")
+        add_iprange(conn, "192.0.2.1", "192.0.2.254", range_id=1)
         add_task(conn, 1)
-        add_job(conn, 1, 1, "networkdiscovery", RANGE, ACTORS)
+        add_job(conn, 1, RANGE, ACTORS, "networkdiscovery", job_id=1)
         conn.execute(insert(schema.bridge_tasks).values(plugin_fusioninventory_tasks_id=1, communication="push",
                                                         execution_id=2, execution_start=at(30)))
         add_run(conn, 5, 1, 8, IPRANGE, 1, state=3)
-        add_log(conn, 5, -60, 7)
-        add_log(conn, 5, -50, 2, "Processed:3 Created:1  Updated:2")
+        add_log(conn, 5, 7, at(-60))
+        add_log(conn, 5, 2, at(-50), "Processed:3 Created:1  Updated:2")
         add_run(conn, 11, 1, 7, IPRANGE, 1, state=3)
         add_bridge_run(conn, 11, 1, first=0, count=127, done=127)
-        add_log(conn, 11, 0, 7)
-        add_log(conn, 11, 10, 2, "Processed:0 Created:0  Updated:0")
+        add_log(conn, 11, 7, at(0))
+        add_log(conn, 11, 2, at(10), "Processed:0 Created:0  Updated:0")
         add_run(conn, 12, 1, 8, IPRANGE, 1, state=4)
         add_bridge_run(conn, 12, 1, first=127, count=127, done=10)
-        add_log(conn, 12, 0, 7)
-        add_log(conn, 12, 5, 4, "agent did not call in after 3 wake-ups")
+        add_log(conn, 12, 7, at(0))
+        add_log(conn, 12, 4, at(5), "agent did not call in after 3 wake-ups")
         add_run(conn, 13, 1, 7, IPRANGE, 1, state=2)
         add_bridge_run(conn, 13, 1, first=127, count=127, done=50, attempt=1, previous=12)
-        add_log(conn, 13, 6, 7)
-        add_log(conn, 13, 7, 6, "1 ==devicesfound==")
+        add_log(conn, 13, 7, at(6))
+        add_log(conn, 13, 6, at(7), "1 ==devicesfound==")
         add_run(conn, 21, 1, 7, IPRANGE, 1, state=0)
         add_bridge_run(conn, 21, 2)
-        add_log(conn, 21, 30, 7)
+        add_log(conn, 21, 7, at(30))
         add_wakeup(conn, 1, 7, 11, 1, "woken", "woken at 10.0.0.7")
         add_wakeup(conn, 2, 8, 12, 1, "unreachable", "connection refused")
         add_wakeup(conn, 3, 8, 12, 3, "unreachable", "timed out after 2 s")
@@ -173,42 +166,29 @@ def test_task_wakeups_newest_first_with_agent_and_execution(engine, executions):
 # --- CLI ---------------------------------------------------------------------------------------
 
 
-def cli(database_url, *args, expect=0):
-    result = CliRunner().invoke(main, [*args, "--database", database_url])
-    assert result.exit_code == expect, result.output
-    return result.output
-
-
 def test_cli_executions_table_and_json(database_url, executions):
-    text = cli(database_url, "task", "executions", "1", "--execution", "1")
+    text = run(database_url, "task", "executions", "1", "--execution", "1").output
     assert "task 1: task 1  (push, current execution 2 since 2026-11-25 10:30:00)" in text
-    assert "execution 1: 3 run(s) (Running 1, Ok 1, Error 1), addresses covered 177/254" in text
+    assert "execution 1: 3 runs (Running 1, Ok 1, Error 1), addresses covered 177/254" in text
     line = next(line for line in text.splitlines() if line.startswith("13 "))
     for cell in ("1 job 1", "iprange:1 (range 1)", "127+127 192.0.2.128-192.0.2.254",
                  f"7 {DEVICE_7} (10.0.0.7)", "Running", "1 after 12", "50/127", "1 ==devicesfound=="):
         assert cell in line, (cell, line)
     assert "wake-ups of these runs' agents:" in text and "timed out after 2 s" in text
-    data = json.loads(cli(database_url, "task", "executions", "1", "--json"))
+    data = json.loads(run(database_url, "task", "executions", "1", "--json").output)
     assert data["execution"] == 2 and [run["id"] for run in data["runs"]] == [21]
 
 
 def test_cli_wakeups_and_unknown_task(database_url, executions):
-    text = cli(database_url, "task", "wakeups", "1", "--execution", "1")
+    text = run(database_url, "task", "wakeups", "1", "--execution", "1").output
     lines = text.splitlines()
     assert lines[0] == "task 1: task 1, execution 1: wake-ups, newest first"
     assert lines[2].split()[:4] == ["2026-11-25", "10:06:00", "13", "1"] and "busy" in lines[2]
     assert len(lines) == 2 + 4  # title, header, wake-ups 4 3 2 1
-    assert "task 99 does not exist" in cli(database_url, "task", "wakeups", "99", expect=1)
+    assert "task 99 does not exist" in run(database_url, "task", "wakeups", "99", expect=1).output
 
 
 # --- API ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def api(database_url):
-    app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 0, "ADMIN_TOKEN": TOKEN})
-    yield app.test_client()
-    app.extensions["fusion_bridge"].dispose()
 
 
 def test_api_executions_and_wakeups(api, engine, executions):
@@ -317,9 +297,9 @@ def test_ten_thousand_slices_take_a_fixed_number_of_queries(engine):
         conn.execute(insert(schema.bridge_agentaddresses), [
             {"plugin_fusioninventory_agents_id": i, "address": f"10.1.{i // 250}.{i % 250}", "date": T0}
             for i in range(1, agent_count + 1)])
-        add_iprange(conn, 1, "10.0.0.0", "10.0.255.255")
+        add_iprange(conn, "10.0.0.0", "10.0.255.255", range_id=1)
         add_task(conn, 1)
-        add_job(conn, 1, 1, "networkdiscovery", RANGE, "[]")
+        add_job(conn, 1, RANGE, "[]", "networkdiscovery", job_id=1)
         conn.execute(insert(schema.taskjobstates), [
             {"id": i, "plugin_fusioninventory_taskjobs_id": 1, "items_id": 1, "itemtype": IPRANGE, "state": i % 4,
              "plugin_fusioninventory_agents_id": i % agent_count + 1, "uniqid": f"u{i}"}
@@ -368,9 +348,9 @@ def test_recorded_agent_messages_advance_the_slice(client, engine):
     case = json.loads((RECORDED / "case.json").read_text())
     with engine.begin() as conn:
         add_agent(conn, 70, case["deviceid"])
-        add_iprange(conn, 2, "127.0.0.0", "127.0.0.9")
+        add_iprange(conn, "127.0.0.0", "127.0.0.9", range_id=2)
         add_task(conn, 1)
-        add_job(conn, 1, 1, "networkdiscovery", '[{"PluginFusioninventoryIPRange":"2"}]', "[]")
+        add_job(conn, 1, '[{"PluginFusioninventoryIPRange":"2"}]', "[]", "networkdiscovery", job_id=1)
         add_run(conn, 11, 1, 70, IPRANGE, 2, state=1)
         add_bridge_run(conn, 11, 1, first=1, count=4)
     progress = []

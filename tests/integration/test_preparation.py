@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 
 import schema
 from fusion_bridge.services.scheduling import preparation
-from fusion_bridge.services.scheduling import run_writes
+from fusion_bridge.services import runs as run_service
 from fusion_bridge.services.scheduling.preparation import AGENT_LEFT, TARGET_LEFT, prepare_runs
 from fusion_bridge.services.scheduling.report import TaskBackoff
 from fusion_bridge.services.scheduling.cleanup import apply_retention, time_out_silent_runs, timeout_comment
@@ -21,8 +21,10 @@ from fusion_bridge.scheduler import PassReport, Scheduler, SchedulerSettings
 from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State
 from schema.plugin_deploy import deploygroups, deploygroups_dynamicdatas, deploygroups_staticdatas
 from schema.plugin_network import networkequipments as pf_networkequipments
-from schema.plugin_network import printers as pf_printers
 from schema.plugin_network import statediscoveries
+from tests.helpers.db import insert_row
+from tests.helpers.inventory_rows import add_agent, add_computer, add_entity, add_network_device
+from tests.helpers.task_rows import add_iprange, add_job, add_log, add_run, add_task, all_runs, items_json
 
 # A Wednesday (ISO weekday 3), 10:30:00 = 37800 s after midnight.
 NOW = datetime(2024, 3, 6, 10, 30, 0)
@@ -31,89 +33,6 @@ SECONDS = 10 * 3600 + 30 * 60
 runs_t = schema.taskjobstates
 logs_t = schema.taskjoblogs
 RANGE, AGENT = ItemType.IP_RANGE, ItemType.AGENT
-
-
-# ---------------------------------------------------------------------------------------------
-# Rows as GLPI's UI writes them
-
-
-def items_json(items) -> str:
-    """The plugin's list of one-key objects with string ids."""
-    return json.dumps([{itemtype: str(item_id)} for itemtype, item_id in items])
-
-
-def add(conn, table, **values) -> int:
-    return conn.execute(insert(table).values(**values)).inserted_primary_key[0]
-
-
-def add_agent(conn, computers_id=0, name=None) -> int:
-    agent_id = add(conn, schema.agents, computers_id=computers_id)
-    conn.execute(update(schema.agents).where(schema.agents.c.id == agent_id)
-                 .values(name=name or f"agent{agent_id}", device_id=f"agent{agent_id}-2024-01-01-00-00-00"))
-    return agent_id
-
-
-def add_task(conn, **values) -> int:
-    return add(conn, schema.tasks, **{"name": "task", "is_active": 1, "entities_id": 0, **values})
-
-
-def add_job(conn, task_id, targets, actors, method=Method.NETWORK_DISCOVERY, raw_targets=None,
-            raw_actors=None):
-    return add(conn, schema.taskjobs, plugin_fusioninventory_tasks_id=task_id, name="job", method=method,
-               targets=raw_targets if raw_targets is not None else items_json(targets),
-               actors=raw_actors if raw_actors is not None else items_json(actors))
-
-
-def add_range(conn, start="10.0.0.1", end="10.0.0.254", entities_id=0) -> int:
-    return add(conn, schema.ipranges, name=f"{start}-{end}", ip_start=start, ip_end=end,
-               entities_id=entities_id)
-
-
-def add_computer(conn, **values) -> int:
-    return add(conn, schema.glpi_computers, **{"name": "pc", "entities_id": 0, **values})
-
-
-def add_entity(conn, entity_id, parent) -> None:
-    add(conn, schema.glpi_entities, id=entity_id, name=f"entity{entity_id}", entities_id=parent,
-        completename=f"entity{entity_id}", level=2)
-
-
-def add_device(conn, itemtype, ip, entities_id=0, credential=1, is_deleted=0, port_type="NetworkPortEthernet",
-               with_extension=True) -> int:
-    table = schema.glpi_networkequipments if itemtype == ItemType.NETWORK_EQUIPMENT else schema.glpi_printers
-    device_id = add(conn, table, name=f"dev-{ip}", entities_id=entities_id, is_deleted=is_deleted)
-    if with_extension:
-        if itemtype == ItemType.NETWORK_EQUIPMENT:
-            add(conn, pf_networkequipments, networkequipments_id=device_id,
-                plugin_fusioninventory_configsecurities_id=credential)
-        else:
-            add(conn, pf_printers, printers_id=device_id,
-                plugin_fusioninventory_configsecurities_id=credential)
-    port_id = add(conn, schema.glpi_networkports, itemtype=itemtype, items_id=device_id,
-                  entities_id=entities_id, instantiation_type=port_type, name="eth0")
-    name_id = add(conn, schema.glpi_networknames, itemtype=ItemType.NETWORK_PORT, items_id=port_id,
-                  entities_id=entities_id)
-    add(conn, schema.glpi_ipaddresses, itemtype=ItemType.NETWORK_NAME, items_id=name_id,
-        entities_id=entities_id, version=4, name=ip, mainitemtype=itemtype, mainitems_id=device_id)
-    return device_id
-
-
-def add_log(conn, run_id, state, when, comment=""):
-    add(conn, logs_t, plugin_fusioninventory_taskjobstates_id=run_id, state=int(state), date=when,
-        comment=comment, itemtype=AGENT, items_id=0)
-
-
-def add_run(conn, job, agent, state, uniqid, itemtype=RANGE, items_id=1) -> int:
-    return add(conn, runs_t, plugin_fusioninventory_taskjobs_id=job, itemtype=itemtype, items_id=items_id,
-               plugin_fusioninventory_agents_id=agent, state=int(state), uniqid=uniqid)
-
-
-def all_runs(engine, job_id=None):
-    statement = select(runs_t).order_by(runs_t.c.id)
-    if job_id is not None:
-        statement = statement.where(runs_t.c.plugin_fusioninventory_taskjobs_id == job_id)
-    with engine.connect() as conn:
-        return conn.execute(statement).mappings().all()
 
 
 def logs_of(engine, run_id):
@@ -138,7 +57,7 @@ def set_state(engine, run_ids, state):
 def test_one_run_per_target_and_agent_with_its_prepared_log(engine):
     with engine.begin() as conn:
         a1, a2 = add_agent(conn), add_agent(conn)
-        r1, r2 = add_range(conn), add_range(conn, "10.0.1.1", "10.0.1.9")
+        r1, r2 = add_iprange(conn), add_iprange(conn, "10.0.1.1", "10.0.1.9")
         task = add_task(conn)
         job = add_job(conn, task, [(RANGE, r1), (RANGE, r2)],
                       [(AGENT, a1), (AGENT, a2)])
@@ -160,7 +79,7 @@ def test_a_second_pass_prepares_nothing(engine):
     with engine.begin() as conn:
         agents = [add_agent(conn) for _ in range(3)]
         task = add_task(conn)
-        add_job(conn, task, [(RANGE, add_range(conn))], [(AGENT, a) for a in agents])
+        add_job(conn, task, [(RANGE, add_iprange(conn))], [(AGENT, a) for a in agents])
     assert prepare_runs(engine, NOW).prepared == 3
     again = prepare_runs(engine, NOW + timedelta(minutes=1))
     assert (again.prepared, again.skipped, again.cancelled) == (0, 3, 0)
@@ -171,7 +90,7 @@ def test_many_agents_in_one_pass_without_the_plugins_cap(engine):
     with engine.begin() as conn:
         agents = [add_agent(conn) for _ in range(1300)]
         task = add_task(conn)
-        add_job(conn, task, [(RANGE, add_range(conn))], [(AGENT, a) for a in agents])
+        add_job(conn, task, [(RANGE, add_iprange(conn))], [(AGENT, a) for a in agents])
     assert prepare_runs(engine, NOW).prepared == 1300
     rows = all_runs(engine)
     assert sorted(r["plugin_fusioninventory_agents_id"] for r in rows) == agents
@@ -183,10 +102,10 @@ def test_many_agents_in_one_pass_without_the_plugins_cap(engine):
 def test_jobs_in_id_order_and_the_object_forms_of_targets_and_actors(engine):
     with engine.begin() as conn:
         agent = add_agent(conn)
-        r1 = add_range(conn)
+        r1 = add_iprange(conn)
         task = add_task(conn)
-        job1 = add_job(conn, task, None, None, raw_targets=json.dumps({"1": {RANGE: r1}}),
-                       raw_actors=json.dumps({"3": {AGENT: f"{agent}$#$agent"}}))
+        job1 = add_job(conn, task, json.dumps({"1": {RANGE: r1}}),
+                       json.dumps({"3": {AGENT: f"{agent}$#$agent"}}))
         job2 = add_job(conn, task, [(RANGE, r1)], [(AGENT, agent)])
     prepare_runs(engine, NOW)
     rows = all_runs(engine)
@@ -196,7 +115,7 @@ def test_jobs_in_id_order_and_the_object_forms_of_targets_and_actors(engine):
 def test_only_the_given_task_and_methods(engine):
     with engine.begin() as conn:
         agent = add_agent(conn)
-        rng = add_range(conn)
+        rng = add_iprange(conn)
         task1, task2 = add_task(conn), add_task(conn)
         add_job(conn, task1, [(RANGE, rng)], [(AGENT, agent)])
         job2 = add_job(conn, task2, [(RANGE, rng)], [(AGENT, agent)])
@@ -209,8 +128,9 @@ def test_only_the_given_task_and_methods(engine):
 def test_prepared_logs_when_the_new_ids_are_not_contiguous(engine):
     with engine.begin() as conn:
         job = add_job(conn, add_task(conn), [], [])
-        first, between, last = (add_run(conn, job, 1, State.PREPARED, f"g{n}") for n in range(3))
-        run_writes._insert_prepared_logs(conn, [first, last], NOW)
+        first, between, last = (add_run(conn, job_id=job, agent_id=1, state=State.PREPARED, uniqid=f"g{n}")
+                                for n in range(3))
+        run_service._insert_prepared_logs(conn, [first, last], NOW)
     assert [len(logs_of(engine, run_id)) for run_id in (first, between, last)] == [1, 0, 1]
     assert logs_of(engine, last)[0]["state"] == Log.PREPARED and logs_of(engine, last)[0]["date"] == NOW
 
@@ -235,7 +155,7 @@ def test_schedule_window(engine, start, end, prepared):
     with engine.begin() as conn:
         agent = add_agent(conn)
         task = add_task(conn, datetime_start=start, datetime_end=end)
-        add_job(conn, task, [(RANGE, add_range(conn))], [(AGENT, agent)])
+        add_job(conn, task, [(RANGE, add_iprange(conn))], [(AGENT, agent)])
     assert prepare_runs(engine, NOW).prepared == (1 if prepared else 0)
 
 
@@ -243,7 +163,7 @@ def test_inactive_task_is_not_prepared(engine):
     with engine.begin() as conn:
         agent = add_agent(conn)
         task = add_task(conn, is_active=0)
-        add_job(conn, task, [(RANGE, add_range(conn))], [(AGENT, agent)])
+        add_job(conn, task, [(RANGE, add_iprange(conn))], [(AGENT, agent)])
     report = prepare_runs(engine, NOW)
     assert report.prepared == 0 and report.tasks == {}
 
@@ -260,23 +180,23 @@ def test_inactive_task_is_not_prepared(engine):
 def test_preparation_timeslot(engine, entries, prepared):
     with engine.begin() as conn:
         agent = add_agent(conn)
-        slot = add(conn, schema.timeslots, name="office hours")
-        other = add(conn, schema.timeslots, name="always")
+        slot = insert_row(conn, schema.timeslots, name="office hours")
+        other = insert_row(conn, schema.timeslots, name="always")
         entries = [(other, 3, 0, 86400)] + [(slot, *entry) for entry in entries]
         for slot_id, day, begin, end in entries:
-            add(conn, schema.timeslotentries, plugin_fusioninventory_timeslots_id=slot_id, day=day,
-                begin=begin, end=end)
+            insert_row(conn, schema.timeslotentries, plugin_fusioninventory_timeslots_id=slot_id, day=day,
+                       begin=begin, end=end)
         task = add_task(conn, plugin_fusioninventory_timeslots_prep_id=slot)
-        add_job(conn, task, [(RANGE, add_range(conn))], [(AGENT, agent)])
+        add_job(conn, task, [(RANGE, add_iprange(conn))], [(AGENT, agent)])
     assert prepare_runs(engine, NOW).prepared == (1 if prepared else 0)
 
 
 def test_execution_timeslot_does_not_matter_at_preparation(engine):
     with engine.begin() as conn:
         agent = add_agent(conn)
-        slot = add(conn, schema.timeslots, name="never")
+        slot = insert_row(conn, schema.timeslots, name="never")
         task = add_task(conn, plugin_fusioninventory_timeslots_exec_id=slot)
-        add_job(conn, task, [(RANGE, add_range(conn))], [(AGENT, agent)])
+        add_job(conn, task, [(RANGE, add_iprange(conn))], [(AGENT, agent)])
     assert prepare_runs(engine, NOW).prepared == 1
 
 
@@ -293,7 +213,7 @@ def prepare_for_actors(engine, conn_actors):
     with engine.begin() as conn:
         actors = conn_actors(conn)
         task = add_task(conn)
-        add_job(conn, task, [(RANGE, add_range(conn))], actors)
+        add_job(conn, task, [(RANGE, add_iprange(conn))], actors)
     prepare_runs(engine, NOW)
     return agents_prepared(engine)
 
@@ -313,11 +233,11 @@ def test_computer_actor_gives_the_agents_of_the_computer(engine):
 
     def actors(conn):
         pc1, pc2 = add_computer(conn), add_computer(conn)
-        ids["mine"] = [add_agent(conn, pc1), add_agent(conn, pc1)]
-        add_agent(conn, pc2)
-        add_agent(conn, 0)
+        ids["mine"] = [add_agent(conn, computers_id=pc1), add_agent(conn, computers_id=pc1)]
+        add_agent(conn, computers_id=pc2)
+        add_agent(conn, computers_id=0)
         # An agent linked to a computer that no longer exists: the actor is skipped.
-        add_agent(conn, 9999)
+        add_agent(conn, computers_id=9999)
         return [(ItemType.COMPUTER, pc1), (ItemType.COMPUTER, 9999)]
 
     assert prepare_for_actors(engine, actors) == sorted(ids["mine"])
@@ -327,20 +247,20 @@ def test_glpi_group_actor_gives_its_users_computers_and_its_own(engine):
     ids = {}
 
     def actors(conn):
-        group = add(conn, schema.glpi_groups, name="admins", entities_id=0)
-        other_group = add(conn, schema.glpi_groups, name="others", entities_id=0)
-        user = add(conn, schema.glpi_users, name="alice")
-        outsider = add(conn, schema.glpi_users, name="bob")
-        add(conn, schema.glpi_groups_users, users_id=user, groups_id=group)
-        add(conn, schema.glpi_groups_users, users_id=outsider, groups_id=other_group)
+        group = insert_row(conn, schema.glpi_groups, name="admins", entities_id=0)
+        other_group = insert_row(conn, schema.glpi_groups, name="others", entities_id=0)
+        user = insert_row(conn, schema.glpi_users, name="alice")
+        outsider = insert_row(conn, schema.glpi_users, name="bob")
+        insert_row(conn, schema.glpi_groups_users, users_id=user, groups_id=group)
+        insert_row(conn, schema.glpi_groups_users, users_id=outsider, groups_id=other_group)
         users_pc = add_computer(conn, users_id=user)
         groups_pc = add_computer(conn, groups_id=group)
         outsiders_pc = add_computer(conn, users_id=outsider)
         nobodys_pc = add_computer(conn, users_id=0, groups_id=0)
-        ids["mine"] = [add_agent(conn, users_pc), add_agent(conn, groups_pc)]
-        add_agent(conn, outsiders_pc)
-        add_agent(conn, nobodys_pc)
-        add_agent(conn, 0)
+        ids["mine"] = [add_agent(conn, computers_id=users_pc), add_agent(conn, computers_id=groups_pc)]
+        add_agent(conn, computers_id=outsiders_pc)
+        add_agent(conn, computers_id=nobodys_pc)
+        add_agent(conn, computers_id=0)
         return [(ItemType.GROUP, group), (ItemType.GROUP, 9999)]
 
     assert prepare_for_actors(engine, actors) == sorted(ids["mine"])
@@ -351,18 +271,18 @@ def test_static_and_dynamic_deploy_group_actors(engine):
 
     def actors(conn):
         pcs = [add_computer(conn) for _ in range(5)]
-        agents = [add_agent(conn, pc) for pc in pcs]
-        static = add(conn, deploygroups, name="static", type="STATIC")
+        agents = [add_agent(conn, computers_id=pc) for pc in pcs]
+        static = insert_row(conn, deploygroups, name="static", type="STATIC")
         for itemtype, pc in (("Computer", pcs[0]), ("Printer", pcs[1])):
-            add(conn, deploygroups_staticdatas, plugin_fusioninventory_deploygroups_id=static,
-                itemtype=itemtype, items_id=pc)
-        dynamic = add(conn, deploygroups, name="dynamic", type="DYNAMIC")
-        add(conn, deploygroups_dynamicdatas, plugin_fusioninventory_deploygroups_id=dynamic,
-            fields_array='a:1:{s:8:"criteria";a:0:{}}', can_update_group=1,
-            computers_id_cache=json.dumps({str(pcs[2]): str(pcs[2]), str(pcs[3]): str(pcs[3])}))
-        empty = add(conn, deploygroups, name="never evaluated", type="DYNAMIC")
-        add(conn, deploygroups_dynamicdatas, plugin_fusioninventory_deploygroups_id=empty,
-            computers_id_cache=None)
+            insert_row(conn, deploygroups_staticdatas, plugin_fusioninventory_deploygroups_id=static,
+                       itemtype=itemtype, items_id=pc)
+        dynamic = insert_row(conn, deploygroups, name="dynamic", type="DYNAMIC")
+        insert_row(conn, deploygroups_dynamicdatas, plugin_fusioninventory_deploygroups_id=dynamic,
+                   fields_array='a:1:{s:8:"criteria";a:0:{}}', can_update_group=1,
+                   computers_id_cache=json.dumps({str(pcs[2]): str(pcs[2]), str(pcs[3]): str(pcs[3])}))
+        empty = insert_row(conn, deploygroups, name="never evaluated", type="DYNAMIC")
+        insert_row(conn, deploygroups_dynamicdatas, plugin_fusioninventory_deploygroups_id=empty,
+                   computers_id_cache=None)
         ids["mine"] = [agents[0], agents[2], agents[3]]
         return [(ItemType.DEPLOY_GROUP, group) for group in (static, dynamic, empty, 9999)]
 
@@ -381,21 +301,21 @@ def test_snmp_inventory_expands_ip_ranges_to_devices_with_a_credential(engine):
     NE, PR = ItemType.NETWORK_EQUIPMENT, ItemType.PRINTER
     with engine.begin() as conn:
         agent = add_agent(conn)
-        rng = add_range(conn, "192.168.1.10", "192.168.1.20", entities_id=-1)
+        rng = add_iprange(conn, "192.168.1.10", "192.168.1.20", entities_id=-1)
         expected = [
-            (NE, add_device(conn, NE, "192.168.1.10")),
-            (NE, add_device(conn, NE, "192.168.1.20", credential=2)),
-            (PR, add_device(conn, PR, "192.168.1.15")),
+            (NE, add_network_device(conn, NE, "192.168.1.10")),
+            (NE, add_network_device(conn, NE, "192.168.1.20", credential=2)),
+            (PR, add_network_device(conn, PR, "192.168.1.15")),
         ]
-        add_device(conn, NE, "192.168.1.9")  # outside
-        add_device(conn, NE, "192.168.1.21")  # outside
-        add_device(conn, NE, "192.168.1.11", credential=0)  # no credential
-        add_device(conn, NE, "192.168.1.12", credential=77)  # credential gone
-        add_device(conn, NE, "192.168.1.13", with_extension=False)  # never inventoried
-        add_device(conn, NE, "192.168.1.14", is_deleted=1)  # in the trash
-        add_device(conn, PR, "192.168.1.16", port_type="NetworkPortLocal")  # loopback port
-        add_device(conn, PR, "fe80::1")  # not IPv4
-        direct = add_device(conn, PR, "10.9.9.9", credential=0)  # a direct target is kept as it is
+        add_network_device(conn, NE, "192.168.1.9")  # outside
+        add_network_device(conn, NE, "192.168.1.21")  # outside
+        add_network_device(conn, NE, "192.168.1.11", credential=0)  # no credential
+        add_network_device(conn, NE, "192.168.1.12", credential=77)  # credential gone
+        add_network_device(conn, NE, "192.168.1.13", with_extension=False)  # never inventoried
+        add_network_device(conn, NE, "192.168.1.14", is_deleted=1)  # in the trash
+        add_network_device(conn, PR, "192.168.1.16", port_type="NetworkPortLocal")  # loopback port
+        add_network_device(conn, PR, "fe80::1")  # not IPv4
+        direct = add_network_device(conn, PR, "10.9.9.9", credential=0)  # a direct target is kept as it is
         task = add_task(conn)
         job = add_job(conn, task, [(PR, direct), (RANGE, rng)], [(AGENT, agent)],
                       method=Method.NETWORK_INVENTORY)
@@ -411,11 +331,11 @@ def test_ip_range_entity_and_its_ancestors(engine):
         add_entity(conn, 2, 1)
         add_entity(conn, 3, 0)
         agent = add_agent(conn)
-        in_root = add_device(conn, NE, "10.1.0.1", entities_id=0)
-        in_parent = add_device(conn, NE, "10.1.0.2", entities_id=1)
-        in_range_entity = add_device(conn, NE, "10.1.0.3", entities_id=2)
-        add_device(conn, NE, "10.1.0.4", entities_id=3)  # a sibling branch
-        rng = add_range(conn, "10.1.0.0", "10.1.0.255", entities_id=2)
+        in_root = add_network_device(conn, NE, "10.1.0.1", entities_id=0)
+        in_parent = add_network_device(conn, NE, "10.1.0.2", entities_id=1)
+        in_range_entity = add_network_device(conn, NE, "10.1.0.3", entities_id=2)
+        add_network_device(conn, NE, "10.1.0.4", entities_id=3)  # a sibling branch
+        rng = add_iprange(conn, "10.1.0.0", "10.1.0.255", entities_id=2)
         task = add_task(conn)
         job = add_job(conn, task, [(RANGE, rng)], [(AGENT, agent)],
                       method=Method.NETWORK_INVENTORY)
@@ -427,7 +347,7 @@ def test_ip_range_entity_and_its_ancestors(engine):
 def test_ip_ranges_are_not_expanded_for_discovery_and_gone_targets_are_skipped(engine):
     with engine.begin() as conn:
         agent = add_agent(conn)
-        rng = add_range(conn)
+        rng = add_iprange(conn)
         gone_pc = add_computer(conn, is_deleted=1)
         task = add_task(conn)
         job = add_job(conn, task, [(RANGE, rng), (RANGE, 4242), (RANGE, rng)], [(AGENT, agent)])
@@ -447,7 +367,7 @@ def test_reprepare_if_successful(engine, reprepare):
     with engine.begin() as conn:
         agent = add_agent(conn)
         task = add_task(conn, reprepare_if_successful=reprepare)
-        job = add_job(conn, task, [(RANGE, add_range(conn))], [(AGENT, agent)])
+        job = add_job(conn, task, [(RANGE, add_iprange(conn))], [(AGENT, agent)])
     prepare_runs(engine, NOW)
     [first] = all_runs(engine, job)
     for state in (State.SERVER_HAS_SENT_DATA, State.AGENT_HAS_SENT_DATA, State.POSTPONED):
@@ -463,7 +383,7 @@ def test_failed_and_cancelled_runs_are_prepared_again(engine, state):
     with engine.begin() as conn:
         agent = add_agent(conn)
         task = add_task(conn, reprepare_if_successful=0)
-        job = add_job(conn, task, [(RANGE, add_range(conn))], [(AGENT, agent)])
+        job = add_job(conn, task, [(RANGE, add_iprange(conn))], [(AGENT, agent)])
     prepare_runs(engine, NOW)
     set_state(engine, [r["id"] for r in all_runs(engine, job)], state)
     assert prepare_runs(engine, NOW).prepared == 1
@@ -472,7 +392,7 @@ def test_failed_and_cancelled_runs_are_prepared_again(engine, state):
 def test_runs_of_an_agent_that_left_the_actors_are_cancelled(engine):
     with engine.begin() as conn:
         stay, leave = add_agent(conn), add_agent(conn)
-        r1, r2 = add_range(conn), add_range(conn, "10.0.2.1", "10.0.2.2")
+        r1, r2 = add_iprange(conn), add_iprange(conn, "10.0.2.1", "10.0.2.2")
         task = add_task(conn)
         job = add_job(conn, task, [(RANGE, r1), (RANGE, r2)],
                       [(AGENT, stay), (AGENT, leave)])
@@ -481,7 +401,7 @@ def test_runs_of_an_agent_that_left_the_actors_are_cancelled(engine):
                if r["plugin_fusioninventory_agents_id"] == leave}
     set_state(engine, [leaving[r2]], State.SERVER_HAS_SENT_DATA)
     with engine.begin() as conn:
-        done = add_run(conn, job, leave, State.FINISHED, "old", items_id=r1)
+        done = add_run(conn, job_id=job, agent_id=leave, state=State.FINISHED, uniqid="old", items_id=r1)
         conn.execute(update(schema.taskjobs).where(schema.taskjobs.c.id == job)
                      .values(actors=items_json([(AGENT, stay)])))
     later = NOW + timedelta(minutes=1)
@@ -501,8 +421,8 @@ def test_runs_of_an_agent_that_left_the_actors_are_cancelled(engine):
 def test_runs_of_a_target_that_left_the_job_are_cancelled(engine):
     with engine.begin() as conn:
         agent = add_agent(conn)
-        keep, removed = add_range(conn), add_range(conn, "10.0.3.1", "10.0.3.2")
-        purged = add_range(conn, "10.0.4.1")
+        keep, removed = add_iprange(conn), add_iprange(conn, "10.0.3.1", "10.0.3.2")
+        purged = add_iprange(conn, "10.0.4.1")
         task = add_task(conn)
         job = add_job(conn, task, [(RANGE, r) for r in (keep, removed, purged)],
                       [(AGENT, agent)])
@@ -523,8 +443,8 @@ def test_devices_leaving_an_ip_range_lose_their_live_runs(engine):
     NE = ItemType.NETWORK_EQUIPMENT
     with engine.begin() as conn:
         agent = add_agent(conn)
-        device = add_device(conn, NE, "10.5.0.1")
-        rng = add_range(conn, "10.5.0.0", "10.5.0.255")
+        device = add_network_device(conn, NE, "10.5.0.1")
+        rng = add_iprange(conn, "10.5.0.0", "10.5.0.255")
         task = add_task(conn)
         job = add_job(conn, task, [(RANGE, rng)], [(AGENT, agent)],
                       method=Method.NETWORK_INVENTORY)
@@ -543,7 +463,7 @@ def test_devices_leaving_an_ip_range_lose_their_live_runs(engine):
 def test_a_failing_task_does_not_stop_the_others_and_backs_off(engine, monkeypatch):
     with engine.begin() as conn:
         agent = add_agent(conn)
-        rng = add_range(conn)
+        rng = add_iprange(conn)
         bad_task, good_task = add_task(conn, name="bad"), add_task(conn, name="good")
         bad_job = add_job(conn, bad_task, [(RANGE, rng)], [(AGENT, agent)])
         add_job(conn, bad_task, [(RANGE, rng)], [(AGENT, agent)])
@@ -576,19 +496,10 @@ def test_a_failing_task_does_not_stop_the_others_and_backs_off(engine, monkeypat
     assert report.tasks[bad_task].prepared == 2 and backoff.retry_at(bad_task) is None
 
 
-def test_backoff_doubles_up_to_an_hour():
-    backoff = TaskBackoff()
-    delays = [backoff.failed(7, NOW) - NOW for _ in range(9)]
-    assert [d.total_seconds() / 60 for d in delays] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
-    assert not backoff.ready(7, NOW + timedelta(minutes=59)) and backoff.ready(7, NOW + timedelta(minutes=60))
-    backoff.succeeded(7)
-    assert backoff.ready(7, NOW) and backoff.failed(7, NOW) == NOW + timedelta(minutes=1)
-
-
 def test_concurrent_preparers_create_each_run_once(engine):
     with engine.begin() as conn:
         agents = [add_agent(conn) for _ in range(60)]
-        ranges = [add_range(conn, f"10.6.{i}.1", f"10.6.{i}.9") for i in range(3)]
+        ranges = [add_iprange(conn, f"10.6.{i}.1", f"10.6.{i}.9") for i in range(3)]
         for _ in range(3):
             task = add_task(conn)
             add_job(conn, task, [(RANGE, r) for r in ranges], [(AGENT, a) for a in agents])
@@ -622,7 +533,7 @@ def test_a_busy_lock_skips_the_pass(engine):
 
     with engine.begin() as conn:
         task = add_task(conn)
-        add_job(conn, task, [(RANGE, add_range(conn))], [(AGENT, add_agent(conn))])
+        add_job(conn, task, [(RANGE, add_iprange(conn))], [(AGENT, add_agent(conn))])
     with engine.connect() as holder, named_lock(holder, preparation.PREPARE_LOCK):
         report = prepare_runs(engine, NOW, lock_timeout=0)
     assert report.busy and report.prepared == 0 and all_runs(engine) == []
@@ -640,7 +551,8 @@ def test_silent_runs_time_out(engine):
         job = add_job(conn, task, [], [])
 
         def run(state, *log_entries):
-            run_id = add_run(conn, job, agent, state, f"u{state}{len(log_entries)}")
+            run_id = add_run(conn, job_id=job, agent_id=agent, state=state,
+                             uniqid=f"u{state}{len(log_entries)}")
             for log_state, age in log_entries:
                 add_log(conn, run_id, log_state, NOW - age)
             return run_id
@@ -681,14 +593,15 @@ def test_retention_keeps_the_newest_runs_the_newest_success_and_live_runs(engine
         ids = []
         # Oldest first: a live run, an old success, then 14 failures.
         for n, state in enumerate([State.PREPARED, State.FINISHED, State.FINISHED] + [State.IN_ERROR] * 14):
-            run_id = add_run(conn, job, agent, state, f"r{n}")
+            run_id = add_run(conn, job_id=job, agent_id=agent, state=state, uniqid=f"r{n}")
             add_log(conn, run_id, Log.PREPARED, NOW)
             add_log(conn, run_id, Log.STARTED, NOW)
-            add(conn, statediscoveries, plugin_fusioninventory_taskjob_id=run_id,
-                plugin_fusioninventory_agents_id=agent)
+            insert_row(conn, statediscoveries, plugin_fusioninventory_taskjob_id=run_id,
+                       plugin_fusioninventory_agents_id=agent)
             ids.append(run_id)
         # Another agent's short history is untouched.
-        others = [add_run(conn, job, other_agent, State.IN_ERROR, f"o{n}") for n in range(3)]
+        others = [add_run(conn, job_id=job, agent_id=other_agent, state=State.IN_ERROR, uniqid=f"o{n}")
+                  for n in range(3)]
     report = apply_retention(engine, keep=10)
     kept = [ids[0], ids[2], *ids[-10:]]
     deleted = sorted(set(ids) - set(kept))
@@ -710,7 +623,7 @@ def test_scheduler_pass_prepares_times_out_and_cleans(engine):
     with engine.begin() as conn:
         agent = add_agent(conn)
         task = add_task(conn)
-        add_job(conn, task, [(RANGE, add_range(conn))], [(AGENT, agent)])
+        add_job(conn, task, [(RANGE, add_iprange(conn))], [(AGENT, agent)])
     scheduler = Scheduler(engine, SchedulerSettings(interval=1, runs_kept=3), clock=lambda: NOW)
     report = scheduler.run_pass()
     assert isinstance(report, PassReport)
@@ -723,7 +636,7 @@ def test_scheduler_pass_prepares_times_out_and_cleans(engine):
 def test_scheduler_thread_runs_passes_until_stopped(engine):
     with engine.begin() as conn:
         task = add_task(conn)
-        add_job(conn, task, [(RANGE, add_range(conn))], [(AGENT, add_agent(conn))])
+        add_job(conn, task, [(RANGE, add_iprange(conn))], [(AGENT, add_agent(conn))])
     scheduler = Scheduler(lambda: engine, SchedulerSettings(interval=1))
     scheduler.start()
     try:
@@ -735,22 +648,12 @@ def test_scheduler_thread_runs_passes_until_stopped(engine):
     assert len(all_runs(engine)) == 1
 
 
-def test_scheduler_settings_from_the_environment():
-    settings = SchedulerSettings.from_env({
-        "FUSION_BRIDGE_SCHEDULER_INTERVAL": "15", "FUSION_BRIDGE_RUN_TIMEOUT_MINUTES": "90",
-        "FUSION_BRIDGE_RUNS_KEPT": "3"})
-    assert (settings.interval, settings.run_timeout, settings.runs_kept) == (15, timedelta(minutes=90), 3)
-    assert SchedulerSettings.from_env({}) == SchedulerSettings()
-    with pytest.raises(ValueError):
-        SchedulerSettings.from_env({"FUSION_BRIDGE_RUNS_KEPT": "0"})
-
-
 def test_prepare_once_command(engine, database_url):
     from fusion_bridge.cli.main import main
 
     with engine.begin() as conn:
         task = add_task(conn)
-        add_job(conn, task, [(RANGE, add_range(conn))], [(AGENT, add_agent(conn))])
+        add_job(conn, task, [(RANGE, add_iprange(conn))], [(AGENT, add_agent(conn))])
     result = CliRunner().invoke(main, ["prepare", "--once", "--database", database_url])
     assert result.exit_code == 0, result.output
     assert "preparation: 1 run(s) prepared" in result.output

@@ -1,7 +1,7 @@
 """Push mode (services/push.py): the agents of a push task's Prepared runs are woken at its
 start, again after ``push_timeout``, and the run fails after ``push_retries`` re-wakes; GLPI's
 wake-up counter of pull tasks; on SQLite and MariaDB, with agents played by loopback listeners
-(tests/test_wakeup.py ``AgentEmulator``)."""
+(tests/helpers/agent_emulator.py)."""
 
 from __future__ import annotations
 
@@ -12,48 +12,14 @@ from sqlalchemy import insert, select, update
 
 import schema
 from fusion_bridge.adapters.db import make_engine
-from fusion_bridge.services.push.push_pass import give_up_reason, next_push_start, push_pass
+from fusion_bridge.services.push.push_pass import next_push_start, push_pass
 from schema.constants import TaskjobLogState as Log, TaskjobState as State
-from tests.task_rows import add_job, add_run, add_task
-from tests.integration.test_wakeup import AgentEmulator, Behaviour, add_agents_with_addresses, closed_port, history_rows
+from tests.helpers.agent_emulator import AgentEmulator, Behaviour, closed_port
+from tests.helpers.inventory_rows import add_agents_with_addresses
+from tests.helpers.task_rows import add_push_task, add_run, pushes, run_logs, run_state, wakeup_history
 
 T0 = datetime(2026, 11, 25, 12, 0, 0)
 PAST = T0 - timedelta(hours=1)
-
-
-def add_push_task(conn, task_id: int, *, start=PAST, end=None, timeout: int = 60, retries: int = 2,
-                  counter: int = 0, minutes: int = 0, communication: str | None = "push",
-                  active: int = 1) -> None:
-    """A task with one Wake-on-LAN job (id = task id) and, unless ``communication`` is None, its
-    bridge row."""
-    add_task(conn, task_id, active=active, start=start, end=end)
-    conn.execute(update(schema.tasks).where(schema.tasks.c.id == task_id)
-                 .values(wakeup_agent_counter=counter, wakeup_agent_time=minutes))
-    if communication is not None:
-        conn.execute(insert(schema.bridge_tasks).values(
-            plugin_fusioninventory_tasks_id=task_id, communication=communication, push_timeout=timeout,
-            push_retries=retries))
-    add_job(conn, task_id, task_id, "wakeonlan", "[]", "[]")
-
-
-def pushes(engine) -> dict[int, tuple[int, datetime]]:
-    table = schema.bridge_runs
-    with engine.connect() as conn:
-        return {row.plugin_fusioninventory_taskjobstates_id: (row.pushes, row.pushed_at)
-                for row in conn.execute(select(table))}
-
-
-def run_log(engine, run_id: int) -> list[tuple[int, str]]:
-    logs = schema.taskjoblogs
-    with engine.connect() as conn:
-        return [(row.state, row.comment) for row in conn.execute(
-            select(logs).where(logs.c.plugin_fusioninventory_taskjobstates_id == run_id).order_by(logs.c.id))]
-
-
-def run_state(engine, run_id: int) -> int:
-    with engine.connect() as conn:
-        table = schema.taskjobstates
-        return conn.execute(select(table.c.state).where(table.c.id == run_id)).scalar()
 
 
 def test_first_push_wakes_the_agents_of_prepared_runs_of_push_tasks_only(engine):
@@ -64,17 +30,17 @@ def test_first_push_wakes_the_agents_of_prepared_runs_of_push_tasks_only(engine)
         add_agents_with_addresses(engine, {1: ("127.0.0.1", waiting), 2: ("127.0.0.1", running),
                                            3: ("127.0.0.1", nobody), 4: ("127.0.0.1", waiting)})
         with engine.begin() as conn:
-            add_push_task(conn, 1)
+            add_push_task(conn, 1, start=PAST)
             for run_id, agent in ((11, 1), (12, 1), (13, 2), (14, 3)):
                 add_run(conn, run_id, 1, agent, "Computer", run_id)
             add_run(conn, 15, 1, 4, "Computer", 15, state=int(State.SERVER_HAS_SENT_DATA))  # taken already
-            add_push_task(conn, 2, communication=None)  # pull: no bridge row
+            add_push_task(conn, 2, start=PAST, communication=None)  # pull: no bridge row
             add_run(conn, 21, 2, 4, "Computer", 21)
-            add_push_task(conn, 3, communication="pull")
+            add_push_task(conn, 3, start=PAST, communication="pull")
             add_run(conn, 31, 3, 4, "Computer", 31)
             add_push_task(conn, 4, start=T0 + timedelta(minutes=5))  # not started yet
             add_run(conn, 41, 4, 4, "Computer", 41)
-            add_push_task(conn, 5, active=0)
+            add_push_task(conn, 5, start=PAST, active=0)
             add_run(conn, 51, 5, 4, "Computer", 51)
             add_push_task(conn, 6, start=PAST, end=T0 - timedelta(minutes=1))  # window over
             add_run(conn, 61, 6, 4, "Computer", 61)
@@ -87,15 +53,15 @@ def test_first_push_wakes_the_agents_of_prepared_runs_of_push_tasks_only(engine)
                    for count, at in pushes(engine).values())
         assert report.next_due == min(at for _c, at in pushes(engine).values()) + timedelta(seconds=60)
         # Every attempt is in the runs' history (GLPI's UI shows it) and in the wake-up history.
-        assert run_log(engine, 11)[-1] == (Log.INFO, f"Agent woken up at http://127.0.0.1:{waiting}/now")
-        assert run_log(engine, 12)[-1] == run_log(engine, 11)[-1]
-        assert run_log(engine, 13)[-1][1].startswith("Agent busy: status running task NetDiscovery")
-        assert run_log(engine, 14)[-1][1] == (
+        assert run_logs(engine, 11)[-1] == (Log.INFO, f"Agent woken up at http://127.0.0.1:{waiting}/now")
+        assert run_logs(engine, 12)[-1] == run_logs(engine, 11)[-1]
+        assert run_logs(engine, 13)[-1][1].startswith("Agent busy: status running task NetDiscovery")
+        assert run_logs(engine, 14)[-1][1] == (
             f"Agent unreachable: connection refused at http://127.0.0.1:{nobody}/status")
-        assert [(r["plugin_fusioninventory_agents_id"], r["outcome"]) for r in history_rows(engine)] == [
+        assert [(r["plugin_fusioninventory_agents_id"], r["outcome"]) for r in wakeup_history(engine)] == [
             (1, "woken"), (2, "busy"), (3, "unreachable")]
         for run_id in (15, 21, 31, 41, 51, 61):
-            assert [state for state, _ in run_log(engine, run_id)] == [], run_id
+            assert [state for state, _ in run_logs(engine, run_id)] == [], run_id
         with engine.connect() as conn:
             table = schema.bridge_tasks
             last_push = conn.execute(select(table.c.last_push)
@@ -114,7 +80,7 @@ def test_silent_runs_are_woken_again_then_fail_with_the_reason(engine):
         add_agents_with_addresses(engine, {1: ("127.0.0.1", closed_port()),
                                            2: ("127.0.0.1", emulator.ports[0])})
         with engine.begin() as conn:
-            add_push_task(conn, 1, timeout=60, retries=2)
+            add_push_task(conn, 1, start=PAST, timeout=60, retries=2)
             add_run(conn, 11, 1, 1, "Computer", 1)
             add_run(conn, 12, 1, 2, "Computer", 2)
         assert push_pass(engine, T0).first == 2
@@ -132,17 +98,12 @@ def test_silent_runs_are_woken_again_then_fail_with_the_reason(engine):
         last = push_pass(engine, T0 + timedelta(seconds=195))
         assert (last.again, last.failed, last.agents) == (0, [11], 0)
     assert run_state(engine, 11) == State.IN_ERROR and run_state(engine, 12) == State.SERVER_HAS_SENT_DATA
-    history = run_log(engine, 11)
+    history = run_logs(engine, 11)
     assert [state for state, _ in history] == [Log.INFO, Log.INFO, Log.INFO, Log.ERROR]
     assert history[-1][1].startswith("Push failed: the agent did not take the run within 60 s of each of its "
                                      "3 wake-up(s) (last: unreachable: Agent unreachable: connection refused")
     assert pushes(engine)[11][0] == 3
     assert push_pass(engine, T0 + timedelta(hours=1)).failed == []
-
-
-def test_give_up_reason_without_attempt():
-    assert give_up_reason(1, timedelta(seconds=5), None) == (
-        "Push failed: the agent did not take the run within 5 s of each of its 1 wake-up(s)")
 
 
 def test_two_concurrent_passes_never_push_a_run_twice(engine, database_url):
@@ -151,7 +112,7 @@ def test_two_concurrent_passes_never_push_a_run_twice(engine, database_url):
         add_agents_with_addresses(engine, {i: ("127.0.0.1", emulator.ports[i % 4])
                                            for i in range(1, agents + 1)})
         with engine.begin() as conn:
-            add_push_task(conn, 1)
+            add_push_task(conn, 1, start=PAST)
             for i in range(1, agents + 1):
                 add_run(conn, 100 + i, 1, i, "Computer", i)
         engines = [make_engine(database_url) for _ in range(2)]
@@ -172,7 +133,7 @@ def test_two_concurrent_passes_never_push_a_run_twice(engine, database_url):
         assert emulator.count("/now") == agents, "an agent was woken twice"
     assert sorted(report.first for report in reports) == [0, agents]
     assert {count for count, _at in pushes(engine).values()} == {1}
-    assert len(history_rows(engine)) == agents
+    assert len(wakeup_history(engine)) == agents
 
 
 def test_two_thousand_pushed_agents_within_the_concurrency_bound(engine):
@@ -181,7 +142,7 @@ def test_two_thousand_pushed_agents_within_the_concurrency_bound(engine):
         add_agents_with_addresses(engine, {i: ("127.0.0.1", emulator.ports[i % 20])
                                            for i in range(1, count + 1)})
         with engine.begin() as conn:
-            add_push_task(conn, 1)
+            add_push_task(conn, 1, start=PAST)
             conn.execute(insert(schema.taskjobstates), [{
                 "id": i, "plugin_fusioninventory_taskjobs_id": 1, "items_id": i, "itemtype": "Computer",
                 "state": 0, "plugin_fusioninventory_agents_id": i, "uniqid": f"u{i}"}
@@ -197,7 +158,7 @@ def test_push_waves_follow_the_wakeup_counter(engine):
     with AgentEmulator(ports=1) as emulator:
         add_agents_with_addresses(engine, {i: ("127.0.0.1", emulator.ports[0]) for i in range(1, 6)})
         with engine.begin() as conn:
-            add_push_task(conn, 1, counter=2, minutes=10)
+            add_push_task(conn, 1, start=PAST, counter=2, minutes=10)
             for i in range(1, 6):
                 add_run(conn, 10 + i, 1, i, "Computer", i)
         first = push_pass(engine, T0)
@@ -217,17 +178,17 @@ def test_pull_tasks_wake_their_counter_of_waiting_agents(engine):
         add_agents_with_addresses(engine, {1: ("127.0.0.1", nobody), **{i: ("127.0.0.1", emulator.ports[0])
                                                                          for i in range(2, 7)}})
         with engine.begin() as conn:
-            add_push_task(conn, 1, communication=None, counter=2, minutes=5)
+            add_push_task(conn, 1, start=PAST, communication=None, counter=2, minutes=5)
             for i in range(1, 7):
                 add_run(conn, 10 + i, 1, i, "Computer", i)
-            add_push_task(conn, 2, communication=None, counter=0, minutes=5)  # counter 0: never
+            add_push_task(conn, 2, start=PAST, communication=None, counter=0, minutes=5)  # counter 0: never
             add_run(conn, 21, 2, 2, "Computer", 1)
         report = push_pass(engine, T0)
         # Agent 1 does not answer and does not count: agents 2 and 3 are woken.
         assert report.waves == {1: 2} and report.first == 0
-        assert [(r["plugin_fusioninventory_agents_id"], r["outcome"]) for r in history_rows(engine)] == [
+        assert [(r["plugin_fusioninventory_agents_id"], r["outcome"]) for r in wakeup_history(engine)] == [
             (1, "unreachable"), (2, "woken"), (3, "woken")]
-        assert run_log(engine, 12)[-1][0] == Log.INFO and run_log(engine, 21) == []
+        assert run_logs(engine, 12)[-1][0] == Log.INFO and run_logs(engine, 21) == []
         assert push_pass(engine, T0 + timedelta(minutes=4)).waves == {}
         with engine.begin() as conn:  # the plugin's wakeup_agent_max caps the counter
             conn.execute(update(schema.configs).where(schema.configs.c.type == "wakeup_agent_max")
@@ -246,7 +207,7 @@ def test_force_pushes_every_prepared_run_of_one_task(engine):
         with engine.begin() as conn:
             add_push_task(conn, 1, communication=None, start=T0 + timedelta(days=1))  # pull, not started
             add_run(conn, 11, 1, 1, "Computer", 1)
-            add_push_task(conn, 2)
+            add_push_task(conn, 2, start=PAST)
             add_run(conn, 21, 2, 2, "Computer", 1)
         report = push_pass(engine, T0, task_id=1, force=True)
         assert (report.first, report.outcomes["woken"]) == (1, 1)
@@ -259,7 +220,7 @@ def test_a_run_postponed_to_later_is_not_pushed_before_its_start(engine):
     with AgentEmulator(ports=1) as emulator:
         add_agents_with_addresses(engine, {1: ("127.0.0.1", emulator.ports[0])})
         with engine.begin() as conn:
-            add_push_task(conn, 1, timeout=60, retries=1)
+            add_push_task(conn, 1, start=PAST, timeout=60, retries=1)
             add_run(conn, 11, 1, 1, "Computer", 1)
             # A deploy the user postponed: back to Prepared, offered again two hours later.
             conn.execute(update(schema.taskjobstates).where(schema.taskjobstates.c.id == 11)

@@ -8,22 +8,20 @@ import json
 import time
 from datetime import datetime, timedelta
 
-from click.testing import CliRunner
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 import schema
-from fusion_bridge.cli.main import main
 from fusion_bridge.scheduler import Scheduler, SchedulerSettings
 from schema.constants import TaskjobLogState as Log, TaskjobState as State
-from tests.task_rows import add_run
-from tests.integration.test_push import add_push_task, pushes, run_log, run_state
-from tests.integration.test_wakeup import AgentEmulator, Behaviour, add_agents_with_addresses
+from tests.helpers.agent_emulator import AgentEmulator, Behaviour
+from tests.helpers.cli import run
+from tests.helpers.inventory_rows import add_agents_with_addresses, add_computer
+from tests.helpers.task_rows import add_push_task, add_run, pushes, run_logs, run_state
 
 
 def wol_job_for(conn, task_id: int, agent_id: int, computer_id: int = 31) -> None:
     """Point the task's Wake-on-LAN job at one computer, run by one agent (prepared for real)."""
-    conn.execute(insert(schema.glpi_computers).values(id=computer_id, entities_id=0, name=f"pc{computer_id}",
-                                                      is_deleted=0, is_template=0))
+    add_computer(conn, f"pc{computer_id}", computer_id=computer_id)
     conn.execute(update(schema.taskjobs).where(schema.taskjobs.c.id == task_id).values(
         targets=json.dumps([{"Computer": str(computer_id)}]),
         actors=json.dumps([{"PluginFusioninventoryAgent": str(agent_id)}])))
@@ -39,7 +37,7 @@ def test_a_pass_prepares_the_push_task_then_wakes_its_agent(engine):
         assert report.preparation.prepared == 1 and report.push.first == 1, report.lines()
         assert emulator.count("/now") == 1
     [run_id] = pushes(engine)
-    history = run_log(engine, run_id)
+    history = run_logs(engine, run_id)
     assert [state for state, _ in history] == [Log.PREPARED, Log.INFO]
     assert history[1][1].startswith("Agent woken up at http://127.0.0.1:")
     assert any(line.startswith("push: 1 run(s) pushed") for line in report.lines())
@@ -82,31 +80,11 @@ def test_timeouts_fall_due_between_full_passes(engine):
         finally:
             scheduler.stop()
         assert emulator.count("/status") == 2 and emulator.count("/now") == 0
-    history = run_log(engine, 11)
+    history = run_logs(engine, 11)
     assert run_state(engine, 11) == State.IN_ERROR, history
     assert [state for state, _ in history] == [Log.INFO, Log.INFO, Log.ERROR]
     assert history[-1][1].startswith("Push failed: the agent did not take the run within 1 s of each of its "
                                      "2 wake-up(s) (last: busy: Agent busy: status running task Inventory")
-
-
-def test_settings_from_the_environment():
-    settings = SchedulerSettings.from_env({"FUSION_BRIDGE_PUSH_CHECK": "0.5",
-                                           "FUSION_BRIDGE_WAKEUP_CONCURRENCY": "7",
-                                           "FUSION_BRIDGE_WAKEUP_NOW_TIMEOUT": "3"})
-    assert (settings.push_check, settings.wakeup_concurrency, settings.wakeup_now_timeout) == (0.5, 7, 3.0)
-    for bad in ({"FUSION_BRIDGE_PUSH_CHECK": "0"}, {"FUSION_BRIDGE_WAKEUP_CONCURRENCY": "0"},
-                {"FUSION_BRIDGE_WAKEUP_CONCURRENCY": "many"}):
-        try:
-            SchedulerSettings.from_env(bad)
-        except ValueError:
-            continue
-        raise AssertionError(f"{bad} accepted")
-
-
-def wakeup_cli(database_url, *args, expect=0):
-    result = CliRunner().invoke(main, ["wakeup", *args, "--database", database_url])
-    assert result.exit_code == expect, result.output
-    return result.output
 
 
 def test_cli_pushes_a_task_now(engine, database_url):
@@ -115,16 +93,16 @@ def test_cli_pushes_a_task_now(engine, database_url):
         with engine.begin() as conn:
             add_push_task(conn, 1, start=datetime.now() - timedelta(minutes=1))
             wol_job_for(conn, 1, 1)
-        out = wakeup_cli(database_url, "--task", "1")
-        assert out.splitlines()[0] == "task 1: 1 run(s) prepared now"
+        out = run(database_url, "wakeup", "--task", "1").output
+        assert out.splitlines()[0] == "task 1: 1 run prepared now"
         assert out.splitlines()[1].startswith("push: 1 run(s) pushed, 0 pushed again, 0 failed")
         assert "1 woken" in out.splitlines()[1]
-        data = json.loads(wakeup_cli(database_url, "--task", "1", "--json"))
+        data = json.loads(run(database_url, "wakeup", "--task", "1", "--json").output)
         assert (data["prepared"], data["runs"], data["counts"]["woken"]) == (0, 1, 1)
         assert emulator.count("/now") == 2
     assert [count for count, _at in pushes(engine).values()] == [2]
-    assert "no task 9" in wakeup_cli(database_url, "--task", "9", expect=1)
-    assert "cannot be combined" in wakeup_cli(database_url, "--task", "1", "--agent", "1", expect=2)
+    assert "no task 9" in run(database_url, "wakeup", "--task", "9", expect=1).output
+    assert "cannot be combined" in run(database_url, "wakeup", "--task", "1", "--agent", "1", expect=2).output
     with engine.connect() as conn:
         assert conn.execute(select(schema.bridge_wakeups.c.outcome)).scalars().all() == ["woken", "woken"]
 

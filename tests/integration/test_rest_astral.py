@@ -13,8 +13,9 @@ from urllib.parse import quote
 import pytest
 
 from schema.constants import ItemType, Method
-from tests.agent_requests import ZLIB_HEADERS, prolog
-from tests.task_rows import add_agent, add_job, add_run, add_task
+from tests.helpers.agent_requests import ZLIB_HEADERS, prolog
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.task_rows import add_job, add_run, add_task
 
 DEVICE = "pc-2026-01-01-00-00-00"
 ASTRAL = "pc\U0001F600-2026-01-01-00-00-00"
@@ -32,13 +33,13 @@ def agent_with_runs(engine):
         for job_id, method, itemtype in ((1, Method.DEPLOY, ItemType.DEPLOY_PACKAGE),
                                          (2, Method.COLLECT, ItemType.COLLECT),
                                          (3, Method.ESX, ItemType.CREDENTIAL_IP)):
-            add_job(conn, job_id, 1, method, f'[{{"{itemtype}":"1"}}]', '[{"PluginFusioninventoryAgent":"3"}]')
+            add_job(conn, 1, f'[{{"{itemtype}":"1"}}]', '[{"PluginFusioninventoryAgent":"3"}]', method, job_id=job_id)
             add_run(conn, job_id, job_id, 3, itemtype, 1, state=1)
 
 
 CALLS = {
     # name: (path and query, expected status)
-    "getConfig machineid": (f"/plugins/fusioninventory/?action=getConfig&machineid={{astral}}&task%5BCollect%5D=2.6", 400),
+    "getConfig machineid": ("/plugins/fusioninventory/?action=getConfig&machineid={astral}&task%5BCollect%5D=2.6", 400),
     "Deploy getJobs machineid": (f"{BASE}/deploy/?action=getJobs&machineid={{astral}}", 400),
     "Deploy getFilePart machineid": (f"{BASE}/deploy/?action=getFilePart&machineid={{astral}}&file={PART}", 403),
     "Deploy setStatus machineid": (f"{BASE}/deploy/?action=setStatus&machineid={{astral}}&uuid=x&status=ok&msg=m", 400),

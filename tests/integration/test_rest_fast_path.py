@@ -4,17 +4,18 @@ changes as the Flask views, and one statement without a transaction for an idle 
 import logging
 
 import pytest
-from sqlalchemy import event, insert, literal_column, select, table, update
+from sqlalchemy import event, literal_column, select, table, update
 from sqlalchemy.exc import DBAPIError
 from werkzeug.test import Client
 
 import schema
-from fusion_bridge import REST_ENDPOINT, create_app
+from fusion_bridge.app import REST_ENDPOINT, create_app
 from fusion_bridge.adapters.db_probe import ReadProbe
 from fusion_bridge.services.rest.calls import CONFIG_PROBES
 from schema.constants import ItemType, Method, Module
-from tests.statements import recorded_statements
-from tests.task_rows import add_agent, add_job, add_run, add_task
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.statements import recorded_statements
+from tests.helpers.task_rows import add_esx_host, add_job, add_run, add_task
 
 IDLE, BUSY, LOCKED = "idle-2026-11-25-10-00-00", "busy-2026-11-25-10-00-00", "locked-2026-11-25-10-00-00"
 CONFIG = "/plugins/fusioninventory/"
@@ -28,14 +29,11 @@ def agents(engine):
         add_agent(conn, 2, BUSY, entities_id=0)
         add_agent(conn, 3, LOCKED, lock=1)
         add_task(conn, 1)
-        conn.execute(insert(schema.credentials).values(id=2, name="esx", username="root", password="pw",
-                                                       itemtype="PluginFusioninventoryInventoryComputerESX"))
-        conn.execute(insert(schema.credentialips).values(id=1, name="esx01", plugin_fusioninventory_credentials_id=2,
-                                                         ip="127.0.0.1:1"))
-        add_job(conn, 1, 1, Method.ESX, '[{"PluginFusioninventoryCredentialIp":"1"}]',
-                '[{"PluginFusioninventoryAgent":"2"}]')
-        add_job(conn, 2, 1, Method.COLLECT, '[{"PluginFusioninventoryCollect":"1"}]',
-                '[{"PluginFusioninventoryAgent":"2"}]')
+        add_esx_host(conn, "127.0.0.1:1")
+        add_job(conn, 1, '[{"PluginFusioninventoryCredentialIp":"1"}]',
+                '[{"PluginFusioninventoryAgent":"2"}]', Method.ESX, job_id=1)
+        add_job(conn, 1, '[{"PluginFusioninventoryCollect":"1"}]', '[{"PluginFusioninventoryAgent":"2"}]',
+                Method.COLLECT, job_id=2)
         add_run(conn, 2, 2, 2, ItemType.COLLECT, 1)
         for module in (Module.ESX, Module.COLLECT):
             conn.execute(update(schema.agentmodules).where(schema.agentmodules.c.modulename == module)

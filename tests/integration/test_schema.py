@@ -23,14 +23,12 @@ from sqlalchemy.engine import make_url
 
 import schema
 import schema.install
-from schema.constants import Method, Module, TaskjobLogState, TaskjobState
+from schema.constants import TaskjobLogState, TaskjobState
+from tests.helpers.plugin_install import PLUGIN_MODULES, REFERENCE
 
 ROOT = Path(__file__).resolve().parents[2]
-REFERENCE = ROOT / "fixtures" / "schema" / "glpi95_fusioninventory42.json"
 SERVER_URL = make_url(os.environ.get("FUSION_BRIDGE_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/"))
 
-PLUGIN_MODULES = [("WAKEONLAN", 0), ("INVENTORY", 1), ("InventoryComputerESX", 0), ("NETWORKINVENTORY", 0),
-                  ("NETWORKDISCOVERY", 0), ("DEPLOY", 1), ("Collect", 1)]
 ALL_TABLES = {table.name for table in schema.metadata.sorted_tables}
 BRIDGE_NAMES = {table.name for table in schema.BRIDGE_TABLES}
 
@@ -83,7 +81,7 @@ def sqlite_engine(tmp_path):
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "mariadb"])
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
 def empty_engine(request):
     return request.getfixturevalue(f"{request.param}_engine")
 
@@ -127,50 +125,6 @@ def build_glpi_with_plugin(engine, tables=None) -> None:
 
 
 # --- definitions ---------------------------------------------------------------------------
-
-def test_table_lists_cover_the_whole_metadata():
-    assert len(schema.PLUGIN_TABLES) == 45
-    assert len(schema.CORE_TABLES) == 15
-    assert BRIDGE_NAMES == {"glpi_plugin_fusionbridge_meta", "glpi_plugin_fusionbridge_inventories",
-                            "glpi_plugin_fusionbridge_agentaddresses", "glpi_plugin_fusionbridge_wakeups",
-                            "glpi_plugin_fusionbridge_resttokens",
-                            "glpi_plugin_fusionbridge_tasks", "glpi_plugin_fusionbridge_taskjobs",
-                            "glpi_plugin_fusionbridge_runs"}
-    listed = [t.name for t in [*schema.PLUGIN_TABLES, *schema.CORE_TABLES, *schema.BRIDGE_TABLES]]
-    assert sorted(listed) == sorted(ALL_TABLES) == sorted(schema.TABLES_BY_NAME)
-    assert all(name.startswith("glpi_plugin_fusioninventory_") for name in map(str, schema.PLUGIN_TABLES))
-    assert schema.agents.name == "glpi_plugin_fusioninventory_agents"
-    assert schema.entities.name == "glpi_plugin_fusioninventory_entities"
-    assert schema.TABLES_BY_NAME["glpi_entities"] is schema.glpi_entities
-
-
-def test_reference_snapshot_covers_every_non_bridge_table():
-    reference = json.loads(REFERENCE.read_text())["tables"]
-    assert set(reference) == ALL_TABLES - BRIDGE_NAMES
-
-
-def test_constants_match_the_plugin():
-    assert [s.value for s in TaskjobState] == list(range(7))
-    assert TaskjobState.POSTPONED.label == "Postponed"
-    assert {s.name: s.value for s in TaskjobLogState} == {
-        "STARTED": 1, "OK": 2, "ERROR": 4, "INFO": 5, "RUNNING": 6, "PREPARED": 7}
-    assert TaskjobLogState.INFO.label == "Info"
-    assert Method.DEPLOY == "deployinstall" and Module.COLLECT == "Collect"
-
-
-def test_seed_rows_are_the_plugins_install_rows():
-    seeds = schema.seed_rows(plugin_user_id=7)
-    modules = [(r["modulename"], r["is_active"], r["exceptions"]) for r in seeds[schema.agentmodules.name]]
-    assert modules == [(name, active, "[]") for name, active in PLUGIN_MODULES]
-    config = {r["type"]: r["value"] for r in seeds[schema.configs.name]}
-    assert len(config) == len(seeds[schema.configs.name])
-    assert config["inventory_frequence"] == "24" and config["users_id"] == "7"
-    assert config["version"] == "9.5+4.2" and config["agent_port"] == "62354"
-    assert "mirror_match" not in config
-    assert schema.seed_rows()[schema.configs.name][6] == {"type": "users_id", "value": None}
-    crons = {(r["itemtype"], r["name"]): r["frequency"] for r in seeds[schema.glpi_crontasks.name]}
-    assert crons[("PluginFusioninventoryTask", "taskscheduler")] == 60 and len(crons) == 6
-
 
 def test_sqlite_index_names_are_prefixed_only_for_our_tables(sqlite_engine):
     other = MetaData()
@@ -285,6 +239,7 @@ def test_bigint_keys_auto_increment(empty_engine):
     assert row == (1, TaskjobState.PREPARED, 1, 0)
 
 
+@pytest.mark.mariadb
 def test_init_takes_the_schema_lock(mariadb_engine, monkeypatch):
     monkeypatch.setattr(schema.install, "LOCK_TIMEOUT_SECONDS", 1)
     with mariadb_engine.connect() as holder:
@@ -295,6 +250,7 @@ def test_init_takes_the_schema_lock(mariadb_engine, monkeypatch):
     assert inspect(mariadb_engine).get_table_names() == []
 
 
+@pytest.mark.mariadb
 def test_concurrent_inits_make_one_schema(mariadb_url):
     engines = [create_engine(mariadb_url) for _ in range(3)]
     reports, errors = [], []
@@ -321,6 +277,7 @@ def test_concurrent_inits_make_one_schema(mariadb_url):
 
 # --- a real GLPI -------------------------------------------------------------------------
 
+@pytest.mark.mariadb
 def test_existing_glpi_gets_only_the_bridge_tables(mariadb_engine):
     build_glpi_with_plugin(mariadb_engine)
     with mariadb_engine.begin() as conn:
@@ -407,6 +364,7 @@ def _structure_lines(table: dict | None) -> list[str]:
     return lines
 
 
+@pytest.mark.mariadb
 def test_tables_are_identical_to_the_plugins_and_glpis(mariadb_engine):
     """init_database creates every table exactly as the plugin's install SQL and GLPI 9.5.0's
     SQL do, per information_schema, on the same server the reference was recorded from."""
@@ -422,6 +380,7 @@ def test_tables_are_identical_to_the_plugins_and_glpis(mariadb_engine):
     assert not differences, "\n".join(differences)
 
 
+@pytest.mark.mariadb
 def test_collation_makes_module_lookup_case_insensitive(mariadb_engine):
     schema.init_database(mariadb_engine)
     with mariadb_engine.connect() as conn:

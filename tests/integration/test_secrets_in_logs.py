@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 import schema
-from fusion_bridge import create_app
+from fusion_bridge.app import create_app
 from fusion_bridge.adapters.db import is_mysql
 from fusion_bridge.cli.main import main
 

@@ -12,10 +12,10 @@ import zlib
 import pytest
 
 import schema
-from fusion_bridge import create_app
+from fusion_bridge.app import create_app
 from fusion_bridge.adapters.db import make_engine
-from tests.agent_requests import ZLIB_HEADERS, inventory_xml, prolog
-from tests.throwaway_mariadb import ThrowawayMariaDB
+from tests.helpers.agent_requests import ZLIB_HEADERS, inventory_xml, prolog
+from tests.helpers.throwaway_mariadb import ThrowawayMariaDB
 
 KNOWN = "known-2026-01-01-00-00-00"
 AGENT = "/plugins/fusioninventory/"

@@ -8,16 +8,16 @@ from sqlalchemy import select
 import schema
 from fusion_bridge.services.admin import task_settings as settings
 from fusion_bridge.services.admin.base import DefinitionError, NotFound
-from tests.integration.test_admin_api import AUTH, api, call  # noqa: F401 - the api fixture
-from tests.integration.test_cli_tasks import as_json, run
-from tests.integration.test_definitions import add_agent
+from tests.helpers.admin_api import call
+from tests.helpers.cli import as_json, run
+from tests.helpers.inventory_rows import add_agent
 
 
 def _task_and_action(database_url, engine):
     task = as_json(database_url, "task", "create", "--name", "t")
     iprange = as_json(database_url, "iprange", "create", "--name", "LAN", "--start", "10.0.0.1",
                       "--end", "10.0.0.254")
-    agent = add_agent(engine, "pc01")
+    agent = add_agent(engine, name="pc01")
     action = as_json(database_url, "action", "add", "--task", str(task["id"]), "--name", "discover", "--method",
                      "networkdiscovery", "--target", f"iprange:{iprange['id']}", "--actor", f"agent:{agent}")
     return task["id"], action["id"]
@@ -28,13 +28,6 @@ def test_defaults_are_the_plugin_behaviour(engine):
         assert settings.task_settings(conn, 42) == settings.TaskSettings()
         assert settings.job_settings(conn, 42) == settings.JobSettings()
     assert not settings.TaskSettings().push and not settings.TaskSettings().periodic
-
-
-@pytest.mark.parametrize("text, expected", [("30m", (30, "minutes")), ("2h", (2, "hours")), ("1d", (1, "days")),
-                                            ("3mo", (3, "months")), ("90 minutes", (90, "minutes")),
-                                            ("0", (0, "minutes")), ("none", (0, "minutes"))])
-def test_periods(text, expected):
-    assert settings.parse_period(text) == expected
 
 
 def test_cli_sets_and_shows_settings(database_url, engine):

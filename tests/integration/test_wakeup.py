@@ -1,196 +1,27 @@
 """Wake-up (push): agents' source addresses recorded at each contact, /status + /now probes with
-bounded concurrency, every attempt recorded; on SQLite and MariaDB.
-
-``AgentEmulator`` plays the agent's HTTP server (daemon mode) on loopback: any number of
-listening sockets served by one selector thread, with a behaviour per port, and it counts the
-connections open at once (bench/wakeup.py uses it too).
+bounded concurrency, every attempt recorded; on SQLite and MariaDB. The agents' HTTP servers
+are played by tests/helpers/agent_emulator.py.
 """
 
 from __future__ import annotations
 
-import heapq
 import json
-import selectors
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
-from click.testing import CliRunner
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 import schema
-from fusion_bridge.cli.main import main
 from fusion_bridge.services.push import wakeup
-from fusion_bridge.services.agent.addresses import normalise
 from schema.constants import TaskjobLogState as Log
-from tests.agent_requests import ZLIB_HEADERS, inventory_xml, prolog
-from tests.task_rows import add_job, add_run, add_task
-
-# ---------------------------------------------------------------------------------------------
-# The agent's HTTP server, emulated
-
-
-@dataclass(frozen=True)
-class Behaviour:
-    status: str | None = "waiting"  # body "status: <status>"; None: never answers
-    now: int = 200  # /now answer: 200 (trusted) or 403 (untrusted)
-    delay: float = 0.0  # seconds before answering
-
-
-_BODIES = {
-    200: b"<html><body><p>OK</p></body></html>\n",
-    403: b"<html><body><p>Access denied</p></body></html>\n",
-}
-
-
-class AgentEmulator:
-    """``ports`` listening sockets on ``host``, one selector thread, a behaviour per port."""
-
-    def __init__(self, ports: int = 1, behaviour: Behaviour = Behaviour(), host: str = "127.0.0.1"):
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.listeners = []
-        for _ in range(ports):
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, 0))
-            sock.listen(4096)
-            sock.setblocking(False)
-            self.listeners.append(sock)
-        self.ports = [sock.getsockname()[1] for sock in self.listeners]
-        self.behaviours = {port: behaviour for port in self.ports}
-        self.requests: list[tuple[int, str]] = []
-        self.open = 0
-        self.max_open = 0
-        self.accepted = 0
-        self._selector = selectors.DefaultSelector()
-        self._timers: list = []
-        self._stop = threading.Event()
-        for sock in self.listeners:
-            self._selector.register(sock, selectors.EVENT_READ, ("listen", sock.getsockname()[1]))
-        self._thread = threading.Thread(target=self._loop, name="agent-emulator", daemon=True)
-
-    def __enter__(self) -> "AgentEmulator":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(10)
-        for key in list(self._selector.get_map().values()):
-            key.fileobj.close()
-        self._selector.close()
-
-    def count(self, path: str) -> int:
-        return sum(1 for _port, p in self.requests if p == path)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            timeout = 0.05
-            if self._timers:
-                timeout = max(0.0, min(timeout, self._timers[0][0] - time.monotonic()))
-            for key, _mask in self._selector.select(timeout):
-                kind, data = key.data
-                if kind == "listen":
-                    self._accept(key.fileobj, data)
-                else:
-                    self._read(key.fileobj, data)
-            now = time.monotonic()
-            while self._timers and self._timers[0][0] <= now:
-                _due, _seq, conn, payload = heapq.heappop(self._timers)
-                self._answer(conn, payload)
-
-    def _accept(self, listener, port) -> None:
-        while True:
-            try:
-                conn, _peer = listener.accept()
-            except BlockingIOError:
-                return
-            conn.setblocking(False)
-            self.open += 1
-            self.accepted += 1
-            self.max_open = max(self.max_open, self.open)
-            self._selector.register(conn, selectors.EVENT_READ, ("conn", {"port": port, "buffer": b""}))
-
-    def _close(self, conn) -> None:
-        try:
-            self._selector.unregister(conn)
-        except (KeyError, ValueError):
-            pass
-        conn.close()
-        self.open -= 1
-
-    def _read(self, conn, state) -> None:
-        try:
-            chunk = conn.recv(65536)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            chunk = b""
-        if not chunk:
-            self._close(conn)
-            return
-        state["buffer"] += chunk
-        if b"\r\n\r\n" not in state["buffer"] or state.get("answered"):
-            return
-        state["answered"] = True
-        path = state["buffer"].split(b" ", 2)[1].decode()
-        self.requests.append((state["port"], path))
-        behaviour = self.behaviours[state["port"]]
-        if path == "/status":
-            if behaviour.status is None:
-                return  # connected, never answers
-            payload = self._response(200, "OK", "text/plain", f"status: {behaviour.status}".encode())
-        elif path.startswith("/now"):
-            payload = self._response(behaviour.now, "OK", "text/html", _BODIES[behaviour.now])
-        else:
-            payload = self._response(400, "Bad Request", "text/html", b"")
-        heapq.heappush(self._timers, (time.monotonic() + behaviour.delay, id(conn), conn, payload))
-
-    @staticmethod
-    def _response(status: int, reason: str, content_type: str, body: bytes) -> bytes:
-        return (f"HTTP/1.1 {status} {reason}\r\nServer: libwww-perl-daemon/6.16\r\n"
-                f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
-
-    def _answer(self, conn, payload: bytes) -> None:
-        if conn.fileno() < 0:
-            return
-        try:
-            conn.setblocking(True)
-            conn.settimeout(1)
-            conn.sendall(payload)
-        except OSError:
-            pass
-        self._close(conn)
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def add_agents_with_addresses(engine, agents: dict[int, tuple[str | None, int | None]]) -> None:
-    """agent id -> (address, agent_port), in bulk."""
-    rows = [{"id": agent_id, "name": f"a{agent_id}", "device_id": f"a{agent_id}-2026-11-25-10-00-00",
-             "entities_id": 0, "threads_networkdiscovery": 0, "threads_networkinventory": 0,
-             "agent_port": str(port) if port else None} for agent_id, (_a, port) in agents.items()]
-    addresses = [{"plugin_fusioninventory_agents_id": agent_id, "address": address, "date": None}
-                 for agent_id, (address, _p) in agents.items() if address]
-    with engine.begin() as conn:
-        for start in range(0, len(rows), 1000):
-            conn.execute(insert(schema.agents), rows[start:start + 1000])
-        for start in range(0, len(addresses), 1000):
-            conn.execute(insert(schema.bridge_agentaddresses), addresses[start:start + 1000])
-
-
-def history_rows(engine):
-    with engine.connect() as conn:
-        table = schema.bridge_wakeups
-        return conn.execute(select(table).order_by(table.c.id)).mappings().all()
-
+from tests.helpers.agent_emulator import AgentEmulator, Behaviour, closed_port
+from tests.helpers.agent_requests import ZLIB_HEADERS, inventory_xml, prolog
+from tests.helpers.cli import run
+from tests.helpers.inventory_rows import add_agents_with_addresses
+from tests.helpers.task_rows import add_job, add_run, add_task, wakeup_history
 
 # ---------------------------------------------------------------------------------------------
 # Addresses recorded at contact
@@ -205,14 +36,6 @@ def address_of(engine, agent_id):
 def agent_id_of(engine, device_id):
     with engine.connect() as conn:
         return conn.execute(select(schema.agents.c.id).where(schema.agents.c.device_id == device_id)).scalar()
-
-
-def test_normalise():
-    assert normalise("192.0.2.7") == "192.0.2.7"
-    assert normalise("::ffff:192.0.2.7") == "192.0.2.7"
-    assert normalise("2001:DB8:0::1") == "2001:db8::1"
-    assert normalise("fe80::1%eth0") == "fe80::1"
-    assert normalise("") is None and normalise(None) is None and normalise("unix:/run/x.sock") is None
 
 
 def test_prolog_records_the_source_address_and_its_changes(client, engine):
@@ -277,12 +100,6 @@ def test_other_messages_record_the_address_too_and_junk_addresses_are_ignored(cl
 # Probes and outcomes
 
 
-def test_base_url_brackets_ipv6():
-    assert wakeup.base_url("192.0.2.1", 62354) == "http://192.0.2.1:62354"
-    assert wakeup.base_url("2001:db8::1", 62354) == "http://[2001:db8::1]:62354"
-    assert wakeup.base_url("pc01.example", 80) == "http://pc01.example:80"
-
-
 def test_outcomes_waiting_running_refused_no_listener_slow_and_unknown(engine):
     with AgentEmulator(ports=4) as emulator:
         waiting, running, untrusted, slow = emulator.ports
@@ -312,7 +129,7 @@ def test_outcomes_waiting_running_refused_no_listener_slow_and_unknown(engine):
     assert elapsed < 2.5, "the slow agent must not hold the others beyond its timeout"
     # /now only for the waiting agents (the trusted one and the untrusted one)
     assert sorted(port for port, path in emulator.requests if path == "/now") == sorted([waiting, untrusted])
-    rows = history_rows(engine)
+    rows = wakeup_history(engine)
     assert [(r["plugin_fusioninventory_agents_id"], r["outcome"]) for r in rows] == [
         (1, "woken"), (2, "busy"), (3, "refused"), (4, "unreachable"), (5, "unreachable"), (6, "unreachable"),
         (77, "unreachable")]
@@ -357,7 +174,7 @@ def test_attempts_are_logged_in_the_runs_of_the_agent(engine):
         add_agents_with_addresses(engine, {1: ("127.0.0.1", waiting), 2: ("127.0.0.1", running)})
         with engine.begin() as conn:
             add_task(conn, 1)
-            add_job(conn, 1, 1, "networkdiscovery", "[]", "[]")
+            add_job(conn, 1, "[]", "[]", "networkdiscovery", job_id=1)
             add_run(conn, 11, 1, 1, "PluginFusioninventoryIPRange", 1)
             add_run(conn, 12, 1, 1, "PluginFusioninventoryIPRange", 2)
             add_run(conn, 13, 1, 2, "PluginFusioninventoryIPRange", 1)
@@ -373,7 +190,7 @@ def test_attempts_are_logged_in_the_runs_of_the_agent(engine):
     assert logs[0][2] == f"Agent woken up at http://127.0.0.1:{waiting}/now"
     assert logs[2][2].startswith("Agent busy: status running task NetDiscovery")
     assert [(r["plugin_fusioninventory_agents_id"], r["plugin_fusioninventory_taskjobstates_id"])
-            for r in history_rows(engine)] == [(1, 11), (2, 13)]
+            for r in wakeup_history(engine)] == [(1, 11), (2, 13)]
 
 
 def test_two_thousand_agents_within_the_concurrency_bound(engine):
@@ -386,7 +203,7 @@ def test_two_thousand_agents_within_the_concurrency_bound(engine):
     assert report.counts()["woken"] == 2000
     assert 1 < emulator.max_open <= bound, emulator.max_open
     assert report.max_in_flight <= bound
-    assert len(history_rows(engine)) == 2000
+    assert len(wakeup_history(engine)) == 2000
 
 
 def test_concurrency_must_be_positive(engine):
@@ -398,29 +215,23 @@ def test_concurrency_must_be_positive(engine):
 # CLI
 
 
-def cli(database_url, *args, expect=0):
-    result = CliRunner().invoke(main, ["wakeup", *args, "--database", database_url])
-    assert result.exit_code == expect, result.output
-    return result.output
-
-
 def test_cli_wakes_given_agents_and_all_with_runs(database_url, engine):
     with AgentEmulator(ports=2) as emulator:
         waiting, untrusted = emulator.ports
         emulator.behaviours[untrusted] = Behaviour(now=403)
         add_agents_with_addresses(engine, {1: ("127.0.0.1", waiting), 2: ("127.0.0.1", untrusted)})
-        out = cli(database_url, "--agent", "1", "--agent", "2")
+        out = run(database_url, "wakeup", "--agent", "1", "--agent", "2").output
         assert out.splitlines()[0] == f"agent 1: woken - Agent woken up at http://127.0.0.1:{waiting}/now"
         assert out.splitlines()[1].startswith("agent 2: refused - ")
         assert "2 agent(s)" in out.splitlines()[2]
-        assert "refused" in cli(database_url, "--agent", "2", expect=1)
+        assert "refused" in run(database_url, "wakeup", "--agent", "2", expect=1).output
         with engine.begin() as conn:
             add_task(conn, 1)
-            add_job(conn, 1, 1, "networkdiscovery", "[]", "[]")
+            add_job(conn, 1, "[]", "[]", "networkdiscovery", job_id=1)
             add_run(conn, 11, 1, 1, "PluginFusioninventoryIPRange", 1)
-        data = json.loads(cli(database_url, "--all-with-runs", "--json"))
+        data = json.loads(run(database_url, "wakeup", "--all-with-runs", "--json").output)
     assert [(r["agent"], r["outcome"], r["runs"]) for r in data["results"]] == [(1, "woken", [11])]
-    assert "give --agent" in cli(database_url, expect=2)
+    assert "give --agent" in run(database_url, "wakeup", expect=2).output
 
 
 def test_answers_that_are_not_an_agent(engine):
@@ -472,7 +283,7 @@ def test_purge_history(engine):
     add_agents_with_addresses(engine, {1: (None, None)})
     wakeup.wake_agents(engine, [1, 1, 2])
     wakeup.wake_agents(engine, [1], clock=lambda: datetime(2020, 1, 1))
-    assert len(history_rows(engine)) == 3
+    assert len(wakeup_history(engine)) == 3
     assert wakeup.purge_history(engine, datetime(2021, 1, 1)) == 1
     with engine.connect() as conn:
         assert [r["plugin_fusioninventory_agents_id"] for r in wakeup.history(conn)] == [2, 1]

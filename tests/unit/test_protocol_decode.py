@@ -69,7 +69,7 @@ def test_netdiscovery_messages():
     device = decode_request(request("NETDISCOVERY", "<DEVICE><IP>192.0.2.7</IP><MAC>aa:bb:cc:dd:ee:ff</MAC></DEVICE>"
                                     "<MODULEVERSION>4.2</MODULEVERSION><PROCESSNUMBER>11</PROCESSNUMBER>")).message
     assert isinstance(device, protocol.NetDiscoveryDevices)
-    assert device.devices == ({"IP": ["192.0.2.7"], "MAC": ["aa:bb:cc:dd:ee:ff"]},)
+    assert device.devices == (protocol.DiscoveredDevice(ip="192.0.2.7", ips=("192.0.2.7",), mac="aa:bb:cc:dd:ee:ff"),)
     end = decode_request(request("NETDISCOVERY", "<AGENT><END>1</END></AGENT><MODULEVERSION>4.2</MODULEVERSION>"
                                  "<PROCESSNUMBER>11</PROCESSNUMBER>")).message
     assert end == protocol.NetDiscoveryEnd(device_id="pc01-2024-03-05-10-22-33", process_number=11, module_version="4.2")
@@ -116,7 +116,7 @@ def test_refusals_carry_a_reason(body, reason):
     with pytest.raises(ProtocolError) as caught:
         decode_request(body)
     assert reason in caught.value.reason
-    assert 400 <= caught.value.status < 500
+    assert not isinstance(caught.value, protocol.BodyTooLarge)
 
 
 def test_refusal_remembers_the_encoding_for_the_error_reply():
@@ -132,9 +132,8 @@ def test_device_id_of_exactly_255_characters_is_accepted():
 def test_compression_bomb_is_stopped_at_the_cap_quickly():
     bomb = zlib.compress(b"<REQUEST>" + b" " * (200 * 1024 * 1024), 9)  # 200 MiB in ~200 KB
     started = time.monotonic()
-    with pytest.raises(protocol.BodyTooLarge) as caught:
+    with pytest.raises(protocol.BodyTooLarge):
         decode_request(bomb, limits=protocol.Limits(max_decompressed=1024 * 1024))
-    assert caught.value.status == 413
     assert time.monotonic() - started < 1.0
     gz_bomb = gzip.compress(b" " * (50 * 1024 * 1024))
     with pytest.raises(protocol.BodyTooLarge):

@@ -1,1 +1,3 @@
-"""What administrators define: tasks, actions, IP ranges, SNMP credentials, timeslots, the bridge's task settings, Deploy packages and mirrors."""
+"""What administrators define and manage: tasks, actions, IP ranges, SNMP credentials, timeslots,
+the bridge's task settings, Deploy packages, mirrors and groups, Collect definitions, ESX hosts,
+and the agents."""

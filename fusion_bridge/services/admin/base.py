@@ -1,7 +1,8 @@
-"""The ground every definition stands on: errors, values as GLPI stores them, run/log words,
-and the items (targets and actors) of actions with the methods that accept them.
+"""The ground every definition stands on: errors (from ``fusion_bridge.errors``), values as GLPI
+stores them, run/log words, and the items (targets and actors) of actions with the methods that
+accept them.
 
-Storage conventions (research/schema.md §1, §3): ``targets``/``actors`` are PHP
+Storage conventions (docs/schema.md §1, §3): ``targets``/``actors`` are PHP
 ``json_encode`` lists of one-key objects with string ids
 (``[{"PluginFusioninventoryIPRange":"1"}]``, compact, ``/`` escaped); booleans 0/1; dates in
 local time; names and comments with ``<``/``>`` HTML-encoded as GLPI 9.5's input sanitizing
@@ -17,6 +18,7 @@ from sqlalchemy import literal, select
 from sqlalchemy.engine import Connection
 
 import schema
+from fusion_bridge.errors import DefinitionError, NotFound  # noqa: F401 - re-exported for the admin services
 from fusion_bridge.services import runs as runs_service
 from fusion_bridge.domain.text import fit_utf8mb3, php_json
 from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State
@@ -27,18 +29,6 @@ from schema.plugin_network import unmanageds
 
 # Rows per statement (IN lists, bulk updates).
 CHUNK = 500
-
-
-class DefinitionError(ValueError):
-    """Input that cannot be stored; the message says why, for the administrator."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class NotFound(DefinitionError):
-    """No row with that id."""
 
 
 # --- values as GLPI stores them -------------------------------------------------------------
@@ -119,6 +109,34 @@ def reject_unknown(values: Mapping[str, Any], allowed: Iterable[str], what: str)
                               f"(known: {', '.join(sorted(allowed))})")
 
 
+def user_fields(given: Mapping[str, Any], names: Mapping[str, str], what: str,
+                aliases: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``given`` keyed by user-facing names, the values keyed by the names the code uses.
+
+    The user-facing name of a field is the CLI option's, ``-`` written ``_`` (``--max-agents``
+    is ``max_agents``): the API takes the same names, so an error can name the field the way
+    the administrator wrote it. ``names`` maps user-facing names to the code's; the code's own
+    names (``pool_max_agents``, ``entities_id``), and ``aliases`` (old name → user-facing
+    name), are still accepted. A field given under two of its names is refused.
+    """
+    accepted: dict[str, str] = {internal: user for user, internal in names.items() if internal != user}
+    accepted.update(aliases or {})
+    accepted.update({user: user for user in names})
+    unknown = sorted(key for key in given if key not in accepted)
+    if unknown:
+        raise DefinitionError(f"unknown {what} field(s): {', '.join(unknown)} "
+                              f"(known: {', '.join(sorted(names))})")
+    values: dict[str, Any] = {}
+    seen: dict[str, str] = {}
+    for key, value in given.items():
+        user = accepted[key]
+        if user in seen:
+            raise DefinitionError(f"{user} is given twice (as {seen[user]} and {key})")
+        seen[user] = key
+        values[names[user]] = value
+    return values
+
+
 def entity_exists(conn: Connection, entities_id: int) -> None:
     entities = schema.glpi_entities
     if conn.execute(select(entities.c.id).where(entities.c.id == entities_id)).first() is None:
@@ -173,7 +191,7 @@ ITEM_TABLES = {
 }
 
 # Item types each method accepts as targets and as actors, as the plugin's UI offers them
-# (research/schema.md §3.2). ``inventory`` is the plugin's hidden method: not a task action.
+# (docs/schema.md §3.2). ``inventory`` is the plugin's hidden method: not a task action.
 METHODS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     Method.WAKEONLAN: ((ItemType.COMPUTER, ItemType.DEPLOY_GROUP), (ItemType.AGENT,)),
     Method.NETWORK_DISCOVERY: ((ItemType.IP_RANGE,), (ItemType.AGENT,)),

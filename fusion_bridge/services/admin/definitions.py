@@ -2,7 +2,7 @@
 
 Every public function takes an Engine and does its work in one transaction of its own: a call
 writes everything or nothing. Bad input raises ``DefinitionError`` with a message meant for
-the administrator; an unknown id raises ``NotFound`` (a ``DefinitionError``).
+the administrator; an unknown id raises ``NotFound`` (both from ``fusion_bridge.errors``).
 
 The shared ground (errors, stored value formats, items of targets/actors) is in
 ``definitions_base``; IP ranges and SNMP credentials in ``definitions_network``, timeslots in
@@ -41,8 +41,10 @@ from fusion_bridge.services.admin.base import (  # noqa: F401 - re-exported for 
     reject_unknown,
     state_word,
     ui_text,
+    user_fields,
 )
-from schema.constants import TaskjobLogState as Log, TaskjobState as State
+from fusion_bridge.services.admin import task_settings as settings
+from schema.constants import TaskjobState as State
 
 log = logging.getLogger("fusion_bridge.definitions")
 
@@ -56,43 +58,56 @@ DISABLED_COMMENT = "Task has been disabled"
 
 # --- tasks -----------------------------------------------------------------------------------
 
-TASK_FIELDS = ("name", "entities_id", "comment", "is_active", "datetime_start", "datetime_end",
-               "timeslot_prep_id", "timeslot_exec_id", "reprepare_if_successful")
+# User-facing names (the CLI's options, ``-`` as ``_``) → the names the code uses; the latter
+# (``entities_id``, ``datetime_start``, ...) are still accepted by the API.
+TASK_NAMES = {"name": "name", "entity": "entities_id", "comment": "comment", "active": "is_active",
+              "start": "datetime_start", "end": "datetime_end", "prep_timeslot": "timeslot_prep_id",
+              "exec_timeslot": "timeslot_exec_id", "reprepare_if_successful": "reprepare_if_successful"}
+TASK_FIELDS = tuple(TASK_NAMES)
 _TASK_COLUMNS = {"timeslot_prep_id": "plugin_fusioninventory_timeslots_prep_id",
                  "timeslot_exec_id": "plugin_fusioninventory_timeslots_exec_id"}
+_TASK_LABELS = {internal: user for user, internal in TASK_NAMES.items()}
+
+
+def split_task_fields(given: Mapping[str, Any]) -> tuple[dict, dict]:
+    """(task fields keyed by the code's names, bridge settings) of ``given``, a task's fields
+    and settings by user-facing names; unknown names are refused."""
+    values = user_fields(given, {**TASK_NAMES, **{name: name for name in settings.TASK_NAMES}}, "task")
+    setting_part = {name: values.pop(name) for name in list(values) if name in settings.TASK_NAMES}
+    return values, setting_part
 
 
 def _task_values(conn: Connection, given: Mapping[str, Any], current: Mapping[str, Any] | None) -> dict:
-    """Validated column values for the fields in ``given`` (merged with ``current`` for checks)."""
-    reject_unknown(given, TASK_FIELDS, "task")
+    """Validated column values for the fields in ``given`` (code's names; merged with ``current``
+    for checks). Messages name the fields as the administrator writes them."""
+    reject_unknown(given, _TASK_LABELS, "task")
     values: dict[str, Any] = {}
     if "name" in given or current is None:
         values["name"] = glpi_text(given.get("name"), "task name", required=True)
     if "comment" in given:
         values["comment"] = glpi_text(given["comment"], "comment", max_chars=65535)
     if "entities_id" in given or current is None:
-        values["entities_id"] = positive_id(given.get("entities_id", 0), "entities_id", allow_zero=True)
+        values["entities_id"] = positive_id(given.get("entities_id", 0), "entity", allow_zero=True)
         entity_exists(conn, values["entities_id"])
     for field in ("is_active", "reprepare_if_successful"):
         if field in given:
-            values[field] = flag(given[field], field)
+            values[field] = flag(given[field], _TASK_LABELS[field])
     for field in ("timeslot_prep_id", "timeslot_exec_id"):
         if field in given:
-            slot = 0 if given[field] is None else positive_id(given[field], field, allow_zero=True)
+            slot = 0 if given[field] is None else positive_id(given[field], _TASK_LABELS[field], allow_zero=True)
             slots = schema.timeslots
             if slot and conn.execute(select(slots.c.id).where(slots.c.id == slot)).first() is None:
                 raise DefinitionError(f"timeslot {slot} does not exist")
             values[_TASK_COLUMNS[field]] = slot
     for field in ("datetime_start", "datetime_end"):
         if field in given:
-            values[field] = parse_datetime(given[field], field)
+            values[field] = parse_datetime(given[field], _TASK_LABELS[field])
     start = values.get("datetime_start", current["datetime_start"] if current else None)
     end = values.get("datetime_end", current["datetime_end"] if current else None)
     if end is not None and start is None:
-        raise DefinitionError("datetime_end needs a datetime_start (the plugin never prepares a task "
-                              "that has only an end)")
+        raise DefinitionError("end needs a start (the plugin never prepares a task that has only an end)")
     if start is not None and end is not None and end < start:
-        raise DefinitionError("datetime_end is before datetime_start")
+        raise DefinitionError("end is before start")
     return values
 
 
@@ -125,20 +140,38 @@ def _task_row(conn: Connection, task_id: Any, lock: bool = False):
 def create_task(engine: Engine, name: str, *, entities_id: int = 0, comment: str | None = None,
                 is_active: bool = False, datetime_start: Any = None, datetime_end: Any = None,
                 timeslot_prep_id: int = 0, timeslot_exec_id: int = 0,
-                reprepare_if_successful: bool = True) -> dict:
-    """A new task (inactive unless ``is_active``); wake-up settings are left at 0 (none)."""
+                reprepare_if_successful: bool = True, settings_given: Mapping[str, Any] | None = None) -> dict:
+    """A new task (inactive unless ``is_active``); wake-up settings are left at 0 (none).
+
+    ``settings_given``: the bridge's task settings (``communication``, ``period``, ...), stored
+    in the same transaction, so a task created active is never prepared without them.
+    """
     given = {"name": name, "entities_id": entities_id, "comment": comment, "is_active": is_active,
              "datetime_start": datetime_start, "datetime_end": datetime_end,
              "timeslot_prep_id": timeslot_prep_id, "timeslot_exec_id": timeslot_exec_id,
              "reprepare_if_successful": reprepare_if_successful}
+    setting_values = settings.task_setting_values(settings_given or {})
     with engine.begin() as conn:
         values = _task_values(conn, given, None)
         values.update(date_creation=local_now(), wakeup_agent_counter=0, wakeup_agent_time=0,
                       is_deploy_on_demand=0)
         task_id = conn.execute(insert(tasks).values(values)).inserted_primary_key[0]
-        row = _task_row(conn, task_id)
+        _forget_bridge_rows(conn, task_id)  # left by a purged task that had this id
+        if setting_values:
+            settings.store_task_settings(conn, task_id, setting_values)
+        task = _task_dict(_task_row(conn, task_id))
+        if setting_values:
+            task["settings"] = settings.describe_task_settings(settings.task_settings(conn, task_id))
     log.info("task %d %r created", task_id, values["name"])
-    return _task_dict(row)
+    return task
+
+
+def create_task_from(engine: Engine, given: Mapping[str, Any]) -> dict:
+    """``create_task`` from fields and settings by user-facing names (the API's body)."""
+    fields, setting_part = split_task_fields(given)
+    if "name" not in fields:
+        raise DefinitionError("task name is required")
+    return create_task(engine, fields.pop("name"), **fields, settings_given=setting_part)
 
 
 def list_tasks(engine: Engine, *, limit: int = 1000) -> list[dict]:
@@ -164,22 +197,30 @@ def get_task(engine: Engine, task_id: Any) -> dict:
             .select_from(runs.join(jobs, jobs.c.id == runs.c.plugin_fusioninventory_taskjobs_id))
             .where(jobs.c.plugin_fusioninventory_tasks_id == task["id"]).group_by(runs.c.state)
         ).all()
+        task["settings"] = settings.describe_task_settings(settings.task_settings(conn, task["id"]))
     task["runs"] = {state_word(state): n for state, n in sorted(counts)}
     return task
 
 
 def update_task(engine: Engine, task_id: Any, changes: Mapping[str, Any]) -> dict:
-    """Change some fields; setting ``is_active`` to false cancels the task's prepared runs."""
+    """Change some fields and bridge settings (by user-facing names, ``active``, ``start``,
+    ``period``, ...) in one transaction; deactivating cancels the task's prepared runs."""
+    fields, setting_part = split_task_fields(changes)
+    setting_values = settings.task_setting_values(setting_part)
     with engine.begin() as conn:
         current = _task_row(conn, task_id, lock=True)
-        values = _task_values(conn, changes, current._mapping)
+        values = _task_values(conn, fields, current._mapping)
         if values:
             conn.execute(update(tasks).where(tasks.c.id == current.id).values(values))
         if "entities_id" in values:
             conn.execute(update(jobs).where(jobs.c.plugin_fusioninventory_tasks_id == current.id)
                          .values(entities_id=values["entities_id"]))
+        if setting_values:
+            settings.store_task_settings(conn, current.id, setting_values)
         cancelled = _cancel_prepared(conn, current.id) if values.get("is_active") == 0 else 0
         task = _task_dict(_task_row(conn, current.id))
+        if setting_values:
+            task["settings"] = settings.describe_task_settings(settings.task_settings(conn, current.id))
     log.info("task %d updated: %s", current.id, ", ".join(sorted(changes)) or "nothing")
     if values.get("is_active") == 0:
         task["cancelled_runs"] = cancelled
@@ -207,21 +248,29 @@ def _cancel_prepared(conn: Connection, task_id: int) -> int:
         select(runs.c.id).where(and_(runs.c.plugin_fusioninventory_taskjobs_id.in_(job_ids),
                                      runs.c.state == State.PREPARED)).with_for_update()
     ).scalars().all()
-    now = local_now()
-    for start in range(0, len(run_ids), CHUNK):
-        chunk = run_ids[start:start + CHUNK]
-        conn.execute(update(runs).where(and_(runs.c.id.in_(chunk), runs.c.state == State.PREPARED))
-                     .values(state=int(State.CANCELLED)))
-        conn.execute(insert(logs), [runs_service.log_row(run_id, Log.INFO, DISABLED_COMMENT, now)
-                                    for run_id in chunk])
-    return len(run_ids)
+    return len(runs_service.move_many(conn, run_ids, runs_service.Move.CANCEL, local_now(), DISABLED_COMMENT,
+                                      only_from=(State.PREPARED,)))
+
+
+def _forget_bridge_rows(conn: Connection, task_id: int | None = None, job_ids=()) -> None:
+    """The bridge's own rows of a task and of actions (settings, execution), which must not
+    outlive them nor be inherited by a new task or action that gets the same id."""
+    if task_id is not None:
+        bridge_tasks = schema.bridge_tasks
+        conn.execute(delete(bridge_tasks).where(bridge_tasks.c.plugin_fusioninventory_tasks_id == task_id))
+    if job_ids:
+        conn.execute(delete(schema.bridge_taskjobs)
+                     .where(schema.bridge_taskjobs.c.plugin_fusioninventory_taskjobs_id.in_(list(job_ids))))
 
 
 def _delete_runs_of_jobs(conn: Connection, job_ids) -> tuple[int, int]:
-    """Delete the runs of these actions and their logs; (runs, logs) deleted."""
+    """Delete the runs of these actions and their logs (and the bridge's rows of them);
+    (runs, logs) deleted."""
     run_ids = select(runs.c.id).where(runs.c.plugin_fusioninventory_taskjobs_id.in_(job_ids))
     deleted_logs = conn.execute(
         delete(logs).where(logs.c.plugin_fusioninventory_taskjobstates_id.in_(run_ids))).rowcount
+    conn.execute(delete(schema.bridge_runs).where(
+        schema.bridge_runs.c.plugin_fusioninventory_taskjobstates_id.in_(run_ids)))
     deleted_runs = conn.execute(
         delete(runs).where(runs.c.plugin_fusioninventory_taskjobs_id.in_(job_ids))).rowcount
     return deleted_runs, deleted_logs
@@ -239,6 +288,7 @@ def delete_task(engine: Engine, task_id: Any) -> dict:
             deleted_runs, deleted_logs = deleted_runs + r, deleted_logs + n
         conn.execute(delete(jobs).where(jobs.c.plugin_fusioninventory_tasks_id == task.id))
         conn.execute(delete(tasks).where(tasks.c.id == task.id))
+        _forget_bridge_rows(conn, task.id, job_ids)
     log.info("task %d deleted with %d action(s), %d run(s)", task.id, len(job_ids), deleted_runs)
     return {"id": task.id, "deleted": True, "actions": len(job_ids), "runs": deleted_runs,
             "logs": deleted_logs}
@@ -246,7 +296,19 @@ def delete_task(engine: Engine, task_id: Any) -> dict:
 
 # --- actions (taskjobs) ----------------------------------------------------------------------
 
-ACTION_FIELDS = ("name", "method", "targets", "actors", "comment")
+ACTION_NAMES = {"name": "name", "method": "method", "targets": "targets", "actors": "actors", "comment": "comment"}
+# The CLI repeats --target and --actor: the singular names are accepted too.
+ACTION_ALIASES = {"target": "targets", "actor": "actors"}
+ACTION_FIELDS = tuple(ACTION_NAMES)
+
+
+def split_action_fields(given: Mapping[str, Any]) -> tuple[dict, dict]:
+    """(action fields, bridge settings) of ``given`` by user-facing names (``max_agents``,
+    ``retries``, ...; the settings' column names too); unknown names are refused."""
+    values = user_fields(given, {**ACTION_NAMES, **settings.JOB_NAMES}, "action", ACTION_ALIASES)
+    setting_columns = set(settings.JOB_NAMES.values())
+    setting_part = {name: values.pop(name) for name in list(values) if name in setting_columns}
+    return values, setting_part
 
 
 def _action_dict(conn: Connection, row) -> dict:
@@ -313,9 +375,16 @@ def _action_values(conn: Connection, given: Mapping[str, Any], current) -> dict:
 
 
 def add_action(engine: Engine, task_id: Any, name: str, method: str, targets: Iterable,
-               actors: Iterable, *, comment: str | None = None) -> dict:
+               actors: Iterable, *, comment: str | None = None,
+               settings_given: Mapping[str, Any] | None = None) -> dict:
     """A new action of the task. ``targets``/``actors``: (itemtype, id) pairs, ``"iprange:1"``
-    strings or ``{"itemtype": ..., "id": ...}``; stored in the plugin's JSON form."""
+    strings or ``{"itemtype": ..., "id": ...}``; stored in the plugin's JSON form.
+
+    ``settings_given``: the bridge's action settings (``pool``, ``max_agents``, ``balance``,
+    ...), stored in the same transaction: the task's row is locked while the action is added,
+    and a preparation pass reads the action with its settings or not at all.
+    """
+    setting_values = settings.job_setting_values(settings_given or {})
     with engine.begin() as conn:
         task = _task_row(conn, task_id, lock=True)
         given = {"name": name, "method": method, "targets": targets, "actors": actors, "comment": comment}
@@ -323,9 +392,21 @@ def add_action(engine: Engine, task_id: Any, name: str, method: str, targets: It
         values.update(plugin_fusioninventory_tasks_id=task.id, entities_id=task.entities_id,
                       date_creation=local_now(), rescheduled_taskjob_id=0)
         action_id = conn.execute(insert(jobs).values(values)).inserted_primary_key[0]
+        _forget_bridge_rows(conn, job_ids=[action_id])  # left by a purged action that had this id
+        if setting_values:
+            settings.store_job_settings(conn, action_id, setting_values)
         action = _action_dict(conn, _action_row(conn, action_id))
+        action["settings"] = settings.describe_job_settings(settings.job_settings(conn, action_id))
     log.info("action %d (%s) added to task %d", action_id, values["method"], task.id)
     return action
+
+
+def add_action_from(engine: Engine, task_id: Any, given: Mapping[str, Any]) -> dict:
+    """``add_action`` from fields and settings by user-facing names (the API's body)."""
+    fields, setting_part = split_action_fields(given)
+    return add_action(engine, task_id, fields.pop("name", None), fields.pop("method", None),
+                      fields.pop("targets", None), fields.pop("actors", None), **fields,
+                      settings_given=setting_part)
 
 
 def list_actions(engine: Engine, task_id: Any = None, *, limit: int = 1000) -> list[dict]:
@@ -338,16 +419,24 @@ def list_actions(engine: Engine, task_id: Any = None, *, limit: int = 1000) -> l
 
 def get_action(engine: Engine, action_id: Any) -> dict:
     with engine.connect() as conn:
-        return _action_dict(conn, _action_row(conn, action_id))
+        action = _action_dict(conn, _action_row(conn, action_id))
+        action["settings"] = settings.describe_job_settings(settings.job_settings(conn, action["id"]))
+        return action
 
 
 def update_action(engine: Engine, action_id: Any, changes: Mapping[str, Any]) -> dict:
-    """Change name, comment, method, targets or actors (all checked again as on creation)."""
+    """Change name, comment, method, targets or actors (all checked again as on creation) and
+    the bridge settings (``max_agents``, ``balance``, ...), in one transaction."""
+    fields, setting_part = split_action_fields(changes)
+    setting_values = settings.job_setting_values(setting_part)
     with engine.begin() as conn:
         current = _action_row(conn, action_id, lock=True)
-        values = _action_values(conn, changes, current)
+        values = _action_values(conn, fields, current)
         conn.execute(update(jobs).where(jobs.c.id == current.id).values(values))
+        if setting_values:
+            settings.store_job_settings(conn, current.id, setting_values)
         action = _action_dict(conn, _action_row(conn, current.id))
+        action["settings"] = settings.describe_job_settings(settings.job_settings(conn, current.id))
     log.info("action %d updated: %s", current.id, ", ".join(sorted(changes)) or "nothing")
     return action
 
@@ -358,5 +447,6 @@ def remove_action(engine: Engine, action_id: Any) -> dict:
         row = _action_row(conn, action_id, lock=True)
         deleted_runs, deleted_logs = _delete_runs_of_jobs(conn, [row.id])
         conn.execute(delete(jobs).where(jobs.c.id == row.id))
+        _forget_bridge_rows(conn, job_ids=[row.id])
     log.info("action %d removed with %d run(s)", row.id, deleted_runs)
     return {"id": row.id, "deleted": True, "runs": deleted_runs, "logs": deleted_logs}

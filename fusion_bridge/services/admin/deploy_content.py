@@ -1,6 +1,6 @@
 """The content of a Deploy package: its ``json`` column, entry by entry, as GLPI's UI writes it.
 
-A package's ``json`` (research/schema.md §6, protocol-agent.md §5.2) is the order the agent runs:
+A package's ``json`` (docs/schema.md §6, docs/agent-protocol.md §5.2) is the order the agent runs:
 
     {"jobs":{"checks":[…],"associatedFiles":[sha512…],"actions":[…],"userinteractions":[…]},
      "associatedFiles":{sha512:{"name":…,"p2p":0,"p2p-retention-duration":0,"uncompress":0}}}
@@ -280,7 +280,7 @@ def file_entry(name: Any, *, p2p: Any = False, p2p_retention_minutes: Any = 0, u
     if len(text) > 255:
         raise DefinitionError("file name is longer than 255 characters")
     return {"name": text, "p2p": _flag(p2p, "p2p"),
-            "p2p-retention-duration": _integer(p2p_retention_minutes, "p2p-retention-duration (minutes)", 0),
+            "p2p-retention-duration": _integer(p2p_retention_minutes, "p2p_retention (minutes)", 0),
             "uncompress": _flag(uncompress, "uncompress")}
 
 

@@ -57,10 +57,10 @@ def add_mirror(engine: Engine, name: Any, url: Any, *, entities_id: Any = 0, is_
                locations_id: Any = 0, is_active: Any = True, comment: Any = None) -> dict:
     """A new mirror, active unless ``is_active`` is false."""
     values = {"name": glpi_text(name, "mirror name", required=True), "url": _url(url),
-              "entities_id": positive_id(entities_id, "entities_id", allow_zero=True),
-              "is_recursive": flag(is_recursive, "is_recursive"),
-              "locations_id": positive_id(locations_id, "locations_id", allow_zero=True),
-              "is_active": flag(is_active, "is_active"), "comment": glpi_text(comment, "comment", max_chars=65535),
+              "entities_id": positive_id(entities_id, "entity", allow_zero=True),
+              "is_recursive": flag(is_recursive, "recursive"),
+              "locations_id": positive_id(locations_id, "location", allow_zero=True),
+              "is_active": flag(is_active, "active"), "comment": glpi_text(comment, "comment", max_chars=65535),
               "date_mod": local_now()}
     with engine.begin() as conn:
         entity_exists(conn, values["entities_id"])
@@ -111,7 +111,7 @@ def store_file(engine: Engine, repository: FileRepository, source, name: Any, *,
     name = name.strip()
     if "/" in name or "\\" in name or "\x00" in name or len(name) > 255:
         raise DefinitionError(f"file name {name[:60]!r} must be a plain name of at most 255 characters")
-    entity = positive_id(entities_id, "entities_id", allow_zero=True)
+    entity = positive_id(entities_id, "entity", allow_zero=True)
     with engine.connect() as conn:
         entity_exists(conn, entity)
     stored = repository.add_file(engine, source, name, entities_id=entity,

@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 import schema
+from fusion_bridge.services import runs as run_service
 from fusion_bridge.services.admin import definitions
 from fusion_bridge.services.admin import deploy_content as content
 from fusion_bridge.services.admin.base import (
@@ -36,7 +37,7 @@ from fusion_bridge.services.admin.base import (
 from fusion_bridge.services.admin.network import actions_targeting
 from fusion_bridge.adapters.deploy_repository import FileRepository, is_sha512
 from fusion_bridge.domain.text import local_now
-from schema.constants import ItemType, Method, TaskjobState as State
+from schema.constants import ItemType, Method
 from schema.plugin_deploy import (
     deployfiles,
     deploypackages,
@@ -51,8 +52,6 @@ log = logging.getLogger("fusion_bridge.deploy")
 packages = deploypackages
 VISIBILITY_TABLES = (deploypackages_entities, deploypackages_groups, deploypackages_profiles,
                      deploypackages_users)
-# Runs an agent holds: the package must not change under them.
-IN_AGENT_HANDS = (int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA))
 
 
 # --- rows -------------------------------------------------------------------------------------
@@ -82,10 +81,11 @@ def _package_dict(row, with_content: bool = False) -> dict:
 
 
 def _running_runs(conn: Connection, package_id: int) -> int:
+    """Runs of the package its agents hold (handed out): the package must not change under them."""
     runs = schema.taskjobstates
     return conn.execute(select(func.count()).select_from(runs).where(
         runs.c.itemtype == ItemType.DEPLOY_PACKAGE, runs.c.items_id == package_id,
-        runs.c.state.in_(IN_AGENT_HANDS))).scalar_one()
+        runs.c.state.in_(run_service.HANDED_OUT))).scalar_one()
 
 
 def _edit(engine: Engine, package_id: Any, change) -> dict:
@@ -110,11 +110,11 @@ def create_package(engine: Engine, name: Any, *, entities_id: Any = 0, comment: 
                    is_recursive: Any = False) -> dict:
     """An empty package, with the JSON the plugin gives a new package."""
     with engine.begin() as conn:
-        entity = positive_id(entities_id, "entities_id", allow_zero=True)
+        entity = positive_id(entities_id, "entity", allow_zero=True)
         entity_exists(conn, entity)
         values = {"name": glpi_text(name, "package name", required=True),
                   "comment": glpi_text(comment, "comment", max_chars=65535), "entities_id": entity,
-                  "is_recursive": flag(is_recursive, "is_recursive"), "date_mod": local_now(),
+                  "is_recursive": flag(is_recursive, "recursive"), "date_mod": local_now(),
                   "json": content.encode_order(content.new_order()), "plugin_fusioninventory_deploygroups_id": 0}
         package_id = conn.execute(insert(packages).values(values)).inserted_primary_key[0]
         package = _package_dict(_package_row(conn, package_id), with_content=True)
@@ -136,7 +136,7 @@ def _listed(row) -> dict:
     except DefinitionError as error:
         return {"id": row.id, "name": ui_text(row.name), "entities_id": row.entities_id,
                 "is_recursive": bool(row.is_recursive), "comment": ui_text(row.comment),
-                "date_mod": date_text(row.date_mod), "error": error.message}
+                "date_mod": date_text(row.date_mod), "error": error.reason}
 
 
 def get_package(engine: Engine, package_id: Any) -> dict:
@@ -275,8 +275,8 @@ def deploy_package(engine: Engine, package_id: Any, *, computers: Iterable = (),
         # The definitions' own validation, inside this transaction (their public functions
         # would each commit on their own).
         task_values = definitions._task_values(conn, {
-            "name": name, "entities_id": entity, "is_active": active,
-            "reprepare_if_successful": reprepare_if_successful}, None)
+            "name": name, "entities_id": entity, "is_active": flag(active, "active"),
+            "reprepare_if_successful": flag(reprepare_if_successful, "again_after_success")}, None)
         task_values.update(date_creation=local_now(), wakeup_agent_counter=0, wakeup_agent_time=0,
                            is_deploy_on_demand=0)
         task_id = conn.execute(insert(schema.tasks).values(task_values)).inserted_primary_key[0]

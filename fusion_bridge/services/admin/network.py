@@ -1,6 +1,6 @@
 """IP ranges with their ranked SNMP credentials, and the SNMP credentials themselves.
 
-Stored as GLPI's UI with the plugin stores them (research/schema.md §4.1–4.3): dotted IPv4
+Stored as GLPI's UI with the plugin stores them (docs/schema.md §4.1–4.3): dotted IPv4
 bounds; ``_ipranges_configsecurities`` rows ranked 1, 2, ... in the order given; credentials
 with ``snmpversion`` '1'/'2'/'3', ``authentication`` '0'/'1'/'2' (none/MD5/SHA) and
 ``encryption`` '0'/'1'/'2' (none/DES/AES), unused fields '' and '0' like the install rows.
@@ -26,7 +26,9 @@ from fusion_bridge.services.admin.base import (
     positive_id,
     reject_unknown,
     ui_text,
+    user_fields,
 )
+from fusion_bridge.services.runs import parse_item_list
 from schema.constants import ItemType
 from schema.plugin_network import ipranges_configsecurities as range_credentials
 
@@ -153,9 +155,10 @@ def get_credential(engine: Engine, credential_id: Any) -> dict:
         return _credential_dict(_credential_row(conn, credential_id))
 
 
-def _credential_row(conn: Connection, credential_id: Any):
+def _credential_row(conn: Connection, credential_id: Any, lock: bool = False):
     credential_id = positive_id(credential_id, "credential id")
-    row = conn.execute(select(credentials).where(credentials.c.id == credential_id)).first()
+    query = select(credentials).where(credentials.c.id == credential_id)
+    row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None:
         raise NotFound(f"SNMP credential {credential_id} does not exist")
     return row
@@ -163,7 +166,12 @@ def _credential_row(conn: Connection, credential_id: Any):
 
 # --- IP ranges -------------------------------------------------------------------------------
 
-IPRANGE_FIELDS = ("name", "entities_id", "ip_start", "ip_end", "credentials")
+# User-facing names (the CLI's options) → the code's; ``credential`` is the CLI's repeated option.
+IPRANGE_NAMES = {"name": "name", "entity": "entities_id", "start": "ip_start", "end": "ip_end",
+                 "credentials": "credentials"}
+IPRANGE_ALIASES = {"credential": "credentials"}
+IPRANGE_FIELDS = tuple(IPRANGE_NAMES)
+_IPRANGE_LABELS = {internal: user for user, internal in IPRANGE_NAMES.items()}
 
 
 def _ipv4(value: Any, what: str) -> ipaddress.IPv4Address:
@@ -186,7 +194,8 @@ def _credential_ids(conn: Connection, values: Any) -> list[int]:
         ids.append(credential_id)
     if ids:
         rows = {row.id: row for row in conn.execute(
-            select(credentials.c.id, credentials.c.is_deleted).where(credentials.c.id.in_(ids)))}
+            # Locked: a credential being trashed or purged is either seen gone or waited for.
+            select(credentials.c.id, credentials.c.is_deleted).where(credentials.c.id.in_(ids)).with_for_update())}
         for credential_id in ids:
             if credential_id not in rows:
                 raise DefinitionError(f"SNMP credential {credential_id} does not exist")
@@ -195,23 +204,28 @@ def _credential_ids(conn: Connection, values: Any) -> list[int]:
     return ids
 
 
+def iprange_fields(given: Mapping[str, Any]) -> dict:
+    """An IP range's fields by user-facing names (or the code's) → the code's names."""
+    return user_fields(given, IPRANGE_NAMES, "IP range", IPRANGE_ALIASES)
+
+
 def _iprange_values(conn: Connection, given: Mapping[str, Any], current) -> dict:
-    reject_unknown(given, IPRANGE_FIELDS, "IP range")
+    reject_unknown(given, _IPRANGE_LABELS, "IP range")
     values: dict[str, Any] = {}
     if "name" in given or current is None:
         values["name"] = glpi_text(given.get("name"), "IP range name", required=True)
     if "entities_id" in given or current is None:
-        values["entities_id"] = positive_id(given.get("entities_id", 0), "entities_id", allow_zero=True)
+        values["entities_id"] = positive_id(given.get("entities_id", 0), "entity", allow_zero=True)
         entity_exists(conn, values["entities_id"])
     for field in ("ip_start", "ip_end"):
         if field in given or current is None:
-            values[field] = str(_ipv4(given.get(field), field))
+            values[field] = str(_ipv4(given.get(field), _IPRANGE_LABELS[field]))
     if "ip_start" not in values and "ip_end" not in values:
         return values
-    start = _ipv4(values.get("ip_start", current.ip_start if current is not None else None), "ip_start")
-    end = _ipv4(values.get("ip_end", current.ip_end if current is not None else None), "ip_end")
+    start = _ipv4(values.get("ip_start", current.ip_start if current is not None else None), "start")
+    end = _ipv4(values.get("ip_end", current.ip_end if current is not None else None), "end")
     if end < start:
-        raise DefinitionError(f"ip_end {end} is before ip_start {start}")
+        raise DefinitionError(f"end {end} is before start {start}")
     return values
 
 
@@ -282,6 +296,7 @@ def get_iprange(engine: Engine, range_id: Any) -> dict:
 
 def update_iprange(engine: Engine, range_id: Any, changes: Mapping[str, Any]) -> dict:
     """Change name, entity, bounds, or the ranked credentials (the whole list)."""
+    changes = iprange_fields(changes)
     with engine.begin() as conn:
         current = _iprange_row(conn, range_id, lock=True)
         values = _iprange_values(conn, changes, current)
@@ -296,8 +311,6 @@ def update_iprange(engine: Engine, range_id: Any, changes: Mapping[str, Any]) ->
 
 def actions_targeting(conn: Connection, itemtype: str, item_id: int) -> list[int]:
     """Ids of the actions that have this item among their targets."""
-    from fusion_bridge.services.runs import parse_item_list
-
     found = []
     for row in conn.execute(select(jobs.c.id, jobs.c.targets).where(jobs.c.targets.like(f'%"{itemtype}"%'))):
         if (itemtype, item_id) in parse_item_list(row.targets):

@@ -18,7 +18,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 import schema
-from fusion_bridge.services.admin.base import DefinitionError, NotFound
+from fusion_bridge.services.admin.base import DefinitionError, NotFound, user_fields
 
 bridge_tasks, bridge_jobs = schema.bridge_tasks, schema.bridge_taskjobs
 
@@ -64,9 +64,17 @@ class JobSettings:
     wait_previous: int = 0  # minutes after the previous action ended; -1 = do not wait for it
 
 
-TASK_FIELDS = ("communication", "push_timeout", "push_retries", "periodicity_count", "periodicity_type")
-JOB_FIELDS = ("pool", "pool_max_agents", "balance", "slice_retries", "retry_count", "retry_delay",
-              "wait_previous")
+# User-facing names (the CLI's options, ``-`` as ``_``) → columns. ``period`` sets both
+# ``periodicity_count`` and ``periodicity_type``, which are also accepted one by one.
+TASK_NAMES = {"communication": "communication", "push_timeout": "push_timeout", "push_retries": "push_retries",
+              "period": "period", "periodicity_count": "periodicity_count",
+              "periodicity_type": "periodicity_type"}
+JOB_NAMES = {"pool": "pool", "max_agents": "pool_max_agents", "balance": "balance",
+             "slice_retries": "slice_retries", "retries": "retry_count", "retry_delay": "retry_delay",
+             "wait_previous": "wait_previous"}
+TASK_FIELDS = tuple(TASK_NAMES)
+JOB_FIELDS = tuple(JOB_NAMES)
+_JOB_LABELS = {internal: user for user, internal in JOB_NAMES.items()}
 
 
 def _row_to(cls, row) -> Any:
@@ -115,13 +123,11 @@ def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     return text
 
 
-def _validate_task(changes: Mapping[str, Any]) -> dict:
-    unknown = sorted(set(changes) - set(TASK_FIELDS) - {"period"})
-    if unknown:
-        raise DefinitionError(f"unknown task setting(s): {', '.join(unknown)}; known: "
-                              f"{', '.join((*TASK_FIELDS, 'period'))}")
+def task_setting_values(changes: Mapping[str, Any]) -> dict:
+    """Validated column values of task settings given by their user-facing names."""
+    given = user_fields(changes, TASK_NAMES, "task setting")
     values: dict[str, Any] = {}
-    for name, value in changes.items():
+    for name, value in given.items():
         if name == "communication":
             values[name] = _choice(name, value, COMMUNICATIONS)
         elif name == "push_timeout":
@@ -137,22 +143,23 @@ def _validate_task(changes: Mapping[str, Any]) -> dict:
     return values
 
 
-def _validate_job(changes: Mapping[str, Any]) -> dict:
-    unknown = sorted(set(changes) - set(JOB_FIELDS))
-    if unknown:
-        raise DefinitionError(f"unknown action setting(s): {', '.join(unknown)}; known: {', '.join(JOB_FIELDS)}")
+def job_setting_values(changes: Mapping[str, Any]) -> dict:
+    """Validated column values of action settings given by their user-facing names
+    (``max_agents``, ``retries``; the column names ``pool_max_agents``, ``retry_count`` too)."""
+    given = user_fields(changes, JOB_NAMES, "action setting")
     values: dict[str, Any] = {}
-    for name, value in changes.items():
-        if name == "pool":
-            values[name] = _choice(name, value, POOLS)
-        elif name == "balance":
+    for column, value in given.items():
+        name = _JOB_LABELS[column]
+        if column == "pool":
+            values[column] = _choice(name, value, POOLS)
+        elif column == "balance":
             if isinstance(value, str):
                 value = value.strip().lower() in ("1", "true", "yes", "on")
-            values[name] = int(bool(value))
-        elif name == "wait_previous":
-            values[name] = _integer(name, value, -1, 10**6)
+            values[column] = int(bool(value))
+        elif column == "wait_previous":
+            values[column] = _integer(name, value, -1, 10**6)
         else:
-            values[name] = _integer(name, value, 0, 10**6)
+            values[column] = _integer(name, value, 0, 10**6)
     return values
 
 
@@ -164,28 +171,38 @@ def _upsert(conn: Connection, table, key: str, key_value: int, values: dict) -> 
         conn.execute(update(table).where(table.c[key] == key_value).values(values))
 
 
+def store_task_settings(conn: Connection, task_id: int, values: Mapping[str, Any]) -> None:
+    """Store validated ``task_setting_values`` for an existing task, in the caller's transaction."""
+    current = task_settings(conn, task_id)
+    count = values.get("periodicity_count", current.periodicity_count)
+    unit = values.get("periodicity_type", current.periodicity_type)
+    if count > MAX_PERIOD[unit]:
+        raise DefinitionError(f"period {count} {unit} is longer than a century ({MAX_PERIOD[unit]} {unit})")
+    _upsert(conn, bridge_tasks, "plugin_fusioninventory_tasks_id", task_id, dict(values))
+
+
+def store_job_settings(conn: Connection, job_id: int, values: Mapping[str, Any]) -> None:
+    """Store validated ``job_setting_values`` for an existing action, in the caller's transaction."""
+    _upsert(conn, bridge_jobs, "plugin_fusioninventory_taskjobs_id", job_id, dict(values))
+
+
 def set_task_settings(engine: Engine, task_id: int, changes: Mapping[str, Any]) -> dict:
     """Validate and store ``changes``; the task's settings after the change."""
-    values = _validate_task(changes)
+    values = task_setting_values(changes)
     with engine.begin() as conn:
         if conn.execute(select(schema.tasks.c.id).where(schema.tasks.c.id == task_id)).first() is None:
             raise NotFound(f"no task {task_id}")
-        current = task_settings(conn, task_id)
-        count = values.get("periodicity_count", current.periodicity_count)
-        unit = values.get("periodicity_type", current.periodicity_type)
-        if count > MAX_PERIOD[unit]:
-            raise DefinitionError(f"period {count} {unit} is longer than a century ({MAX_PERIOD[unit]} {unit})")
-        _upsert(conn, bridge_tasks, "plugin_fusioninventory_tasks_id", task_id, values)
+        store_task_settings(conn, task_id, values)
         return describe_task_settings(task_settings(conn, task_id))
 
 
 def set_job_settings(engine: Engine, job_id: int, changes: Mapping[str, Any]) -> dict:
     """Validate and store ``changes``; the action's settings after the change."""
-    values = _validate_job(changes)
+    values = job_setting_values(changes)
     with engine.begin() as conn:
         if conn.execute(select(schema.taskjobs.c.id).where(schema.taskjobs.c.id == job_id)).first() is None:
             raise NotFound(f"no action {job_id}")
-        _upsert(conn, bridge_jobs, "plugin_fusioninventory_taskjobs_id", job_id, values)
+        store_job_settings(conn, job_id, values)
         return describe_job_settings(job_settings(conn, job_id))
 
 

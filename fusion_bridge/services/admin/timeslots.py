@@ -1,4 +1,4 @@
-"""Timeslots and their entries (``_timeslots``, ``_timeslotentries``; research/schema.md §3.5).
+"""Timeslots and their entries (``_timeslots``, ``_timeslotentries``; docs/schema.md §3.5).
 
 An entry is an ISO weekday (1 = Monday ... 7 = Sunday) and a span in seconds since midnight
 (0 ... 86400); a slot is open when an entry of today covers the current second.
@@ -38,6 +38,10 @@ DAY_NUMBERS = {**{name.lower(): n for n, name in enumerate(DAYS, 1)},
                    ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"), 1)}}
 _ENTRY = re.compile(r"^\s*(\w+)\s+(\d{1,2}:\d{2}(?::\d{2})?)\s*-\s*(\d{1,2}:\d{2}(?::\d{2})?)\s*$")
 DAY_SECONDS = 86400
+# User-facing names (the CLI's options) → ``create_timeslot``'s parameters.
+TIMESLOT_NAMES = {"name": "name", "entries": "entries_given", "entity": "entities_id", "recursive": "is_recursive",
+                  "comment": "comment"}
+TIMESLOT_ALIASES = {"entry": "entries"}
 
 
 def parse_time(value: Any, what: str) -> int:
@@ -106,7 +110,9 @@ def entry_text(day: int, begin: int | None, end: int | None) -> str:
     return f"{name} {time_text(begin)}-{time_text(end)}"
 
 
-def _entries(values: Iterable[Any]) -> list[tuple[int, int, int]]:
+def _entries(values: Iterable[Any] | None) -> list[tuple[int, int, int]]:
+    if values is None:
+        values = []
     if isinstance(values, (str, dict)):
         values = [values]
     parsed = sorted(parse_entry(value) for value in values)
@@ -152,8 +158,8 @@ def create_timeslot(engine: Engine, name: str, entries_given: Iterable[Any], *, 
                     is_recursive: bool = False, comment: str | None = None) -> dict:
     """A timeslot with its entries (``"1 08:00-18:00"``, ``(day, begin, end)`` or dicts)."""
     values = {"name": glpi_text(name, "timeslot name", required=True),
-              "entities_id": positive_id(entities_id, "entities_id", allow_zero=True),
-              "is_recursive": flag(is_recursive, "is_recursive"),
+              "entities_id": positive_id(entities_id, "entity", allow_zero=True),
+              "is_recursive": flag(is_recursive, "recursive"),
               "comment": glpi_text(comment, "comment", max_chars=65535)}
     parsed = _entries(entries_given)
     with engine.begin() as conn:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,8 +20,10 @@ from fusion_bridge.adapters.db import (LOCK_POLL_SECONDS, NamedLockTimeout, is_m
 from fusion_bridge.adapters.db_probe import RawSession
 from fusion_bridge.services.agent.addresses import upsert_statement
 from fusion_bridge.domain.text import fit_utf8mb3, php_json
+from fusion_bridge.services import runs as run_service
 
 agents = schema.agents
+log = logging.getLogger("fusion_bridge.agent")
 
 # Module names the plugin stores in the agent's ``version`` JSON, by QUERY.
 VERSION_KEYS = {"INVENTORY": "INVENTORY", "NETDISCOVERY": "NETWORKDISCOVERY", "SNMPQUERY": "NETWORKINVENTORY"}
@@ -103,6 +106,8 @@ def contact_unit(engine: Engine, device_id: str, contact: Contact, lock_row: boo
                     return
                 new_row = conn.execute(insert(agents).values(_new_agent(device_id, values)))
                 yield conn, AgentRow(new_row.inserted_primary_key[0], None, created=True)
+            # Committed: with the access log off this is what shows that agents come in.
+            log.info("new agent %r (id %d, %s)", device_id, new_row.inserted_primary_key[0], contact.user_agent)
 
 
 def _touch_statement(with_token: bool):
@@ -118,7 +123,7 @@ def _touch_statement(with_token: bool):
         f"UPDATE {agents.name} SET useragent = :useragent, {token}"
         "last_contact = IF(LAST_INSERT_ID(id * 4 + 2 * EXISTS("
         f"SELECT 1 FROM {runs.name} r WHERE r.plugin_fusioninventory_agents_id = {agents.name}.id"
-        " AND r.state IN (0, 1, 2)) + EXISTS("
+        f" AND r.state IN ({', '.join(str(state) for state in run_service.ACTIVE)})) + EXISTS("
         f"SELECT 1 FROM {addresses.name} a WHERE a.plugin_fusioninventory_agents_id = {agents.name}.id"
         " AND a.address = :address)) >= 0, :last_contact, :last_contact) "
         "WHERE device_id = :device_id ORDER BY id LIMIT 1"
@@ -180,6 +185,7 @@ def touch(engine: Engine, autocommit_engine: Engine, device_id: str, contact: Co
             if address:
                 session.execute(upsert_statement(True), {"agent": agent_id, "address": address,
                                                          "date": contact.last_contact})
+            log.info("new agent %r (id %d, %s)", values["device_id"], agent_id, contact.user_agent)
             return Touched(agent_id, False, bool(address))  # created just now: no runs yet
     # Another contact of this DEVICEID created it meanwhile.
     with contact_unit(engine, device_id, contact) as (_conn, agent):

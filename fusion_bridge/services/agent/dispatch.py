@@ -1,4 +1,4 @@
-"""Handing prepared runs to their agent at PROLOG (plugin-semantics.md §6.1, §7).
+"""Handing prepared runs to their agent at PROLOG (docs/plugin-semantics.md §6.1, §7).
 
 Each run the agent may still execute becomes one OPTION, in action order. The agent's active
 run rows are locked first, so of many concurrent PROLOGs of one agent exactly one hands a run
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
@@ -19,7 +19,7 @@ from fusion_bridge.services.agent import options
 from fusion_bridge.services.scheduling.actors import computers_id_cache
 from fusion_bridge.services.agent.settings import PluginSettings
 from fusion_bridge.services.scheduling.timeslots import in_schedule, timeslot_active
-from protocol import Element
+from protocol import ReplyOption
 from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State, XML_METHODS
 
 ALREADY_SENT = ("The agent is requesting a configuration that has already been sent to him by the server. "
@@ -31,12 +31,11 @@ NOT_AN_ACTOR = "This agent does not belong anymore in the actors defined in the 
 WOL_DONE = "WakeOnLan have not return state"
 
 _runs, _jobs, _tasks = schema.taskjobstates, schema.taskjobs, schema.tasks
-ACTIVE_STATES = [int(State.PREPARED), int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA)]
 
 # Most PROLOGs find nothing to hand out: one narrow indexed probe answers that cheaply.
 HAS_PENDING = (
     select(_runs.c.id)
-    .where(_runs.c.plugin_fusioninventory_agents_id == bindparam("agent_id"), _runs.c.state.in_(ACTIVE_STATES))
+    .where(_runs.c.plugin_fusioninventory_agents_id == bindparam("agent_id"), _runs.c.state.in_(runs.ACTIVE))
     .limit(1)
 )
 # Locks only the agent's run rows (not the shared job and task rows, which every agent of a
@@ -45,7 +44,7 @@ HAS_PENDING = (
 # was taken earlier (InnoDB REPEATABLE READ), where a plain read could still say Prepared.
 LOCK_AGENT_RUNS = (
     select(_runs.c.id, _runs.c.state)
-    .where(_runs.c.plugin_fusioninventory_agents_id == bindparam("agent_id"), _runs.c.state.in_(ACTIVE_STATES))
+    .where(_runs.c.plugin_fusioninventory_agents_id == bindparam("agent_id"), _runs.c.state.in_(runs.ACTIVE))
     .with_for_update()
 )
 _agents = schema.agents
@@ -64,7 +63,6 @@ RUN_DETAILS = (
     .where(_runs.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_jobs.c.id, _runs.c.id)
 )
-SET_STATE = update(_runs).where(_runs.c.id.in_(bindparam("ids", expanding=True))).values(state=bindparam("state"))
 
 
 def has_pending_runs(conn: Connection, agent_id: int) -> bool:
@@ -84,27 +82,16 @@ class AgentView:
 
 
 class Outcome:
-    """What one PROLOG does to the agent's runs, applied in a few bulk statements."""
+    """What one PROLOG does to the agent's runs (applied in a few bulk statements by
+    ``runs.Batch``) and the OPTIONs it answers."""
 
     def __init__(self, now: datetime):
-        self.now = now
-        self.states: dict[int, list[int]] = {}
-        self.logs: list[dict] = []
-        self.options: list[Element] = []
-
-    def set(self, run_id: int, state: State, log: Log, comment: str,
-            itemtype: str = ItemType.AGENT, items_id: int = 0) -> None:
-        self.states.setdefault(int(state), []).append(run_id)
-        self.logs.append(runs.log_row(run_id, log, comment, self.now, itemtype, items_id))
-
-    def apply(self, conn: Connection) -> None:
-        for state, ids in self.states.items():
-            conn.execute(SET_STATE, {"ids": ids, "state": state})
-        if self.logs:
-            conn.execute(insert(runs.logs), self.logs)
+        self.moves = runs.Batch(now)
+        self.options: list[ReplyOption] = []
 
 
-def hand_out(engine: Engine, agent_id: int, settings: PluginSettings, now: datetime) -> tuple[Element, ...]:
+def hand_out(engine: Engine, agent_id: int, settings: PluginSettings,
+             now: datetime) -> tuple[ReplyOption, ...]:
     """OPTIONs for the agent's pending runs; state changes and logs in one transaction."""
     outcome = Outcome(now)
     with engine.begin() as conn:
@@ -119,15 +106,15 @@ def hand_out(engine: Engine, agent_id: int, settings: PluginSettings, now: datet
                                      agent.threads_networkinventory or 0, agent.timeout_networkinventory or 0)
         for run in candidates:
             if run.state != State.PREPARED:
-                outcome.set(run.id, State.IN_ERROR, Log.ERROR, ALREADY_SENT)
+                outcome.moves.move(run.id, run.state, runs.Move.FAIL, ALREADY_SENT)
                 continue
             refusal = refusal_reason(conn, run, agent, now)
             if refusal is not None:
-                outcome.set(run.id, State.CANCELLED, Log.INFO, refusal)
+                outcome.moves.move(run.id, run.state, runs.Move.CANCEL, refusal)
             elif run.method in XML_METHODS:
                 _claim(conn, run, agent, tuning, settings, outcome)
             # REST runs stay prepared: the agent fetches them with getJobs.
-        outcome.apply(conn)
+        outcome.moves.apply(conn)
     return tuple(outcome.options)
 
 
@@ -155,26 +142,26 @@ def _pool_job(conn: Connection, job_id: int) -> bool:
 def _claim(conn: Connection, run, agent, tuning, settings: PluginSettings, outcome: Outcome) -> None:
     try:
         if run.method == Method.NETWORK_DISCOVERY:
-            element = options.netdiscovery(conn, run, tuning, settings.config)
+            option = options.netdiscovery(conn, run, tuning, settings.config)
         elif run.method == Method.NETWORK_INVENTORY:
-            element = options.snmpquery(conn, run, tuning, settings.config)
+            option = options.snmpquery(conn, run, tuning, settings.config)
         elif run.itemtype == ItemType.COMPUTER:
-            element = options.wakeonlan(conn, run)
+            option = options.wakeonlan(conn, run)
         else:
             raise options.CannotBuild(f"Wake-on-LAN needs a computer target, not {run.itemtype}.")
     except options.CannotBuild as refusal:
-        outcome.set(run.id, State.IN_ERROR, Log.ERROR, refusal.comment)
+        outcome.moves.move(run.id, run.state, runs.Move.FAIL, refusal.comment)
         return
-    outcome.options.append(element)
+    outcome.options.append(option)
     if run.method == Method.WAKEONLAN:
         # The agent reports nothing for Wake-on-LAN: the plugin starts and finishes it at once.
-        outcome.logs.append(runs.log_row(run.id, Log.STARTED, "", outcome.now, ItemType.COMPUTER, 0))
-        outcome.set(run.id, State.FINISHED, Log.OK, WOL_DONE, ItemType.COMPUTER, run.items_id)
+        outcome.moves.log(run.id, Log.STARTED, "", ItemType.COMPUTER, 0)
+        outcome.moves.move(run.id, run.state, runs.Move.FINISH, WOL_DONE, ItemType.COMPUTER, run.items_id)
         return
     threads, timeout = ((agent.threads_networkdiscovery, agent.timeout_networkdiscovery)
                         if run.method == Method.NETWORK_DISCOVERY
                         else (agent.threads_networkinventory, agent.timeout_networkinventory))
-    outcome.set(run.id, State.SERVER_HAS_SENT_DATA, Log.STARTED, f"{threads} threads {timeout} timeout")
+    outcome.moves.move(run.id, run.state, runs.Move.HAND_OUT, f"{threads} threads {timeout} timeout")
 
 
 def agent_is_actor(conn: Connection, agent, actors: list[tuple[str, int]]) -> bool:

@@ -1,4 +1,4 @@
-"""What the server does with each OCS/XML message, and the reply document it answers."""
+"""What the server does with each OCS/XML message, and the reply (a ``protocol`` value) it answers."""
 
 from __future__ import annotations
 
@@ -16,12 +16,9 @@ from fusion_bridge.services.agent.addresses import AddressBook, normalise
 from fusion_bridge.adapters.db import is_mysql
 from fusion_bridge.services.inventory import MatchLockNeeded, computer_match_locks, import_computer_inventory
 from fusion_bridge.services.inventory.stored import store_last_inventory
-from fusion_bridge.services.agent.progress import Refused
 from fusion_bridge.services.agent.settings import SettingsCache
 from fusion_bridge.domain.text import local_now
 from schema.constants import Method
-
-__all__ = ["AgentExchange", "Refused"]
 
 
 class AgentExchange:
@@ -34,8 +31,9 @@ class AgentExchange:
         self.addresses = AddressBook(engine, autocommit_engine)
 
     def handle(self, message: protocol.Message, user_agent: str | None,
-               remote_addr: str | None = None) -> bytes:
-        """Apply ``message`` and return the reply XML (uncompressed); Refused if it cannot be.
+               remote_addr: str | None = None) -> protocol.Reply:
+        """Apply ``message`` and return the reply to write; raise a DomainError
+        (``fusion_bridge.errors``) if it cannot be.
 
         ``remote_addr`` (the caller's address) is remembered for waking the agent up."""
         if isinstance(message, protocol.Prolog):
@@ -43,7 +41,7 @@ class AgentExchange:
         return self.task_message(message, user_agent, remote_addr)
 
     def prolog(self, message: protocol.Prolog, user_agent: str | None,
-               remote_addr: str | None = None) -> bytes:
+               remote_addr: str | None = None) -> protocol.PrologReply:
         now = self._clock()
         contact = agents.Contact(now, user_agent, message.token)
         address = normalise(remote_addr)
@@ -56,14 +54,14 @@ class AgentExchange:
             with self._autocommit_engine.connect() as conn:
                 pending = dispatch.has_pending_runs(conn, agent_id)
         options = dispatch.hand_out(self._engine, agent_id, settings, now) if pending else ()
-        return protocol.prolog_reply(
+        return protocol.PrologReply(
             options=options,
             send_inventory=settings.agent_can_do("INVENTORY", agent_id),
             prolog_freq=settings.prolog_freq,
         )
 
     def task_message(self, message: protocol.Message, user_agent: str | None,
-                     remote_addr: str | None = None) -> bytes:
+                     remote_addr: str | None = None) -> protocol.EmptyReply:
         now = self._clock()
         try:
             # Without match locks first: most inventories update the agent's own computer.
@@ -71,7 +69,7 @@ class AgentExchange:
         except MatchLockNeeded:
             agent_id = self._apply(message, user_agent, now, match_locks=computer_match_locks(message))
         self.addresses.record(agent_id, normalise(remote_addr), now)
-        return protocol.empty_reply()
+        return protocol.EmptyReply()
 
     def _apply(self, message: protocol.Message, user_agent: str | None, now: datetime,
                match_locks: list[str] | None) -> int:

@@ -1,4 +1,5 @@
-"""The OPTION blocks of a PROLOG reply, one per run, in the plugin's exact format (§7.1–§7.3)."""
+"""The OPTIONs of a PROLOG reply, one per run, built from the database as the plugin builds them
+(docs/plugin-semantics.md §7.1–§7.3); ``protocol`` writes them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.engine import Connection
 
 import schema
-from protocol import Element, leaf, option
+from protocol import (IpRange, NetDiscoveryOption, SnmpAuthentication, SnmpQueryOption, SnmpTarget,
+                      WakeOnLanOption)
 from schema.constants import ItemType
 
 SNMP_VERSIONS = {"1": "1", "2": "2c", "3": "3"}
@@ -65,7 +67,8 @@ BRIDGE_SLICE = (
 COMPUTER_MACS = (
     select(_ports.c.mac)
     .where(_ports.c.itemtype == ItemType.COMPUTER, _ports.c.items_id == bindparam("items_id"),
-           _ports.c.mac.is_not(None), _ports.c.mac != "", _ports.c.is_deleted == 0)
+           _ports.c.mac.is_not(None), _ports.c.is_deleted == 0,
+           _ports.c.mac.not_in(["", "00:00:00:00:00:00"]))  # all-zero: a loopback's, no card's
     .order_by(_ports.c.id)
 )
 
@@ -110,38 +113,37 @@ class Credential:
             "priv_passphrase")))
 
 
-def authentication(row: Credential) -> Element:
-    """One credential as ``PluginFusioninventoryToolbox::addAuth`` writes it."""
+def authentication(row: Credential) -> SnmpAuthentication:
+    """One credential as ``PluginFusioninventoryToolbox::addAuth`` sends it."""
     version = SNMP_VERSIONS.get(str(row.snmpversion), str(row.snmpversion))
-    attributes = {"ID": row.id, "VERSION": version}
-    if version == "3":
-        attributes["USERNAME"] = row.username or ""
-        if str(row.authentication or "0") != "0":
-            attributes["AUTHPROTOCOL"] = AUTH_PROTOCOLS.get(str(row.authentication), "")
-        attributes["AUTHPASSPHRASE"] = row.auth_passphrase or ""
-        if str(row.encryption or "0") != "0":
-            attributes["PRIVPROTOCOL"] = PRIV_PROTOCOLS.get(str(row.encryption), "")
-        attributes["PRIVPASSPHRASE"] = row.priv_passphrase or ""
-    else:
-        attributes["COMMUNITY"] = row.community or ""
-    return leaf("AUTHENTICATION", **attributes)
+    if version != "3":
+        return SnmpAuthentication(id=row.id, version=version, community=row.community or "")
+    return SnmpAuthentication(
+        id=row.id,
+        version=version,
+        username=row.username or "",
+        auth_protocol=(AUTH_PROTOCOLS.get(str(row.authentication), "")
+                       if str(row.authentication or "0") != "0" else None),
+        auth_passphrase=row.auth_passphrase or "",
+        priv_protocol=(PRIV_PROTOCOLS.get(str(row.encryption), "")
+                       if str(row.encryption or "0") != "0" else None),
+        priv_passphrase=row.priv_passphrase or "",
+    )
 
 
-def netdiscovery(conn: Connection, run, tuning: AgentTuning, config: dict) -> Element:
+def netdiscovery(conn: Connection, run, tuning: AgentTuning, config: dict) -> NetDiscoveryOption:
     rows = conn.execute(RANGE_WITH_CREDENTIALS, {"id": run.items_id}).all()
     if not rows:
         raise CannotBuild(f"The IP range {run.items_id} of this job no longer exists.")
     iprange = rows[0]
     start, end = _slice(conn, iprange, run)
     credentials = [Credential.from_row(row) for row in rows if row.credential_id is not None]
-    return option(
-        "NETDISCOVERY",
-        leaf("PARAM",
-             THREADS_DISCOVERY=_value(tuning.threads_discovery, config, "threads_networkdiscovery", "20"),
-             TIMEOUT=_value(tuning.timeout_discovery, config, "timeout_networkdiscovery", "1"),
-             PID=run.id),
-        leaf("RANGEIP", ID=iprange.id, IPSTART=start, IPEND=end, ENTITY=iprange.entities_id),
-        *(authentication(row) for row in credentials),
+    return NetDiscoveryOption(
+        pid=run.id,
+        threads=_value(tuning.threads_discovery, config, "threads_networkdiscovery", "20"),
+        timeout=_value(tuning.timeout_discovery, config, "timeout_networkdiscovery", "1"),
+        ranges=(IpRange(id=iprange.id, start=start, end=end, entity=iprange.entities_id),),
+        authentications=tuple(authentication(row) for row in credentials),
     )
 
 
@@ -165,7 +167,7 @@ def _slice(conn: Connection, iprange, run) -> tuple[str, str]:
         return start, end
 
 
-def snmpquery(conn: Connection, run, tuning: AgentTuning, config: dict) -> Element:
+def snmpquery(conn: Connection, run, tuning: AgentTuning, config: dict) -> SnmpQueryOption:
     device_type = DEVICE_TYPES.get(run.itemtype)
     if device_type is None:
         raise CannotBuild(f"SNMP inventory cannot query a {run.itemtype}.")
@@ -176,14 +178,12 @@ def snmpquery(conn: Connection, run, tuning: AgentTuning, config: dict) -> Eleme
     credential_id = (row.device_credential_id or 0) if row is not None else 0
     credential = Credential.from_row(row) if row is not None and row.credential_id is not None else None
     # Only the credential the device uses: the plugin sends every credential it knows.
-    return option(
-        "SNMPQUERY",
-        leaf("PARAM",
-             THREADS_QUERY=_value(tuning.threads_inventory, config, "threads_networkinventory", "10"),
-             TIMEOUT=_value(tuning.timeout_inventory, config, "timeout_networkinventory", "15"),
-             PID=run.id),
-        leaf("DEVICE", TYPE=device_type, ID=run.items_id, IP=ip, AUTHSNMP_ID=credential_id),
-        *((authentication(credential),) if credential is not None else ()),
+    return SnmpQueryOption(
+        pid=run.id,
+        threads=_value(tuning.threads_inventory, config, "threads_networkinventory", "10"),
+        timeout=_value(tuning.timeout_inventory, config, "timeout_networkinventory", "15"),
+        devices=(SnmpTarget(type=device_type, id=run.items_id, ip=ip, authsnmp_id=credential_id),),
+        authentications=(authentication(credential),) if credential is not None else (),
     )
 
 
@@ -192,8 +192,8 @@ def first_ip(conn: Connection, itemtype: str, items_id: int) -> str | None:
     return conn.execute(FIRST_IP, {"itemtype": itemtype, "items_id": items_id}).scalar()
 
 
-def wakeonlan(conn: Connection, run) -> Element:
+def wakeonlan(conn: Connection, run) -> WakeOnLanOption:
     macs = conn.execute(COMPUTER_MACS, {"items_id": run.items_id}).scalars().all()
     if not macs:
         raise CannotBuild("No MAC address found on the computer")
-    return option("WAKEONLAN", *(leaf("PARAM", MAC=mac) for mac in dict.fromkeys(macs)))
+    return WakeOnLanOption(macs=tuple(dict.fromkeys(macs)))

@@ -1,4 +1,4 @@
-"""What the agent reports while it runs a network job (plugin-semantics.md §8).
+"""What the agent reports while it runs a network job (docs/plugin-semantics.md §8).
 
 Every message of a run is applied in the transaction that recorded the agent's contact, with
 the run's row locked, so the messages the agent's threads send at once are applied one by one.
@@ -15,8 +15,12 @@ from sqlalchemy.engine import Connection
 
 import protocol
 import schema
+from fusion_bridge.errors import InvalidRequest, UnknownRun
 from fusion_bridge.services import runs
-from fusion_bridge.services.inventory import (discovery_comment, import_discovered_device, item_link,
+from fusion_bridge.domain.rules import CREATED, LINKED
+from fusion_bridge.services.inventory import rules
+from fusion_bridge.services.inventory import (ImportResult, asset_row, create_asset, discovery_comment,
+                                            import_decided_device, item_link,
                                             snmp_device_has_information, snmp_error_comment,
                                             snmp_no_information_comment, snmp_update_comment,
                                             update_inventoried_device)
@@ -28,18 +32,10 @@ ADDED, UPDATED, DETAIL_UPDATE = "==addtheitem==", "==updatetheitem==", "[==detai
 INVENTORY_TYPES = {"NETWORKING": ItemType.NETWORK_EQUIPMENT, "PRINTER": ItemType.PRINTER}
 
 
-class Refused(Exception):
-    """A message the server will not apply; ``reason`` goes back to the agent."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
 def locked_run(conn: Connection, message: protocol.TaskMessage, agent_id: int, method: str):
-    """The run the message belongs to, locked; Refused unless it is this agent's."""
+    """The run the message belongs to, locked; UnknownRun unless it is this agent's."""
     if message.process_number is None:
-        raise Refused(f"{message.query} message without PROCESSNUMBER")
+        raise InvalidRequest(f"{message.query} message without PROCESSNUMBER")
     row = conn.execute(
         select(_runs.c.id, _runs.c.state, _runs.c.itemtype, _runs.c.items_id,
                _runs.c.plugin_fusioninventory_agents_id.label("agent_id"), schema.taskjobs.c.method)
@@ -48,7 +44,7 @@ def locked_run(conn: Connection, message: protocol.TaskMessage, agent_id: int, m
         .with_for_update()
     ).first()
     if row is None or row.agent_id != agent_id or row.method != method:
-        raise Refused(f"PROCESSNUMBER {message.process_number} is not a {method} run of this agent")
+        raise UnknownRun(f"PROCESSNUMBER {message.process_number} is not a {method} run of this agent")
     return row
 
 
@@ -57,7 +53,7 @@ def _still_running(conn: Connection, run) -> bool:
     if run.state not in runs.ACTIVE:
         return False
     if run.state != State.AGENT_HAS_SENT_DATA:
-        runs.move(conn, run.id, State.AGENT_HAS_SENT_DATA, (State.PREPARED, State.SERVER_HAS_SENT_DATA))
+        runs.agent_reports(conn, run.id)
     return True
 
 
@@ -77,18 +73,57 @@ def netdiscovery(conn: Connection, agent_id: int, message: protocol.TaskMessage,
         added, updated = _count_logs(conn, run.id, ADDED), _count_logs(conn, run.id, UPDATED)
         runs.finish(conn, run.id, f"Processed:{added + updated} Created:{added}  Updated:{updated}", now, agent_id)
     elif isinstance(message, protocol.NetDiscoveryDevices):
-        created = 0
+        created = linked = 0
+        rule_pass = rules.RulePass.load(conn, agent_id)
         for device in message.devices:
-            entity = _int(_first(device, "ENTITY"))
-            result = import_discovered_device(conn, agent_id, device, entity, now)
-            created += result.created
-            runs.add_log(conn, run.id, Log.RUNNING, discovery_comment(result.itemtype, result.items_id, result.created),
-                         now, ItemType.AGENT, agent_id)
+            result = import_by_rules(conn, run.id, rule_pass, device, now)
+            if result is not None:
+                created += result.created
+                linked += not result.created
         runs.add_log(conn, run.id, Log.RUNNING, f"{len(message.devices)} ==devicesfound==", now, ItemType.AGENT, agent_id)
         _update_counters(conn, counters.id, nb_found=counters.nb_found + len(message.devices),
-                         nb_import=counters.nb_import + created,
-                         nb_exists=counters.nb_exists + len(message.devices) - created)
+                         nb_import=counters.nb_import + created, nb_exists=counters.nb_exists + linked)
         _advance_slice(conn, run, message.devices)
+
+
+def import_by_rules(conn: Connection, run_id: int, rule_pass: rules.RulePass, device: protocol.DiscoveredDevice,
+                    now: datetime) -> ImportResult | None:
+    """One DEVICE through GLPI's import, entity and location rules (docs/import-rules.md §3):
+    refused (the plugin's ``==importdenied==`` line and ignored-import row; None), linked or
+    created, with the asset's rule-matched log and the ``==addtheitem==``/``==updatetheitem==``
+    line."""
+    agent_id = rule_pass.agent_id
+    decision = rules.discovery_decision(conn, rule_pass, device)
+    for line in rule_pass.new_skips(decision.imported, decision.entity, decision.location):
+        _log_once(conn, run_id, line, now, agent_id)
+    if decision.refused_by is not None:
+        runs.add_log(conn, run_id, Log.RUNNING, decision.refusal_comment, now, ItemType.AGENT, agent_id)
+        rules.record_refusal(conn, decision, Method.NETWORK_DISCOVERY, now)
+        return None
+    imported = decision.imported
+    fallback = decision.rule_input.get("itemtype") or ItemType.UNMANAGED
+    match = (imported.itemtype, imported.items_id) if imported.kind == LINKED else None
+    create_type = imported.itemtype if imported.kind == CREATED else fallback
+    entity = rules.created_entity(decision, _int(device.entity))
+    result = import_decided_device(conn, agent_id, device, entity, now, match, create_type,
+                                   decision.location.locations_id)
+    if imported.rule is not None:
+        # The plugin records the rule's input only when the rule linked.
+        criteria = decision.rule_input.as_json() if imported.kind == LINKED else None
+        rules.record_match(conn, rule_pass, imported.rule, result.itemtype, result.items_id,
+                           Method.NETWORK_DISCOVERY, now, criteria)
+    runs.add_log(conn, run_id, Log.RUNNING, discovery_comment(result.itemtype, result.items_id, result.created),
+                 now, ItemType.AGENT, agent_id)
+    return result
+
+
+def _log_once(conn: Connection, run_id: int, comment: str, now: datetime, agent_id: int) -> None:
+    """An Info line the run does not have yet (a skipped rule is reported once per run)."""
+    logs = schema.taskjoblogs
+    known = conn.execute(select(logs.c.id).where(logs.c.plugin_fusioninventory_taskjobstates_id == run_id,
+                                                 logs.c.state == Log.INFO, logs.c.comment == comment).limit(1)).first()
+    if known is None:
+        runs.add_log(conn, run_id, Log.INFO, comment, now, ItemType.AGENT, agent_id)
 
 
 def _advance_slice(conn: Connection, run, devices) -> None:
@@ -117,7 +152,7 @@ def _advance_slice(conn: Connection, run, devices) -> None:
     done = row.addresses_done or 0
     for device in devices:
         try:
-            offset = int(ipaddress.IPv4Address(_first(device, "IP") or "")) - slice_start
+            offset = int(ipaddress.IPv4Address(device.ip or "")) - slice_start
         except ValueError:
             continue
         if 0 <= offset < row.slice_count:
@@ -149,17 +184,45 @@ def snmpquery(conn: Connection, agent_id: int, message: protocol.TaskMessage, no
         runs.add_log(conn, run.id, Log.ERROR, snmp_error_comment(message.message, itemtype, items_id),
                      now, ItemType.AGENT, agent_id)
     elif isinstance(message, protocol.SnmpQueryResult):
-        info = (message.device.get("INFO") or [{}])[0]
-        info = info if isinstance(info, dict) else {}
-        itemtype, items_id = _inventoried_item(run, _first(info, "TYPE"), message.item_id)
+        itemtype, items_id = _inventoried_item(run, message.device.info.type, message.item_id)
         runs.add_log(conn, run.id, Log.RUNNING, "1 ==devicesqueried==", now, ItemType.AGENT, agent_id)
         if not snmp_device_has_information(message.device):
             comment = snmp_no_information_comment(itemtype, items_id)
-        elif update_inventoried_device(conn, itemtype, items_id, message.device, now):
-            comment = snmp_update_comment(itemtype, items_id)
         else:
-            comment = f"[==detail==] The device no longer exists {item_link(itemtype, items_id)}"
+            comment = inventory_by_rules(conn, run.id, agent_id, itemtype, items_id, message.device, now)
         runs.add_log(conn, run.id, Log.RUNNING, comment, now, ItemType.AGENT, agent_id)
+
+
+def inventory_by_rules(conn: Connection, run_id: int, agent_id: int, itemtype: str, items_id: int,
+                       device: protocol.InventoriedDevice, now: datetime) -> str:
+    """An SNMP result of a network device or printer through GLPI's import and location rules
+    (docs/import-rules.md §3): refused, or imported into the asset they link to, the asset the
+    agent named (no rule matched), or a new one. Returns the run log line."""
+    target: tuple[str, int] = (itemtype, items_id)
+    locations_id = None
+    if itemtype in (ItemType.NETWORK_EQUIPMENT, ItemType.PRINTER):
+        rule_pass = rules.RulePass.load(conn, agent_id)
+        decision = rules.inventory_decision(conn, rule_pass, itemtype, device)
+        for line in rule_pass.new_skips(decision.imported, decision.entity, decision.location):
+            _log_once(conn, run_id, line, now, agent_id)
+        if decision.refused_by is not None:
+            rules.record_refusal(conn, decision, Method.NETWORK_INVENTORY, now)
+            return decision.refusal_comment
+        imported, locations_id = decision.imported, decision.location.locations_id
+        known = asset_row(conn, itemtype, items_id)
+        if imported.kind == LINKED:
+            target = (imported.itemtype, imported.items_id)
+        elif imported.kind == CREATED or known is None:
+            create_type = imported.itemtype if imported.kind == CREATED else itemtype
+            entity = rules.created_entity(decision, known["entities_id"] if known is not None else 0)
+            target = (create_type, create_asset(conn, create_type, entity, now, device.info.name,
+                                                device.info.serial, locations_id))
+        if imported.rule is not None:
+            rules.record_match(conn, rule_pass, imported.rule, *target, Method.NETWORK_INVENTORY, now,
+                               decision.rule_input.as_json())
+    if update_inventoried_device(conn, *target, device, now, locations_id):
+        return snmp_update_comment(*target)
+    return f"[==detail==] The device no longer exists {item_link(*target)}"
 
 
 def _inventoried_item(run, agent_type: str | None, agent_id_text: str | None) -> tuple[str, int]:
@@ -188,11 +251,6 @@ def _count_logs(conn: Connection, run_id: int, marker: str) -> int:
     return conn.execute(select(func.count()).where(
         logs.c.plugin_fusioninventory_taskjobstates_id == run_id, logs.c.comment.contains(marker, autoescape=True)
     )).scalar()
-
-
-def _first(data: dict, key: str) -> str | None:
-    values = data.get(key) if isinstance(data, dict) else None
-    return values[0] if values and isinstance(values[0], str) else None
 
 
 def _int(text: str | None) -> int:

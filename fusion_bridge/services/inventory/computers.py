@@ -100,9 +100,10 @@ def import_computer_inventory(conn: Connection, agent_id: int, inventory: Invent
     if computer is None:
         values = fitted(computers, {
             "entities_id": agent.entities_id or 0,
-            "name": name or "",
-            "serial": serial or "",
-            "uuid": uuid or "",
+            # NULL where the agent sent nothing, as in GLPI (docs/plugin-semantics.md §7.4).
+            "name": name or None,
+            "serial": serial or None,
+            "uuid": uuid or None,
             "is_dynamic": 1,
             "date_mod": now,
             "date_creation": now,
@@ -177,12 +178,17 @@ def _find_computer(conn: Connection, agent, name: str | None, serial: str | None
 class _Card:
     name: str
     mac: str
-    local: bool = False
+    instantiation_type: str = P.ETHERNET
+    logical_number: int = 1
+    speed: int = 0
+    wwn: str | None = None
     ips: list[IP] = field(default_factory=list)
 
 
 def _cards(content: dict) -> list[_Card]:
-    """NETWORKS entries with a MAC, one per (DESCRIPTION, MAC), with all their addresses."""
+    """NETWORKS entries with a MAC, one per (DESCRIPTION, MAC), with all their addresses; type,
+    number and speed as the plugin sets them from the card's first entry (``lo`` is an Ethernet
+    port numbered 0, docs/plugin-semantics.md §7.4)."""
     cards: dict[tuple[str, str], _Card] = {}
     for entry in nodes(content, "NETWORKS"):
         mac = normalize_mac(text(entry, "MACADDR"))
@@ -190,14 +196,16 @@ def _cards(content: dict) -> list[_Card]:
             continue
         description = text(entry, "DESCRIPTION") or ""
         key = (fitted(P.ports, {"name": description})["name"], fitted(P.ports, {"mac": mac})["mac"])
-        card = cards.setdefault(key, _Card(*key))
+        card = cards.get(key)
+        if card is None:
+            wwn = text(entry, "WWN")
+            card = cards[key] = _Card(*key, P.computer_port_type(text(entry, "TYPE"), mac, wwn),
+                                      P.computer_port_number(text(entry, "VIRTUALDEV")),
+                                      P.computer_port_speed(text(entry, "SPEED")), wwn)
         for tag in ("IPADDRESS", "IPADDRESS6"):
             ip = parse_ip(text(entry, tag))
             if ip is not None and ip not in card.ips:
                 card.ips.append(ip)
-        if description == "lo" or (text(entry, "TYPE") or "").lower() == "loopback" \
-                or any(ip.is_loopback for ip in card.ips):
-            card.local = True
     return list(cards.values())
 
 
@@ -206,15 +214,17 @@ def _sync_ports(conn: Connection, computers_id: int, entity_id: int, content: di
                 for row in P.ports_of(conn, ItemType.COMPUTER, computers_id, dynamic_only=True)}
     kept: set[int] = set()
     for card in _cards(content):
-        instantiation = P.LOCAL if card.local else P.ETHERNET
+        instantiation = card.instantiation_type
         row = existing.get((card.name, card.mac))
         if row is None or row["id"] in kept:
             port_id = P.add_port(conn, ItemType.COMPUTER, computers_id, entity_id, now, name=card.name,
-                                 instantiation_type=instantiation, mac=card.mac)
+                                 instantiation_type=instantiation, mac=card.mac,
+                                 logical_number=card.logical_number)
         else:
             port_id = row["id"]
             P.update_port(conn, row, {"instantiation_type": instantiation, "entities_id": entity_id,
-                                      "is_deleted": 0}, now)
+                                      "logical_number": card.logical_number, "is_deleted": 0}, now)
+        P.sync_type_row(conn, port_id, instantiation, now, speed=card.speed, wwn=card.wwn)
         kept.add(port_id)
         P.sync_port_ips(conn, port_id, card.ips, entity_id=entity_id, mainitemtype=ItemType.COMPUTER,
                         mainitems_id=computers_id, now=now)

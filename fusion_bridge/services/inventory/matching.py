@@ -1,7 +1,14 @@
-"""Finding the asset a device is: by serial, MAC or IP, among live (not deleted) assets."""
+"""Finding the asset a device is: by serial, MAC or IP, among live (not deleted) assets.
+
+Addresses every machine has, or that repeat from link to link, name no device: loopback
+(127.0.0.0/8, ::1), link-local (169.254.0.0/16, fe80::/10) and unspecified addresses, and the
+all-zero MAC, never match an asset — a snmpd found on 127.0.0.1 is not the agent's own computer,
+whose inventory lists 127.0.0.1 too.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Iterable
 
 from sqlalchemy import Table, and_, or_, select
@@ -13,7 +20,7 @@ from schema.plugin_network import unmanageds
 
 from .names import ASSET_TYPES
 from .ports import LOCAL, ipaddresses, networknames, ports
-from .values import IP
+from .values import IP, NULL_MAC, usable_mac
 
 ASSET_TABLES: dict[str, Table] = {
     ItemType.COMPUTER: schema.glpi_computers,
@@ -73,8 +80,16 @@ def find_by_serial(conn: Connection, serial: str, preferred: str | None = None) 
     return None
 
 
+def identifies(ip: IP) -> bool:
+    """Whether ``ip`` can name one device (not loopback, link-local nor unspecified)."""
+    address = ipaddress.ip_address(ip.textual)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not (address.is_loopback or address.is_link_local or address.is_unspecified)
+
+
 def find_by_mac(conn: Connection, macs: Iterable[str], preferred: str | None = None) -> Match | None:
-    macs = list(macs)
+    macs = [mac for mac in macs if usable_mac(mac)]
     if not macs:
         return None
     rows = conn.execute(
@@ -85,8 +100,10 @@ def find_by_mac(conn: Connection, macs: Iterable[str], preferred: str | None = N
 
 
 def find_by_ip(conn: Connection, ips: Iterable[IP], preferred: str | None = None) -> Match | None:
-    """An asset holding one of ``ips`` on a port that is not its loopback (NetworkPortLocal)."""
-    ips = list(ips)
+    """An asset holding one of ``ips`` on a port that is not its loopback: a NetworkPortLocal,
+    or the port with the all-zero MAC that the plugin makes of ``lo`` (an Ethernet port);
+    addresses that identify no device are left out."""
+    ips = [ip for ip in ips if identifies(ip)]
     if not ips:
         return None
     address_matches = []
@@ -107,6 +124,7 @@ def find_by_ip(conn: Connection, ips: Iterable[IP], preferred: str | None = None
             ports.c.is_deleted == 0,
             ports.c.itemtype.in_(ASSET_TYPES),
             or_(ports.c.instantiation_type.is_(None), ports.c.instantiation_type != LOCAL),
+            or_(ports.c.mac.is_(None), ports.c.mac != NULL_MAC),
             or_(*address_matches),
         )
     ).all()

@@ -14,17 +14,19 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 import schema
+from protocol import DevicePort, DiscoveredDevice, InventoriedDevice
 from schema.constants import ItemType
 from schema.plugin_network import networkequipments as pf_networkequipments
 from schema.plugin_network import networkports as pf_networkports
 from schema.plugin_network import printers as pf_printers
 from schema.plugin_network import unmanageds
 
+from . import history
 from . import ports as P
 from .matching import ASSET_TABLES, agent_of_computer, asset_row, find_by_ip, find_by_mac, find_by_serial
 from .names import ImportResult, itemtype_for_discovery_type
-from .values import (BIGINT_MAX, changes, fitted, ip_texts, meaningful_serial, node, nodes, normalize_mac,
-                     number, parse_ip, parse_ips, text, usable_mac)
+from .values import (BIGINT_MAX, changes, fitted, meaningful_serial, normalize_mac, number, parse_ip, parse_ips,
+                     usable_mac)
 
 agents = schema.agents
 
@@ -42,16 +44,12 @@ EXTENSIONS = {
 
 # --- discovery ------------------------------------------------------------------------------
 
-def discovered_name(device: dict) -> str | None:
+def discovered_name(device: DiscoveredDevice) -> str | None:
     """SNMPHOSTNAME, else NETBIOSNAME, else DNSHOSTNAME, else the IP."""
-    for key in ("SNMPHOSTNAME", "NETBIOSNAME", "DNSHOSTNAME", "IP"):
-        value = text(device, key)
-        if value:
-            return value
-    return None
+    return device.snmp_hostname or device.netbios_name or device.dns_hostname or device.ip
 
 
-def import_discovered_device(conn: Connection, agent_id: int, device: dict, entity_id: int,
+def import_discovered_device(conn: Connection, agent_id: int, device: DiscoveredDevice, entity_id: int,
                              now: datetime) -> ImportResult:
     """Match or create the asset a NETDISCOVERY DEVICE is, and refresh what discovery knows of it.
 
@@ -80,10 +78,22 @@ def import_discovered_device(conn: Connection, agent_id: int, device: dict, enti
         match = find_by_mac(conn, [found.mac], preferred)
     if match is None and found.ips:
         match = find_by_ip(conn, found.ips, preferred)
+    return _import(conn, agent_id, found, entity_id, now, match, preferred)
 
+
+def import_decided_device(conn: Connection, agent_id: int, device: DiscoveredDevice, entity_id: int,
+                          now: datetime, match: tuple[str, int] | None, itemtype: str,
+                          locations_id: int | None = None) -> ImportResult:
+    """Import a DEVICE as GLPI's import rules decided (services/inventory/rules.py): refresh the
+    asset ``match`` links it to, else create an ``itemtype`` in ``entity_id``."""
+    conn.execute(select(agents.c.id).where(agents.c.id == agent_id).with_for_update()).first()
+    return _import(conn, agent_id, _Discovered(device), entity_id, now, match, itemtype, locations_id)
+
+
+def _import(conn: Connection, agent_id: int, found: "_Discovered", entity_id: int, now: datetime,
+            match: tuple[str, int] | None, itemtype: str, locations_id: int | None = None) -> ImportResult:
     if match is None:
-        itemtype = preferred
-        items_id = _create(conn, itemtype, entity_id, found, now)
+        items_id = create_asset(conn, itemtype, entity_id, now, found.name, found.serial, locations_id)
         created = True
     else:
         itemtype, items_id = match
@@ -100,42 +110,47 @@ def import_discovered_device(conn: Connection, agent_id: int, device: dict, enti
 class _Discovered:
     """What a DEVICE says, parsed once."""
 
-    def __init__(self, device: dict):
+    def __init__(self, device: DiscoveredDevice):
         self.device = device
-        self.itemtype = itemtype_for_discovery_type(text(device, "TYPE"))
+        self.itemtype = itemtype_for_discovery_type(device.type)
         self.name = discovered_name(device)
-        serial = text(device, "SERIAL")
-        self.serial = serial.strip() if serial else None
-        self.mac = normalize_mac(text(device, "MAC"))
-        self.ips = parse_ips(ip_texts(device))
-        self.ip = parse_ip(text(device, "IP")) or (self.ips[0] if self.ips else None)
-        self.sysdescr = text(device, "DESCRIPTION")
-        self.credential = number(text(device, "AUTHSNMP")) or 0
-        self.uptime = text(device, "UPTIME")
-        self.contact = text(device, "USERSESSION")
+        self.serial = device.serial
+        self.mac = normalize_mac(device.mac)
+        self.ips = parse_ips(device.ips)
+        self.ip = parse_ip(device.ip) or (self.ips[0] if self.ips else None)
+        self.sysdescr = device.description
+        self.credential = number(device.authsnmp) or 0
+        self.uptime = device.uptime
+        self.contact = device.user_session
 
     @property
     def port_mac(self) -> str | None:
         return self.mac if usable_mac(self.mac) else None
 
 
-def _create(conn: Connection, itemtype: str, entity_id: int, found: _Discovered, now: datetime) -> int:
+def create_asset(conn: Connection, itemtype: str, entity_id: int, now: datetime, name: str | None,
+                 serial: str | None = None, locations_id: int | None = None) -> int:
     table = ASSET_TABLES[itemtype]
-    values = {"entities_id": entity_id, "name": found.name or "", "date_mod": now}
+    values = {"entities_id": entity_id, "name": name or "", "date_mod": now}
     if "date_creation" in table.c:
         values["date_creation"] = now
-    if found.serial:
-        values["serial"] = found.serial
-    return conn.execute(insert(table).values(fitted(table, values))).inserted_primary_key[0]
+    if serial:
+        values["serial"] = serial
+    if locations_id is not None and "locations_id" in table.c:
+        values["locations_id"] = locations_id
+    items_id = conn.execute(insert(table).values(fitted(table, values))).inserted_primary_key[0]
+    history.created(conn, itemtype, items_id, now)
+    return items_id
 
 
 def _promote(conn: Connection, unmanaged_id: int, itemtype: str, now: datetime) -> int:
     """Turn an unmanaged device into an asset of ``itemtype``, keeping its ports."""
     old = asset_row(conn, ItemType.UNMANAGED, unmanaged_id, for_update=True)
     table = ASSET_TABLES[itemtype]
-    values = {"entities_id": old["entities_id"], "name": old["name"] or "", "serial": old["serial"] or "",
+    values = {"entities_id": old["entities_id"], "name": old["name"] or "", "serial": old["serial"],
               "date_mod": now, "date_creation": now}
     items_id = conn.execute(insert(table).values(fitted(table, values))).inserted_primary_key[0]
+    history.created(conn, itemtype, items_id, now)
     P.move_ports(conn, ItemType.UNMANAGED, unmanaged_id, itemtype, items_id, now)
     conn.execute(delete(unmanageds).where(unmanageds.c.id == unmanaged_id))
     return items_id
@@ -165,6 +180,7 @@ def _refresh(conn: Connection, agent_id: int, itemtype: str, items_id: int, foun
     changed = changes(row, fitted(table, wanted))
     if changed:
         conn.execute(update(table).where(table.c.id == items_id).values(**changed, date_mod=now))
+        history.changed(conn, itemtype, items_id, row, changed, now)
     entity_id = row["entities_id"]
 
     if itemtype == ItemType.NETWORK_EQUIPMENT:
@@ -242,14 +258,14 @@ def _write_extension(conn: Connection, itemtype: str, items_id: int, values: dic
 
 # --- SNMP inventory -------------------------------------------------------------------------
 
-def snmp_device_has_information(device: dict) -> bool:
+def snmp_device_has_information(device: InventoriedDevice) -> bool:
     """False when INFO has no sysdescr, name nor serial (the plugin logs "No informations")."""
-    info = node(device, "INFO")
-    return any(text(info, key) for key in ("COMMENTS", "NAME", "SERIAL"))
+    info = device.info
+    return bool(info.comments or info.name or info.serial)
 
 
-def update_inventoried_device(conn: Connection, itemtype: str, items_id: int, device: dict,
-                              now: datetime) -> bool:
+def update_inventoried_device(conn: Connection, itemtype: str, items_id: int, device: InventoriedDevice,
+                              now: datetime, locations_id: int | None = None) -> bool:
     """Refresh an asset from an SNMPQUERY DEVICE (INFO, PORTS); False if it no longer exists
     (missing, deleted, a template, or of a type that is no asset).
 
@@ -264,37 +280,39 @@ def update_inventoried_device(conn: Connection, itemtype: str, items_id: int, de
     row = asset_row(conn, itemtype, items_id, for_update=True)  # None for unknown types too
     if row is None:
         return False
-    device = device if isinstance(device, dict) else {}
-    info = node(device, "INFO")
-    sysdescr = text(info, "COMMENTS")
+    info = device.info
+    sysdescr = info.comments
 
     wanted = {}
-    for key, column in (("NAME", "name"), ("SERIAL", "serial")):
-        value = text(info, key)
-        if value:
-            wanted[column] = value
+    if info.name:
+        wanted["name"] = info.name
+    if info.serial:
+        wanted["serial"] = info.serial
     if itemtype == ItemType.NETWORK_EQUIPMENT:
         wanted["is_dynamic"] = 1
-        if text(info, "RAM"):
-            wanted["ram"] = text(info, "RAM")
+        if info.ram:
+            wanted["ram"] = info.ram
     elif itemtype == ItemType.PRINTER:
         wanted["is_dynamic"] = 1
         wanted["have_ethernet"] = 1
-        if text(info, "MEMORY"):
-            wanted["memory_size"] = text(info, "MEMORY")
+        if info.memory:
+            wanted["memory_size"] = info.memory
     elif itemtype == ItemType.UNMANAGED and sysdescr:
         wanted["sysdescr"] = sysdescr
+    if locations_id is not None and "locations_id" in table.c:
+        wanted["locations_id"] = locations_id  # a location rule's (docs/import-rules.md §5)
     changed = changes(row, fitted(table, wanted))
     if changed:
         conn.execute(update(table).where(table.c.id == items_id).values(**changed, date_mod=now))
+        history.changed(conn, itemtype, items_id, row, changed, now)
     entity_id = row["entities_id"]
 
     if itemtype == ItemType.NETWORK_EQUIPMENT:
         _write_extension(conn, itemtype, items_id, {
             "sysdescr": sysdescr,
-            "uptime": text(info, "UPTIME"),
-            "cpu": number(text(info, "CPU"), maximum=100) or 0,
-            "memory": number(text(info, "MEMORY")),
+            "uptime": info.uptime,
+            "cpu": number(info.cpu, maximum=100) or 0,
+            "memory": number(info.memory),
             "last_fusioninventory_update": now,
         })
     elif itemtype == ItemType.PRINTER:
@@ -302,39 +320,38 @@ def update_inventoried_device(conn: Connection, itemtype: str, items_id: int, de
 
     internal_id = None
     if itemtype == ItemType.NETWORK_EQUIPMENT:
-        mac = normalize_mac(text(info, "MAC"))
+        mac = normalize_mac(info.mac)
         internal_id = _internal_port(conn, items_id, entity_id, mac if usable_mac(mac) else None,
                                      INTERNAL_PORT, now)
-        ips = parse_ips(ip_texts(info))
+        ips = parse_ips(info.ips)
         if ips:
             P.sync_port_ips(conn, internal_id, ips, entity_id=entity_id, mainitemtype=itemtype,
                             mainitems_id=items_id, now=now, networkname=INTERNAL_NETWORKNAME)
 
-    reported = nodes(node(device, "PORTS"), "PORT")
-    _inventory_ports(conn, itemtype, items_id, entity_id, reported, internal_id, now)
+    _inventory_ports(conn, itemtype, items_id, entity_id, device.ports, internal_id, now)
     return True
 
 
-def _inventory_ports(conn: Connection, itemtype: str, items_id: int, entity_id: int, reported: list[dict],
-                     internal_id: int | None, now: datetime) -> None:
+def _inventory_ports(conn: Connection, itemtype: str, items_id: int, entity_id: int,
+                     reported: tuple[DevicePort, ...], internal_id: int | None, now: datetime) -> None:
     existing: dict[int, dict] = {}
     for port in P.ports_of(conn, itemtype, items_id):
         if port["id"] != internal_id and port["logical_number"] is not None:
             existing.setdefault(port["logical_number"], port)
     done: set[int] = set()
     for entry in reported:
-        logical = number(text(entry, "IFNUMBER"))
+        logical = number(entry.ifnumber)
         if logical is None or logical in done:
             continue
         done.add(logical)
-        name = text(entry, "IFNAME") or text(entry, "IFDESCR")
-        mac = normalize_mac(text(entry, "MAC"))
+        name = entry.ifname or entry.ifdescr
+        mac = normalize_mac(entry.mac)
         port = existing.get(logical)
         values = {"name": name}
         if mac:
             values["mac"] = mac
         if port is None:
-            kind = P.AGGREGATE if nodes(entry, "AGGREGATE") else P.ETHERNET
+            kind = P.AGGREGATE if entry.aggregate else P.ETHERNET
             port_id = P.add_port(conn, itemtype, items_id, entity_id, now, name=name, instantiation_type=kind,
                                  mac=mac, logical_number=logical)
             dynamic = True
@@ -344,28 +361,28 @@ def _inventory_ports(conn: Connection, itemtype: str, items_id: int, entity_id: 
             dynamic = bool(port["is_dynamic"])
         _port_extension(conn, port_id, entry, mac, created=port is None, now=now)
         if dynamic:
-            P.sync_port_ips(conn, port_id, parse_ips(ip_texts(entry)), entity_id=entity_id,
+            P.sync_port_ips(conn, port_id, parse_ips(entry.ips), entity_id=entity_id,
                             mainitemtype=itemtype, mainitems_id=items_id, now=now)
 
 
-def _port_extension(conn: Connection, port_id: int, entry: dict, mac: str | None, *, created: bool,
+def _port_extension(conn: Connection, port_id: int, entry: DevicePort, mac: str | None, *, created: bool,
                     now: datetime) -> None:
     table = pf_networkports
-    status = text(entry, "IFSTATUS")
+    status = entry.ifstatus
     values = {
-        "ifdescr": text(entry, "IFDESCR") or text(entry, "IFNAME"),
-        "ifalias": text(entry, "IFALIAS"),
-        "ifmtu": number(text(entry, "IFMTU")),
-        "ifspeed": number(text(entry, "IFSPEED"), maximum=BIGINT_MAX),
-        "ifinternalstatus": text(entry, "IFINTERNALSTATUS"),
+        "ifdescr": entry.ifdescr or entry.ifname,
+        "ifalias": entry.ifalias,
+        "ifmtu": number(entry.ifmtu),
+        "ifspeed": number(entry.ifspeed, maximum=BIGINT_MAX),
+        "ifinternalstatus": entry.ifinternalstatus,
         "ifstatus": status,
-        "iflastchange": text(entry, "IFLASTCHANGE"),
-        "ifinoctets": number(text(entry, "IFINOCTETS"), maximum=BIGINT_MAX),
-        "ifoutoctets": number(text(entry, "IFOUTOCTETS"), maximum=BIGINT_MAX),
-        "ifinerrors": number(text(entry, "IFINERRORS"), maximum=BIGINT_MAX),
-        "ifouterrors": number(text(entry, "IFOUTERRORS"), maximum=BIGINT_MAX),
-        "portduplex": text(entry, "IFPORTDUPLEX"),
-        "trunk": number(text(entry, "TRUNK"), maximum=1),
+        "iflastchange": entry.iflastchange,
+        "ifinoctets": number(entry.ifinoctets, maximum=BIGINT_MAX),
+        "ifoutoctets": number(entry.ifoutoctets, maximum=BIGINT_MAX),
+        "ifinerrors": number(entry.ifinerrors, maximum=BIGINT_MAX),
+        "ifouterrors": number(entry.ifouterrors, maximum=BIGINT_MAX),
+        "portduplex": entry.ifportduplex,
+        "trunk": number(entry.trunk, maximum=1),
         "mac": mac,
     }
     values = fitted(table, {k: v for k, v in values.items() if v is not None})

@@ -15,8 +15,10 @@ from sqlalchemy.engine import Connection
 
 import schema
 from schema.constants import ItemType
+from schema.glpi_core_ports import TYPE_TABLES, glpi_networkports_networkports, glpi_networkports_vlans
 from schema.plugin_network import networkports as pf_networkports
 
+from . import history
 from .values import IP, fitted, parse_ip
 
 ports = schema.glpi_networkports
@@ -26,6 +28,39 @@ ipaddresses = schema.glpi_ipaddresses
 LOCAL = "NetworkPortLocal"
 ETHERNET = "NetworkPortEthernet"
 AGGREGATE = "NetworkPortAggregate"
+IP_ADDRESS = "IPAddress"
+WIFI = "NetworkPortWifi"
+FIBERCHANNEL = "NetworkPortFiberchannel"
+# The types whose row (speed, WWN) the plugin writes for a computer's ports.
+TYPES_WITH_ROW = (ETHERNET, FIBERCHANNEL)
+
+
+def computer_port_type(agent_type: str | None, mac: str | None, wwn: str | None = None) -> str:
+    """The ``instantiation_type`` the plugin gives a NETWORKS entry (docs/plugin-semantics.md §7.4):
+    ``TYPE`` exactly ``Ethernet``, ``wifi``/``IEEE``, ``fibrechannel``/``fiberchannel`` (or a WWN),
+    else Ethernet when it has a MAC — the loopback's all-zero MAC included — else Local."""
+    if agent_type == "Ethernet":
+        return ETHERNET
+    if agent_type in ("wifi", "IEEE"):
+        return WIFI
+    if agent_type in ("fibrechannel", "fiberchannel") or wwn:
+        return FIBERCHANNEL
+    return ETHERNET if mac else LOCAL
+
+
+def computer_port_speed(speed: str | None) -> int:
+    """Mbit/s as the plugin stores it: digits only (else 0); older agents sent bit/s, so more
+    than 100000 is divided by 10^6."""
+    value = (speed or "").strip()
+    if not value.isascii() or not value.isdigit():
+        return 0
+    number = int(value)
+    return min(number // 1_000_000 if number > 100_000 else number, 2**31 - 1)
+
+
+def computer_port_number(virtualdev: str | None) -> int:
+    """The plugin's ``logical_number`` of a computer port: 0 for a virtual device, else 1."""
+    return 0 if (virtualdev or "").strip() == "1" else 1
 
 
 def ports_of(conn: Connection, itemtype: str, items_id: int, *, dynamic_only: bool = False):
@@ -50,7 +85,9 @@ def add_port(conn: Connection, itemtype: str, items_id: int, entity_id: int, now
         "date_mod": now,
         "date_creation": now,
     })
-    return conn.execute(insert(ports).values(values)).inserted_primary_key[0]
+    port_id = conn.execute(insert(ports).values(values)).inserted_primary_key[0]
+    history.child_created(conn, ItemType.NETWORK_PORT, port_id, values["name"], itemtype, items_id, now)
+    return port_id
 
 
 def update_port(conn: Connection, port, values: dict, now: datetime) -> bool:
@@ -60,22 +97,71 @@ def update_port(conn: Connection, port, values: dict, now: datetime) -> bool:
     if not changed:
         return False
     conn.execute(update(ports).where(ports.c.id == port["id"]).values(**changed, date_mod=now))
+    history.changed(conn, ItemType.NETWORK_PORT, port["id"], port, changed, now)
+    history.subitem(conn, port["itemtype"], port["items_id"], ItemType.NETWORK_PORT,
+                    history.name_id(changed.get("name", port["name"]), port["id"]), history.UPDATE_SUBITEM, now)
     return True
 
 
 def delete_ports(conn: Connection, port_ids: Sequence[int]) -> None:
-    """Purge ports with their names, addresses and plugin extension rows."""
+    """Purge ports as GLPI does (docs/schema.md §9.1): with their type row (whatever table it
+    is in), their cables to other ports, their VLANs, their names and addresses, and the
+    plugin's extension row."""
     port_ids = list(port_ids)
     if not port_ids:
         return
     name_ids = select(networknames.c.id).where(
         networknames.c.itemtype == ItemType.NETWORK_PORT, networknames.c.items_id.in_(port_ids))
+    _log_ports_purged(conn, port_ids, name_ids)
     conn.execute(delete(ipaddresses).where(
         ipaddresses.c.itemtype == ItemType.NETWORK_NAME, ipaddresses.c.items_id.in_(name_ids)))
     conn.execute(delete(networknames).where(
         networknames.c.itemtype == ItemType.NETWORK_PORT, networknames.c.items_id.in_(port_ids)))
+    # Every type table, not only the one instantiation_type names: a row left by an earlier
+    # type (or by another writer) would block a later port with the same id there.
+    for table in TYPE_TABLES.values():
+        conn.execute(delete(table).where(table.c.networkports_id.in_(port_ids)))
+    cables = glpi_networkports_networkports
+    conn.execute(delete(cables).where(cables.c.networkports_id_1.in_(port_ids)))
+    conn.execute(delete(cables).where(cables.c.networkports_id_2.in_(port_ids)))
+    conn.execute(delete(glpi_networkports_vlans).where(glpi_networkports_vlans.c.networkports_id.in_(port_ids)))
     conn.execute(delete(pf_networkports).where(pf_networkports.c.networkports_id.in_(port_ids)))
     conn.execute(delete(ports).where(ports.c.id.in_(port_ids)))
+
+
+def _log_ports_purged(conn: Connection, port_ids: list[int], name_ids) -> None:
+    """History of purged ports: a "delete a sub-item" row in their asset's, their own and their
+    network names' rows gone (docs/history.md §2)."""
+    now = datetime.now().replace(microsecond=0)
+    purged = conn.execute(select(ports.c.id, ports.c.name, ports.c.itemtype, ports.c.items_id)
+                          .where(ports.c.id.in_(port_ids))).mappings().all()
+    history.children_purged(conn, ItemType.NETWORK_PORT, purged, "itemtype", "items_id", now)
+    conn.execute(delete(history.glpi_logs).where(history.glpi_logs.c.itemtype == ItemType.NETWORK_NAME,
+                                                 history.glpi_logs.c.items_id.in_(name_ids)))
+
+
+def sync_type_row(conn: Connection, port_id: int, instantiation_type: str, now: datetime, *,
+                  speed: int = 0, wwn: str | None = None) -> None:
+    """The port's type row as the plugin keeps it for a computer's port: an Ethernet or Fibre
+    Channel row with the agent's speed (and WWN), none for the other types; rows of other
+    types go (GLPI's ``switchInstantiationType``)."""
+    for kind, table in TYPE_TABLES.items():
+        if kind != instantiation_type:
+            conn.execute(delete(table).where(table.c.networkports_id == port_id))
+    if instantiation_type not in TYPES_WITH_ROW:
+        return
+    table = TYPE_TABLES[instantiation_type]
+    wanted = {"speed": speed}
+    if instantiation_type == FIBERCHANNEL and wwn:
+        wanted["wwn"] = wwn
+    wanted = fitted(table, wanted)
+    current = conn.execute(select(table).where(table.c.networkports_id == port_id)).mappings().first()
+    if current is None:
+        conn.execute(insert(table).values(networkports_id=port_id, date_mod=now, date_creation=now, **wanted))
+        return
+    changed = {key: value for key, value in wanted.items() if current[key] != value}
+    if changed:
+        conn.execute(update(table).where(table.c.id == current["id"]).values(**changed, date_mod=now))
 
 
 def sync_port_ips(conn: Connection, port_id: int, ips: Sequence[IP], *, entity_id: int, mainitemtype: str,
@@ -98,16 +184,18 @@ def sync_port_ips(conn: Connection, port_id: int, ips: Sequence[IP], *, entity_i
             "entities_id": entity_id,
             "items_id": port_id,
             "itemtype": ItemType.NETWORK_PORT,
-            "name": networkname or "",
+            "name": networkname or None,  # the plugin writes no name: NULL
             "is_dynamic": dynamic,
             "date_mod": now,
             "date_creation": now,
         }))).inserted_primary_key[0]
+        history.child_created(conn, ItemType.NETWORK_NAME, name_id, networkname, ItemType.NETWORK_PORT, port_id, now)
     else:
         name_id = name_row.id
         if networkname is not None and name_row.name != networkname:
             conn.execute(update(networknames).where(networknames.c.id == name_id)
                          .values(fitted(networknames, {"name": networkname, "date_mod": now})))
+            history.changed(conn, ItemType.NETWORK_NAME, name_id, {"name": name_row.name}, {"name": networkname}, now)
 
     existing = conn.execute(
         select(ipaddresses.c.id, ipaddresses.c.name, ipaddresses.c.mainitemtype, ipaddresses.c.mainitems_id)
@@ -126,6 +214,10 @@ def sync_port_ips(conn: Connection, port_id: int, ips: Sequence[IP], *, entity_i
             conn.execute(update(ipaddresses).where(ipaddresses.c.id == row.id)
                          .values(mainitemtype=mainitemtype, mainitems_id=mainitems_id))
     if stale:
+        for row in existing:
+            if row.id in stale:
+                history.subitem(conn, ItemType.NETWORK_NAME, name_id, IP_ADDRESS, history.name_id(row.name, row.id),
+                                history.DELETE_SUBITEM, now)
         conn.execute(delete(ipaddresses).where(ipaddresses.c.id.in_(stale)))
     new = [ip for ip in ips if ip not in known]
     if new:
@@ -138,7 +230,15 @@ def sync_port_ips(conn: Connection, port_id: int, ips: Sequence[IP], *, entity_i
             "mainitems_id": mainitems_id,
             "mainitemtype": mainitemtype,
         }) for ip in new])
+        added = conn.execute(select(ipaddresses.c.id, ipaddresses.c.name).where(
+            ipaddresses.c.itemtype == ItemType.NETWORK_NAME, ipaddresses.c.items_id == name_id,
+            ipaddresses.c.name.in_([ip.textual for ip in new])).order_by(ipaddresses.c.id))
+        for row in added:
+            history.child_created(conn, IP_ADDRESS, row.id, row.name, ItemType.NETWORK_NAME, name_id, now,
+                                  own_history=False)
     if not ips and not known and name_row is not None and not keep_others:
+        history.children_purged(conn, ItemType.NETWORK_NAME, [{"id": name_id, "name": name_row.name,
+                                "itemtype": ItemType.NETWORK_PORT, "items_id": port_id}], "itemtype", "items_id", now)
         conn.execute(delete(networknames).where(networknames.c.id == name_id))
 
 

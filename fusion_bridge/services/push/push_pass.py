@@ -26,7 +26,7 @@ then give up with a reason; and GLPI's wake-up counter of pull tasks.
    agents' ``push_timeout``.
 
 GLPI's ``wakeup_agent_counter`` / ``wakeup_agent_time`` (minutes) of the task keep their
-meaning (plugin-semantics §11):
+meaning (docs/plugin-semantics.md §11):
 
 * **pull tasks** with both > 0: every ``wakeup_agent_time`` minutes (``last_agent_wakeup``,
   claimed conditionally before waking), at most ``min(counter, wakeup_agent_max)`` agents
@@ -60,7 +60,8 @@ from fusion_bridge.adapters.db import try_lock
 from fusion_bridge.services.push import wakeup
 from fusion_bridge.services.scheduling.actors import chunks
 from fusion_bridge.services.scheduling.executions import add_period
-from fusion_bridge.services.runs import log_row
+from fusion_bridge.services.scheduling.foreign_runs import settle_foreign_runs
+from fusion_bridge.services import runs as run_service
 from fusion_bridge.services.admin.task_settings import TaskSettings
 from fusion_bridge.domain.text import to_second
 from fusion_bridge.services.push.wakeup_counter import (
@@ -73,11 +74,11 @@ from fusion_bridge.services.push.wakeup_counter import (
     wakeup_agent_max,
     wave_size,
 )
-from schema.constants import TaskjobLogState as Log, TaskjobState as State
+from schema.constants import TaskjobState as State
 
 log = logging.getLogger(__name__)
 
-tasks, jobs, runs, logs = schema.tasks, schema.taskjobs, schema.taskjobstates, schema.taskjoblogs
+tasks, jobs, runs = schema.tasks, schema.taskjobs, schema.taskjobstates
 bridge_tasks, bridge_runs = schema.bridge_tasks, schema.bridge_runs
 bridge_key = bridge_runs.c.plugin_fusioninventory_taskjobstates_id
 
@@ -245,22 +246,10 @@ def _give_up(conn: Connection, rows: list, timeouts: dict[int, timedelta], now: 
     taken one)."""
     last = _last_attempts(conn, [row.agent for row in rows])
     by_id = {row.id: row for row in rows}
-    failed = []
-    for part in chunks(sorted(by_id)):
-        still = list(conn.execute(
-            select(runs.c.id).where(runs.c.id.in_(list(part)), runs.c.state == int(State.PREPARED))
-            .with_for_update()).scalars())
-        if not still:
-            continue
-        conn.execute(update(runs).where(runs.c.id.in_(still), runs.c.state == int(State.PREPARED))
-                     .values(state=int(State.IN_ERROR)))
-        conn.execute(insert(logs), [
-            log_row(run_id, Log.ERROR, give_up_reason(by_id[run_id].pushes, timeouts[run_id],
-                                                      last.get(by_id[run_id].agent)),
-                    now, items_id=by_id[run_id].agent)
-            for run_id in still])
-        failed.extend(still)
-    return failed
+    return run_service.move_many(
+        conn, by_id, run_service.Move.FAIL, now,
+        lambda run_id: give_up_reason(by_id[run_id].pushes, timeouts[run_id], last.get(by_id[run_id].agent)),
+        items_id=lambda run_id: by_id[run_id].agent, only_from=(State.PREPARED,))
 
 
 @dataclass
@@ -273,6 +262,9 @@ def _claim(conn: Connection, now: datetime, task_id: int | None, force: bool, ag
            report: PushReport) -> _Claim:
     claim = _Claim()
     found = _push_tasks(conn, now, task_id, force, agent_max)
+    for task in found:
+        if task.execution_id:  # runs another preparer made since: adopted or cancelled first
+            settle_foreign_runs(conn, task.id, task.execution_id, to_second(now))
     prepared = _prepared_runs(conn, [task.id for task in found], now)
     give_up: list = []
     pushed_tasks: list[_Task] = []

@@ -1,5 +1,5 @@
 """The REST ("Fusion" JSON) calls of the Deploy, Collect and ESX tasks: ``getConfig`` and what
-the task services (``deploy``, ``collect``, ``esx``) share (plugin-semantics.md §6, §7.8).
+the task services (``deploy``, ``collect``, ``esx``) share (docs/plugin-semantics.md §6, §7.8).
 
 ``getConfig`` is asked three times per agent run (once per REST task), nearly always for an
 agent with nothing to do: one indexed statement answers it (the agent with one EXISTS probe per
@@ -17,15 +17,15 @@ from sqlalchemy.engine import Connection, Engine
 
 import schema
 from fusion_bridge.adapters.db_probe import ReadProbe
+from fusion_bridge.errors import DomainError, InvalidRequest, NotHandedOut, NotYours, UnknownAgent
 from fusion_bridge.services import runs
-from fusion_bridge.services.agent.dispatch import ACTIVE_STATES, ALREADY_SENT, LOCK_AGENT_RUNS, refusal_reason
+from fusion_bridge.services.agent.dispatch import ALREADY_SENT, LOCK_AGENT_RUNS, refusal_reason
 from fusion_bridge.services.agent.settings import PluginSettings, SettingsCache
 from fusion_bridge.domain.text import fit_utf8mb3
 from schema.constants import ItemType, Module, TaskjobState as State
 
 CONFIG_VALIDITY_PERIOD = 600
 PLUGIN_PATH = "/plugins/fusioninventory"
-DEFAULT_SETTINGS_TTL = 10.0
 
 _agents, _runs, _jobs, _tasks = schema.agents, schema.taskjobstates, schema.taskjobs, schema.tasks
 
@@ -43,15 +43,6 @@ def as_stored(value: str | None) -> str | None:
     ``utf8`` columns cannot, and MariaDB refuses to compare them with 4-byte UTF-8 (a collation
     mix). The XML path stores a DEVICEID so fitted: the same agent is found."""
     return fit_utf8mb3(value)
-
-
-class Refused(Exception):
-    """A REST call the bridge refuses: HTTP ``status`` with a JSON ``{"error": reason}``."""
-
-    def __init__(self, status: int, reason: str):
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 def _prepared(itemtype: str):
@@ -86,25 +77,24 @@ CONFIG_PROBES = {frozenset(flags): _config_probe(frozenset(flags))
 
 
 class RestCalls:
-    def __init__(self, engine: Engine, settings: SettingsCache | None = None, read_engine: Engine | None = None):
+    def __init__(self, engine: Engine, settings: SettingsCache, read_engine: Engine | None = None):
         """``read_engine``: an autocommit engine for the read-only probe (one round trip instead
         of the statement plus a ROLLBACK); ``engine`` by default."""
         self._engine = read_engine or engine
-        self._settings = settings or SettingsCache(engine, DEFAULT_SETTINGS_TTL)
-
-    def use_settings(self, settings: SettingsCache) -> None:
-        """Share the app's settings cache (and its TTL) once it is known."""
         self._settings = settings
 
     def get_config(self, machine_id: str, tasks: list[str] | None = None,
-                   request_base: RequestBase = "") -> dict | None:
-        """The agent's REST schedule; None for an unknown or locked agent (the plugin's 400).
+                   request_base: RequestBase = "") -> dict:
+        """The agent's REST schedule; InvalidRequest without a machine id, UnknownAgent for an
+        unknown or locked agent (the plugin's 400).
 
         ``tasks``: the names of the ``task[...]`` arguments (the plugin answers only for the tasks
         asked). ``request_base``: scheme, host and prefix the request came in on, used when the
         entity has no ``agent_base_url``. REST calls do not update ``last_contact``; the plugin
         does not either.
         """
+        if not machine_id:
+            raise InvalidRequest("missing machineid")
         schedule: list[dict] = []
         asked = []
         for task in tasks or ():
@@ -114,7 +104,7 @@ class RestCalls:
         agent = CONFIG_PROBES[frozenset(known[1] for known in asked)].first(self._engine,
                                                                            device_id=as_stored(machine_id))
         if agent is None or agent.lock:
-            return None
+            raise UnknownAgent(machine_id)
         wanted = [known for known in asked if getattr(agent, known[1])]
         if wanted:
             # Only now, and with no connection held (on SQLite a second one would wait for it).
@@ -127,9 +117,6 @@ class RestCalls:
             for _module, _flag, head, path in wanted:
                 schedule.append({**head, "remote": f"{base.rstrip('/')}{PLUGIN_PATH}/b/{path}/"})
         return {"configValidityPeriod": CONFIG_VALIDITY_PERIOD, "schedule": schedule}
-
-    def settings(self) -> PluginSettings:
-        return self._settings.get()
 
 
 def entity_base_url(conn: Connection, entity_id: int) -> str:
@@ -188,7 +175,7 @@ def agent_runs_probe(method: str):
         select(_agents.c.lock, exists().where(
             # Literal states: an expanding IN parameter is re-rendered on every execution.
             _runs.c.plugin_fusioninventory_agents_id == _agents.c.id,
-            _runs.c.state.in_([literal_column(str(state)) for state in ACTIVE_STATES]),
+            _runs.c.state.in_([literal_column(str(state)) for state in runs.ACTIVE]),
             _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id, _jobs.c.method == method).label("busy"))
         .where(_agents.c.device_id == bindparam("device_id"))
         .order_by(_agents.c.id)
@@ -198,22 +185,24 @@ def agent_runs_probe(method: str):
 
 def agent_has_runs(read_engine: Engine, probe: ReadProbe, machine_id: str | None) -> bool:
     """Run an ``agent_runs_probe``: False when the agent has nothing of that method to do;
-    Refused(400) when ``machine_id`` is missing, unknown or locked (as ``rest_agent``)."""
+    InvalidRequest when ``machine_id`` is missing, UnknownAgent when it is unknown or locked
+    (as ``rest_agent``)."""
     if not machine_id:
-        raise Refused(400, "missing machineid")
+        raise InvalidRequest("missing machineid")
     row = probe.first(read_engine, device_id=as_stored(machine_id))
     if row is None or row.lock:
-        raise Refused(400, "unknown or locked agent")
+        raise UnknownAgent(machine_id)
     return bool(row.busy)
 
 
 def rest_agent(conn: Connection, machine_id: str | None):
-    """The agent row of a ``machineid``; Refused(400) when missing, unknown or locked."""
+    """The agent row of a ``machineid``; InvalidRequest when missing, UnknownAgent when
+    unknown or locked."""
     if not machine_id:
-        raise Refused(400, "missing machineid")
+        raise InvalidRequest("missing machineid")
     agent = conn.execute(AGENT_BY_DEVICE_ID, {"device_id": as_stored(machine_id)}).first()
     if agent is None or agent.lock:
-        raise Refused(400, "unknown or locked agent")
+        raise UnknownAgent(machine_id)
     return agent
 
 
@@ -254,14 +243,12 @@ def allowed_runs(conn: Connection, agent, method: str, module: str, settings: Pl
     return candidates
 
 
-HANDED_OUT = (State.SERVER_HAS_SENT_DATA, State.AGENT_HAS_SENT_DATA)
-
-
-def owned_run(conn: Connection, agent_id: int, uuid: str, method: str, what: str, not_owned_status: int = 403):
+def owned_run(conn: Connection, agent_id: int, uuid: str, method: str, what: str,
+              not_owned: type[DomainError] = NotYours):
     """The calling agent's handed-out run of ``method`` with that uuid, locked.
 
-    Refused(``not_owned_status``) when the agent has no such run (the plugin applies a uuid to
-    whatever run has it), Refused(409) when the run is not handed out or already over."""
+    ``not_owned`` (NotYours by default) when the agent has no such run (the plugin applies a
+    uuid to whatever run has it), NotHandedOut when the run is not handed out or already over."""
     run = conn.execute(
         select(_runs.c.id, _runs.c.state, _runs.c.items_id, _runs.c.itemtype, _runs.c.nb_retry,
                _runs.c.max_retry, _runs.c.plugin_fusioninventory_taskjobs_id.label("job_id"))
@@ -272,7 +259,7 @@ def owned_run(conn: Connection, agent_id: int, uuid: str, method: str, what: str
     ).first()
     job_method = run and conn.execute(select(_jobs.c.method).where(_jobs.c.id == run.job_id)).scalar()
     if run is None or job_method != method:
-        raise Refused(not_owned_status, f"uuid {uuid[:64]!r} is not {what} of this agent")
-    if run.state not in HANDED_OUT:
-        raise Refused(409, f"this {what.split(' ', 1)[1]} was not handed out or is already over")
+        raise not_owned(f"uuid {uuid[:64]!r} is not {what} of this agent")
+    if run.state not in runs.HANDED_OUT:
+        raise NotHandedOut(f"this {what.split(' ', 1)[1]} was not handed out or is already over")
     return run

@@ -1,4 +1,4 @@
-"""Collect over REST: ``getJobs``, ``setAnswer``, ``jobsDone`` (plugin-semantics.md §7.6).
+"""Collect over REST: ``getJobs``, ``setAnswer``, ``jobsDone`` (docs/plugin-semantics.md §7.6).
 
 A collect run targets one ``PluginFusioninventoryCollect``; ``getJobs`` turns it into one job per
 registry, WMI or file definition of that collect (all with the run's ``uniqid`` as uuid and the
@@ -27,11 +27,12 @@ from sqlalchemy.engine import Connection, Engine
 
 import schema
 from fusion_bridge.services import runs
-from fusion_bridge.services.rest.calls import (HANDED_OUT, Refused, agent_has_runs, agent_runs_probe, allowed_runs,
-                                              as_stored, rest_agent)
+from fusion_bridge.errors import Conflict, InvalidRequest, NotHandedOut, NotYours, UnknownRun
+from fusion_bridge.services.rest.calls import (agent_has_runs, agent_runs_probe, allowed_runs, as_stored,
+                                              rest_agent)
 from fusion_bridge.services.agent.settings import SettingsCache
 from fusion_bridge.domain.text import fit_utf8mb3, local_now, php_json
-from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
+from schema.constants import Method, Module, TaskjobLogState as Log, TaskjobState as State
 
 COLLECT_DISABLED = "Collect module has been disabled for this agent"
 PATH_NOT_FOUND = "Path not found"
@@ -148,8 +149,7 @@ class CollectCalls:
                     runs.fail(conn, run.id, NOTHING_TO_COLLECT, now, run.items_id, run.itemtype)
                     continue
                 jobs.extend(out)
-                runs.move(conn, run.id, State.SERVER_HAS_SENT_DATA, (State.PREPARED,))
-                runs.add_log(conn, run.id, Log.STARTED, "", now, ItemType.AGENT, agent.id)
+                runs.hand_out(conn, run.id, now, agent.id)
             if not jobs:
                 return {}
             token = _issue_token(conn, agent.id, now)
@@ -162,21 +162,21 @@ class CollectCalls:
         """One result of one job. ``values``: every argument of the call (query or form), in order."""
         now = now or local_now()
         if not uuid:
-            raise Refused(400, "missing uuid")
+            raise InvalidRequest("missing uuid")
         with self._engine.begin() as conn:
             run = _run_by_uuid(conn, uuid)
             if run is None:
-                raise Refused(400, f"unknown collect job uuid {uuid[:64]!r}")
+                raise UnknownRun(f"unknown collect job uuid {uuid[:64]!r}")
             answer = _check_token(conn, run.agent_id, values.get("_glpi_csrf_token"), now)
-            if run.state not in HANDED_OUT:
-                raise Refused(409, "this collect job is not waiting for answers")
+            if run.state not in runs.HANDED_OUT:
+                raise NotHandedOut("this collect job is not waiting for answers")
             sid = _int(values.get("_sid"))
             collect = conn.execute(select(collects.c.type).where(collects.c.id == run.items_id)).first()
             kind = ((collect.type if collect else "") or "").lower()
             if kind not in ("registry", "wmi", "file"):
-                raise Refused(409, "the collect of this job no longer exists")
+                raise Conflict("the collect of this job no longer exists")
             if sid is None or not _is_definition(conn, kind, sid, run.items_id):
-                raise Refused(400, f"_sid is not a {kind} definition of this job's collect")
+                raise InvalidRequest(f"_sid is not a {kind} definition of this job's collect")
             computers_id = conn.execute(
                 select(_agents.c.computers_id).where(_agents.c.id == run.agent_id)).scalar() or 0
             data = {key: value for key, value in values.items() if key not in PROTOCOL_KEYS}
@@ -196,7 +196,7 @@ class CollectCalls:
             else:
                 _replace_set(conn, wmis_contents, "plugin_fusioninventory_collects_wmis_id", "property",
                              computers_id, sid, data, hex_to_decimal=False)
-            runs.move(conn, run.id, State.AGENT_HAS_SENT_DATA, HANDED_OUT)
+            runs.agent_reports(conn, run.id)
             if logged:
                 runs.add_log(conn, run.id, Log.INFO, php_json(logged, escape_slashes=False), now, run.itemtype, run.items_id)
             else:
@@ -208,13 +208,13 @@ class CollectCalls:
     def jobs_done(self, uuid: str | None, now: datetime | None = None) -> dict:
         now = now or local_now()
         if not uuid:
-            raise Refused(400, "missing uuid")
+            raise InvalidRequest("missing uuid")
         with self._engine.begin() as conn:
             run = _run_by_uuid(conn, uuid)
             if run is None:
-                raise Refused(400, f"unknown collect job uuid {uuid[:64]!r}")
-            if run.state not in HANDED_OUT:
-                raise Refused(409, "this collect job was not handed out or is already over")
+                raise UnknownRun(f"unknown collect job uuid {uuid[:64]!r}")
+            if run.state not in runs.HANDED_OUT:
+                raise NotHandedOut("this collect job was not handed out or is already over")
             runs.finish(conn, run.id, "", now, run.items_id, run.itemtype)
         return {}
 
@@ -277,12 +277,12 @@ def _check_token(conn: Connection, agent_id: int, given: str | None, now: dateti
                         .with_for_update()).scalar()
     if live is None:
         if given:
-            raise Refused(403, "wrong token for this job")
+            raise NotYours("wrong token for this job")
         return {}
     if not given:
-        raise Refused(403, "missing token: this job's agent was given one")
+        raise NotYours("missing token: this job's agent was given one")
     if not hmac.compare_digest(given.encode("utf-8", "replace"), live.encode("utf-8")):
-        raise Refused(403, "wrong token for this job")
+        raise NotYours("wrong token for this job")
     token = _new_token()
     conn.execute(update(tokens).where(tokens.c.plugin_fusioninventory_agents_id == agent_id)
                  .values(token=token, date=now))

@@ -1,4 +1,5 @@
-"""Deploy over REST: ``getJobs`` and ``getFilePart`` (plugin-semantics.md §7.5, protocol-agent.md §5.2).
+"""Deploy over REST: ``getJobs`` and ``getFilePart`` (docs/plugin-semantics.md §7.5,
+docs/agent-protocol.md §5.2).
 
 A deploy run targets one ``PluginFusioninventoryDeployPackage``. ``getJobs`` hands each runnable
 run out as the package's job (``deploy_order``) with the files it uses, their part names and
@@ -26,21 +27,21 @@ from sqlalchemy.engine import Connection, Engine
 import schema
 from fusion_bridge.services import runs
 from fusion_bridge.adapters.deploy_repository import FileRepository, is_sha512
+from fusion_bridge.errors import InvalidRequest, NotFound, NotYours
 from fusion_bridge.services.rest.mirror_list import mirror_urls
 from fusion_bridge.domain.deploy_order import (
     BadPackage, build_job, decode_template, file_entry, job_files, parse_package, template_ids)
 from fusion_bridge.services.rest.calls import (
-    RequestBase, Refused, agent_has_runs, agent_runs_probe, allowed_runs, as_stored, entity_base_url, resolve_base,
+    RequestBase, agent_has_runs, agent_runs_probe, allowed_runs, as_stored, entity_base_url, resolve_base,
     rest_agent)
 from fusion_bridge.services.agent.settings import SettingsCache
 from fusion_bridge.domain.text import local_now
-from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
+from schema.constants import ItemType, Method, Module
 
 log = logging.getLogger("fusion_bridge.deploy")
 
 DEPLOY_DISABLED = "Deploy module has been disabled for this agent"
 PACKAGE_GONE = "The deploy package of this job no longer exists."
-HANDED_OUT = (int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA))
 
 packages, templates_t = schema.deploypackages, schema.deployuserinteractiontemplates
 _runs, _jobs, _agents = schema.taskjobstates, schema.taskjobs, schema.agents
@@ -53,7 +54,7 @@ HANDED_OUT_PACKAGES = (
                  .join(_jobs, _jobs.c.id == _runs.c.plugin_fusioninventory_taskjobs_id)
                  .join(packages, packages.c.id == _runs.c.items_id))
     .where(_agents.c.device_id == bindparam("device_id"), func.coalesce(_agents.c.lock, 0) == 0,
-           _runs.c.state.in_(HANDED_OUT), _runs.c.itemtype == ItemType.DEPLOY_PACKAGE,
+           _runs.c.state.in_(runs.HANDED_OUT), _runs.c.itemtype == ItemType.DEPLOY_PACKAGE,
            _jobs.c.method == Method.DEPLOY)
 )
 # Most getJobs find nothing to do: the probe answers them in one statement, without a transaction.
@@ -108,8 +109,7 @@ class DeployCalls:
                 for sha512, stored in package_files.items():
                     if sha512 not in files and isinstance(stored, dict):
                         files[sha512] = file_entry(stored, mirrors, self.repository.manifest(sha512))
-                runs.move(conn, run.id, State.SERVER_HAS_SENT_DATA, (State.PREPARED,))
-                runs.add_log(conn, run.id, Log.STARTED, "", now, ItemType.AGENT, agent.id)
+                runs.hand_out(conn, run.id, now, agent.id)
         return {"jobs": jobs, "associatedFiles": files} if jobs else {}
 
     def _package(self, conn: Connection, run) -> tuple[dict, dict]:
@@ -145,22 +145,23 @@ class DeployCalls:
     def file_part(self, machine_id: str | None, file: str | None) -> Path:
         """The stored part the agent asks for (``file`` = ``/<c1>/<c1c2>/<part sha512>``).
 
-        Refused(400) for a malformed request, 403 unless the agent was handed a deploy job
-        (Started or Running) using a file made of that part, 404 if the part is not stored.
+        InvalidRequest for a malformed request, NotYours unless the agent was handed a deploy
+        job (Started or Running) using a file made of that part, NotFound if the part is not
+        stored.
         """
         part = (file or "").rstrip("/").rsplit("/", 1)[-1].lower()
         if not is_sha512(part):
-            raise Refused(400, "file must end with the sha512 of a file part")
+            raise InvalidRequest("file must end with the sha512 of a file part")
         if not machine_id:
-            raise Refused(403, "missing machineid: parts are served to the agents of deploy jobs only")
+            raise NotYours("missing machineid: parts are served to the agents of deploy jobs only")
         with self._read_engine.connect() as conn:
             owned = conn.execute(HANDED_OUT_PACKAGES, {"device_id": as_stored(machine_id)}).scalars().all()
             conn.rollback()
         if not any(part in self._parts_of(raw) for raw in owned):
-            raise Refused(403, "this agent has no deploy job in progress using this file part")
+            raise NotYours("this agent has no deploy job in progress using this file part")
         path = self.repository.part_path(part)
         if not path.is_file():
-            raise Refused(404, "this file part is not in the deploy repository")
+            raise NotFound("this file part is not in the deploy repository")
         return path
 
     def _parts_of(self, raw_package: str | None) -> set[str]:

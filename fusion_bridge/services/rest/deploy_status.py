@@ -1,5 +1,5 @@
-"""Deploy progress reports: ``setStatus`` and ``setUserEvent`` (plugin-semantics.md §7.5,
-protocol-agent.md §5.2).
+"""Deploy progress reports: ``setStatus`` and ``setUserEvent`` (docs/plugin-semantics.md §7.5,
+docs/agent-protocol.md §5.2).
 
 As the plugin's ``updateLog``: ``status=ko`` ends the run in Error with ``<step label>:<msg>``;
 the messages ``job successfully completed`` and ``job skipped`` end it Finished (Ok log with the
@@ -25,9 +25,10 @@ from sqlalchemy.engine import Connection, Engine
 import schema
 from fusion_bridge.services import runs
 from fusion_bridge.domain.deploy_order import BadPackage, decode_template, parse_package
-from fusion_bridge.services.rest.calls import HANDED_OUT as HANDED_OUT_STATES, Refused, owned_run, rest_agent
+from fusion_bridge.errors import InvalidRequest
+from fusion_bridge.services.rest.calls import owned_run, rest_agent
 from fusion_bridge.domain.text import fit_utf8mb3, local_now
-from schema.constants import Method, TaskjobLogState as Log, TaskjobState as State
+from schema.constants import Method, TaskjobLogState as Log
 
 STEP_LABELS = {"checking": "Checks", "downloading": "Files download", "prepare": "Files preparation",
                "processing": "Actions"}
@@ -81,9 +82,9 @@ class DeployStatusCalls:
                    msg: str | list[str] | None, step: str | None, now: datetime | None = None) -> dict:
         now = now or local_now()
         if not uuid:
-            raise Refused(400, "missing uuid")
+            raise InvalidRequest("missing uuid")
         if status is not None and status not in STATUSES:
-            raise Refused(400, f"unknown status {status[:20]!r}: expected ok, ko, warning or info")
+            raise InvalidRequest(f"unknown status {status[:20]!r}: expected ok, ko, warning or info")
         raw = msg if isinstance(msg, str) or msg is None else "\n".join(msg)
         text = plugin_text(msg)
         with self._engine.begin() as conn:
@@ -110,10 +111,10 @@ class DeployStatusCalls:
         error_bad_event, logged with who answered what."""
         now = now or local_now()
         if not uuid:
-            raise Refused(400, "missing uuid")
+            raise InvalidRequest("missing uuid")
         if behavior not in USER_BEHAVIORS:
-            raise Refused(400, f"unknown behavior {str(behavior)[:40]!r}: expected one of "
-                               + ", ".join(USER_BEHAVIORS))
+            raise InvalidRequest(f"unknown behavior {str(behavior)[:40]!r}: expected one of "
+                                 + ", ".join(USER_BEHAVIORS))
         detail = f"user interaction {kind or '?'}, event {event or '?'}"
         if user:
             detail += f", user {user}"
@@ -125,8 +126,7 @@ class DeployStatusCalls:
                 runs.fail(conn, run.id, message, now, run.items_id, run.itemtype)
             elif behavior == "stop":
                 runs.add_log(conn, run.id, Log.ERROR, message, now, run.itemtype, run.items_id)
-                runs.move(conn, run.id, State.CANCELLED, HANDED_OUT_STATES)
-                runs.add_log(conn, run.id, Log.INFO, USER_CANCELLED, now)
+                runs.cancel(conn, run.id, USER_CANCELLED, now, only_from=runs.HANDED_OUT)
             elif behavior == "continue":
                 runs.add_log(conn, run.id, Log.RUNNING, message, now, run.itemtype, run.items_id)
             else:
@@ -153,8 +153,7 @@ def _past_preparation(conn: Connection, run_id: int) -> bool:
 def _postpone(conn: Connection, run, kind: str | None, now: datetime) -> None:
     """The plugin's ``postpone()``: Postponed; when the interaction has a template, the run is
     offered again ``retry_after`` seconds later, at most ``nb_max_retry`` times."""
-    runs.add_log(conn, run.id, Log.INFO, "Job postponed by the user", now)
-    if not runs.move(conn, run.id, State.POSTPONED, HANDED_OUT_STATES):
+    if not runs.postpone(conn, run.id, "Job postponed by the user", now):
         return
     template = _interaction_template(conn, run.items_id, kind)
     if not template:
@@ -163,8 +162,7 @@ def _postpone(conn: Connection, run, kind: str | None, now: datetime) -> None:
     max_retry = _int(template.get("nb_max_retry"))
     attempt = (run.nb_retry or 0) + 1
     start = now + timedelta(seconds=max(retry_after, 0))
-    conn.execute(update(_runs).where(_runs.c.id == run.id).values(
-        state=int(State.PREPARED), date_start=start, max_retry=max_retry, nb_retry=attempt))
+    runs.reoffer(conn, run.id, start, max_retry, attempt)
     # Offered anew: in a push task it is pushed again from its new start, with fresh retries.
     conn.execute(update(schema.bridge_runs).where(schema.bridge_runs.c.plugin_fusioninventory_taskjobstates_id == run.id)
                  .values(pushes=0, pushed_at=None))

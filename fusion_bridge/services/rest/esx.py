@@ -1,4 +1,4 @@
-"""ESX over REST: ``getJobs`` and ``setLog`` (plugin-semantics.md §7.7).
+"""ESX over REST: ``getJobs`` and ``setLog`` (docs/plugin-semantics.md §7.7).
 
 A run targets one ``PluginFusioninventoryCredentialIp`` (an ESX host or vCenter address with its
 credential). ``getJobs`` hands each runnable run out as ``{"uuid","host","user","password"}``
@@ -19,9 +19,10 @@ from sqlalchemy.engine import Engine
 
 import schema
 from fusion_bridge.services import runs
-from fusion_bridge.services.rest.calls import Refused, agent_has_runs, agent_runs_probe, owned_run, rest_agent, runnable_runs
+from fusion_bridge.errors import InvalidRequest, UnknownRun
+from fusion_bridge.services.rest.calls import agent_has_runs, agent_runs_probe, owned_run, rest_agent, runnable_runs
 from fusion_bridge.domain.text import fit_utf8mb3, local_now
-from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State
+from schema.constants import ItemType, Method, TaskjobLogState as Log
 
 HOST_GONE = "The ESX host or its credential of this job no longer exists."
 
@@ -57,21 +58,20 @@ class EsxCalls:
                     continue
                 jobs.append({"uuid": run.uniqid, "host": host.ip or "", "user": host.username or "",
                              "password": host.password or ""})
-                runs.move(conn, run.id, State.SERVER_HAS_SENT_DATA, (State.PREPARED,))
-                runs.add_log(conn, run.id, Log.STARTED, "", now, ItemType.AGENT, agent.id)
+                runs.hand_out(conn, run.id, now, agent.id)
         return {"jobs": jobs} if jobs else {}
 
     def set_log(self, machine_id: str | None, uuid: str | None, code: str | None, msg: str | None,
                 now: datetime | None = None) -> dict:
         now = now or local_now()
         if not uuid:
-            raise Refused(400, "missing uuid")
+            raise InvalidRequest("missing uuid")
         if code not in ("ok", "ko", "running"):
-            raise Refused(400, f"unknown code {str(code)[:20]!r}: expected ok, ko or running")
+            raise InvalidRequest(f"unknown code {str(code)[:20]!r}: expected ok, ko or running")
         msg = fit_utf8mb3(msg)
         with self._engine.begin() as conn:
             agent = rest_agent(conn, machine_id)
-            run = owned_run(conn, agent.id, uuid, Method.ESX, "an ESX job", not_owned_status=400)
+            run = owned_run(conn, agent.id, uuid, Method.ESX, "an ESX job", not_owned=UnknownRun)
             if code == "running":
                 runs.add_log(conn, run.id, Log.RUNNING, msg or "", now, run.itemtype, run.items_id)
             elif code == "ok":

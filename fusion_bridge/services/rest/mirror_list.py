@@ -1,5 +1,5 @@
 """Where an agent downloads Deploy file parts from: the plugin's mirror list
-(``PluginFusioninventoryDeployMirror::getList``, plugin-semantics.md §7.5).
+(``PluginFusioninventoryDeployMirror::getList``, docs/plugin-semantics.md §7.5).
 
 Active ``_deploymirrors`` rows are kept according to the ``mirror_match`` config value (absent =
 0): 0 matches the computer's location, 1 the entity (mirrors of the computer's entity, or of an

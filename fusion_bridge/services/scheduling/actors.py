@@ -4,10 +4,11 @@
 * ``Computer`` → the agents whose ``computers_id`` is the computer;
 * ``PluginFusioninventoryDeployGroup`` → the computers of the group: STATIC groups list them in
   ``_deploygroups_staticdatas`` (itemtype ``Computer``); DYNAMIC groups are GLPI search-engine
-  queries (PHP-serialized ``fields_array``) that only GLPI can run, so the bridge reads the
-  result GLPI last wrote to ``_deploygroups_dynamicdatas.computers_id_cache`` — the same cache
-  the plugin itself uses at dispatch. The cache is refreshed whenever the group is displayed or
-  used by the plugin in GLPI; on a standalone database it is whatever the admin API wrote;
+  queries (PHP-serialized ``fields_array``). Those made of criteria the bridge knows (name,
+  entity, location, has an agent: ``domain/group_criteria.py``) are evaluated here, and the
+  result written to ``_deploygroups_dynamicdatas.computers_id_cache`` when it changed; for any
+  other the bridge reads the result GLPI last wrote to that cache — the same cache the plugin
+  itself uses at dispatch, refreshed whenever the group is displayed or used in GLPI;
 * ``Group`` (GLPI group) → the computers of the group's users (``glpi_groups_users`` →
   ``glpi_computers.users_id``) plus the computers whose ``groups_id`` is the group.
 
@@ -33,7 +34,9 @@ from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 
 import schema
+from fusion_bridge.domain.ipv4 import ipv4_int
 from fusion_bridge.services.agent.settings import ModuleSwitch, parse_exceptions
+from fusion_bridge.services.scheduling.dynamic_groups import evaluate_groups
 from schema.constants import METHOD_MODULES, ItemType
 from schema.plugin_deploy import deploygroups, deploygroups_dynamicdatas, deploygroups_staticdatas
 
@@ -91,9 +94,10 @@ def deploy_group_computers(conn: Connection, group_ids: Iterable[int]) -> set[in
                          deploygroups_staticdatas.c.itemtype == ItemType.COMPUTER):
         if row.items_id > 0:
             result.add(row.items_id)
-    for row in select_in(conn, [deploygroups_dynamicdatas.c.computers_id_cache],
-                         deploygroups_dynamicdatas.c.plugin_fusioninventory_deploygroups_id, dynamic):
-        result |= computers_id_cache(row.computers_id_cache)
+    rows = select_in(conn, [deploygroups_dynamicdatas.c.id, deploygroups_dynamicdatas.c.fields_array,
+                            deploygroups_dynamicdatas.c.computers_id_cache],
+                     deploygroups_dynamicdatas.c.plugin_fusioninventory_deploygroups_id, dynamic)
+    result |= evaluate_groups(conn, rows, lambda row: computers_id_cache(row.computers_id_cache))
     return result
 
 
@@ -169,8 +173,6 @@ def subnet_pool(conn: Connection, intervals: Iterable[tuple[int, int]]) -> list[
     """Agents having an IPv4 address inside one of ``intervals`` (inclusive integer bounds):
     their last contact address (``glpi_plugin_fusionbridge_agentaddresses``) or an address of
     their computer in GLPI. Most recently seen first."""
-    from fusion_bridge.services.scheduling.targets import ipv4_int  # targets imports this module
-
     lows, highs = _merged(intervals)
     if not lows:
         return []

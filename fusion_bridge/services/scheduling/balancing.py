@@ -38,7 +38,7 @@ from fusion_bridge.services.push import wakeup
 from fusion_bridge.services.scheduling.order import OrderingHold, Places, ordering_hold
 from fusion_bridge.services.scheduling.executions import Execution, add_period
 from fusion_bridge.services.scheduling.actors import agents_for_actors, module_pool, select_in, subnet_pool
-from fusion_bridge.services.runs import log_row, parse_item_list
+from fusion_bridge.services.runs import ACTIVE, ACTIVE_OR_POSTPONED, FAILED_OR_CANCELLED, log_row, parse_item_list
 from fusion_bridge.services.scheduling.targets import TargetResolver, range_bounds, target_networks
 from fusion_bridge.services.admin.task_settings import JobSettings, job_settings, task_settings
 from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobState as State
@@ -49,8 +49,6 @@ runs = schema.taskjobstates
 logs = schema.taskjoblogs
 bridge_runs = schema.bridge_runs
 
-LIVE = (int(State.PREPARED), int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA))
-HELD = LIVE + (int(State.POSTPONED),)
 NOT_COVERED = "could not be covered"
 # Comments of cancellations that mean "the work was not done, do it elsewhere" (a user's
 # cancellation, e.g. "Task has been disabled", is respected).
@@ -71,7 +69,7 @@ def _busy_agents(conn: Connection, job_id: int) -> set[int]:
     """Agents holding a live (or postponed) run of the job."""
     return set(conn.execute(
         select(runs.c.plugin_fusioninventory_agents_id)
-        .where(runs.c.plugin_fusioninventory_taskjobs_id == job_id, runs.c.state.in_(HELD)).distinct()
+        .where(runs.c.plugin_fusioninventory_taskjobs_id == job_id, runs.c.state.in_(ACTIVE_OR_POSTPONED)).distinct()
     ).scalars())
 
 
@@ -167,7 +165,7 @@ def _settled(conn: Connection, job_id: int, settings: JobSettings, targets: list
     newest, _tried, succeeded = _unit_history(conn, job_id, task.execution_id)
     if set(targets) - {unit.target for unit in newest.values()}:
         return False
-    ended = [u for u in newest.values() if u.state in (State.CANCELLED, State.IN_ERROR) and u.run_id not in succeeded]
+    ended = [u for u in newest.values() if u.state in FAILED_OR_CANCELLED and u.run_id not in succeeded]
     comments = _last_comments(conn, [u.run_id for u in ended if u.state == State.CANCELLED])
     return not any(_reoffered(u, comments) or (u.attempt < settings.slice_retries and _needs_rerun(u, comments))
                    for u in ended)
@@ -300,14 +298,14 @@ def prepare_balanced(conn: Connection, job, settings: JobSettings, targets: list
     held = {t for t in targets if hold is not None and hold.holds_target(t)}
     waiting: set[tuple[str, int]] = set(held)
 
-    gone = [u.run_id for u in newest.values() if u.state in LIVE and u.target not in target_set]
+    gone = [u.run_id for u in newest.values() if u.state in ACTIVE and u.target not in target_set]
     # An empty pool (e.g. no agent answered at this pass) moves nothing: the units wait.
     left = [u.run_id for u in newest.values()
-            if agents and u.state in LIVE and u.target in target_set and u.agent not in pool_set]
+            if agents and u.state in ACTIVE and u.target in target_set and u.agent not in pool_set]
     report.cancelled += cancel_runs(conn, gone, target_left, when)
     report.cancelled += cancel_runs(conn, left, agent_left, when)
     left_ids = set(left)
-    candidates = [u for u in newest.values() if u.state in (State.CANCELLED, State.IN_ERROR)]
+    candidates = [u for u in newest.values() if u.state in FAILED_OR_CANCELLED]
     comments = _last_comments(conn, [u.run_id for u in candidates if u.state == State.CANCELLED
                                      and u.run_id not in left_ids])
     comments.update({run_id: agent_left for run_id in left_ids})
@@ -315,14 +313,14 @@ def prepare_balanced(conn: Connection, job, settings: JobSettings, targets: list
         if unit.run_id in left_ids:
             unit.state = int(State.CANCELLED)
 
-    load = Counter(u.agent for u in newest.values() if u.state in HELD)
+    load = Counter(u.agent for u in newest.values() if u.state in ACTIVE_OR_POSTPONED)
     covered = {u.target for u in newest.values()}
     reruns: list[Assignment] = []
     lost: list[Unit] = []
     for key, unit in newest.items():
         if unit.target not in target_set:
             continue
-        if unit.state in HELD or unit.state == State.FINISHED:
+        if unit.state in ACTIVE_OR_POSTPONED or unit.state == State.FINISHED:
             report.skipped += 1
         elif unit.run_id not in succeeded and _reoffered(unit, comments):
             agent = unit.agent if unit.agent in pool_set else _other_agent(agents, load, tried[key], unit.agent)

@@ -2,7 +2,9 @@
 
 ``time_out_silent_runs`` fails runs an agent stopped reporting on (the plugin has no such
 sweep); ``apply_retention`` keeps the last runs of every (job, target, agent) instead of the
-plugin's age-based ``cleantaskjob`` that also erases the evidence of success.
+plugin's age-based ``cleantaskjob`` that also erases the evidence of success;
+``forget_orphans`` deletes the bridge's own rows of tasks, actions and runs that are gone from
+the plugin's tables (purged in GLPI's UI or by GLPI's cron).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import schema
 from fusion_bridge.adapters.db import try_lock
 from fusion_bridge.services import runs as run_service
 from fusion_bridge.services.scheduling.actors import chunks
-from fusion_bridge.domain.text import to_second
+from fusion_bridge.domain.text import plural, to_second
 from schema.constants import TaskjobLogState as Log, TaskjobState as State
 from schema.plugin_network import statediscoveries
 
@@ -30,14 +32,14 @@ logs = schema.taskjoblogs
 TIMEOUT_LOCK = "fusion-bridge:timeouts"
 RETENTION_LOCK = "fusion-bridge:retention"
 
-# Never deleted by retention: runs still to do (0, 1, 2) or postponed (6).
-KEPT_BY_RETENTION = tuple(int(s) for s in run_service.ACTIVE) + (int(State.POSTPONED),)
+# Never deleted by retention: runs still to do or postponed.
+KEPT_BY_RETENTION = run_service.ACTIVE_OR_POSTPONED
 
 
 
 def timeout_comment(timeout: timedelta) -> str:
     minutes = int(timeout.total_seconds() // 60)
-    return (f"No message from the agent for {minutes} minutes: the run is considered failed "
+    return (f"No message from the agent for {plural(minutes, 'minute')}: the run is considered failed "
             "(server-side timeout)")
 
 
@@ -56,7 +58,7 @@ def time_out_silent_runs(engine: Engine, now: datetime | None = None,
     statement = (
         select(runs.c.id, runs.c.plugin_fusioninventory_agents_id.label("agent"))
         .select_from(runs.join(logs, logs.c.plugin_fusioninventory_taskjobstates_id == runs.c.id))
-        .where(runs.c.state.in_([int(State.SERVER_HAS_SENT_DATA), int(State.AGENT_HAS_SENT_DATA)]),
+        .where(runs.c.state.in_(run_service.HANDED_OUT),
                logs.c.state != int(Log.PREPARED))
         .group_by(runs.c.id, runs.c.plugin_fusioninventory_agents_id)
         .having(newest < cutoff)
@@ -160,4 +162,60 @@ def apply_retention(engine: Engine, keep: int = 10) -> RetentionReport:
                 report.runs += conn.execute(delete(runs).where(runs.c.id.in_(ids))).rowcount
     if report.runs:
         log.info("retention: %s", report.lines()[0])
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# The bridge's rows of tasks, actions and runs purged elsewhere
+
+
+@dataclass
+class OrphanReport:
+    tasks: int = 0
+    actions: int = 0
+    runs: int = 0
+
+    def lines(self) -> list[str]:
+        if not (self.tasks or self.actions or self.runs):
+            return []
+        return [f"orphans: the bridge's rows of {self.tasks} task(s), {self.actions} action(s) and "
+                f"{self.runs} run(s) purged from GLPI deleted"]
+
+
+# (bridge table, its key, the plugin table that row is about)
+_OWNED = (
+    ("tasks", schema.bridge_tasks, schema.bridge_tasks.c.plugin_fusioninventory_tasks_id, schema.tasks),
+    ("actions", schema.bridge_taskjobs, schema.bridge_taskjobs.c.plugin_fusioninventory_taskjobs_id,
+     schema.taskjobs),
+    ("runs", schema.bridge_runs, schema.bridge_runs.c.plugin_fusioninventory_taskjobstates_id, runs),
+)
+
+
+def forget_orphans(engine: Engine, *, include_runs: bool = True) -> OrphanReport:
+    """Delete the bridge's task, action (and, with ``include_runs``, run) rows whose plugin row
+    no longer exists, so that nothing of a purged task lives on — least of all in a new task
+    that GLPI gives the same id (SQLite without AUTOINCREMENT, or MariaDB before 10.2.4 after a
+    restart, hand out the highest id again). The ids are read first, without locks, then
+    deleted by key: the large run table is never scanned under locks. The run table is large,
+    so the scheduler checks runs only at its retention pass; a run id handed out again gets a
+    fresh bridge row anyway (``run_writes.insert_runs``)."""
+    report = OrphanReport()
+    with engine.connect() as conn:
+        for what, table, key, plugin_table in _OWNED:
+            if what == "runs" and not include_runs:
+                continue
+            with conn.begin():
+                gone = list(conn.execute(
+                    select(key).where(~select(plugin_table.c.id).where(plugin_table.c.id == key).exists())
+                ).scalars())
+            for part in chunks(gone):
+                with conn.begin():
+                    # Checked again: a row whose plugin row exists again may have just been
+                    # written for the new item by a bridge command; the next pass decides.
+                    deleted = conn.execute(delete(table).where(
+                        key.in_(part), ~select(plugin_table.c.id).where(plugin_table.c.id == key).exists()
+                    )).rowcount
+                setattr(report, what, getattr(report, what) + deleted)
+    if report.lines():
+        log.info("%s", report.lines()[0])
     return report

@@ -46,7 +46,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
 import schema
-from fusion_bridge.services.runs import log_row
+from fusion_bridge.services.runs import ACTIVE_OR_POSTPONED, FINISHED_OR_FAILED, log_row
 from fusion_bridge.services.admin.task_settings import JobSettings, TaskSettings
 from schema.constants import TaskjobLogState as Log, TaskjobState as State
 
@@ -60,10 +60,6 @@ bridge_jobs = schema.bridge_taskjobs
 bridge_runs = schema.bridge_runs
 BRIDGE_RUN = bridge_runs.c.plugin_fusioninventory_taskjobstates_id  # the run a bridge row is about
 RUN_AGENT = runs.c.plugin_fusioninventory_agents_id
-
-LIVE_OR_POSTPONED = (int(State.PREPARED), int(State.SERVER_HAS_SENT_DATA),
-                     int(State.AGENT_HAS_SENT_DATA), int(State.POSTPONED))
-DONE_IN_EXECUTION = (int(State.FINISHED), int(State.IN_ERROR))
 
 
 class ExecutionConflict(RuntimeError):
@@ -168,7 +164,7 @@ def execution_live(conn: Connection, execution: Execution) -> bool:
     statement = (
         select(runs.c.id)
         .select_from(bridge_runs.join(runs, runs.c.id == BRIDGE_RUN))
-        .where(_execution_runs(execution), runs.c.state.in_(LIVE_OR_POSTPONED))
+        .where(_execution_runs(execution), runs.c.state.in_(ACTIVE_OR_POSTPONED))
         .limit(1)
     )
     return conn.execute(statement).first() is not None
@@ -206,8 +202,8 @@ def close_pass(conn: Connection, execution: Execution,
 def existing_runs_statement(job, execution: Execution):
     """Runs of the job that block a new run of their (target, agent) in ``execution``, with the
     live ones among them (cancelled by the caller when their agent or target left)."""
-    blocking = [runs.c.state.in_(LIVE_OR_POSTPONED),
-                and_(runs.c.state.in_(DONE_IN_EXECUTION), _execution_runs(execution))]
+    blocking = [runs.c.state.in_(ACTIVE_OR_POSTPONED),
+                and_(runs.c.state.in_(FINISHED_OR_FAILED), _execution_runs(execution))]
     if not job.reprepare_if_successful:
         blocking.append(runs.c.state == int(State.FINISHED))
     return (
@@ -283,7 +279,7 @@ def retry_failed_runs(conn: Connection, job, execution: Execution, settings: Job
     if not failures:
         return 0
     live = select(runs.c.itemtype, runs.c.items_id, RUN_AGENT.label("agent")).where(
-        runs.c.plugin_fusioninventory_taskjobs_id == job.id, runs.c.state.in_(LIVE_OR_POSTPONED))
+        runs.c.plugin_fusioninventory_taskjobs_id == job.id, runs.c.state.in_(ACTIVE_OR_POSTPONED))
     live_pairs = {((row.itemtype, row.items_id), row.agent) for row in conn.execute(live)}
     delay = timedelta(minutes=settings.retry_delay)
     due: list[FailedRun] = []

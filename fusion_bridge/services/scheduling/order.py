@@ -31,9 +31,10 @@ from sqlalchemy.engine import Connection
 
 import schema
 from fusion_bridge.services.scheduling.actors import deploy_group_computers, glpi_group_computers, select_in
-from fusion_bridge.services.scheduling.executions import (BRIDGE_RUN, LIVE_OR_POSTPONED, RUN_AGENT, Execution,
-                                               retryable_failures)
-from fusion_bridge.services.scheduling.targets import TargetResolver, ipv4_int, range_bounds
+from fusion_bridge.services.runs import ACTIVE_OR_POSTPONED
+from fusion_bridge.services.scheduling.executions import BRIDGE_RUN, RUN_AGENT, Execution, retryable_failures
+from fusion_bridge.domain.ipv4 import ipv4_int
+from fusion_bridge.services.scheduling.targets import TargetResolver, range_bounds
 from fusion_bridge.services.admin.task_settings import JobSettings, job_settings
 from schema.constants import ItemType
 
@@ -185,7 +186,7 @@ def _busy_items(conn: Connection, previous_id: int, execution: Execution, places
     busy_runs: list[tuple[Item, int]] = []
     cutoff = now - wait
     for row in rows:
-        if row.state in LIVE_OR_POSTPONED or (row.last is not None and row.last > cutoff):
+        if row.state in ACTIVE_OR_POSTPONED or (row.last is not None and row.last > cutoff):
             busy_runs.append(((row.itemtype, row.items_id), row.plugin_fusioninventory_agents_id))
     settings: JobSettings = job_settings(conn, previous_id)
     for failed in retryable_failures(conn, previous_id, execution, settings):

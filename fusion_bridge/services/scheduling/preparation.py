@@ -19,7 +19,9 @@ when the actors resolve to no agent at all (the plugin skips such jobs and leave
 cancellation to dispatch).
 
 A task with bridge settings (``services/executions.py``) works in executions: periodicity,
-retries of failed runs and ordered actions; one without keeps exactly the rules above.
+retries of failed runs and ordered actions; one without keeps exactly the rules above. Runs of
+such a task that another preparer made (GLPI's own cron) are adopted into the current execution
+or cancelled first (``foreign_runs``).
 Actions with a pool or load balancing get their agents and slices from ``balancing``. Run
 time-outs and retention are in ``run_cleanup``.
 """
@@ -40,6 +42,7 @@ from fusion_bridge.adapters.db import try_lock
 from fusion_bridge.services import runs as run_service
 from fusion_bridge.services.scheduling import balancing
 from fusion_bridge.services.scheduling import executions
+from fusion_bridge.services.scheduling.foreign_runs import settle_foreign_runs
 from fusion_bridge.services.scheduling.order import Places, ordering_hold
 from fusion_bridge.services.scheduling.report import PreparationReport, TaskBackoff, TaskPreparation
 from fusion_bridge.services.scheduling.run_writes import cancel_runs, insert_runs
@@ -64,8 +67,6 @@ TARGET_LEFT = "Target no longer defined in definition of job"
 
 ALL_METHODS = (Method.WAKEONLAN, Method.INVENTORY, Method.ESX, Method.NETWORK_DISCOVERY,
                Method.NETWORK_INVENTORY, Method.DEPLOY, Method.COLLECT)
-LIVE = tuple(int(s) for s in run_service.ACTIVE)  # 0, 1, 2: cancelled when agent/target leaves
-BLOCKING = LIVE + (int(State.POSTPONED),)  # a new run is not prepared next to these
 
 
 
@@ -129,7 +130,10 @@ def _existing_runs(job, execution: executions.Execution | None):
     plugin's rule; for a managed task scoped to its current execution."""
     if execution is not None:
         return executions.existing_runs_statement(job, execution)
-    states = BLOCKING if job.reprepare_if_successful else BLOCKING + (int(State.FINISHED),)
+    # A new run is not prepared next to one not over yet (nor next to a finished one, unless
+    # the job asks to run again after a success).
+    blocking = run_service.ACTIVE_OR_POSTPONED
+    states = blocking if job.reprepare_if_successful else blocking + (int(State.FINISHED),)
     return (select(runs.c.id, runs.c.itemtype, runs.c.items_id,
                    runs.c.plugin_fusioninventory_agents_id.label("agent"), runs.c.state)
             .where(runs.c.plugin_fusioninventory_taskjobs_id == job.id, runs.c.state.in_(states)))
@@ -161,9 +165,9 @@ def prepare_job(conn: Connection, job, now: datetime, resolver: TargetResolver,
     existing = conn.execute(_existing_runs(job, execution))
     for row in existing:
         target = (row.itemtype, row.items_id)
-        if row.state in LIVE and target not in target_set:
+        if row.state in run_service.ACTIVE and target not in target_set:
             target_left.append(row.id)
-        elif row.state in LIVE and row.agent not in agent_ids:
+        elif row.state in run_service.ACTIVE and row.agent not in agent_ids:
             agent_left.append(row.id)
         else:
             blocked[target].add(row.agent)
@@ -235,6 +239,9 @@ def _prepare_jobs(conn: Connection, now: datetime, task_id: int, methods: tuple[
     places = Places(conn, resolver)
     if execution is not None:
         entry.execution, entry.execution_started = execution.execution_id, execution.started_now
+        # Runs another preparer made (GLPI's cron) join the execution or go, before any pair
+        # is looked at: a pair the execution covers is never prepared, nor run, twice.
+        entry.cancelled += settle_foreign_runs(conn, task_id, execution.execution_id, to_second(now)).cancelled
     entry.jobs = 0  # counted once when a new execution is prepared in the same pass
     for job in _task_jobs(conn, now, task_id, methods):
         entry.jobs += 1

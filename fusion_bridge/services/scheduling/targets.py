@@ -10,7 +10,6 @@ when the range's entity is not -1 — in the range's entity or one of its ancest
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -19,7 +18,8 @@ from sqlalchemy import Table, and_, or_, select
 from sqlalchemy.engine import Connection
 
 import schema
-from fusion_bridge.services.scheduling.actors import select_in
+from fusion_bridge.domain.ipv4 import ipv4_int
+from fusion_bridge.services.scheduling.actors import deploy_group_computers, select_in
 from schema.constants import ItemType, Method
 from schema.plugin_agents import credentialips
 from schema.plugin_collect import collects
@@ -51,13 +51,6 @@ SNMP_DEVICES = [
     (ItemType.NETWORK_EQUIPMENT, schema.glpi_networkequipments, pf_networkequipments, "networkequipments_id"),
     (ItemType.PRINTER, schema.glpi_printers, pf_printers, "printers_id"),
 ]
-
-
-def ipv4_int(text: str | None) -> int | None:
-    try:
-        return int(ipaddress.IPv4Address((text or "").strip()))
-    except ValueError:
-        return None
 
 
 def existing_targets(conn: Connection, targets: Iterable[tuple[str, int]]) -> set[tuple[str, int]]:
@@ -164,9 +157,16 @@ class TargetResolver:
                 self._ranges[range_id] = self._devices.in_range(row.ip_start, row.ip_end, row.entities_id)
         return self._ranges[range_id]
 
+    def computers_of_deploy_group(self, group_id: int) -> list[tuple[str, int]]:
+        """The group's computers that exist and are not in the trash, by id."""
+        computers = {(ItemType.COMPUTER, computer) for computer in deploy_group_computers(self.conn, [group_id])}
+        return sorted(existing_targets(self.conn, computers))
+
     def resolve(self, method: str | None, targets: list[tuple[str, int]]) -> list[tuple[str, int]]:
         """The job's targets in order, without duplicates; gone items left out; for
-        ``networkinventory`` IP ranges replaced by their devices (appended, as the plugin)."""
+        ``networkinventory`` IP ranges replaced by their devices (appended, as the plugin); for
+        ``wakeonlan`` deploy groups replaced, in place, by their computers — the plugin looks a
+        group's id up as a computer's, so a run per computer is what a group target means."""
         present = existing_targets(self.conn, targets)
         kept: list[tuple[str, int]] = []
         expanded: list[tuple[str, int]] = []
@@ -175,6 +175,8 @@ class TargetResolver:
                 continue
             if method == Method.NETWORK_INVENTORY and target[0] == ItemType.IP_RANGE:
                 expanded.extend(self.devices_of_ip_range(target[1]))
+            elif method == Method.WAKEONLAN and target[0] == ItemType.DEPLOY_GROUP:
+                kept.extend(self.computers_of_deploy_group(target[1]))
             else:
                 kept.append(target)
         return list(dict.fromkeys(kept + expanded))

@@ -1,7 +1,7 @@
 """What is running now, and the history of a task, an agent or a run, in words.
 
 Runs (``taskjobstates``) with their task, action, target and agent names, and their log lines
-(``taskjoblogs``). Every query is bounded by a limit and goes through an index: runs by
+(``taskjoblogs``), whose comments are shown as GLPI's UI shows them (``log_text``). Every query is bounded by a limit and goes through an index: runs by
 (taskjobs_id, state), (agents_id, state) or the primary key; logs by taskjobstates_id.
 """
 
@@ -23,7 +23,9 @@ from fusion_bridge.services.admin.base import (
     state_word,
     ui_text,
 )
-from schema.constants import RUNNABLE_TASKJOBSTATES, ItemType
+from fusion_bridge.services.runs import ACTIVE
+from fusion_bridge.services.views import log_text
+from schema.constants import ItemType
 
 tasks = schema.tasks
 jobs = schema.taskjobs
@@ -112,11 +114,11 @@ def _page(conn: Connection, conditions: list, newest_first: bool, limit: int) ->
 
 def running_now(engine: Engine, *, task_id: Any = None, agent_id: Any = None,
                 limit: Any = None) -> list[dict]:
-    """Runs still to be done or under way (states 0, 1, 2) by id, each with its last log line."""
+    """Runs still to be done or under way (``runs.ACTIVE``) by id, each with its last log line."""
     limit = _limit(limit, 1000, MAX_RUNS)
     with engine.connect() as conn:
         conditions = _conditions(conn, task_id=task_id, agent_id=agent_id)
-        conditions.append(runs.c.state.in_([int(s) for s in RUNNABLE_TASKJOBSTATES]))
+        conditions.append(runs.c.state.in_(ACTIVE))
         if task_id is None and agent_id is None:
             # Through the actions, so that the (taskjobs_id, state) index finds the few active
             # runs among all the finished ones (state alone has no index).
@@ -124,6 +126,7 @@ def running_now(engine: Engine, *, task_id: Any = None, agent_id: Any = None,
         rows = _details(conn, _page(conn, conditions, False, limit))
         found = _describe(conn, rows)
         last = _last_logs(conn, [row.id for row in rows])
+        log_text.render(conn, last.values())
     for run in found:
         run["last_log"] = last.get(run["id"])
     return found
@@ -175,4 +178,5 @@ def history(engine: Engine, task_id: Any = None, agent_id: Any = None, run_id: A
             # This run and the older ones did not get all their lines.
             for run in found:
                 run["logs_truncated"] = run["id"] <= cut_at
+        log_text.render(conn, (line for run in found for line in run["logs"]))
     return found

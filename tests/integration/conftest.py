@@ -1,0 +1,28 @@
+"""Fixtures shared by several integration test modules (the database ones are in tests/conftest.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fusion_bridge.app import create_app
+from tests.helpers import deploy_rest
+from tests.helpers.admin_api import ADMIN_TOKEN
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.task_rows import add_task
+
+
+@pytest.fixture
+def api(database_url):
+    """A test client of an app with the admin API on (``admin_api.AUTH`` is its token)."""
+    app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 0, "ADMIN_TOKEN": ADMIN_TOKEN})
+    yield app.test_client()
+    app.extensions["fusion_bridge"].dispose()
+
+
+@pytest.fixture
+def deploy_agents(engine):
+    """The agent of the deploy recordings (id 3), another agent (id 4) and task 1."""
+    with engine.begin() as conn:
+        add_agent(conn, 3, deploy_rest.DEVICE)
+        add_agent(conn, 4, "other-agent")
+        add_task(conn, 1)
