@@ -117,11 +117,11 @@ def fault(database_url: str, kind: str) -> Exception:
 
 
 @contextlib.contextmanager
-def injected(runtime, statement_start: str, error: Exception, times: int | None):
+def injected(services, statement_start: str, error: Exception, times: int | None):
     """The database fails the statements starting with ``statement_start`` with ``error``, the
     first ``times`` times (None: always), on the app's engines. Yields the failures injected."""
     failures = []
-    engines = {runtime.engine, runtime.autocommit_engine}
+    engines = {services.engine, services.autocommit_engine}
 
     def fail(conn, cursor, statement, parameters, context, executemany):
         if statement.startswith(statement_start) and (times is None or len(failures) < times):
@@ -149,8 +149,8 @@ def test_a_first_contact_the_database_rolled_back_is_run_again(database_url, eng
         pytest.skip("MariaDB/Galera error codes")
     app = make_app(database_url)
     try:
-        runtime = app.extensions["fusion_bridge"]
-        with injected(runtime, "INSERT INTO glpi_plugin_fusioninventory_agents",
+        services = app.extensions["fusion_bridge"]
+        with injected(services, "INSERT INTO glpi_plugin_fusioninventory_agents",
                       fault(database_url, kind), times=2) as failures:
             status, _ = post(app, prolog("new-2026-01-01-00-00-00"))
         assert (status, len(failures)) == (200, 2)
@@ -168,8 +168,8 @@ def test_what_keeps_failing_is_a_503_saying_what_it_was(database_url, engine, ca
     says = mariadb_says if is_mysql(engine) else sqlite_says
     app = make_app(database_url)
     try:
-        runtime = app.extensions["fusion_bridge"]
-        with caplog.at_level(logging.ERROR), injected(runtime, "INSERT INTO glpi_plugin_fusioninventory_agents",
+        services = app.extensions["fusion_bridge"]
+        with caplog.at_level(logging.ERROR), injected(services, "INSERT INTO glpi_plugin_fusioninventory_agents",
                                                       fault(database_url, kind), times=None) as failures:
             status, body = post(app, prolog("new-2026-01-01-00-00-00"))
         assert (status, len(failures)) == (503, attempts)
@@ -189,16 +189,16 @@ def test_admin_api_and_rest_calls_are_run_again_too(database_url, engine, known_
         add_run(conn, 1, 1, 3, ItemType.COLLECT, 1)
     app = make_app(database_url)
     try:
-        runtime = app.extensions["fusion_bridge"]
+        services = app.extensions["fusion_bridge"]
         deadlock = fault(database_url, "deadlock")
-        with injected(runtime, "INSERT INTO glpi_plugin_fusioninventory_tasks", deadlock, times=1) as failures:
+        with injected(services, "INSERT INTO glpi_plugin_fusioninventory_tasks", deadlock, times=1) as failures:
             response = app.test_client().post("/api/tasks", json={"name": "retried"},
                                               headers={"Authorization": f"Bearer {TOKEN}"})
         assert (response.status_code, len(failures)) == (201, 1)
         with engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(schema.tasks)).scalar() == 2
         # Collect getJobs is answered at the WSGI level (http.rest_endpoint), before Flask.
-        with injected(runtime, "SELECT", deadlock, times=1) as failures:
+        with injected(services, "SELECT", deadlock, times=1) as failures:
             response = app.test_client().get(f"{AGENT}b/collect/?action=getJobs&machineid={KNOWN}")
         assert (response.status_code, len(failures)) == (200, 1)
     finally:
