@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.helpers.mariadb import MariaDBServer  # noqa: E402
 
-TEMPLATE = ROOT / "fixtures" / "cases" / "prolog_zlib_send" / "request.xml"
-FALLBACK_TEMPLATE = (b'<?xml version="1.0" encoding="UTF-8" ?>\n<REQUEST>\n  <DEVICEID>DEVICE</DEVICEID>\n'
+TEMPLATE = ROOT / "fixtures" / "cases" / "prolog_zlib_send" / "01-PROLOG" / "request.xml"
+FALLBACK_TEMPLATE = (b'<?xml version="1.0" encoding="UTF-8" ?>\n<REQUEST>\n  <DEVICEID>@@DEVICEID@@</DEVICEID>\n'
                      b"  <QUERY>PROLOG</QUERY>\n  <TOKEN>12345678</TOKEN>\n</REQUEST>\n")
 
 

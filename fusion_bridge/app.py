@@ -3,11 +3,13 @@ the agents' hot paths answered before Flask."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Mapping
 
 from flask import Flask, Response
 
 from fusion_bridge import __version__
+from fusion_bridge.adapters.db_retry import is_single_attempt
 from fusion_bridge.bootstrap import Services
 from fusion_bridge.config import Config
 from fusion_bridge.http import (admin, admin_agents, admin_collect, admin_deploy, admin_deploy_groups, admin_devices,
@@ -41,6 +43,9 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     app.register_blueprint(rest_tasks.bp)  # …/plugins/fusioninventory/b/{deploy,collect,esx}/, before the catch-all
     app.register_blueprint(agent.bp)
+    for endpoint, view in list(app.view_functions.items()):
+        if not is_single_attempt(view):
+            app.view_functions[endpoint] = _retried(view, services)
     # Whatever a blueprint leaves (database errors, werkzeug's refusals, bugs): mapped by http.errors.
     app.register_error_handler(Exception, request_failure)
     # The agents' hot paths are answered before Flask: XML POSTs, then the REST GETs.
@@ -59,6 +64,14 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         return response
 
     return app
+
+
+def _retried(view, services: Services):
+    """The view run as one unit of work (``Services.retrying``)."""
+    @functools.wraps(view)
+    def run(*args, **kwargs):
+        return services.retrying(view, *args, **kwargs)
+    return run
 
 
 def forwarded_and_authenticated(wsgi_app, settings: Config):

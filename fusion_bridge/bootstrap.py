@@ -12,7 +12,9 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 import protocol
-from fusion_bridge.adapters.db import make_engine
+from fusion_bridge import throttled_log
+from fusion_bridge.adapters.db import DbLimits, make_engine
+from fusion_bridge.adapters.db_retry import RetryPolicy, retrying
 from fusion_bridge.adapters.deploy_repository import FileRepository
 from fusion_bridge.config import Config
 from fusion_bridge.services.agent.exchange import AgentExchange
@@ -30,9 +32,17 @@ from fusion_bridge.services.rest.esx import EsxCalls
 class Services:
     def __init__(self, config: Config):
         self.config = config
-        self.engine: Engine = make_engine(config.database_url)
+        # A stuck database is a 503 within seconds: connecting, reads, lock waits and statements
+        # are bounded; what the database rolled back is run again (adapters.db_retry).
+        db_limits = DbLimits(connect_timeout=config.db_connect_timeout, read_timeout=config.db_read_timeout,
+                             write_timeout=config.db_write_timeout, lock_wait_timeout=config.db_lock_wait_timeout,
+                             statement_timeout=config.db_statement_timeout,
+                             sqlite_busy_timeout=config.sqlite_busy_timeout)
+        self.retry_policy = RetryPolicy(retries=config.db_retries, budget=config.db_retry_budget)
+        throttled_log.configure(config.log_interval)
+        self.engine: Engine = make_engine(config.database_url, limits=db_limits)
         # MariaDB: read-only probes run without a transaction (one round trip, no ROLLBACK).
-        self.autocommit_engine: Engine = (make_engine(config.database_url, autocommit=True)
+        self.autocommit_engine: Engine = (make_engine(config.database_url, autocommit=True, limits=db_limits)
                                           if self.engine.dialect.name in ("mysql", "mariadb") else self.engine)
         self.limits = protocol.Limits(max_decompressed=config.max_xml_bytes, max_depth=config.max_xml_depth)
         self.settings = SettingsCache(self.engine, config.settings_ttl)
@@ -50,6 +60,12 @@ class Services:
         self.esx = EsxCalls(self.engine, read_engine=self.autocommit_engine)
         self.deploy = DeployCalls(self.engine, self.settings, self.repository, read_engine=self.autocommit_engine)
         self.deploy_status = DeployStatusCalls(self.engine)
+
+    def retrying(self, call, *args, **kwargs):
+        """``call(*args, **kwargs)`` as one unit of work: run again after a deadlock, a lock wait
+        timeout or a lost connection (``adapters.db_retry``). Every entry point serving requests
+        calls its service through this."""
+        return retrying(call, *args, policy=self.retry_policy, **kwargs)
 
     def dispose(self) -> None:
         self.engine.dispose()

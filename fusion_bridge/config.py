@@ -75,6 +75,23 @@ class Config:
     relay_backoff_base: float = 2.0
     relay_backoff_cap: float = 300.0
     relay_poll_seconds: float = 1.0
+    # How long a request waits on the database (seconds), so that a stuck database is a 503
+    # within seconds (adapters.db.DbLimits): connecting, each read and write on the connection
+    # (MySQL), each row-lock wait (innodb_lock_wait_timeout, whole seconds) and each statement
+    # (MariaDB max_statement_time; 0 = no bound), kept below the read timeout so that the server
+    # answers with an error first; SQLite: the wait for the write lock.
+    db_connect_timeout: float = 3.0
+    db_read_timeout: float = 4.0
+    db_write_timeout: float = 4.0
+    db_lock_wait_timeout: int = 2
+    db_statement_timeout: float = 3.0
+    sqlite_busy_timeout: float = 10.0
+    # A request the database rolled back (deadlock, lock wait timeout, lost connection) is run
+    # again this many times, never starting an attempt later than db_retry_budget seconds.
+    db_retries: int = 2
+    db_retry_budget: float = 4.0
+    # Repeated failures and refusals: one log line per kind and interval (seconds), with a count.
+    log_interval: float = 10.0
     # Reverse proxies whose forwarding headers are believed (addresses or networks, comma- or
     # space-separated; empty = none), and which headers they write: ``x-forwarded``
     # (X-Forwarded-For/-Proto/-Host) or ``forwarded`` (RFC 7239). See http/forwarded.py.

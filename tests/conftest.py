@@ -8,12 +8,12 @@ tests (tests/unit) run without MariaDB and without network.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete
 
 import schema
 from fusion_bridge.app import create_app
 from fusion_bridge.adapters.db import make_engine
 from fusion_bridge.adapters.deploy_repository import FileRepository
+from tests.helpers.db import reset_database
 from tests.helpers.mariadb import MariaDBServer
 
 BACKENDS = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
@@ -51,15 +51,6 @@ def _initialised_databases(tmp_path_factory, request):
         server.drop_database(url)
 
 
-def reset_database(engine) -> None:
-    """Empty every table, then put the install-time rows back."""
-    with engine.begin() as conn:
-        for table in reversed(schema.metadata.sorted_tables):
-            if table is not schema.bridge_meta:
-                conn.execute(delete(table))
-        schema.insert_missing_seed_rows(conn)
-
-
 @pytest.fixture(params=BACKENDS)
 def database_url(request, _initialised_databases) -> str:
     url = _initialised_databases(request.param)
@@ -84,7 +75,8 @@ def deploy_repository(tmp_path) -> FileRepository:
 
 @pytest.fixture
 def app(database_url, deploy_repository):
-    app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 0,
+    # LOG_INTERVAL 0: every refusal and failure logged, as tests compare log lines.
+    app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 0, "LOG_INTERVAL": 0,
                       "DEPLOY_REPOSITORY": str(deploy_repository.root)})
     yield app
     app.extensions["fusion_bridge"].dispose()

@@ -39,10 +39,7 @@ class ReadProbe:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("probe: %s %r", sql, values)
         dbapi_error = engine.dialect.loaded_dbapi.Error
-        try:
-            connection = engine.raw_connection()
-        except dbapi_error as error:  # the server is down: what engine.connect() would raise
-            raise DBAPIError.instance(sql, values, error, dbapi_error) from error
+        connection = _checkout(engine, sql, values)
         try:
             cursor = connection.cursor()
             try:
@@ -52,8 +49,7 @@ class ReadProbe:
                 cursor.close()
             engine.dialect.do_rollback(connection.dbapi_connection)  # a no-op on the autocommit engine
         except dbapi_error as error:
-            connection.invalidate()
-            raise DBAPIError.instance(sql, values, error, dbapi_error) from error
+            raise _discarded(engine, connection, sql, values, error) from error
         finally:
             connection.close()
         return None if row is None else self._row(*row)
@@ -62,3 +58,78 @@ class ReadProbe:
         compiled = self._statement.compile(dialect=engine.dialect)
         self._compiled[engine] = (compiled.string, compiled)
         return self._compiled[engine]
+
+
+class RawSession:
+    """Statements on one pooled DBAPI connection, below SQLAlchemy's execution layer (about 40 µs
+    of client CPU each instead of 80), for the hot paths: ``with RawSession(engine) as session:
+    cursor = session.execute(statement, params)``. No transaction is opened: use the autocommit
+    engine. Statements are compiled once per engine. Driver errors come out as ``DBAPIError``
+    (parameters hidden as the engine hides them) and the connection is discarded (the whole pool
+    after a disconnect). The engine's ``before_cursor_execute`` listeners are called, with no
+    Connection and no context (tests count statements and inject faults through them)."""
+
+    _compiled: dict = {}
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._connection = None
+
+    def __enter__(self) -> "RawSession":
+        self._connection = _checkout(self._engine, "(connect)", None)
+        self._cursor = self._connection.cursor()
+        return self
+
+    def execute(self, statement, params: dict):
+        """The DBAPI cursor after executing ``statement`` (rowcount, lastrowid, fetchone)."""
+        engine = self._engine
+        key = (statement, engine)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = statement.compile(dialect=engine.dialect)
+        sql = compiled.string
+        values = compiled.construct_params(params)
+        if compiled.positiontup is not None:
+            values = tuple(values[name] for name in compiled.positiontup)
+        try:
+            if engine.dispatch.before_cursor_execute:
+                for listener in engine.dispatch.before_cursor_execute:
+                    listener(None, self._cursor, sql, values, None, False)
+            self._cursor.execute(sql, values)
+        except engine.dialect.loaded_dbapi.Error as error:
+            connection, self._connection = self._connection, None
+            raise _discarded(engine, connection, sql, values, error) from error
+        return self._cursor
+
+    @property
+    def usable(self) -> bool:
+        """False once an error discarded the connection."""
+        return self._connection is not None
+
+    def __exit__(self, *exc) -> None:
+        if self._connection is not None:
+            try:
+                self._cursor.close()
+            finally:
+                self._connection.close()
+
+
+def _checkout(engine: Engine, sql: str, values):
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        return engine.raw_connection()
+    except dbapi_error as error:  # the server is down: what engine.connect() would raise
+        raise DBAPIError.instance(sql, values, error, dbapi_error, hide_parameters=engine.hide_parameters) from error
+
+
+def _discarded(engine: Engine, connection, sql: str, values, error: Exception) -> DBAPIError:
+    """The DBAPIError for ``error``, the connection discarded (and the whole pool after a disconnect)."""
+    disconnected = engine.dialect.is_disconnect(error, connection.dbapi_connection, None)
+    if disconnected:
+        # As SQLAlchemy does for its own statements: the server went away, so every
+        # pooled connection is stale; discard them all, not one per request.
+        engine.pool._invalidate(connection, error)
+    else:
+        connection.invalidate()
+    return DBAPIError.instance(sql, values, error, engine.dialect.loaded_dbapi.Error,
+                               hide_parameters=engine.hide_parameters, connection_invalidated=disconnected)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 import schema
+from fusion_bridge.adapters import db_errors
 from fusion_bridge.adapters.db import make_engine
 from fusion_bridge.cli.options import load_config
 
@@ -55,11 +56,19 @@ def sqlite_file(url: URL) -> Path | None:
     return Path(url.database)
 
 
+# Server errors whose message quotes the value written (a duplicate key, a string or date the
+# column refused): that value may be a community or a passphrase, so only the kind is told.
+_QUOTING_VALUES = frozenset({1062, 1586, 1859, 1366, 1292, 1411})
+
+
 def reason(error: BaseException, url: URL | None = None) -> str:
-    """The server's or driver's own message, on one line: no SQL, no parameters, no password."""
+    """The server's or driver's own message, on one line: no SQL, no parameters, no password,
+    no value the statement wrote."""
     original = getattr(error, "orig", None) or error
     args = getattr(original, "args", ())
-    if len(args) >= 2 and isinstance(args[0], int):  # pymysql: (error code, message)
+    if len(args) >= 2 and isinstance(args[0], int) and args[0] in _QUOTING_VALUES:
+        text = db_errors.describe(error)
+    elif len(args) >= 2 and isinstance(args[0], int):  # pymysql: (error code, message)
         text = str(args[1])
     else:
         text = str(original).split("\n", 1)[0]

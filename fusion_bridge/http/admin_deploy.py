@@ -15,6 +15,7 @@ import hmac
 
 from flask import Blueprint, request
 
+from fusion_bridge.adapters.db_retry import single_attempt
 from fusion_bridge.errors import InvalidRequest, Unavailable
 from fusion_bridge.http import admin
 from fusion_bridge.http.admin import _body, _call, _created, _engine, _error, _json
@@ -77,6 +78,7 @@ bp.register_error_handler(Exception, admin.answer_failure)
 
 
 @bp.post("/files")
+@single_attempt  # the body is streamed into the repository: it cannot be read twice
 def upload_file():
     args = request.args
     if request.content_length == 0 or (request.content_length is None and not request.environ.get(

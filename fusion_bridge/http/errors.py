@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from http import HTTPStatus
 
 from flask import Response, request
-from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 import protocol
 from fusion_bridge import errors
+from fusion_bridge.adapters import db_errors
+from fusion_bridge.adapters.db_retry import DATABASE_ERRORS
+from fusion_bridge.throttled_log import ThrottledLog
 from fusion_bridge.ops import metrics
 
 log = logging.getLogger("fusion_bridge.http")
 
-DATABASE_UNAVAILABLE = "database unavailable, try again later"
 INTERNAL_ERROR = "internal server error"
 
 # What happened -> HTTP status, and the reason the client reads (None: the error's own
@@ -39,7 +41,6 @@ STATUSES: dict[type[BaseException], tuple[int, str | None]] = {
     errors.Unavailable: (503, None),
     protocol.ProtocolError: (400, None),
     protocol.BodyTooLarge: (413, None),
-    DBAPIError: (503, DATABASE_UNAVAILABLE),
 }
 
 
@@ -51,6 +52,8 @@ class Failure:
 
 
 def failure_of(error: BaseException) -> Failure:
+    if isinstance(error, DATABASE_ERRORS):  # the reason says which failure (deadlock, timeout...)
+        return Failure(503, db_errors.reason(error))
     for cls in type(error).__mro__:
         if cls in STATUSES:
             status, reason = STATUSES[cls]
@@ -68,19 +71,29 @@ def log_failure(failure: Failure, error: BaseException, method: str, path: str, 
         detail = error.detail if isinstance(error, errors.DomainError) else failure.explanation or failure.reason
         kind = None if isinstance(error, HTTPException) else metrics.snake(type(error).__name__)
         log_refusal(method, path, remote, failure.status, detail, kind)
-    elif isinstance(error, DBAPIError):
-        metrics.current.database_error("disconnect" if error.connection_invalidated else type(error).__name__)
-        log.error("database error on %s %s: %s", method, path, error)
+    elif isinstance(error, DATABASE_ERRORS):
+        metrics.current.database_error(db_errors.classify(error).kind.replace(" ", "_"))
+        db_errors.log_failure(log, f"{method} {path}", error)  # its kind and code, never its text
     elif isinstance(error, errors.DomainError):
         log.error("%s %s from %s failed (%d): %s", method, path, remote, failure.status, error.detail)
     else:
         log.error("unexpected error on %s %s", method, path, exc_info=error)
 
 
+_refusals = ThrottledLog()
+# The variable parts of a reason (quoted values, numbers): refusals that differ only there are
+# one kind for the throttle.
+_VARIABLE = re.compile(r"'[^']*'|\"[^\"]*\"|\d+")
+
+
 def log_refusal(method: str, path: str, remote: str | None, status: int, reason: str, kind: str | None = None) -> None:
-    """``kind``: what the refusal counts as (default: the status's name, ``not_found``...)."""
+    """A WARNING line per refusal; the same refusal again within the interval is counted into
+    the next line instead (an agent refused keeps coming back). ``kind``: what the refusal
+    counts as in the metrics (default: the status's name, ``not_found``...)."""
     metrics.current.refusal(kind or metrics.snake(HTTPStatus(status).phrase.replace(" ", "")))
-    log.warning("%s %s from %s refused (%d): %s", method, path, remote, status, reason)
+    throttle_key = (status, _VARIABLE.sub("_", reason)[:80])
+    _refusals.log(log, logging.WARNING, throttle_key, "%s %s from %s refused (%d): %s",
+                  method, path, remote, status, reason)
 
 
 # --- bodies ----------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ class AgentRestEndpoint:
             return self.app(environ, start_response)
         request = Request(environ)
         try:
-            status, body = handler(request)
+            status, body = self._services.retrying(handler, request)
         except _NotMine:
             return self.app(environ, start_response)
         except Exception as error:  # as the views' error handlers answer it (http.errors)

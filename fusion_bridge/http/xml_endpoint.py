@@ -44,9 +44,9 @@ class AgentXmlEndpoint:
             decoded = protocol.decode_request(body, content_type, self._services.limits,
                                               self._services.inventory_sections)
             set_kind(environ, decoded.message.query, decoded.message.device_id)
-            reply = self._services.exchange.handle(decoded.message, environ.get("HTTP_USER_AGENT") or None,
-                                                   environ.get("REMOTE_ADDR"),
-                                                   Received(body, content_type, decoded.encoding))
+            reply = self._services.retrying(self._services.exchange.handle, decoded.message,
+                                            environ.get("HTTP_USER_AGENT") or None, environ.get("REMOTE_ADDR"),
+                                            Received(body, content_type, decoded.encoding))
         except protocol.ProtocolError as error:  # compressed as far as the codec could tell
             return self._fail(environ, error, error.encoding)
         except QueueFull as full:

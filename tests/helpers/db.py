@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection, Engine
+
+import schema
 
 
 @contextlib.contextmanager
@@ -50,3 +52,12 @@ def rows(bind, table, *where) -> list:
 def count(bind, table, *where) -> int:
     with reading(bind) as conn:
         return conn.execute(select(func.count()).select_from(table).where(*where)).scalar()
+
+
+def reset_database(engine: Engine) -> None:
+    """Empty every table, then put the install-time rows back."""
+    with engine.begin() as conn:
+        for table in reversed(schema.metadata.sorted_tables):
+            if table is not schema.bridge_meta:
+                conn.execute(delete(table))
+        schema.insert_missing_seed_rows(conn)

@@ -187,7 +187,7 @@ def test_probe_errors_are_dbapi_errors_and_the_pool_recovers(engine, agents):
 
 @pytest.mark.parametrize("url", ["mysql+pymysql://root@127.0.0.1:1/nowhere", "sqlite:////nonexistent-dir/nowhere.db"])
 def test_unreachable_database_is_the_same_503(url, caplog):
-    app = create_app({"DATABASE_URL": url, "SETTINGS_TTL": 0})
+    app = create_app({"DATABASE_URL": url, "SETTINGS_TTL": 0, "LOG_INTERVAL": 0})
     try:
         fast, slow = fast_and_slow(app)
         for path in (f"{CONFIG}?action=getConfig&machineid={IDLE}&task%5BCollect%5D=2.6",

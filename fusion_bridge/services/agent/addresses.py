@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import schema
 from fusion_bridge.adapters.db import is_mysql
+from fusion_bridge.adapters.db_errors import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,12 @@ def upsert(conn, agent_id: int, address: str, when: datetime) -> None:
     conn.execute(_UPSERT[is_mysql(conn)], {"agent": agent_id, "address": address, "date": when})
 
 
+def upsert_statement(mysql: bool):
+    """``upsert``'s statement, for a connection below SQLAlchemy's execution layer (RawSession):
+    parameters ``agent``, ``address``, ``date``."""
+    return _UPSERT[mysql]
+
+
 class AddressBook:
     """Records agents' source addresses; one per worker process."""
 
@@ -89,7 +96,7 @@ class AddressBook:
                     upsert(conn, agent_id, address, when)
         except SQLAlchemyError as error:
             # The contact itself succeeded; a missing address only delays a wake-up.
-            log.warning("could not record the address %s of agent %s: %s", address, agent_id, error)
+            log_failure(log, "recording an agent's address", error, logging.WARNING)
             return
         if len(self._written) >= MAX_CACHED:
             self._written.clear()

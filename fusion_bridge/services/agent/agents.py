@@ -5,15 +5,20 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 import schema
-from fusion_bridge.adapters.db import is_mysql, named_lock
+from fusion_bridge.adapters.db import (LOCK_POLL_SECONDS, NamedLockTimeout, is_mysql, lock_key, named_lock,
+                                       named_locks, read_committed)
+from fusion_bridge.adapters.db_probe import RawSession
+from fusion_bridge.services.agent.addresses import upsert_statement
 from fusion_bridge.domain.text import fit_utf8mb3, php_json
 from fusion_bridge.services import runs as run_service
 
@@ -61,34 +66,48 @@ _SELECT = _select_agent(False)
 _SELECT_FOR_UPDATE = _select_agent(True)
 
 
+# How long a contact waits for the named locks it asked for (``contact_unit``'s ``locks``): the
+# imports of every agent reporting the same computer name take them one after the other.
+LOCKS_TIMEOUT = 30
+
+
 @contextlib.contextmanager
-def contact_unit(engine: Engine, device_id: str, contact: Contact, lock_row: bool = False) -> Iterator[tuple[Connection, AgentRow]]:
+def contact_unit(engine: Engine, device_id: str, contact: Contact, lock_row: bool = False,
+                 locks: Sequence[str] = (), new: bool = False) -> Iterator[tuple[Connection, AgentRow]]:
     """A transaction in which the agent exists and its contact fields are updated.
 
     The first agent with that DEVICEID is used, as the plugin does (the column is not
     unique in GLPI). Creation happens under a named lock so that concurrent first contacts
-    of one agent, from any worker or instance, create one row.
+    of one agent, from any worker or instance, create one row. The transactions run at READ
+    COMMITTED: no gap locks, so first contacts of different agents never deadlock on the
+    index gap where their rows go (``adapters.db.read_committed``).
+
+    ``locks``: named locks held around the whole transaction, taken before it (no row lock is
+    held while waiting for them). ``new``: the caller just saw no agent with that DEVICEID.
     """
     device_id = fit_utf8mb3(device_id)
     values = contact.values()
-    with engine.connect() as conn:
-        with conn.begin():
-            row = conn.execute(_SELECT_FOR_UPDATE if lock_row else _SELECT, {"device_id": device_id}).first()
-            if row is not None:
-                conn.execute(update(agents).where(agents.c.id == row.id).values(values))
-                yield conn, AgentRow(row.id, row.version)
-                return
+    with engine.connect() as conn, named_locks(conn, locks, timeout=LOCKS_TIMEOUT):
+        if not new:
+            with conn.begin():
+                read_committed(conn)
+                row = conn.execute(_SELECT_FOR_UPDATE if lock_row else _SELECT, {"device_id": device_id}).first()
+                if row is not None:
+                    conn.execute(update(agents).where(agents.c.id == row.id).values(values))
+                    yield conn, AgentRow(row.id, row.version)
+                    return
         with named_lock(conn, "agent:" + device_id):
             with conn.begin():
+                read_committed(conn)
                 row = conn.execute(_SELECT_FOR_UPDATE, {"device_id": device_id}).first()
                 if row is not None:
                     conn.execute(update(agents).where(agents.c.id == row.id).values(values))
                     yield conn, AgentRow(row.id, row.version)
                     return
-                new = conn.execute(insert(agents).values(_new_agent(device_id, values)))
-                yield conn, AgentRow(new.inserted_primary_key[0], None, created=True)
+                new_row = conn.execute(insert(agents).values(_new_agent(device_id, values)))
+                yield conn, AgentRow(new_row.inserted_primary_key[0], None, created=True)
             # Committed: with the access log off this is what shows that agents come in.
-            log.info("new agent %r (id %d, %s)", device_id, new.inserted_primary_key[0], contact.user_agent)
+            log.info("new agent %r (id %d, %s)", device_id, new_row.inserted_primary_key[0], contact.user_agent)
 
 
 def _touch_statement(with_token: bool):
@@ -123,20 +142,74 @@ class Touched:
     address_known: bool | None = None
 
 
+def _create_statement(with_token: bool):
+    # _new_agent's row in one autocommit statement, unless an agent with that DEVICEID exists
+    # (rowcount 0).
+    # Run under the agent's named lock: the NOT EXISTS is a plain read of what is committed, and
+    # whoever creates an agent commits before releasing that lock (contact_unit too).
+    columns = ["name", "device_id", "entities_id", "threads_networkdiscovery", "threads_networkinventory",
+               "last_contact", "useragent"] + (["token"] if with_token else [])
+    values = [":device_id", ":device_id", "0", "0", "0", ":last_contact", ":useragent"] + (
+        [":token"] if with_token else [])
+    return text(
+        f"INSERT INTO {agents.name} ({', '.join(columns)}) SELECT {', '.join(values)} FROM DUAL "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {agents.name} WHERE device_id = :device_id)"
+    )
+
+
+_CREATE = {True: _create_statement(True), False: _create_statement(False)}
+_GET_LOCK = text("SELECT GET_LOCK(:key, :wait)")
+_RELEASE_LOCK = text("DO RELEASE_LOCK(:key)")
+CREATE_LOCK_TIMEOUT = 10
+
+
 def touch(engine: Engine, autocommit_engine: Engine, device_id: str, contact: Contact,
           address: str | None = None) -> Touched:
     """Record a contact of the agent (creating it if new); ``address``: its source address, to
-    tell whether it is already recorded (glpi_plugin_fusionbridge_agentaddresses)."""
-    if is_mysql(autocommit_engine):
-        values = contact.values()
-        with autocommit_engine.connect() as conn:
-            result = conn.execute(_TOUCH["token" in values],
-                                  {**values, "device_id": fit_utf8mb3(device_id), "address": address or ""})
-            if result.rowcount:
-                code = result.lastrowid
-                return Touched(code >> 2, bool(code & 2), bool(code & 1))
+    tell whether it is already recorded (glpi_plugin_fusionbridge_agentaddresses), and to record
+    with a new agent."""
+    if not is_mysql(autocommit_engine):
+        with contact_unit(engine, device_id, contact) as (_conn, agent):
+            # An agent created just now has no runs yet; its address is for the caller to record.
+            return Touched(agent.id, False if agent.created else None)
+    values = {**contact.values(), "device_id": fit_utf8mb3(device_id)}
+    with RawSession(autocommit_engine) as session:
+        cursor = session.execute(_TOUCH["token" in values], {**values, "address": address or ""})
+        if cursor.rowcount:
+            code = cursor.lastrowid
+            return Touched(code >> 2, bool(code & 2), bool(code & 1))
+        # A first contact: four more statements on this autocommit connection, each durable
+        # at once (a transaction would cost a SET TRANSACTION and a COMMIT more).
+        agent_id = _create(session, values)
+        if agent_id is not None:
+            if address:
+                session.execute(upsert_statement(True), {"agent": agent_id, "address": address,
+                                                         "date": contact.last_contact})
+            log.info("new agent %r (id %d, %s)", values["device_id"], agent_id, contact.user_agent)
+            return Touched(agent_id, False, bool(address))  # created just now: no runs yet
+    # Another contact of this DEVICEID created it meanwhile.
     with contact_unit(engine, device_id, contact) as (_conn, agent):
         return Touched(agent.id, None)
+
+
+def _create(session: RawSession, values: dict) -> int | None:
+    """The id of the agent created with ``values``, or None if one with that DEVICEID exists."""
+    name = "agent:" + values["device_id"]
+    key = lock_key(name)
+    deadline = time.monotonic() + CREATE_LOCK_TIMEOUT
+    while session.execute(_GET_LOCK, {"key": key, "wait": LOCK_POLL_SECONDS}).fetchone()[0] != 1:
+        if time.monotonic() >= deadline:
+            raise NamedLockTimeout(f"could not take database lock {name!r} within {CREATE_LOCK_TIMEOUT} s")
+    try:
+        cursor = session.execute(_CREATE["token" in values], values)
+    except BaseException:
+        if session.usable:  # else the server freed the lock with the lost session
+            with contextlib.suppress(DBAPIError):  # the error being raised says more
+                session.execute(_RELEASE_LOCK, {"key": key})
+        raise
+    created = cursor.lastrowid if cursor.rowcount else None
+    session.execute(_RELEASE_LOCK, {"key": key})
+    return created
 
 
 def _new_agent(device_id: str, contact_values: dict) -> dict:

@@ -14,7 +14,8 @@ from fusion_bridge.services.agent import agents
 from fusion_bridge.services.agent import dispatch
 from fusion_bridge.services.agent import progress
 from fusion_bridge.services.agent.addresses import AddressBook, normalise
-from fusion_bridge.services.inventory import import_computer_inventory
+from fusion_bridge.adapters.db import is_mysql
+from fusion_bridge.services.inventory import MatchLockNeeded, computer_match_locks, import_computer_inventory
 from fusion_bridge.services.inventory.stored import store_last_inventory
 from fusion_bridge.services.agent.settings import SettingsCache
 from fusion_bridge.services.relay.intake import RelayIntake
@@ -79,21 +80,36 @@ class AgentExchange:
     def task_message(self, message: protocol.Message, user_agent: str | None,
                      remote_addr: str | None = None, received: Received | None = None) -> protocol.EmptyReply:
         now = self._clock()
+        try:
+            # Without match locks first: most inventories update the agent's own computer.
+            agent_id = self._apply(message, user_agent, remote_addr, received, now, match_locks=None)
+        except MatchLockNeeded:
+            agent_id = self._apply(message, user_agent, remote_addr, received, now,
+                                   match_locks=computer_match_locks(message))
+        self.addresses.record(agent_id, normalise(remote_addr), now)
+        return protocol.EmptyReply()
+
+    def _apply(self, message: protocol.Message, user_agent: str | None, remote_addr: str | None,
+               received: Received | None, now: datetime, match_locks: list[str] | None) -> int:
+        """One transaction applying ``message``; ``match_locks``: the named locks held around it
+        (None: none, and MatchLockNeeded if a computer has to be matched)."""
         contact = agents.Contact(now, user_agent)
         module = agents.VERSION_KEYS[message.query]
-        with agents.contact_unit(self._engine, message.device_id, contact, lock_row=True) as (conn, agent):
+        with agents.contact_unit(self._engine, message.device_id, contact, lock_row=True,
+                                 locks=match_locks or ()) as (conn, agent):
             agents.record_version(conn, agent, module, _module_version(message))
             if isinstance(message, protocol.Inventory):
-                self._inventory(conn, agent.id, message, user_agent, remote_addr, received, now)
+                self._inventory(conn, agent.id, message, user_agent, remote_addr, received, now,
+                                match_locked=match_locks is not None or not is_mysql(conn))
             elif message.query == "NETDISCOVERY":
                 progress.netdiscovery(conn, agent.id, message, now)
             else:
                 progress.snmpquery(conn, agent.id, message, now)
-        self.addresses.record(agent.id, normalise(remote_addr), now)
-        return protocol.EmptyReply()
+        return agent.id
 
     def _inventory(self, conn, agent_id: int, message: protocol.Inventory, user_agent: str | None,
-                   remote_addr: str | None, received: Received | None, now: datetime) -> None:
+                   remote_addr: str | None, received: Received | None, now: datetime, *,
+                   match_locked: bool) -> None:
         if self.relay is not None:
             # GLPI 10 decompresses by the Content-Type: name the encoding when the agent did not.
             body, content_type = ((received.body, received.content_type or protocol.CONTENT_TYPES[received.encoding])
@@ -104,7 +120,8 @@ class AgentExchange:
         as_sent = received.body if received is not None and received.encoding == protocol.ZLIB else None
         store_last_inventory(conn, agent_id, message.device_id, message.xml, now, compressed=as_sent)
         import_computer_inventory(conn, agent_id, message, now,
-                                  esx_hosts_expected=runs.agent_runs_method(conn, agent_id, Method.ESX))
+                                  esx_hosts_expected=runs.agent_runs_method(conn, agent_id, Method.ESX),
+                                  match_locked=match_locked)
 
 
 def _module_version(message: protocol.Message) -> str | None:

@@ -9,7 +9,7 @@ write as dates; none commits.
 - ``item_link``, ``type_name`` and the plugin's log comments for taskjoblogs.
 """
 
-from .computers import import_computer_inventory
+from .computers import MatchLockNeeded, computer_match_locks, import_computer_inventory
 from .names import (ImportResult, discovery_comment, item_link, itemtype_for_discovery_type,
                     snmp_error_comment, snmp_no_information_comment, snmp_update_comment, type_name)
 from .matching import asset_row
@@ -17,7 +17,8 @@ from .network_devices import (create_asset, discovered_name, import_decided_devi
                               snmp_device_has_information, update_inventoried_device)
 
 __all__ = [
-    "ImportResult", "asset_row", "create_asset", "import_decided_device", "discovered_name", "discovery_comment", "import_computer_inventory",
+    "ImportResult", "MatchLockNeeded", "asset_row", "computer_match_locks", "create_asset", "import_decided_device",
+    "discovered_name", "discovery_comment", "import_computer_inventory",
     "import_discovered_device", "item_link", "itemtype_for_discovery_type", "snmp_device_has_information",
     "snmp_error_comment", "snmp_no_information_comment", "snmp_update_comment", "type_name",
     "update_inventoried_device",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,8 +30,42 @@ SECTIONS_READ = ("HARDWARE", "BIOS", "NETWORKS")
 _DEVICE_ID_DATE = re.compile(r"-\d{4}(?:-\d{2}){5}$")
 
 
+class MatchLockNeeded(Exception):
+    """The import has to find or create a computer by UUID, serial or name: run it again holding
+    the named locks of ``computer_match_locks``. Matching then creating is otherwise a race
+    between workers and instances (two imports each see no match and both create, or both take
+    the same computer); under the locks, concurrent imports give what they give one after the
+    other. Only imports that match take them (a first inventory, a replaced computer)."""
+
+
+def computer_match_locks(inventory: Inventory) -> list[str]:
+    """Names of the locks (``adapters.db.named_locks``) of every key the import may match on.
+
+    Keys are folded as the columns' case- and accent-insensitive collation compares them (two
+    values it takes as equal must share the lock; a few more sharing one costs nothing); the
+    entity is left out (unknown before the agent row is read)."""
+    name, serial, uuid = _identity(inventory, None)
+    locks = []
+    for kind, column, value in (("name", "name", name), ("serial", "serial", serial), ("uuid", "uuid", uuid)):
+        if value:
+            locks.append(f"computer-{kind}:{_collation_key(fitted(computers, {column: value})[column])}")
+    return locks
+
+
+def _collation_key(value: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", value)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().rstrip(" ")
+
+
+def _identity(inventory: Inventory, agent_device_id: str | None) -> tuple[str | None, str | None, str | None]:
+    content = inventory.content or {}
+    hardware = node(content, "HARDWARE")
+    name = text(hardware, "NAME") or _name_from_device_id(inventory.device_id or agent_device_id)
+    return name, text(node(content, "BIOS"), "SSN"), text(hardware, "UUID")
+
+
 def import_computer_inventory(conn: Connection, agent_id: int, inventory: Inventory, now: datetime,
-                              esx_hosts_expected: bool = False) -> int:
+                              esx_hosts_expected: bool = False, match_locked: bool = True) -> int:
     """Create or update the agent's computer from an INVENTORY and link the agent to it.
 
     Writes ``glpi_computers`` (name, serial, uuid, entity, is_dynamic, dates), the computer's
@@ -43,6 +78,10 @@ def import_computer_inventory(conn: Connection, agent_id: int, inventory: Invent
     DEVICEID, the inventories of the hosts it reads. Then a UUID or serial other than its own
     computer's is another machine: found or created by content, without touching the agent's
     computer or its link. Otherwise a changed identity is the agent's own machine (new board).
+
+    ``match_locked``: whether the caller holds the locks of ``computer_match_locks`` (or needs
+    none: SQLite runs one writer at a time); if not, and the import has to match, it raises
+    MatchLockNeeded before writing anything.
     """
     agent = conn.execute(
         select(agents.c.id, agents.c.entities_id, agents.c.computers_id, agents.c.device_id)
@@ -51,16 +90,16 @@ def import_computer_inventory(conn: Connection, agent_id: int, inventory: Invent
     if agent is None:
         raise LookupError(f"agent {agent_id} does not exist")
     content = inventory.content or {}
-    hardware = node(content, "HARDWARE")
-    bios = node(content, "BIOS")
-    name = text(hardware, "NAME") or _name_from_device_id(inventory.device_id or agent.device_id)
-    serial = text(bios, "SSN")
-    uuid = text(hardware, "UUID")
+    name, serial, uuid = _identity(inventory, agent.device_id)
 
     linked = asset_row(conn, ItemType.COMPUTER, agent.computers_id, for_update=True)
     foreign = esx_hosts_expected and linked is not None and _another_machine(linked, serial, uuid)
-    computer = linked if linked is not None and not foreign else _find_computer(
-        conn, agent, None if foreign else name, serial, uuid)
+    if linked is not None and not foreign:
+        computer = linked
+    elif not match_locked:
+        raise MatchLockNeeded()
+    else:
+        computer = _find_computer(conn, agent, None if foreign else name, serial, uuid)
     if computer is None:
         values = fitted(computers, {
             "entities_id": agent.entities_id or 0,
@@ -111,7 +150,12 @@ def _another_machine(linked, serial: str | None, uuid: str | None) -> bool:
 
 
 def _find_computer(conn: Connection, agent, name: str | None, serial: str | None, uuid: str | None):
-    """A computer with the same UUID, serial, or (when ``name`` is given) name in the agent's entity."""
+    """A computer with the same UUID, serial, or (when ``name`` is given) name in the agent's entity.
+
+    The search itself locks nothing: a locking scan would wait for every computer other imports
+    are creating (InnoDB locks each row it reads, matching or not); the caller's match locks
+    keep other imports from creating or taking a match meanwhile. The row found is then locked.
+    """
     candidates = []
     if meaningful_uuid(uuid):
         candidates.append(computers.c.uuid == fitted(computers, {"uuid": uuid})["uuid"])
@@ -124,10 +168,10 @@ def _find_computer(conn: Connection, agent, name: str | None, serial: str | None
         candidates.append(and_(computers.c.name == fitted(computers, {"name": name})["name"],
                                computers.c.entities_id == (agent.entities_id or 0), ~other_agent))
     for condition in candidates:
-        row = conn.execute(
-            select(computers).where(condition, *live(computers)).order_by(computers.c.id).limit(1)
-            .with_for_update()
-        ).mappings().first()
+        found = conn.execute(
+            select(computers.c.id).where(condition, *live(computers)).order_by(computers.c.id).limit(1)
+        ).scalar()
+        row = asset_row(conn, ItemType.COMPUTER, found, for_update=True) if found is not None else None
         if row is not None:
             return row
     return None

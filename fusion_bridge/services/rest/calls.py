@@ -21,6 +21,7 @@ from fusion_bridge.errors import DomainError, InvalidRequest, NotHandedOut, NotY
 from fusion_bridge.services import runs
 from fusion_bridge.services.agent.dispatch import ALREADY_SENT, LOCK_AGENT_RUNS, refusal_reason
 from fusion_bridge.services.agent.settings import PluginSettings, SettingsCache
+from fusion_bridge.domain.text import fit_utf8mb3
 from schema.constants import ItemType, Module, TaskjobState as State
 
 CONFIG_VALIDITY_PERIOD = 600
@@ -35,6 +36,13 @@ RequestBase = Union[str, Callable[[], str]]
 
 def resolve_base(request_base: RequestBase) -> str:
     return request_base() if callable(request_base) else request_base
+
+
+def as_stored(value: str | None) -> str | None:
+    """A ``machineid`` or ``uuid`` from a query string as the column would hold it: GLPI's 3-byte
+    ``utf8`` columns cannot, and MariaDB refuses to compare them with 4-byte UTF-8 (a collation
+    mix). The XML path stores a DEVICEID so fitted: the same agent is found."""
+    return fit_utf8mb3(value)
 
 
 def _prepared(itemtype: str):
@@ -93,7 +101,8 @@ class RestCalls:
             known = SCHEDULED_TASKS.get(task.lower())
             if known and known not in asked:
                 asked.append(known)
-        agent = CONFIG_PROBES[frozenset(known[1] for known in asked)].first(self._engine, device_id=machine_id)
+        agent = CONFIG_PROBES[frozenset(known[1] for known in asked)].first(self._engine,
+                                                                           device_id=as_stored(machine_id))
         if agent is None or agent.lock:
             raise UnknownAgent(machine_id)
         wanted = [known for known in asked if getattr(agent, known[1])]
@@ -180,7 +189,7 @@ def agent_has_runs(read_engine: Engine, probe: ReadProbe, machine_id: str | None
     (as ``rest_agent``)."""
     if not machine_id:
         raise InvalidRequest("missing machineid")
-    row = probe.first(read_engine, device_id=machine_id)
+    row = probe.first(read_engine, device_id=as_stored(machine_id))
     if row is None or row.lock:
         raise UnknownAgent(machine_id)
     return bool(row.busy)
@@ -191,7 +200,7 @@ def rest_agent(conn: Connection, machine_id: str | None):
     unknown or locked."""
     if not machine_id:
         raise InvalidRequest("missing machineid")
-    agent = conn.execute(AGENT_BY_DEVICE_ID, {"device_id": machine_id}).first()
+    agent = conn.execute(AGENT_BY_DEVICE_ID, {"device_id": as_stored(machine_id)}).first()
     if agent is None or agent.lock:
         raise UnknownAgent(machine_id)
     return agent
@@ -243,7 +252,7 @@ def owned_run(conn: Connection, agent_id: int, uuid: str, method: str, what: str
     run = conn.execute(
         select(_runs.c.id, _runs.c.state, _runs.c.items_id, _runs.c.itemtype, _runs.c.nb_retry,
                _runs.c.max_retry, _runs.c.plugin_fusioninventory_taskjobs_id.label("job_id"))
-        .where(_runs.c.uniqid == uuid, _runs.c.plugin_fusioninventory_agents_id == agent_id)
+        .where(_runs.c.uniqid == as_stored(uuid), _runs.c.plugin_fusioninventory_agents_id == agent_id)
         .order_by(_runs.c.id.desc())
         .limit(1)
         .with_for_update()

@@ -29,7 +29,8 @@ import schema
 from fusion_bridge.ops import metrics
 from fusion_bridge.services import runs
 from fusion_bridge.errors import Conflict, InvalidRequest, NotHandedOut, NotYours, UnknownRun
-from fusion_bridge.services.rest.calls import agent_has_runs, agent_runs_probe, allowed_runs, rest_agent
+from fusion_bridge.services.rest.calls import (agent_has_runs, agent_runs_probe, allowed_runs, as_stored,
+                                              rest_agent)
 from fusion_bridge.services.agent.settings import SettingsCache
 from fusion_bridge.domain.text import fit_utf8mb3, local_now, php_json
 from schema.constants import Method, Module, TaskjobLogState as Log, TaskjobState as State
@@ -59,7 +60,7 @@ def _run_by_uuid(conn: Connection, uuid: str):
         select(_runs.c.id, _runs.c.state, _runs.c.items_id, _runs.c.itemtype,
                _runs.c.plugin_fusioninventory_taskjobs_id.label("job_id"),
                _runs.c.plugin_fusioninventory_agents_id.label("agent_id"))
-        .where(_runs.c.uniqid == uuid, _runs.c.state != int(State.FINISHED))
+        .where(_runs.c.uniqid == as_stored(uuid), _runs.c.state != int(State.FINISHED))
         .order_by(_runs.c.id)
         .limit(1)
         .with_for_update()

@@ -33,7 +33,8 @@ from fusion_bridge.services.rest.mirror_list import mirror_urls
 from fusion_bridge.domain.deploy_order import (
     BadPackage, build_job, decode_template, file_entry, job_files, parse_package, template_ids)
 from fusion_bridge.services.rest.calls import (
-    RequestBase, agent_has_runs, agent_runs_probe, allowed_runs, entity_base_url, resolve_base, rest_agent)
+    RequestBase, agent_has_runs, agent_runs_probe, allowed_runs, as_stored, entity_base_url, resolve_base,
+    rest_agent)
 from fusion_bridge.services.agent.settings import SettingsCache
 from fusion_bridge.domain.text import local_now
 from schema.constants import ItemType, Method, Module
@@ -158,7 +159,7 @@ class DeployCalls:
         if not machine_id:
             raise NotYours("missing machineid: parts are served to the agents of deploy jobs only")
         with self._read_engine.connect() as conn:
-            owned = conn.execute(HANDED_OUT_PACKAGES, {"device_id": machine_id}).scalars().all()
+            owned = conn.execute(HANDED_OUT_PACKAGES, {"device_id": as_stored(machine_id)}).scalars().all()
             conn.rollback()
         if not any(part in self._parts_of(raw) for raw in owned):
             raise NotYours("this agent has no deploy job in progress using this file part")
