@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 import schema
 from fusion_bridge.services import runs as run_service
 from fusion_bridge.services.admin import definitions
-from fusion_bridge.services.admin import deploy_content as content
+from fusion_bridge.services.deploy import content
 from fusion_bridge.services.admin.base import (
     DefinitionError,
     NotFound,

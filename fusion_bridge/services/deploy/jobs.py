@@ -29,7 +29,7 @@ from fusion_bridge.ops import metrics
 from fusion_bridge.services import runs
 from fusion_bridge.adapters.deploy_repository import FileRepository, is_sha512
 from fusion_bridge.errors import InvalidRequest, NotFound, NotYours
-from fusion_bridge.services.rest.mirror_list import mirror_urls
+from fusion_bridge.services.deploy.mirror_list import mirror_urls
 from fusion_bridge.domain.deploy_order import (
     BadPackage, build_job, decode_template, file_entry, job_files, parse_package, template_ids)
 from fusion_bridge.services.rest.calls import (
