@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import literal, select
+from sqlalchemy import Table, literal, select
 from sqlalchemy.engine import Connection
 
 import schema
@@ -135,6 +135,19 @@ def user_fields(given: Mapping[str, Any], names: Mapping[str, str], what: str,
         seen[user] = key
         values[names[user]] = value
     return values
+
+
+def row_by_id(conn: Connection, table: Table, row_id: Any, what: str, *, lock: bool = False,
+              id_what: str | None = None, where: Iterable[Any] = ()):
+    """The row of ``table`` with id ``row_id`` (checked as ``"<id_what or what> id"``), locked
+    for update with ``lock``; ``NotFound`` ("<what> <id> does not exist") when there is none or
+    it fails one of the extra ``where`` conditions."""
+    row_id = positive_id(row_id, f"{id_what or what} id")
+    query = select(table).where(table.c.id == row_id, *where)
+    row = conn.execute(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise NotFound(f"{what} {row_id} does not exist")
+    return row
 
 
 def entity_exists(conn: Connection, entities_id: int) -> None:

@@ -30,6 +30,7 @@ from fusion_bridge.services.admin.base import (
     flag,
     glpi_text,
     positive_id,
+    row_by_id,
     ui_text,
     user_fields,
 )
@@ -183,12 +184,7 @@ def _collect_dict(conn: Connection, row, with_items: bool = True) -> dict:
 
 
 def _collect_row(conn: Connection, collect_id: Any, lock: bool = False):
-    collect_id = positive_id(collect_id, "collect id")
-    query = select(collects).where(collects.c.id == collect_id)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise NotFound(f"collect {collect_id} does not exist")
-    return row
+    return row_by_id(conn, collects, collect_id, "collect", lock=lock)
 
 
 def create_collect(engine: Engine, name: Any, kind: Any, *, entities_id: Any = 0, is_recursive: Any = False,

@@ -27,11 +27,11 @@ from fusion_bridge.domain.group_criteria import CriterionError, GroupCriterion, 
 from fusion_bridge.services.admin.base import (
     CHUNK,
     DefinitionError,
-    NotFound,
     flag,
     glpi_text,
     item_names,
     positive_id,
+    row_by_id,
     ui_text,
     user_fields,
 )
@@ -104,12 +104,7 @@ def _computer_ids(conn: Connection, values: Any) -> list[int]:
 
 
 def _group_row(conn: Connection, group_id: Any, lock: bool = False):
-    group_id = positive_id(group_id, "deploy group id")
-    query = select(groups).where(groups.c.id == group_id)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise NotFound(f"deploy group {group_id} does not exist")
-    return row
+    return row_by_id(conn, groups, group_id, "deploy group", lock=lock)
 
 
 def _dynamic_row(conn: Connection, group_id: int):

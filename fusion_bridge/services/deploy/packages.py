@@ -32,6 +32,7 @@ from fusion_bridge.services.admin.base import (
     flag,
     glpi_text,
     positive_id,
+    row_by_id,
     ui_text,
 )
 from fusion_bridge.services.admin.network import actions_targeting
@@ -58,12 +59,7 @@ VISIBILITY_TABLES = (deploypackages_entities, deploypackages_groups, deploypacka
 
 
 def _package_row(conn: Connection, package_id: Any, lock: bool = False):
-    package_id = positive_id(package_id, "package id")
-    query = select(packages).where(packages.c.id == package_id)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise NotFound(f"package {package_id} does not exist")
-    return row
+    return row_by_id(conn, packages, package_id, "package", lock=lock)
 
 
 def _package_dict(row, with_content: bool = False) -> dict:
