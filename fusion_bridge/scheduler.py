@@ -56,6 +56,7 @@ from fusion_bridge.config import Config
 from fusion_bridge.adapters.db import make_engine
 from fusion_bridge.ops import metrics
 from fusion_bridge.ops.health import Heartbeat
+from fusion_bridge.ops.settings import env_number
 from fusion_bridge.services.push.push_pass import PushReport, next_push_start, push_pass
 from fusion_bridge.services.scheduling.preparation import prepare_runs
 from fusion_bridge.services.scheduling.report import PreparationReport, TaskBackoff
@@ -71,19 +72,6 @@ ENV_RUN_TIMEOUT = "FUSION_BRIDGE_RUN_TIMEOUT_MINUTES"
 ENV_RUNS_KEPT = "FUSION_BRIDGE_RUNS_KEPT"
 ENV_PUSH_CHECK = "FUSION_BRIDGE_PUSH_CHECK"
 ENV_PARENT = "FUSION_BRIDGE_SCHEDULER_PARENT"  # set by serve for its scheduler child
-
-
-def _number(environ: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum:g}, got {raw!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -109,10 +97,10 @@ class SchedulerSettings:
             raise ValueError("FUSION_BRIDGE_WAKEUP_CONCURRENCY must be at least 1, "
                              f"got {config.wakeup_concurrency}")
         return cls(
-            interval=_number(environ, ENV_INTERVAL, 60, 1),
-            run_timeout=timedelta(minutes=_number(environ, ENV_RUN_TIMEOUT, 240, 1)),
-            runs_kept=int(_number(environ, ENV_RUNS_KEPT, 10, 1)),
-            push_check=_number(environ, ENV_PUSH_CHECK, 2, 0.1),
+            interval=env_number(environ, ENV_INTERVAL, 60, 1),
+            run_timeout=timedelta(minutes=env_number(environ, ENV_RUN_TIMEOUT, 240, 1)),
+            runs_kept=int(env_number(environ, ENV_RUNS_KEPT, 10, 1)),
+            push_check=env_number(environ, ENV_PUSH_CHECK, 2, 0.1),
             wakeup_concurrency=config.wakeup_concurrency,
             wakeup_status_timeout=config.wakeup_status_timeout,
             wakeup_now_timeout=config.wakeup_now_timeout,
