@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.prolog import cpu_seconds, free_port, run_wrk, start, stop  # noqa: E402
+from bench.prolog import cpu_seconds, free_port, measured_run, run_wrk, start, stop  # noqa: E402
 from tests.helpers.mariadb import MariaDBServer  # noqa: E402
 
 RECORDED = ROOT / "fixtures" / "cases" / "inventory_zlib" / "01-INVENTORY" / "request.xml"
@@ -190,11 +190,8 @@ def main() -> None:
             post_all(ports["local-import"], bodies)
         for repeat in range(args.repeats):
             for name in commands:
-                run_wrk(ports[name], args.connections, 2, bodies_file)  # warm-up, not recorded
-                server_cpu, db_cpu = cpu_seconds(group=processes[name].pid), cpu_seconds(name="mariadbd")
-                result = run_wrk(ports[name], args.connections, args.duration, bodies_file)
-                result["server_cpu_us"] = (cpu_seconds(group=processes[name].pid) - server_cpu) / result["requests"] * 1e6
-                result["db_cpu_us"] = (cpu_seconds(name="mariadbd") - db_cpu) / result["requests"] * 1e6
+                result = measured_run(lambda seconds: run_wrk(ports[name], args.connections, seconds, bodies_file),
+                                      args.duration, processes[name])
                 results[name].append(result)
                 errors = result["status_errors"] + result["read_errors"] + result["connect_errors"]
                 print(f"repeat {repeat + 1} c={args.connections} {name:13s} {result['rps']:7.0f} req/s  "
