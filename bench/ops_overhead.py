@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.inproc import PROLOG  # noqa: E402
-from bench.prolog import free_port, measured_run, register_agents, run_wrk, start, stop, write_bodies  # noqa: E402
+from bench.prolog import free_port, measured_run, register_agents, run_wrk, shut_down, start, write_bodies  # noqa: E402
 
 
 def micro(rounds: int = 7, requests: int = 20000) -> dict[str, float]:
@@ -157,13 +157,10 @@ def serve_bench(args) -> None:
                     results[name][level].append(result)
                     print(f"repeat {repeat + 1} c={level:<3d} {name:12s} {result['rps']:7.0f} req/s  "
                           f"p99 {result['p99_us'] / 1000:5.1f} ms  CPU µs/req server {result['server_cpu_us']:4.0f}  "
-                          f"errors {result['status_errors'] + result['read_errors'] + result['connect_errors']}",
+                          f"errors {result['errors']}",
                           flush=True)
     finally:
-        for process in processes.values():
-            stop(process)
-        mariadb.drop_database(database_url)
-        mariadb.stop()
+        shut_down(processes.values(), mariadb, database_url)
     print()
     print(f"| concurrency | server | req/s (median of {args.repeats}) [min-max] | p99 ms "
           "| server CPU µs/req (median) | req/s vs metrics off | CPU vs metrics off |")

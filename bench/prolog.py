@@ -26,7 +26,7 @@ import time
 import urllib.request
 import zlib
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -92,6 +92,14 @@ def stop(process: subprocess.Popen) -> None:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def shut_down(processes: Iterable[subprocess.Popen], mariadb: MariaDBServer, database_url: str) -> None:
+    """Stop the servers, drop the bench's database and stop the MariaDB server."""
+    for process in processes:
+        stop(process)
+    mariadb.drop_database(database_url)
+    mariadb.stop()
+
+
 def cpu_seconds(group: int | None = None, name: str | None = None) -> float:
     """CPU time of the processes in process group ``group`` (or named ``name``)."""
     total = 0
@@ -109,13 +117,15 @@ def cpu_seconds(group: int | None = None, name: str | None = None) -> float:
 
 def wrk_json(port: int, connections: int, duration: int, script: str, path: str, env: dict) -> dict:
     """One wrk run with a script of bench/ that prints its summary as JSON on its last line, with
-    ``rps`` added; ``env`` adds to this process's environment (the script's inputs)."""
+    ``rps`` and ``errors`` (of all kinds) added; ``env`` adds to this process's environment (the
+    script's inputs)."""
     output = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
          "-s", str(ROOT / "bench" / script), f"http://127.0.0.1:{port}{path}"],
         env={**os.environ, **env}, capture_output=True, text=True, check=True).stdout
     result = json.loads(output.strip().splitlines()[-1])
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["errors"] = result["status_errors"] + result["read_errors"] + result["connect_errors"]
     return result
 
 
@@ -186,14 +196,11 @@ def main() -> None:
                     results[name][level].append(result)
                     print(f"repeat {repeat + 1} c={level:<4d} {name:10s} {result['rps']:8.0f} req/s  "
                           f"p50 {result['p50_us'] / 1000:6.1f} ms  p99 {result['p99_us'] / 1000:6.1f} ms  "
-                          f"errors {result['status_errors'] + result['read_errors'] + result['connect_errors']}  "
+                          f"errors {result['errors']}  "
                           f"CPU µs/req server {result['server_cpu_us']:.0f} db {result['db_cpu_us']:.0f}",
                           flush=True)
     finally:
-        for process in processes.values():
-            stop(process)
-        mariadb.drop_database(database_url)
-        mariadb.stop()
+        shut_down(processes.values(), mariadb, database_url)
 
     print()
     print(f"| concurrency | server | req/s (median of {args.repeats}) [min-max] | p50 ms | p99 ms | "

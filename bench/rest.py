@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert  # noqa: E402
 
 import schema  # noqa: E402
-from bench.prolog import free_port, measured_run, start, stop, wrk_json  # noqa: E402
+from bench.prolog import free_port, measured_run, shut_down, start, wrk_json  # noqa: E402
 from fusion_bridge.adapters.db import make_engine  # noqa: E402
 from fusion_bridge.adapters.deploy_repository import FileRepository  # noqa: E402
 from fusion_bridge.domain.text import php_json  # noqa: E402
@@ -79,9 +79,7 @@ def seed(database_url: str, agents: int, repository: FileRepository, file_mib: i
 
 
 def run_wrk(port: int, connections: int, duration: int, paths_file: Path) -> dict:
-    result = wrk_json(port, connections, duration, "wrk_get.lua", "/", {"PATHS_FILE": str(paths_file)})
-    result["errors"] = result["status_errors"] + result["read_errors"] + result["connect_errors"]
-    return result
+    return wrk_json(port, connections, duration, "wrk_get.lua", "/", {"PATHS_FILE": str(paths_file)})
 
 
 def measure(name: str, port: int, process, connections: int, duration: int, paths_file: Path) -> dict:
@@ -120,10 +118,7 @@ def main() -> None:
         idle = measure("idle", port, process, args.connections, args.duration, workdir / "idle.txt")
         parts = measure("parts", port, process, args.connections, args.duration, workdir / "parts.txt")
     finally:
-        if process is not None:
-            stop(process)
-        mariadb.drop_database(database_url)
-        mariadb.stop()
+        shut_down([process] if process is not None else [], mariadb, database_url)
 
     mib = parts["bytes"] / (parts["duration_us"] / 1e6) / (1024 * 1024)
     print()
