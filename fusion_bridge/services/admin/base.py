@@ -34,14 +34,23 @@ CHUNK = 500
 # --- values as GLPI stores them -------------------------------------------------------------
 
 
-def glpi_text(value: Any, what: str, max_chars: int | None = 255, required: bool = False) -> str | None:
-    """A name or comment as GLPI 9.5's UI stores it: ``<``/``>`` HTML-encoded."""
+def given_text(value: Any, what: str, required: bool) -> str | None:
+    """``value`` when it is non-blank text; None when missing or blank (refused when
+    ``required``)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise DefinitionError(f"{what} is required")
         return None
     if not isinstance(value, str):
         raise DefinitionError(f"{what} must be text")
+    return value
+
+
+def glpi_text(value: Any, what: str, max_chars: int | None = 255, required: bool = False) -> str | None:
+    """A name or comment as GLPI 9.5's UI stores it: ``<``/``>`` HTML-encoded."""
+    value = given_text(value, what, required)
+    if value is None:
+        return None
     stored = fit_utf8mb3(value.strip().replace("<", "&lt;").replace(">", "&gt;"))
     if max_chars is not None and len(stored) > max_chars:
         raise DefinitionError(f"{what} is too long ({len(stored)} characters stored, at most {max_chars})")

@@ -28,6 +28,7 @@ from fusion_bridge.services.admin.base import (
     NotFound,
     entity_exists,
     flag,
+    given_text,
     glpi_text,
     positive_id,
     row_by_id,
@@ -69,12 +70,9 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def _agent_text(value: Any, what: str, required: bool = True, max_chars: int = 255) -> str | None:
     """A value the agent uses, stored as given (an encoded path would not be found)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise DefinitionError(f"{what} is required")
+    value = given_text(value, what, required)
+    if value is None:
         return None
-    if not isinstance(value, str):
-        raise DefinitionError(f"{what} must be text")
     if len(value) > max_chars:
         raise DefinitionError(f"{what} is too long (at most {max_chars} characters)")
     return value.strip()
