@@ -159,6 +159,13 @@ def row_by_id(conn: Connection, table: Table, row_id: Any, what: str, *, lock: b
     return row
 
 
+def refuse_if_used(used_by: list[int], what: str, how: str = "is a target of",
+                   advice: str = "remove it from them first") -> None:
+    """Refuse to delete ``what`` (e.g. ``"IP range 3"``) while the actions ``used_by`` use it."""
+    if used_by:
+        raise DefinitionError(f"{what} {how} action(s) {', '.join(map(str, used_by))}: {advice}")
+
+
 def entity_exists(conn: Connection, entities_id: int) -> None:
     entities = schema.glpi_entities
     if conn.execute(select(entities.c.id).where(entities.c.id == entities_id)).first() is None:

@@ -31,6 +31,7 @@ from fusion_bridge.services.admin.base import (
     given_text,
     glpi_text,
     positive_id,
+    refuse_if_used,
     row_by_id,
     ui_text,
     user_fields,
@@ -248,10 +249,7 @@ def delete_collect(engine: Engine, collect_id: Any) -> dict:
     """Delete the collect with its items and their values; refused while an action targets it."""
     with engine.begin() as conn:
         row = _collect_row(conn, collect_id, lock=True)
-        used_by = actions_targeting(conn, ItemType.COLLECT, row.id)
-        if used_by:
-            raise DefinitionError(f"collect {row.id} is a target of action(s) {', '.join(map(str, used_by))}: "
-                                  "remove it from them first")
+        refuse_if_used(actions_targeting(conn, ItemType.COLLECT, row.id), f"collect {row.id}")
         items = values = 0
         for kind, (table, _contents, _key) in ITEMS.items():
             ids = conn.execute(select(table.c.id).where(table.c.plugin_fusioninventory_collects_id == row.id)

@@ -32,6 +32,7 @@ from fusion_bridge.services.admin.base import (
     flag,
     glpi_text,
     positive_id,
+    refuse_if_used,
     row_by_id,
     ui_text,
     user_fields,
@@ -244,10 +245,7 @@ def delete_host(engine: Engine, host_id: Any) -> dict:
     """Delete the host; refused while an ESX action targets it."""
     with engine.begin() as conn:
         row = _host_row(conn, host_id, lock=True)
-        used_by = actions_targeting(conn, ItemType.CREDENTIAL_IP, row.id)
-        if used_by:
-            raise DefinitionError(f"ESX host {row.id} is a target of action(s) {', '.join(map(str, used_by))}: "
-                                  "remove it from them first")
+        refuse_if_used(actions_targeting(conn, ItemType.CREDENTIAL_IP, row.id), f"ESX host {row.id}")
         conn.execute(delete(hosts).where(hosts.c.id == row.id))
     log.info("ESX host %d deleted", row.id)
     return {"id": row.id, "deleted": True}

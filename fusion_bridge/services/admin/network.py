@@ -23,6 +23,7 @@ from fusion_bridge.services.admin.base import (
     entity_exists,
     glpi_text,
     positive_id,
+    refuse_if_used,
     reject_unknown,
     row_by_id,
     ui_text,
@@ -312,10 +313,7 @@ def delete_iprange(engine: Engine, range_id: Any) -> dict:
     """Delete the range and its credential links; refused while an action targets it."""
     with engine.begin() as conn:
         row = _iprange_row(conn, range_id, lock=True)
-        used_by = actions_targeting(conn, ItemType.IP_RANGE, row.id)
-        if used_by:
-            raise DefinitionError(f"IP range {row.id} is a target of action(s) "
-                                  f"{', '.join(map(str, used_by))}: remove it from them first")
+        refuse_if_used(actions_targeting(conn, ItemType.IP_RANGE, row.id), f"IP range {row.id}")
         _set_credentials(conn, row.id, [])
         conn.execute(delete(ipranges).where(ipranges.c.id == row.id))
     log.info("IP range %d deleted", row.id)

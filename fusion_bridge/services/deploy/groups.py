@@ -31,6 +31,7 @@ from fusion_bridge.services.admin.base import (
     glpi_text,
     item_names,
     positive_id,
+    refuse_if_used,
     row_by_id,
     ui_text,
     user_fields,
@@ -297,10 +298,7 @@ def delete_group(engine: Engine, group_id: Any) -> dict:
     """Delete the group with its static list or criterion; refused while an action uses it."""
     with engine.begin() as conn:
         row = _group_row(conn, group_id, lock=True)
-        used_by = actions_using(conn, ItemType.DEPLOY_GROUP, row.id)
-        if used_by:
-            raise DefinitionError(f"deploy group {row.id} is used by action(s) {', '.join(map(str, used_by))}: "
-                                  "remove it from them first")
+        refuse_if_used(actions_using(conn, ItemType.DEPLOY_GROUP, row.id), f"deploy group {row.id}", "is used by")
         members = conn.execute(select(func.count()).select_from(static).where(
             static.c.plugin_fusioninventory_deploygroups_id == row.id)).scalar()
         conn.execute(delete(static).where(static.c.plugin_fusioninventory_deploygroups_id == row.id))

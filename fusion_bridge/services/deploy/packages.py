@@ -32,6 +32,7 @@ from fusion_bridge.services.admin.base import (
     flag,
     glpi_text,
     positive_id,
+    refuse_if_used,
     row_by_id,
     ui_text,
 )
@@ -149,10 +150,8 @@ def delete_package(engine: Engine, package_id: Any) -> dict:
     stay in the repository: other packages (here or in GLPI) may use them."""
     with engine.begin() as conn:
         row = _package_row(conn, package_id, lock=True)
-        used_by = actions_targeting(conn, ItemType.DEPLOY_PACKAGE, row.id)
-        if used_by:
-            raise DefinitionError(f"package {row.id} is deployed by action(s) {', '.join(map(str, used_by))}: "
-                                  "remove them first")
+        refuse_if_used(actions_targeting(conn, ItemType.DEPLOY_PACKAGE, row.id), f"package {row.id}",
+                       "is deployed by", "remove them first")
         for table in VISIBILITY_TABLES:
             conn.execute(delete(table).where(table.c.plugin_fusioninventory_deploypackages_id == row.id))
         conn.execute(delete(packages).where(packages.c.id == row.id))
