@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.inproc import PROLOG  # noqa: E402
-from bench.prolog import free_port, measured_run, register_agents, run_wrk, shut_down, start, write_bodies  # noqa: E402
+from bench.prolog import (  # noqa: E402
+    free_port, measured_run, register_agents, run_wrk, shut_down, start, write_bodies)
 
 
 def micro(rounds: int = 7, requests: int = 20000) -> dict[str, float]:

@@ -190,8 +190,9 @@ def main() -> None:
             post_all(ports["local-import"], bodies)
         for repeat in range(args.repeats):
             for name in commands:
-                result = measured_run(lambda seconds: run_wrk(ports[name], args.connections, seconds, bodies_file),
-                                      args.duration, processes[name])
+                result = measured_run(
+                    lambda seconds: run_wrk(ports[name], args.connections, seconds, bodies_file),
+                    args.duration, processes[name])
                 results[name].append(result)
                 print(f"repeat {repeat + 1} c={args.connections} {name:13s} {result['rps']:7.0f} req/s  "
                       f"p50 {result['p50_us'] / 1000:6.1f} ms  p99 {result['p99_us'] / 1000:6.1f} ms  "

@@ -335,8 +335,8 @@ SchedulerProcess = CommandChild
 
 def start_process(database_url: str, environ: Mapping[str, str] | None = None) -> SchedulerProcess:
     """Start the scheduler next to the server (serve's arbiter does, and again when it dies)."""
-    return start_command(["prepare"], {"FUSION_BRIDGE_DATABASE_URL": database_url, ENV_PARENT: str(os.getpid())},
-                         environ=environ)
+    return start_command(["prepare"], {"FUSION_BRIDGE_DATABASE_URL": database_url,
+                                       ENV_PARENT: str(os.getpid())}, environ=environ)
 
 
 def run_child(scheduler: "Scheduler") -> None:

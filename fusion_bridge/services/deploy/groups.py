@@ -298,7 +298,8 @@ def delete_group(engine: Engine, group_id: Any) -> dict:
     """Delete the group with its static list or criterion; refused while an action uses it."""
     with engine.begin() as conn:
         row = _group_row(conn, group_id, lock=True)
-        refuse_if_used(actions_using(conn, ItemType.DEPLOY_GROUP, row.id), f"deploy group {row.id}", "is used by")
+        refuse_if_used(actions_using(conn, ItemType.DEPLOY_GROUP, row.id), f"deploy group {row.id}",
+                       "is used by")
         members = conn.execute(select(func.count()).select_from(static).where(
             static.c.plugin_fusioninventory_deploygroups_id == row.id)).scalar()
         conn.execute(delete(static).where(static.c.plugin_fusioninventory_deploygroups_id == row.id))
