@@ -14,7 +14,9 @@ import resource
 import sys
 import time
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -28,25 +30,56 @@ PROLOG = (b'<?xml version="1.0" encoding="UTF-8" ?>\n<REQUEST>\n  <DEVICEID>%s</
           b"  <QUERY>PROLOG</QUERY>\n  <TOKEN>12345678</TOKEN>\n</REQUEST>\n")
 
 
-def environ(body: bytes) -> dict:
+def wsgi_environ(method: str, path: str, query: str = "", body: bytes = b"", **headers: str) -> dict:
+    """A WSGI request of the real agent's (its User-Agent) from 127.0.0.1; ``headers`` are more
+    environ keys (``CONTENT_TYPE``, ``HTTP_HOST``...)."""
     return {
-        "REQUEST_METHOD": "POST", "PATH_INFO": "/plugins/fusioninventory/", "QUERY_STRING": "",
+        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "SCRIPT_NAME": "",
         "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8080", "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1", "CONTENT_TYPE": "application/x-compress-zlib",
-        "CONTENT_LENGTH": str(len(body)), "HTTP_USER_AGENT": "FusionInventory-Agent_v2.6-3",
+        "REMOTE_ADDR": "127.0.0.1", "CONTENT_LENGTH": str(len(body)),
+        "HTTP_USER_AGENT": "FusionInventory-Agent_v2.6-3", **headers,
         "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
         "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False,
         "wsgi.version": (1, 0),
     }
 
 
-def call(app, body: bytes) -> None:
+def call_app(app, environ: dict) -> bytes:
+    """The body of the app's answer, which must be a 200."""
     status = []
-    chunks = app(environ(body), lambda s, h, e=None: status.append(s))
-    b"".join(chunks)
+    chunks = app(environ, lambda s, h, e=None: status.append(s))
+    body = b"".join(chunks)
     if hasattr(chunks, "close"):
         chunks.close()
-    assert status[0].startswith("200"), status
+    assert status[0].startswith("200"), (status, body)
+    return body
+
+
+def call(app, body: bytes) -> None:
+    """One zlib PROLOG."""
+    call_app(app, wsgi_environ("POST", "/plugins/fusioninventory/", body=body,
+                               CONTENT_TYPE="application/x-compress-zlib"))
+
+
+def cpu_now() -> float:
+    """CPU seconds of this process so far (user and system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@contextmanager
+def bench_database(url: str | None, name: str) -> Iterator[str]:
+    """``url``, or a fresh MariaDB database ``name`` on 127.0.0.1:3306, dropped at the end."""
+    if url is not None:
+        yield url
+        return
+    server = MariaDBServer()
+    url = server.create_database(name)
+    try:
+        yield url
+    finally:
+        server.drop_database(url)
+        server.stop()
 
 
 def main() -> None:
@@ -56,12 +89,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    server = None
-    url = args.database
-    if url is None:
-        server = MariaDBServer()
-        url = server.create_database("fb_inproc")
-    try:
+    with bench_database(args.database, "fb_inproc") as url:
         engine = make_engine(url)
         schema.init_database(engine)
         engine.dispose()
@@ -70,7 +98,7 @@ def main() -> None:
         for body in bodies:
             call(app, body)  # register the agents
         profiler = cProfile.Profile() if args.profile else None
-        started_cpu = resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime
+        started_cpu = cpu_now()
         started = time.perf_counter()
         if profiler:
             profiler.enable()
@@ -79,16 +107,11 @@ def main() -> None:
         if profiler:
             profiler.disable()
         wall = time.perf_counter() - started
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        cpu = usage.ru_utime + usage.ru_stime - started_cpu
+        cpu = cpu_now() - started_cpu
         print(f"{args.requests} PROLOGs of known agents: {wall / args.requests * 1e6:.0f} µs wall, "
               f"{cpu / args.requests * 1e6:.0f} µs client CPU per request")
         if profiler:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
-    finally:
-        if server is not None:
-            server.drop_database(url)
-            server.stop()
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.inproc import PROLOG  # noqa: E402
-from bench.prolog import cpu_seconds, free_port, register_agents, run_wrk, start, stop, write_bodies  # noqa: E402
+from bench.prolog import (  # noqa: E402
+    free_port, measured_run, register_agents, run_wrk, shut_down, start, write_bodies)
 
 
 def micro(rounds: int = 7, requests: int = 20000) -> dict[str, float]:
@@ -84,9 +85,7 @@ def micro(rounds: int = 7, requests: int = 20000) -> dict[str, float]:
 def inproc(args) -> dict[str, list[float]]:
     """CPU µs per PROLOG of a known agent through the whole app in this process (MariaDB),
     metrics on and off, in alternating batches; per batch, so that medians can be taken."""
-    import resource
-
-    from bench.inproc import call
+    from bench.inproc import call, cpu_now
     from tests.helpers.mariadb import MariaDBServer
 
     import schema
@@ -111,12 +110,10 @@ def inproc(args) -> dict[str, list[float]]:
         per_batch: dict[str, list[float]] = {name: [] for name in apps}
         for batch in range(args.batches):
             for name in (list(apps) if batch % 2 == 0 else list(apps)[::-1]):
-                usage = resource.getrusage(resource.RUSAGE_SELF)
-                started = usage.ru_utime + usage.ru_stime
+                started = cpu_now()
                 for i in range(args.batch_size):
                     call(apps[name], bodies[i % len(bodies)])
-                usage = resource.getrusage(resource.RUSAGE_SELF)
-                per_batch[name].append((usage.ru_utime + usage.ru_stime - started) / args.batch_size * 1e6)
+                per_batch[name].append((cpu_now() - started) / args.batch_size * 1e6)
         for app in apps.values():
             app.extensions["fusion_bridge"].dispose()
         return per_batch
@@ -156,22 +153,15 @@ def serve_bench(args) -> None:
             for level in args.levels:
                 # Alternate which server goes first, so that drift does not favour one.
                 for name in (order if repeat % 2 == 0 else order[::-1]):
-                    run_wrk(ports[name], level, 2, bodies_file)  # warm-up, not recorded
-                    group = processes[name].pid
-                    server_cpu, db_cpu = cpu_seconds(group=group), cpu_seconds(name="mariadbd")
-                    result = run_wrk(ports[name], level, args.duration, bodies_file)
-                    result["server_cpu_us"] = (cpu_seconds(group=group) - server_cpu) / result["requests"] * 1e6
-                    result["db_cpu_us"] = (cpu_seconds(name="mariadbd") - db_cpu) / result["requests"] * 1e6
+                    result = measured_run(lambda seconds: run_wrk(ports[name], level, seconds, bodies_file),
+                                          args.duration, processes[name])
                     results[name][level].append(result)
                     print(f"repeat {repeat + 1} c={level:<3d} {name:12s} {result['rps']:7.0f} req/s  "
                           f"p99 {result['p99_us'] / 1000:5.1f} ms  CPU µs/req server {result['server_cpu_us']:4.0f}  "
-                          f"errors {result['status_errors'] + result['read_errors'] + result['connect_errors']}",
+                          f"errors {result['errors']}",
                           flush=True)
     finally:
-        for process in processes.values():
-            stop(process)
-        mariadb.drop_database(database_url)
-        mariadb.stop()
+        shut_down(processes.values(), mariadb, database_url)
     print()
     print(f"| concurrency | server | req/s (median of {args.repeats}) [min-max] | p99 ms "
           "| server CPU µs/req (median) | req/s vs metrics off | CPU vs metrics off |")

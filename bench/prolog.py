@@ -26,6 +26,7 @@ import time
 import urllib.request
 import zlib
 from pathlib import Path
+from typing import Callable, Iterable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -91,6 +92,14 @@ def stop(process: subprocess.Popen) -> None:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def shut_down(processes: Iterable[subprocess.Popen], mariadb: MariaDBServer, database_url: str) -> None:
+    """Stop the servers, drop the bench's database and stop the MariaDB server."""
+    for process in processes:
+        stop(process)
+    mariadb.drop_database(database_url)
+    mariadb.stop()
+
+
 def cpu_seconds(group: int | None = None, name: str | None = None) -> float:
     """CPU time of the processes in process group ``group`` (or named ``name``)."""
     total = 0
@@ -106,14 +115,34 @@ def cpu_seconds(group: int | None = None, name: str | None = None) -> float:
     return total / CLOCK_TICKS
 
 
-def run_wrk(port: int, connections: int, duration: int, bodies_file: Path, random_start: bool = True) -> dict:
-    env = {**os.environ, "BODIES_FILE": str(bodies_file), "RANDOM_START": "1" if random_start else "0"}
+def wrk_json(port: int, connections: int, duration: int, script: str, path: str, env: dict) -> dict:
+    """One wrk run with a script of bench/ that prints its summary as JSON on its last line, with
+    ``rps`` and ``errors`` (of all kinds) added; ``env`` adds to this process's environment (the
+    script's inputs)."""
     output = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
-         "-s", str(ROOT / "bench" / "wrk_post.lua"), f"http://127.0.0.1:{port}/plugins/fusioninventory/"],
-        env=env, capture_output=True, text=True, check=True).stdout
+         "-s", str(ROOT / "bench" / script), f"http://127.0.0.1:{port}{path}"],
+        env={**os.environ, **env}, capture_output=True, text=True, check=True).stdout
     result = json.loads(output.strip().splitlines()[-1])
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["errors"] = result["status_errors"] + result["read_errors"] + result["connect_errors"]
+    return result
+
+
+def run_wrk(port: int, connections: int, duration: int, bodies_file: Path, random_start: bool = True) -> dict:
+    return wrk_json(port, connections, duration, "wrk_post.lua", "/plugins/fusioninventory/",
+                    {"BODIES_FILE": str(bodies_file), "RANDOM_START": "1" if random_start else "0"})
+
+
+def measured_run(run: Callable[[int], dict], duration: int, process: subprocess.Popen) -> dict:
+    """``run(seconds)`` for 2 s of warm-up (not recorded), then for ``duration`` with the CPU
+    time per request of ``process``'s group (``server_cpu_us``) and of MariaDB (``db_cpu_us``)."""
+    run(2)
+    server_cpu, db_cpu = cpu_seconds(group=process.pid), cpu_seconds(name="mariadbd")
+    result = run(duration)
+    requests = max(result["requests"], 1)
+    result["server_cpu_us"] = (cpu_seconds(group=process.pid) - server_cpu) / requests * 1e6
+    result["db_cpu_us"] = (cpu_seconds(name="mariadbd") - db_cpu) / requests * 1e6
     return result
 
 
@@ -162,22 +191,16 @@ def main() -> None:
         for repeat in range(args.repeats):
             for level in levels:
                 for name in commands:
-                    run_wrk(ports[name], level, 2, bodies_file)  # warm-up, not recorded
-                    server_cpu, db_cpu = cpu_seconds(group=processes[name].pid), cpu_seconds(name="mariadbd")
-                    result = run_wrk(ports[name], level, args.duration, bodies_file)
-                    result["server_cpu_us"] = (cpu_seconds(group=processes[name].pid) - server_cpu) / result["requests"] * 1e6
-                    result["db_cpu_us"] = (cpu_seconds(name="mariadbd") - db_cpu) / result["requests"] * 1e6
+                    result = measured_run(lambda seconds: run_wrk(ports[name], level, seconds, bodies_file),
+                                          args.duration, processes[name])
                     results[name][level].append(result)
                     print(f"repeat {repeat + 1} c={level:<4d} {name:10s} {result['rps']:8.0f} req/s  "
                           f"p50 {result['p50_us'] / 1000:6.1f} ms  p99 {result['p99_us'] / 1000:6.1f} ms  "
-                          f"errors {result['status_errors'] + result['read_errors'] + result['connect_errors']}  "
+                          f"errors {result['errors']}  "
                           f"CPU µs/req server {result['server_cpu_us']:.0f} db {result['db_cpu_us']:.0f}",
                           flush=True)
     finally:
-        for process in processes.values():
-            stop(process)
-        mariadb.drop_database(database_url)
-        mariadb.stop()
+        shut_down(processes.values(), mariadb, database_url)
 
     print()
     print(f"| concurrency | server | req/s (median of {args.repeats}) [min-max] | p50 ms | p99 ms | "

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.prolog import cpu_seconds, free_port, run_wrk, start, stop  # noqa: E402
+from bench.prolog import cpu_seconds, free_port, measured_run, run_wrk, shut_down, start, stop  # noqa: E402
 from tests.helpers.mariadb import MariaDBServer  # noqa: E402
 
 RECORDED = ROOT / "fixtures" / "cases" / "inventory_zlib" / "01-INVENTORY" / "request.xml"
@@ -190,16 +190,13 @@ def main() -> None:
             post_all(ports["local-import"], bodies)
         for repeat in range(args.repeats):
             for name in commands:
-                run_wrk(ports[name], args.connections, 2, bodies_file)  # warm-up, not recorded
-                server_cpu, db_cpu = cpu_seconds(group=processes[name].pid), cpu_seconds(name="mariadbd")
-                result = run_wrk(ports[name], args.connections, args.duration, bodies_file)
-                result["server_cpu_us"] = (cpu_seconds(group=processes[name].pid) - server_cpu) / result["requests"] * 1e6
-                result["db_cpu_us"] = (cpu_seconds(name="mariadbd") - db_cpu) / result["requests"] * 1e6
+                result = measured_run(
+                    lambda seconds: run_wrk(ports[name], args.connections, seconds, bodies_file),
+                    args.duration, processes[name])
                 results[name].append(result)
-                errors = result["status_errors"] + result["read_errors"] + result["connect_errors"]
                 print(f"repeat {repeat + 1} c={args.connections} {name:13s} {result['rps']:7.0f} req/s  "
                       f"p50 {result['p50_us'] / 1000:6.1f} ms  p99 {result['p99_us'] / 1000:6.1f} ms  "
-                      f"errors {errors}  CPU µs/req server {result['server_cpu_us']:.0f} "
+                      f"errors {result['errors']}  CPU µs/req server {result['server_cpu_us']:.0f} "
                       f"db {result['db_cpu_us']:.0f}", flush=True)
         for name in ("relay-accept", "local-import"):
             if name in processes:
@@ -207,10 +204,7 @@ def main() -> None:
         forwarded = [] if args.no_forward else forward_phase(env, database_url, ports["relay-accept"], bodies,
                                                              args.repeats, args.forward_concurrency)
     finally:
-        for process in processes.values():
-            stop(process)
-        mariadb.drop_database(database_url)
-        mariadb.stop()
+        shut_down(processes.values(), mariadb, database_url)
 
     print()
     print(f"| c | server | inventories/s (median of {args.repeats}) [min-max] | p50 ms | p99 ms | "

@@ -14,7 +14,6 @@ Usage: python bench/rest.py [--agents 1000] [--file-mib 16] [--duration 10] [--c
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -27,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert  # noqa: E402
 
 import schema  # noqa: E402
-from bench.prolog import cpu_seconds, free_port, start, stop  # noqa: E402
+from bench.prolog import free_port, measured_run, shut_down, start, wrk_json  # noqa: E402
 from fusion_bridge.adapters.db import make_engine  # noqa: E402
 from fusion_bridge.adapters.deploy_repository import FileRepository  # noqa: E402
 from fusion_bridge.domain.text import php_json  # noqa: E402
@@ -80,23 +79,11 @@ def seed(database_url: str, agents: int, repository: FileRepository, file_mib: i
 
 
 def run_wrk(port: int, connections: int, duration: int, paths_file: Path) -> dict:
-    env = {**os.environ, "PATHS_FILE": str(paths_file)}
-    output = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
-         "-s", str(ROOT / "bench" / "wrk_get.lua"), f"http://127.0.0.1:{port}/"],
-        env=env, capture_output=True, text=True, check=True).stdout
-    result = json.loads(output.strip().splitlines()[-1])
-    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
-    result["errors"] = result["status_errors"] + result["read_errors"] + result["connect_errors"]
-    return result
+    return wrk_json(port, connections, duration, "wrk_get.lua", "/", {"PATHS_FILE": str(paths_file)})
 
 
 def measure(name: str, port: int, process, connections: int, duration: int, paths_file: Path) -> dict:
-    run_wrk(port, connections, 2, paths_file)  # warm-up, not recorded
-    server_cpu, db_cpu = cpu_seconds(group=process.pid), cpu_seconds(name="mariadbd")
-    result = run_wrk(port, connections, duration, paths_file)
-    result["server_cpu_us"] = (cpu_seconds(group=process.pid) - server_cpu) / max(result["requests"], 1) * 1e6
-    result["db_cpu_us"] = (cpu_seconds(name="mariadbd") - db_cpu) / max(result["requests"], 1) * 1e6
+    result = measured_run(lambda seconds: run_wrk(port, connections, seconds, paths_file), duration, process)
     print(f"{name:6s} c={connections:<3d} {result['rps']:8.0f} req/s  p50 {result['p50_us'] / 1000:6.1f} ms  "
           f"p99 {result['p99_us'] / 1000:6.1f} ms  errors {result['errors']}  CPU µs/req server "
           f"{result['server_cpu_us']:.0f} db {result['db_cpu_us']:.0f}", flush=True)
@@ -131,14 +118,11 @@ def main() -> None:
         idle = measure("idle", port, process, args.connections, args.duration, workdir / "idle.txt")
         parts = measure("parts", port, process, args.connections, args.duration, workdir / "parts.txt")
     finally:
-        if process is not None:
-            stop(process)
-        mariadb.drop_database(database_url)
-        mariadb.stop()
+        shut_down([process] if process is not None else [], mariadb, database_url)
 
     mib = parts["bytes"] / (parts["duration_us"] / 1e6) / (1024 * 1024)
     print()
-    print(f"| load | c | req/s | p50 ms | p99 ms | errors | CPU µs/req server / MariaDB | |")
+    print("| load | c | req/s | p50 ms | p99 ms | errors | CPU µs/req server / MariaDB | |")
     print("|---|---|---|---|---|---|---|---|")
     print(f"| idle agent run (3 getConfig + getJobs) | {args.connections} | {idle['rps']:.0f} | "
           f"{idle['p50_us'] / 1000:.1f} | {idle['p99_us'] / 1000:.1f} | {idle['errors']} | "

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import pstats
-import resource
 import sys
 import time
 from pathlib import Path
@@ -28,7 +26,7 @@ from sqlalchemy import insert  # noqa: E402
 import schema  # noqa: E402
 from fusion_bridge.app import create_app  # noqa: E402
 from fusion_bridge.adapters.db import make_engine  # noqa: E402
-from tests.helpers.mariadb import MariaDBServer  # noqa: E402
+from bench.inproc import bench_database, call_app, cpu_now, wsgi_environ  # noqa: E402
 
 DEVICE = "restbench%05d-2026-11-25-10-00-00"
 KINDS = {
@@ -40,31 +38,8 @@ KINDS = {
 }
 
 
-def environ(path: str, query: str) -> dict:
-    return {
-        "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query, "SCRIPT_NAME": "",
-        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8080", "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "127.0.0.1:8080", "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_USER_AGENT": "FusionInventory-Agent_v2.6-3",
-        "wsgi.input": io.BytesIO(b""), "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False,
-        "wsgi.version": (1, 0),
-    }
-
-
 def call(app, path: str, query: str) -> bytes:
-    status = []
-    chunks = app(environ(path, query), lambda s, h, e=None: status.append(s))
-    body = b"".join(chunks)
-    if hasattr(chunks, "close"):
-        chunks.close()
-    assert status[0].startswith("200"), (status, body)
-    return body
-
-
-def cpu_now() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return call_app(app, wsgi_environ("GET", path, query, HTTP_HOST="127.0.0.1:8080"))
 
 
 def measure(app, kind: str, agents: int, requests: int, profiler: cProfile.Profile | None) -> tuple[float, float]:
@@ -89,12 +64,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--profile", choices=sorted(KINDS))
     args = parser.parse_args()
-    server = None
-    url = args.database
-    if url is None:
-        server = MariaDBServer()
-        url = server.create_database("fb_rest_inproc")
-    try:
+    with bench_database(args.database, "fb_rest_inproc") as url:
         engine = make_engine(url)
         schema.init_database(engine)
         with engine.begin() as conn:
@@ -108,10 +78,6 @@ def main() -> None:
             print(f"{kind:10s} idle: {wall:6.0f} µs wall, {cpu:6.0f} µs client CPU per call", flush=True)
         if profiler:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
-    finally:
-        if server is not None:
-            server.drop_database(url)
-            server.stop()
 
 
 if __name__ == "__main__":

@@ -12,8 +12,16 @@ from fusion_bridge import __version__
 from fusion_bridge.adapters.db_retry import is_single_attempt
 from fusion_bridge.bootstrap import Services
 from fusion_bridge.config import Config
-from fusion_bridge.http import (admin, admin_agents, admin_collect, admin_deploy, admin_deploy_groups, admin_devices,
-                                admin_esx, admin_executions, admin_relay, agent, rest_tasks)
+from fusion_bridge.http import agent, rest_tasks
+from fusion_bridge.http.admin import definitions as admin
+from fusion_bridge.http.admin import agents as admin_agents
+from fusion_bridge.http.admin import collect as admin_collect
+from fusion_bridge.http.admin import deploy as admin_deploy
+from fusion_bridge.http.admin import deploy_groups as admin_deploy_groups
+from fusion_bridge.http.admin import devices as admin_devices
+from fusion_bridge.http.admin import esx as admin_esx
+from fusion_bridge.http.admin import executions as admin_executions
+from fusion_bridge.http.admin import relay as admin_relay
 from fusion_bridge.http.agent_auth import AgentAuth, Htpasswd
 from fusion_bridge.http.edge_settings import check_edge_settings
 from fusion_bridge.http.errors import request_failure

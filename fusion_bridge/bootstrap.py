@@ -24,8 +24,8 @@ from fusion_bridge.services.relay import intake as relay_intake
 from fusion_bridge.services.relay.settings import caps_of
 from fusion_bridge.services.rest.calls import RestCalls
 from fusion_bridge.services.rest.collect import CollectCalls
-from fusion_bridge.services.rest.deploy import DeployCalls
-from fusion_bridge.services.rest.deploy_status import DeployStatusCalls
+from fusion_bridge.services.deploy.jobs import DeployCalls
+from fusion_bridge.services.deploy.status import DeployStatusCalls
 from fusion_bridge.services.rest.esx import EsxCalls
 
 

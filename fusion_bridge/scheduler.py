@@ -44,13 +44,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Callable, Mapping
 
 from sqlalchemy.engine import Engine
@@ -59,11 +56,13 @@ from fusion_bridge.config import Config
 from fusion_bridge.adapters.db import make_engine
 from fusion_bridge.ops import metrics
 from fusion_bridge.ops.health import Heartbeat
+from fusion_bridge.ops.settings import env_number
 from fusion_bridge.services.push.push_pass import PushReport, next_push_start, push_pass
 from fusion_bridge.services.scheduling.preparation import prepare_runs
 from fusion_bridge.services.scheduling.report import PreparationReport, TaskBackoff
 from fusion_bridge.services.scheduling.cleanup import (
     OrphanReport, RetentionReport, apply_retention, forget_orphans, time_out_silent_runs)
+from fusion_bridge.supervision import CommandChild, start_command
 from schema.crontasks import enabled_competing
 
 log = logging.getLogger(__name__)
@@ -73,19 +72,6 @@ ENV_RUN_TIMEOUT = "FUSION_BRIDGE_RUN_TIMEOUT_MINUTES"
 ENV_RUNS_KEPT = "FUSION_BRIDGE_RUNS_KEPT"
 ENV_PUSH_CHECK = "FUSION_BRIDGE_PUSH_CHECK"
 ENV_PARENT = "FUSION_BRIDGE_SCHEDULER_PARENT"  # set by serve for its scheduler child
-
-
-def _number(environ: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum:g}, got {raw!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -111,10 +97,10 @@ class SchedulerSettings:
             raise ValueError("FUSION_BRIDGE_WAKEUP_CONCURRENCY must be at least 1, "
                              f"got {config.wakeup_concurrency}")
         return cls(
-            interval=_number(environ, ENV_INTERVAL, 60, 1),
-            run_timeout=timedelta(minutes=_number(environ, ENV_RUN_TIMEOUT, 240, 1)),
-            runs_kept=int(_number(environ, ENV_RUNS_KEPT, 10, 1)),
-            push_check=_number(environ, ENV_PUSH_CHECK, 2, 0.1),
+            interval=env_number(environ, ENV_INTERVAL, 60, 1),
+            run_timeout=timedelta(minutes=env_number(environ, ENV_RUN_TIMEOUT, 240, 1)),
+            runs_kept=int(env_number(environ, ENV_RUNS_KEPT, 10, 1)),
+            push_check=env_number(environ, ENV_PUSH_CHECK, 2, 0.1),
             wakeup_concurrency=config.wakeup_concurrency,
             wakeup_status_timeout=config.wakeup_status_timeout,
             wakeup_now_timeout=config.wakeup_now_timeout,
@@ -343,41 +329,14 @@ class Scheduler:
 # In its own process, next to gunicorn
 
 
-@dataclass
-class SchedulerProcess:
-    """``fusion-bridge prepare`` run as a child of ``serve``.
-
-    A fresh interpreter rather than a ``multiprocessing`` fork: gunicorn forks its workers from
-    the same parent, and they would inherit the child's ``multiprocessing`` bookkeeping (whose
-    exit hook then fails in every worker). The database URL goes through the environment, not
-    the command line, so its password does not show in ``ps``.
-    """
-
-    popen: subprocess.Popen
-    owner: int  # pid of the process that started it: gunicorn workers share serve's stack
-
-    def stop(self, timeout: float = 10) -> None:
-        if os.getpid() != self.owner or self.popen.poll() is not None:
-            return
-        self.popen.terminate()
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(timeout)
+# ``fusion-bridge prepare`` run as a child of ``serve``.
+SchedulerProcess = CommandChild
 
 
 def start_process(database_url: str, environ: Mapping[str, str] | None = None) -> SchedulerProcess:
     """Start the scheduler next to the server (serve's arbiter does, and again when it dies)."""
-    env = dict(os.environ if environ is None else environ)
-    env["FUSION_BRIDGE_DATABASE_URL"] = database_url
-    env[ENV_PARENT] = str(os.getpid())
-    # The same code as this process, installed or not.
-    source = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH")) if p)
-    command = [sys.executable, "-m", "fusion_bridge", "prepare"]
-    popen = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
-    return SchedulerProcess(popen, os.getpid())
+    return start_command(["prepare"], {"FUSION_BRIDGE_DATABASE_URL": database_url,
+                                       ENV_PARENT: str(os.getpid())}, environ=environ)
 
 
 def run_child(scheduler: "Scheduler") -> None:

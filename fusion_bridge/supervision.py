@@ -13,8 +13,12 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import time
-from typing import Callable, Protocol
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Protocol, Sequence
 
 from gunicorn.arbiter import Arbiter
 
@@ -25,6 +29,46 @@ class ChildProcess(Protocol):
     popen: object  # subprocess.Popen
 
     def stop(self, timeout: float = 10) -> None: ...
+
+
+@dataclass
+class CommandChild:
+    """A ``fusion-bridge`` sub-command run as a child of ``serve`` (the scheduler, the relay
+    forwarder).
+
+    A fresh interpreter rather than a ``multiprocessing`` fork: gunicorn forks its workers from
+    the same parent, and they would inherit the child's ``multiprocessing`` bookkeeping (whose
+    exit hook then fails in every worker). Secrets (the database URL, an upstream with
+    credentials) go through the environment, not the command line, so ``ps`` does not show them.
+    """
+
+    popen: subprocess.Popen
+    owner: int  # pid of the process that started it: gunicorn workers share serve's stack
+    stop_timeout: float = 10  # seconds ``stop`` waits for it to end, after SIGTERM then SIGKILL
+
+    def stop(self, timeout: float | None = None) -> None:
+        if os.getpid() != self.owner or self.popen.poll() is not None:
+            return
+        timeout = self.stop_timeout if timeout is None else timeout
+        self.popen.terminate()
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(timeout)
+
+
+def start_command(arguments: Sequence[str], environment: Mapping[str, str], *, stop_timeout: float = 10,
+                  environ: Mapping[str, str] | None = None) -> CommandChild:
+    """``python -m fusion_bridge <arguments>`` with ``environ`` (this process's by default)
+    plus ``environment``, running the same code as this process, installed or not."""
+    env = dict(os.environ if environ is None else environ)
+    env.update(environment)
+    source = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH")) if p)
+    popen = subprocess.Popen([sys.executable, "-m", "fusion_bridge", *arguments], env=env,
+                             stdin=subprocess.DEVNULL)
+    return CommandChild(popen, os.getpid(), stop_timeout)
 
 
 class SupervisedChild:

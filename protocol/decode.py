@@ -132,15 +132,26 @@ def _agent_flag(agent, name: str) -> bool:
     return agent is not None and bool(text_of(agent, name))
 
 
-def _netdiscovery(root, device_id, xml, encoding):
+def _task_message(root, device_id, encoding, start: type, end: type):
+    """What the NETDISCOVERY and SNMPQUERY messages share: (CONTENT, its AGENT, the fields of
+    every message, and the ``start`` or ``end`` message when AGENT says START or END/EXIT,
+    else None)."""
     content = _content(root, encoding)
     process_number, module_version = _task_fields(content, encoding)
     common = dict(device_id=device_id, process_number=process_number, module_version=module_version)
     agent = content.find("AGENT")
     if _agent_flag(agent, "START"):
-        return m.NetDiscoveryStart(**common, agent_version=text_of(agent, "AGENTVERSION"))
+        return content, agent, common, start(**common, agent_version=text_of(agent, "AGENTVERSION"))
     if _agent_flag(agent, "END") or _agent_flag(agent, "EXIT"):
-        return m.NetDiscoveryEnd(**common)
+        return content, agent, common, end(**common)
+    return content, agent, common, None
+
+
+def _netdiscovery(root, device_id, xml, encoding):
+    content, agent, common, message = _task_message(root, device_id, encoding, m.NetDiscoveryStart,
+                                                    m.NetDiscoveryEnd)
+    if message is not None:
+        return message
     if agent is not None and text_of(agent, "NBIP"):
         return m.NetDiscoveryNbIp(**common, nb_ip=_int(text_of(agent, "NBIP"), "NBIP", encoding))
     devices = tuple(read_discovered_device(to_data(device)) for device in content.iterfind("DEVICE"))
@@ -148,14 +159,10 @@ def _netdiscovery(root, device_id, xml, encoding):
 
 
 def _snmpquery(root, device_id, xml, encoding):
-    content = _content(root, encoding)
-    process_number, module_version = _task_fields(content, encoding)
-    common = dict(device_id=device_id, process_number=process_number, module_version=module_version)
-    agent = content.find("AGENT")
-    if _agent_flag(agent, "START"):
-        return m.SnmpQueryStart(**common, agent_version=text_of(agent, "AGENTVERSION"))
-    if _agent_flag(agent, "END") or _agent_flag(agent, "EXIT"):
-        return m.SnmpQueryEnd(**common)
+    content, _agent, common, message = _task_message(root, device_id, encoding, m.SnmpQueryStart,
+                                                     m.SnmpQueryEnd)
+    if message is not None:
+        return message
     device = content.find("DEVICE")
     if device is not None:
         error = device.find("ERROR")

@@ -11,8 +11,17 @@ from dataclasses import asdict
 import click
 
 from fusion_bridge import __version__
-from fusion_bridge.cli import (agents, collect, credentials, crontasks, deploy, deploy_groups, esx, executions, relay,
-                              settings, tasks, updates, wakeup)
+from fusion_bridge.cli import crontasks, relay, wakeup
+from fusion_bridge.cli.inventory import agents
+from fusion_bridge.cli.inventory import collect
+from fusion_bridge.cli.inventory import credentials
+from fusion_bridge.cli.deploy import packages as deploy
+from fusion_bridge.cli.deploy import groups as deploy_groups
+from fusion_bridge.cli.inventory import esx
+from fusion_bridge.cli.tasks import executions
+from fusion_bridge.cli.tasks import settings
+from fusion_bridge.cli.tasks import definitions as tasks
+from fusion_bridge.cli.tasks import updates
 from fusion_bridge.cli.database import open_database, require_tables, shown_url
 from fusion_bridge.cli.options import common, for_group, load_config
 from fusion_bridge.domain.text import plural

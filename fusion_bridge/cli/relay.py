@@ -12,7 +12,7 @@ import click
 
 from fusion_bridge.cli.database import open_database, shown_url
 from fusion_bridge.cli.options import common as _common, database_option, load_config as _config
-from fusion_bridge.cli.tasks import _run, table
+from fusion_bridge.cli.tasks.definitions import _run, table
 from fusion_bridge.services.relay import views
 from fusion_bridge.services.relay.settings import RelaySettings, caps_of
 

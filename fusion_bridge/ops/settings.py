@@ -42,16 +42,19 @@ def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raise ValueError(f"{PREFIX}{name} must be 0 or 1, got {raw!r}")
 
 
-def _number(environ: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    raw = environ.get(PREFIX + name, "").strip()
+def env_number(environ: Mapping[str, str], variable: str, default: float, minimum: float) -> float:
+    """The number in environment variable ``variable`` (``default`` when unset or blank), at
+    least ``minimum``; ``ValueError`` naming the variable otherwise. The scheduler's settings
+    use it too."""
+    raw = environ.get(variable, "").strip()
     if raw == "":
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{PREFIX}{name} must be a number, got {raw!r}") from None
+        raise ValueError(f"{variable} must be a number, got {raw!r}") from None
     if value < minimum:
-        raise ValueError(f"{PREFIX}{name} must be at least {minimum:g}, got {raw!r}")
+        raise ValueError(f"{variable} must be at least {minimum:g}, got {raw!r}")
     return value
 
 
@@ -82,10 +85,10 @@ class OpsSettings:
             metrics=_flag(environ, "METRICS", True),
             metrics_token=environ.get(PREFIX + "METRICS_TOKEN", "").strip(),
             metrics_bind=metrics_bind,
-            metrics_db_ttl=_number(environ, "METRICS_DB_TTL", 15.0, 0),
+            metrics_db_ttl=env_number(environ, PREFIX + "METRICS_DB_TTL", 15.0, 0),
             log_format=log_format,
             access_log=_flag(environ, "ACCESS_LOG", False),
-            scheduler_stale=_number(environ, "SCHEDULER_STALE", 1800.0, 1),
+            scheduler_stale=env_number(environ, PREFIX + "SCHEDULER_STALE", 1800.0, 1),
             certfile=environ.get(PREFIX + "CERTFILE", "").strip(),
             keyfile=environ.get(PREFIX + "KEYFILE", "").strip(),
             run_dir=environ.get(PREFIX + "RUN_DIR", "").strip(),

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select, update
 
 import schema
-from fusion_bridge.services.admin import deploy_mirrors as mirrors
-from fusion_bridge.services.admin import deploy_packages as packages
+from fusion_bridge.services.deploy import mirrors
+from fusion_bridge.services.deploy import packages
 from fusion_bridge.services.admin.definitions import DefinitionError, NotFound
 from fusion_bridge.adapters.deploy_repository import FileRepository
 from fusion_bridge.services.scheduling.preparation import prepare_runs

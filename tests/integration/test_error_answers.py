@@ -226,7 +226,7 @@ FAILING = {  # name: (what fails, request, content type, body)
                get(f"{ESX}?action=setLog&machineid={A}&uuid=u&code=ok"), JSON, agent_json("internal server error")),
     "admin": ("fusion_bridge.services.admin.definitions.list_tasks", admin("GET", "/api/tasks"),
               JSON, admin_json("internal server error")),
-    "admin deploy": ("fusion_bridge.services.admin.deploy_packages.list_packages",
+    "admin deploy": ("fusion_bridge.services.deploy.packages.list_packages",
                      admin("GET", "/api/deploy/packages"), JSON, admin_json("internal server error")),
 }
 

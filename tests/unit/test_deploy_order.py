@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fusion_bridge.services.admin import deploy_content as content
+from fusion_bridge.services.deploy import content
 from fusion_bridge.domain.deploy_order import build_job
 
 TYPED_COMMANDS = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fusion_bridge.services.admin import deploy_content as content
+from fusion_bridge.services.deploy import content
 from fusion_bridge.services.admin.definitions import DefinitionError
 from tests.helpers.task_rows import NEW_PACKAGE_JSON
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import literal, select
+from sqlalchemy import Table, literal, select
 from sqlalchemy.engine import Connection
 
 import schema
@@ -34,14 +34,23 @@ CHUNK = 500
 # --- values as GLPI stores them -------------------------------------------------------------
 
 
-def glpi_text(value: Any, what: str, max_chars: int | None = 255, required: bool = False) -> str | None:
-    """A name or comment as GLPI 9.5's UI stores it: ``<``/``>`` HTML-encoded."""
+def given_text(value: Any, what: str, required: bool) -> str | None:
+    """``value`` when it is non-blank text; None when missing or blank (refused when
+    ``required``)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise DefinitionError(f"{what} is required")
         return None
     if not isinstance(value, str):
         raise DefinitionError(f"{what} must be text")
+    return value
+
+
+def glpi_text(value: Any, what: str, max_chars: int | None = 255, required: bool = False) -> str | None:
+    """A name or comment as GLPI 9.5's UI stores it: ``<``/``>`` HTML-encoded."""
+    value = given_text(value, what, required)
+    if value is None:
+        return None
     stored = fit_utf8mb3(value.strip().replace("<", "&lt;").replace(">", "&gt;"))
     if max_chars is not None and len(stored) > max_chars:
         raise DefinitionError(f"{what} is too long ({len(stored)} characters stored, at most {max_chars})")
@@ -135,6 +144,26 @@ def user_fields(given: Mapping[str, Any], names: Mapping[str, str], what: str,
         seen[user] = key
         values[names[user]] = value
     return values
+
+
+def row_by_id(conn: Connection, table: Table, row_id: Any, what: str, *, lock: bool = False,
+              id_what: str | None = None, where: Iterable[Any] = ()):
+    """The row of ``table`` with id ``row_id`` (checked as ``"<id_what or what> id"``), locked
+    for update with ``lock``; ``NotFound`` ("<what> <id> does not exist") when there is none or
+    it fails one of the extra ``where`` conditions."""
+    row_id = positive_id(row_id, f"{id_what or what} id")
+    query = select(table).where(table.c.id == row_id, *where)
+    row = conn.execute(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise NotFound(f"{what} {row_id} does not exist")
+    return row
+
+
+def refuse_if_used(used_by: list[int], what: str, how: str = "is a target of",
+                   advice: str = "remove it from them first") -> None:
+    """Refuse to delete ``what`` (e.g. ``"IP range 3"``) while the actions ``used_by`` use it."""
+    if used_by:
+        raise DefinitionError(f"{what} {how} action(s) {', '.join(map(str, used_by))}: {advice}")
 
 
 def entity_exists(conn: Connection, entities_id: int) -> None:

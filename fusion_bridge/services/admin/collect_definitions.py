@@ -28,8 +28,11 @@ from fusion_bridge.services.admin.base import (
     NotFound,
     entity_exists,
     flag,
+    given_text,
     glpi_text,
     positive_id,
+    refuse_if_used,
+    row_by_id,
     ui_text,
     user_fields,
 )
@@ -68,12 +71,9 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def _agent_text(value: Any, what: str, required: bool = True, max_chars: int = 255) -> str | None:
     """A value the agent uses, stored as given (an encoded path would not be found)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise DefinitionError(f"{what} is required")
+    value = given_text(value, what, required)
+    if value is None:
         return None
-    if not isinstance(value, str):
-        raise DefinitionError(f"{what} must be text")
     if len(value) > max_chars:
         raise DefinitionError(f"{what} is too long (at most {max_chars} characters)")
     return value.strip()
@@ -183,12 +183,7 @@ def _collect_dict(conn: Connection, row, with_items: bool = True) -> dict:
 
 
 def _collect_row(conn: Connection, collect_id: Any, lock: bool = False):
-    collect_id = positive_id(collect_id, "collect id")
-    query = select(collects).where(collects.c.id == collect_id)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise NotFound(f"collect {collect_id} does not exist")
-    return row
+    return row_by_id(conn, collects, collect_id, "collect", lock=lock)
 
 
 def create_collect(engine: Engine, name: Any, kind: Any, *, entities_id: Any = 0, is_recursive: Any = False,
@@ -254,10 +249,7 @@ def delete_collect(engine: Engine, collect_id: Any) -> dict:
     """Delete the collect with its items and their values; refused while an action targets it."""
     with engine.begin() as conn:
         row = _collect_row(conn, collect_id, lock=True)
-        used_by = actions_targeting(conn, ItemType.COLLECT, row.id)
-        if used_by:
-            raise DefinitionError(f"collect {row.id} is a target of action(s) {', '.join(map(str, used_by))}: "
-                                  "remove it from them first")
+        refuse_if_used(actions_targeting(conn, ItemType.COLLECT, row.id), f"collect {row.id}")
         items = values = 0
         for kind, (table, _contents, _key) in ITEMS.items():
             ids = conn.execute(select(table.c.id).where(table.c.plugin_fusioninventory_collects_id == row.id)

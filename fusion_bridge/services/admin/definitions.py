@@ -39,6 +39,7 @@ from fusion_bridge.services.admin.base import (  # noqa: F401 - re-exported for 
     parse_item,
     positive_id,
     reject_unknown,
+    row_by_id,
     state_word,
     ui_text,
     user_fields,
@@ -129,12 +130,7 @@ def _task_dict(row) -> dict:
 
 
 def _task_row(conn: Connection, task_id: Any, lock: bool = False):
-    task_id = positive_id(task_id, "task id")
-    query = select(tasks).where(tasks.c.id == task_id)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise NotFound(f"task {task_id} does not exist")
-    return row
+    return row_by_id(conn, tasks, task_id, "task", lock=lock)
 
 
 def create_task(engine: Engine, name: str, *, entities_id: int = 0, comment: str | None = None,
@@ -332,12 +328,7 @@ def _actions(conn: Connection, task_id: int) -> list[dict]:
 
 
 def _action_row(conn: Connection, action_id: Any, lock: bool = False):
-    action_id = positive_id(action_id, "action id")
-    query = select(jobs).where(jobs.c.id == action_id)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise NotFound(f"action {action_id} does not exist")
-    return row
+    return row_by_id(conn, jobs, action_id, "action", lock=lock)
 
 
 def _item_list(values: Any, what: str) -> list[tuple[str, int]]:

@@ -32,6 +32,8 @@ from fusion_bridge.services.admin.base import (
     flag,
     glpi_text,
     positive_id,
+    refuse_if_used,
+    row_by_id,
     ui_text,
     user_fields,
 )
@@ -99,12 +101,8 @@ def _credential_dict(row) -> dict:
 
 
 def _credential_row(conn: Connection, credential_id: Any, lock: bool = False):
-    credential_id = positive_id(credential_id, "credential id")
-    query = select(credentials).where(credentials.c.id == credential_id, credentials.c.itemtype == ESX_ITEMTYPE)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise NotFound(f"ESX credential {credential_id} does not exist")
-    return row
+    return row_by_id(conn, credentials, credential_id, "ESX credential", lock=lock, id_what="credential",
+                     where=[credentials.c.itemtype == ESX_ITEMTYPE])
 
 
 def create_credential(engine: Engine, name: Any, username: Any, password: Any, *, entities_id: Any = 0,
@@ -201,12 +199,7 @@ def _host_dicts(conn: Connection, host_ids: list[int] | None = None, limit: int 
 
 
 def _host_row(conn: Connection, host_id: Any, lock: bool = False):
-    host_id = positive_id(host_id, "host id")
-    query = select(hosts).where(hosts.c.id == host_id)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise NotFound(f"ESX host {host_id} does not exist")
-    return row
+    return row_by_id(conn, hosts, host_id, "ESX host", lock=lock, id_what="host")
 
 
 def create_host(engine: Engine, name: Any, address: Any, credential: Any, *, entities_id: Any = 0,
@@ -252,10 +245,7 @@ def delete_host(engine: Engine, host_id: Any) -> dict:
     """Delete the host; refused while an ESX action targets it."""
     with engine.begin() as conn:
         row = _host_row(conn, host_id, lock=True)
-        used_by = actions_targeting(conn, ItemType.CREDENTIAL_IP, row.id)
-        if used_by:
-            raise DefinitionError(f"ESX host {row.id} is a target of action(s) {', '.join(map(str, used_by))}: "
-                                  "remove it from them first")
+        refuse_if_used(actions_targeting(conn, ItemType.CREDENTIAL_IP, row.id), f"ESX host {row.id}")
         conn.execute(delete(hosts).where(hosts.c.id == row.id))
     log.info("ESX host %d deleted", row.id)
     return {"id": row.id, "deleted": True}

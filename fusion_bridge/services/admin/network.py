@@ -20,11 +20,12 @@ from sqlalchemy.engine import Connection, Engine
 import schema
 from fusion_bridge.services.admin.base import (
     DefinitionError,
-    NotFound,
     entity_exists,
     glpi_text,
     positive_id,
+    refuse_if_used,
     reject_unknown,
+    row_by_id,
     ui_text,
     user_fields,
 )
@@ -156,12 +157,7 @@ def get_credential(engine: Engine, credential_id: Any) -> dict:
 
 
 def _credential_row(conn: Connection, credential_id: Any, lock: bool = False):
-    credential_id = positive_id(credential_id, "credential id")
-    query = select(credentials).where(credentials.c.id == credential_id)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise NotFound(f"SNMP credential {credential_id} does not exist")
-    return row
+    return row_by_id(conn, credentials, credential_id, "SNMP credential", lock=lock, id_what="credential")
 
 
 # --- IP ranges -------------------------------------------------------------------------------
@@ -261,12 +257,7 @@ def _ipranges(conn: Connection, range_ids: Iterable[int] | None, limit: int = 10
 
 
 def _iprange_row(conn: Connection, range_id: Any, lock: bool = False):
-    range_id = positive_id(range_id, "IP range id")
-    query = select(ipranges).where(ipranges.c.id == range_id)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise NotFound(f"IP range {range_id} does not exist")
-    return row
+    return row_by_id(conn, ipranges, range_id, "IP range", lock=lock)
 
 
 def create_iprange(engine: Engine, name: str, ip_start: str, ip_end: str, *, entities_id: int = 0,
@@ -322,10 +313,7 @@ def delete_iprange(engine: Engine, range_id: Any) -> dict:
     """Delete the range and its credential links; refused while an action targets it."""
     with engine.begin() as conn:
         row = _iprange_row(conn, range_id, lock=True)
-        used_by = actions_targeting(conn, ItemType.IP_RANGE, row.id)
-        if used_by:
-            raise DefinitionError(f"IP range {row.id} is a target of action(s) "
-                                  f"{', '.join(map(str, used_by))}: remove it from them first")
+        refuse_if_used(actions_targeting(conn, ItemType.IP_RANGE, row.id), f"IP range {row.id}")
         _set_credentials(conn, row.id, [])
         conn.execute(delete(ipranges).where(ipranges.c.id == row.id))
     log.info("IP range %d deleted", row.id)

@@ -17,12 +17,12 @@ import schema
 from fusion_bridge.domain.text import local_now
 from fusion_bridge.services.admin.base import (
     DefinitionError,
-    NotFound,
     date_text,
     entity_exists,
     flag,
     glpi_text,
     positive_id,
+    row_by_id,
     ui_text,
 )
 
@@ -146,12 +146,7 @@ def _timeslots(conn: Connection, slot_ids: list[int] | None, limit: int = 1000) 
 
 
 def _timeslot_row(conn: Connection, slot_id: Any, lock: bool = False):
-    slot_id = positive_id(slot_id, "timeslot id")
-    query = select(timeslots).where(timeslots.c.id == slot_id)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise NotFound(f"timeslot {slot_id} does not exist")
-    return row
+    return row_by_id(conn, timeslots, slot_id, "timeslot", lock=lock)
 
 
 def create_timeslot(engine: Engine, name: str, entries_given: Iterable[Any], *, entities_id: int = 0,

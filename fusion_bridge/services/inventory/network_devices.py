@@ -156,15 +156,25 @@ def _promote(conn: Connection, unmanaged_id: int, itemtype: str, now: datetime) 
     return items_id
 
 
+def _name_and_serial(name: str | None, serial: str | None) -> dict:
+    """The name and serial number a device reported, those it did report."""
+    return {key: value for key, value in (("name", name), ("serial", serial)) if value}
+
+
+def _write_changes(conn: Connection, itemtype: str, items_id: int, row, wanted: dict, now: datetime) -> None:
+    """Write the ``wanted`` values (fitted to the columns) that differ from the asset's ``row``,
+    with GLPI's history of them."""
+    table = ASSET_TABLES[itemtype]
+    changed = changes(row, fitted(table, wanted))
+    if changed:
+        conn.execute(update(table).where(table.c.id == items_id).values(**changed, date_mod=now))
+        history.changed(conn, itemtype, items_id, row, changed, now)
+
+
 def _refresh(conn: Connection, agent_id: int, itemtype: str, items_id: int, found: _Discovered,
              now: datetime) -> None:
-    table = ASSET_TABLES[itemtype]
     row = asset_row(conn, itemtype, items_id, for_update=True)
-    wanted = {}
-    if found.name:
-        wanted["name"] = found.name
-    if found.serial:
-        wanted["serial"] = found.serial
+    wanted = _name_and_serial(found.name, found.serial)
     if itemtype == ItemType.PRINTER:
         wanted["have_ethernet"] = 1
     if itemtype == ItemType.UNMANAGED:
@@ -177,10 +187,7 @@ def _refresh(conn: Connection, agent_id: int, itemtype: str, items_id: int, foun
             wanted["plugin_fusioninventory_configsecurities_id"] = found.credential
         if found.contact:
             wanted["contact"] = found.contact
-    changed = changes(row, fitted(table, wanted))
-    if changed:
-        conn.execute(update(table).where(table.c.id == items_id).values(**changed, date_mod=now))
-        history.changed(conn, itemtype, items_id, row, changed, now)
+    _write_changes(conn, itemtype, items_id, row, wanted, now)
     entity_id = row["entities_id"]
 
     if itemtype == ItemType.NETWORK_EQUIPMENT:
@@ -283,11 +290,7 @@ def update_inventoried_device(conn: Connection, itemtype: str, items_id: int, de
     info = device.info
     sysdescr = info.comments
 
-    wanted = {}
-    if info.name:
-        wanted["name"] = info.name
-    if info.serial:
-        wanted["serial"] = info.serial
+    wanted = _name_and_serial(info.name, info.serial)
     if itemtype == ItemType.NETWORK_EQUIPMENT:
         wanted["is_dynamic"] = 1
         if info.ram:
@@ -301,10 +304,7 @@ def update_inventoried_device(conn: Connection, itemtype: str, items_id: int, de
         wanted["sysdescr"] = sysdescr
     if locations_id is not None and "locations_id" in table.c:
         wanted["locations_id"] = locations_id  # a location rule's (docs/import-rules.md §5)
-    changed = changes(row, fitted(table, wanted))
-    if changed:
-        conn.execute(update(table).where(table.c.id == items_id).values(**changed, date_mod=now))
-        history.changed(conn, itemtype, items_id, row, changed, now)
+    _write_changes(conn, itemtype, items_id, row, wanted, now)
     entity_id = row["entities_id"]
 
     if itemtype == ItemType.NETWORK_EQUIPMENT:

@@ -9,8 +9,10 @@ scheduled, and the plugin's module switches only when a run is prepared.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Union
+from typing import Any, Callable, Iterator, Union
 
 from sqlalchemy import and_, bindparam, exists, literal_column, select
 from sqlalchemy.engine import Connection, Engine
@@ -241,6 +243,34 @@ def allowed_runs(conn: Connection, agent, method: str, module: str, settings: Pl
             runs.cancel(conn, run.id, disabled_comment, now)
         return []
     return candidates
+
+
+@dataclass
+class Handout:
+    """What a getJobs hands runs out from: its transaction, the agent, the plugin's settings
+    and the runs the agent may execute now."""
+
+    conn: Connection
+    agent: Any
+    settings: PluginSettings
+    runs: list
+
+
+@contextmanager
+def handing_out(engine: Engine, read_engine: Engine, probe: ReadProbe, settings_cache: SettingsCache,
+                machine_id: str | None, method: str, module: str, disabled_comment: str,
+                now: datetime) -> Iterator[Handout | None]:
+    """The start of a module's getJobs: ``agent_has_runs``, then in one transaction (committed
+    when the block ends) ``rest_agent`` and ``allowed_runs``. None when there is nothing to
+    hand out."""
+    if not agent_has_runs(read_engine, probe, machine_id):
+        yield None
+        return
+    settings = settings_cache.get()  # before the transaction (SQLite: one writer)
+    with engine.begin() as conn:
+        agent = rest_agent(conn, machine_id)
+        candidates = allowed_runs(conn, agent, method, module, settings, disabled_comment, now)
+        yield Handout(conn, agent, settings, candidates) if candidates else None
 
 
 def owned_run(conn: Connection, agent_id: int, uuid: str, method: str, what: str,

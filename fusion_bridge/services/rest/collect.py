@@ -29,8 +29,7 @@ import schema
 from fusion_bridge.ops import metrics
 from fusion_bridge.services import runs
 from fusion_bridge.errors import Conflict, InvalidRequest, NotHandedOut, NotYours, UnknownRun
-from fusion_bridge.services.rest.calls import (agent_has_runs, agent_runs_probe, allowed_runs, as_stored,
-                                              rest_agent)
+from fusion_bridge.services.rest.calls import agent_runs_probe, as_stored, handing_out
 from fusion_bridge.services.agent.settings import SettingsCache
 from fusion_bridge.domain.text import fit_utf8mb3, local_now, php_json
 from schema.constants import Method, Module, TaskjobLogState as Log, TaskjobState as State
@@ -69,6 +68,16 @@ def _run_by_uuid(conn: Connection, uuid: str):
         return None
     method = conn.execute(select(_jobs.c.method).where(_jobs.c.id == run.job_id)).scalar()
     return run if method == Method.COLLECT else None
+
+
+def _known_run(conn: Connection, uuid: str | None):
+    """The run of a collect job uuid; InvalidRequest when missing, UnknownRun when unknown."""
+    if not uuid:
+        raise InvalidRequest("missing uuid")
+    run = _run_by_uuid(conn, uuid)
+    if run is None:
+        raise UnknownRun(f"unknown collect job uuid {uuid[:64]!r}")
+    return run
 
 
 def _php_string(value) -> str:
@@ -134,17 +143,14 @@ class CollectCalls:
 
     def get_jobs(self, machine_id: str | None, now: datetime | None = None) -> dict:
         now = now or local_now()
-        if not agent_has_runs(self._read_engine, AGENT_COLLECT_RUNS, machine_id):
-            return {}
-        settings = self._settings.get()  # before the transaction (SQLite: one writer)
         handed_out = 0
-        with self._engine.begin() as conn:
-            agent = rest_agent(conn, machine_id)
-            candidates = allowed_runs(conn, agent, Method.COLLECT, Module.COLLECT, settings, COLLECT_DISABLED, now)
-            if not candidates:
+        with handing_out(self._engine, self._read_engine, AGENT_COLLECT_RUNS, self._settings, machine_id,
+                         Method.COLLECT, Module.COLLECT, COLLECT_DISABLED, now) as handout:
+            if handout is None:
                 return {}
+            conn, agent = handout.conn, handout.agent
             jobs: list[dict] = []
-            for run in candidates:
+            for run in handout.runs:
                 out = collect_jobs(conn, run, agent.computers_id or 0)
                 if not out:
                     # The plugin would mark it sent with nothing to send: it would never end.
@@ -165,12 +171,8 @@ class CollectCalls:
     def set_answer(self, uuid: str | None, values: Mapping[str, str], now: datetime | None = None) -> dict:
         """One result of one job. ``values``: every argument of the call (query or form), in order."""
         now = now or local_now()
-        if not uuid:
-            raise InvalidRequest("missing uuid")
         with self._engine.begin() as conn:
-            run = _run_by_uuid(conn, uuid)
-            if run is None:
-                raise UnknownRun(f"unknown collect job uuid {uuid[:64]!r}")
+            run = _known_run(conn, uuid)
             answer = _check_token(conn, run.agent_id, values.get("_glpi_csrf_token"), now)
             if run.state not in runs.HANDED_OUT:
                 raise NotHandedOut("this collect job is not waiting for answers")
@@ -211,12 +213,8 @@ class CollectCalls:
 
     def jobs_done(self, uuid: str | None, now: datetime | None = None) -> dict:
         now = now or local_now()
-        if not uuid:
-            raise InvalidRequest("missing uuid")
         with self._engine.begin() as conn:
-            run = _run_by_uuid(conn, uuid)
-            if run is None:
-                raise UnknownRun(f"unknown collect job uuid {uuid[:64]!r}")
+            run = _known_run(conn, uuid)
             if run.state not in runs.HANDED_OUT:
                 raise NotHandedOut("this collect job was not handed out or is already over")
             runs.finish(conn, run.id, "", now, run.items_id, run.itemtype)

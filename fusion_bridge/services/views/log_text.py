@@ -9,7 +9,7 @@ The plugin writes a small mark-up into ``taskjoblogs.comment``, which its UI ren
 * ``,[`` starts a new line at the ``[``.
 
 Deploy messages are stored HTML-escaped with ``<br />`` before each line break (``nl2br``, see
-``services/rest/deploy_status``): the UI shows them unescaped, and so does this.
+``services/deploy/status``): the UI shows them unescaped, and so does this.
 """
 
 from __future__ import annotations

@@ -9,14 +9,14 @@ from __future__ import annotations
 import click
 
 from fusion_bridge.cli.options import common
-from fusion_bridge.cli.setting_options import (
+from fusion_bridge.cli.tasks.setting_options import (
     ACTION_SETTINGS,
     TASK_SETTINGS,
     action_setting_options,
     given,
     task_setting_options,
 )
-from fusion_bridge.cli.tasks import _run, table
+from fusion_bridge.cli.tasks.definitions import _run, table
 from fusion_bridge.services.admin import task_settings as settings
 
 

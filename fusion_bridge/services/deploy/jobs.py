@@ -29,12 +29,11 @@ from fusion_bridge.ops import metrics
 from fusion_bridge.services import runs
 from fusion_bridge.adapters.deploy_repository import FileRepository, is_sha512
 from fusion_bridge.errors import InvalidRequest, NotFound, NotYours
-from fusion_bridge.services.rest.mirror_list import mirror_urls
+from fusion_bridge.services.deploy.mirror_list import mirror_urls
 from fusion_bridge.domain.deploy_order import (
     BadPackage, build_job, decode_template, file_entry, job_files, parse_package, template_ids)
 from fusion_bridge.services.rest.calls import (
-    RequestBase, agent_has_runs, agent_runs_probe, allowed_runs, as_stored, entity_base_url, resolve_base,
-    rest_agent)
+    RequestBase, agent_runs_probe, as_stored, entity_base_url, handing_out, resolve_base)
 from fusion_bridge.services.agent.settings import SettingsCache
 from fusion_bridge.domain.text import local_now
 from schema.constants import ItemType, Method, Module
@@ -82,19 +81,16 @@ class DeployCalls:
         entity has no ``agent_base_url`` (or a function giving it, called only if needed).
         """
         now = now or local_now()
-        if not agent_has_runs(self._read_engine, AGENT_DEPLOY_RUNS, machine_id):
-            return {}
-        settings = self._settings.get()  # before the transaction (SQLite: one writer)
         handed_out = 0
-        with self._engine.begin() as conn:
-            agent = rest_agent(conn, machine_id)
-            candidates = allowed_runs(conn, agent, Method.DEPLOY, Module.DEPLOY, settings, DEPLOY_DISABLED, now)
-            if not candidates:
+        with handing_out(self._engine, self._read_engine, AGENT_DEPLOY_RUNS, self._settings, machine_id,
+                         Method.DEPLOY, Module.DEPLOY, DEPLOY_DISABLED, now) as handout:
+            if handout is None:
                 return {}
+            conn, agent, settings = handout.conn, handout.agent, handout.settings
             mirrors: list[str] | None = None
             jobs: list[dict] = []
             files: dict[str, dict] = {}
-            for run in candidates:
+            for run in handout.runs:
                 if run.date_start is not None and run.date_start > now:
                     continue  # postponed by the user: not before its new start
                 try:

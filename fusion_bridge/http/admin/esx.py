@@ -6,8 +6,8 @@ PATCH, DELETE). Passwords are taken, never given back (``"password": "set"``). T
 
 from __future__ import annotations
 
-from fusion_bridge.http.admin import _body, _created, _engine, _json
-from fusion_bridge.http.admin_blueprints import admin_blueprint
+from fusion_bridge.http.admin.definitions import _body, _created, _engine, _json
+from fusion_bridge.http.admin.blueprints import admin_blueprint
 from fusion_bridge.services.admin import esx_hosts
 
 bp = admin_blueprint("admin_esx", "/api/esx")

@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-from fusion_bridge.http.admin import _body, _engine, _json
-from fusion_bridge.http.admin_blueprints import admin_blueprint
+from fusion_bridge.http.admin.definitions import _body, _engine, _json
+from fusion_bridge.http.admin.blueprints import admin_blueprint
 from fusion_bridge.services.admin import snmp_credentials
 from fusion_bridge.services.admin.base import DefinitionError, user_fields
 

@@ -16,11 +16,11 @@ from typing import Any
 import click
 
 from fusion_bridge.cli.options import common, for_group, load_config
-from fusion_bridge.cli.tasks import _engine, _run, _yes_no, item_text, table
+from fusion_bridge.cli.tasks.definitions import _engine, _run, _yes_no, item_text, table
 from fusion_bridge.domain.text import plural
-from fusion_bridge.services.admin import deploy_content as content
-from fusion_bridge.services.admin import deploy_mirrors as mirrors
-from fusion_bridge.services.admin import deploy_packages as packages
+from fusion_bridge.services.deploy import content
+from fusion_bridge.services.deploy import mirrors
+from fusion_bridge.services.deploy import packages
 from fusion_bridge.services.admin.base import ui_text
 from fusion_bridge.adapters.deploy_repository import FileRepository
 

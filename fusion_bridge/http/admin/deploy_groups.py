@@ -8,9 +8,9 @@ is created with its criterion: ``{"type": "dynamic", "computer_name": "^pc-", "e
 
 from __future__ import annotations
 
-from fusion_bridge.http.admin import _body, _created, _engine, _json
-from fusion_bridge.http.admin_blueprints import admin_blueprint
-from fusion_bridge.services.admin import deploy_groups
+from fusion_bridge.http.admin.definitions import _body, _created, _engine, _json
+from fusion_bridge.http.admin.blueprints import admin_blueprint
+from fusion_bridge.services.deploy import groups as deploy_groups
 from fusion_bridge.services.admin.base import user_fields
 
 bp = admin_blueprint("admin_deploy_groups", "/api/deploy/groups")

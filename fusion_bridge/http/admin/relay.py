@@ -1,4 +1,4 @@
-"""The inventory relay in the admin API (same token, errors and status codes as ``http/admin.py``):
+"""The inventory relay in the admin API (same token, errors and status codes as ``http/admin/definitions.py``):
 
 - ``GET /api/relay``: status (queued, in flight, dead, oldest age, deliveries, latency, last error)
 - ``GET /api/relay/documents[?dead=1&limit=N]``: the queue, oldest first
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from flask import current_app, request
 
-from fusion_bridge.http import admin
-from fusion_bridge.http.admin_blueprints import admin_blueprint
+from fusion_bridge.http.admin import definitions as admin
+from fusion_bridge.http.admin.blueprints import admin_blueprint
 from fusion_bridge.services.relay import views
 from fusion_bridge.services.relay.settings import RelaySettings, caps_of
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import click
 
 from fusion_bridge.cli.options import common
-from fusion_bridge.cli.setting_options import action_setting_options, task_setting_options
-from fusion_bridge.cli.tasks import ITEM_HELP, _items, _run, _task_text, settings_text
+from fusion_bridge.cli.tasks.setting_options import action_setting_options, task_setting_options
+from fusion_bridge.cli.tasks.definitions import ITEM_HELP, _items, _run, _task_text, settings_text
 from fusion_bridge.services.admin import definitions
 
 

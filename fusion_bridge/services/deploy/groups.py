@@ -27,11 +27,12 @@ from fusion_bridge.domain.group_criteria import CriterionError, GroupCriterion, 
 from fusion_bridge.services.admin.base import (
     CHUNK,
     DefinitionError,
-    NotFound,
     flag,
     glpi_text,
     item_names,
     positive_id,
+    refuse_if_used,
+    row_by_id,
     ui_text,
     user_fields,
 )
@@ -104,12 +105,7 @@ def _computer_ids(conn: Connection, values: Any) -> list[int]:
 
 
 def _group_row(conn: Connection, group_id: Any, lock: bool = False):
-    group_id = positive_id(group_id, "deploy group id")
-    query = select(groups).where(groups.c.id == group_id)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise NotFound(f"deploy group {group_id} does not exist")
-    return row
+    return row_by_id(conn, groups, group_id, "deploy group", lock=lock)
 
 
 def _dynamic_row(conn: Connection, group_id: int):
@@ -302,10 +298,8 @@ def delete_group(engine: Engine, group_id: Any) -> dict:
     """Delete the group with its static list or criterion; refused while an action uses it."""
     with engine.begin() as conn:
         row = _group_row(conn, group_id, lock=True)
-        used_by = actions_using(conn, ItemType.DEPLOY_GROUP, row.id)
-        if used_by:
-            raise DefinitionError(f"deploy group {row.id} is used by action(s) {', '.join(map(str, used_by))}: "
-                                  "remove it from them first")
+        refuse_if_used(actions_using(conn, ItemType.DEPLOY_GROUP, row.id), f"deploy group {row.id}",
+                       "is used by")
         members = conn.execute(select(func.count()).select_from(static).where(
             static.c.plugin_fusioninventory_deploygroups_id == row.id)).scalar()
         conn.execute(delete(static).where(static.c.plugin_fusioninventory_deploygroups_id == row.id))

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 import schema
 from fusion_bridge.services import runs as run_service
 from fusion_bridge.services.admin import definitions
-from fusion_bridge.services.admin import deploy_content as content
+from fusion_bridge.services.deploy import content
 from fusion_bridge.services.admin.base import (
     DefinitionError,
     NotFound,
@@ -32,6 +32,8 @@ from fusion_bridge.services.admin.base import (
     flag,
     glpi_text,
     positive_id,
+    refuse_if_used,
+    row_by_id,
     ui_text,
 )
 from fusion_bridge.services.admin.network import actions_targeting
@@ -58,12 +60,7 @@ VISIBILITY_TABLES = (deploypackages_entities, deploypackages_groups, deploypacka
 
 
 def _package_row(conn: Connection, package_id: Any, lock: bool = False):
-    package_id = positive_id(package_id, "package id")
-    query = select(packages).where(packages.c.id == package_id)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise NotFound(f"package {package_id} does not exist")
-    return row
+    return row_by_id(conn, packages, package_id, "package", lock=lock)
 
 
 def _package_dict(row, with_content: bool = False) -> dict:
@@ -153,10 +150,8 @@ def delete_package(engine: Engine, package_id: Any) -> dict:
     stay in the repository: other packages (here or in GLPI) may use them."""
     with engine.begin() as conn:
         row = _package_row(conn, package_id, lock=True)
-        used_by = actions_targeting(conn, ItemType.DEPLOY_PACKAGE, row.id)
-        if used_by:
-            raise DefinitionError(f"package {row.id} is deployed by action(s) {', '.join(map(str, used_by))}: "
-                                  "remove them first")
+        refuse_if_used(actions_targeting(conn, ItemType.DEPLOY_PACKAGE, row.id), f"package {row.id}",
+                       "is deployed by", "remove them first")
         for table in VISIBILITY_TABLES:
             conn.execute(delete(table).where(table.c.plugin_fusioninventory_deploypackages_id == row.id))
         conn.execute(delete(packages).where(packages.c.id == row.id))

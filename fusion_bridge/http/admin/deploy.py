@@ -17,11 +17,11 @@ from flask import Blueprint, request
 
 from fusion_bridge.adapters.db_retry import single_attempt
 from fusion_bridge.errors import InvalidRequest, Unavailable
-from fusion_bridge.http import admin
-from fusion_bridge.http.admin import _body, _call, _created, _engine, _error, _json
+from fusion_bridge.http.admin import definitions as admin
+from fusion_bridge.http.admin.definitions import _body, _call, _created, _engine, _error, _json
 from fusion_bridge.http.services import services
-from fusion_bridge.services.admin import deploy_mirrors as mirrors
-from fusion_bridge.services.admin import deploy_packages as packages
+from fusion_bridge.services.deploy import mirrors
+from fusion_bridge.services.deploy import packages
 from fusion_bridge.services.admin.base import user_fields
 from fusion_bridge.adapters.deploy_repository import FileRepository
 

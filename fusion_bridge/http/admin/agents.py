@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from flask import request
 
-from fusion_bridge.http.admin import _engine, _json
-from fusion_bridge.http.admin_blueprints import admin_blueprint
+from fusion_bridge.http.admin.definitions import _engine, _json
+from fusion_bridge.http.admin.blueprints import admin_blueprint
 from fusion_bridge.services.admin import agents
 
 bp = admin_blueprint("admin_agents", "/api/agents")

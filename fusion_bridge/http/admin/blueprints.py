@@ -1,5 +1,5 @@
 """A blueprint of the admin API under ``/api/``, for the modules of each domain: the token check
-and the error replies of ``http/admin.py`` (``Authorization: Bearer <token>``; JSON
+and the error replies of ``http/admin/definitions.py`` (``Authorization: Bearer <token>``; JSON
 ``{"error": ...}``, statuses from the one table in ``http/errors.py``).
 """
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from fusion_bridge.http import admin
+from fusion_bridge.http.admin import definitions as admin
 
 
 def admin_blueprint(name: str, url_prefix: str) -> Blueprint:

@@ -2,7 +2,7 @@
 (the task's executions and each run or slice of one) and ``GET /api/tasks/<id>/wakeups
 [?execution=N&limit=N]`` (the wake-ups of its runs).
 
-Same token, error bodies and status codes as the rest of ``/api/`` (``http/admin.py``): the
+Same token, error bodies and status codes as the rest of ``/api/`` (``http/admin/definitions.py``): the
 blueprint reuses its authentication and error handler.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from fusion_bridge.http import admin
+from fusion_bridge.http.admin import definitions as admin
 from fusion_bridge.services.views import operator_view
 
 bp = Blueprint("admin_executions", __name__, url_prefix="/api")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from fusion_bridge.cli.options import common, for_group
-from fusion_bridge.cli.tasks import _run, _yes_no, table
+from fusion_bridge.cli.tasks.definitions import _run, _yes_no, table
 from fusion_bridge.domain.text import plural
 from fusion_bridge.services.admin import agents
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from fusion_bridge.cli.options import common, for_group
-from fusion_bridge.cli.tasks import _run, table
+from fusion_bridge.cli.tasks.definitions import _run, table
 from fusion_bridge.services.admin import esx_hosts
 
 

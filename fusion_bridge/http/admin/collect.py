@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-from fusion_bridge.http.admin import _body, _created, _engine, _json
-from fusion_bridge.http.admin_blueprints import admin_blueprint
+from fusion_bridge.http.admin.definitions import _body, _created, _engine, _json
+from fusion_bridge.http.admin.blueprints import admin_blueprint
 from fusion_bridge.services.admin import collect_definitions as collects
 
 bp = admin_blueprint("admin_collect", "/api/collects")

@@ -14,8 +14,8 @@ from __future__ import annotations
 import click
 
 from fusion_bridge.cli.options import common, for_group
-from fusion_bridge.cli.tasks import _run, table
-from fusion_bridge.services.admin import deploy_groups
+from fusion_bridge.cli.tasks.definitions import _run, table
+from fusion_bridge.services.deploy import groups as deploy_groups
 
 
 @click.group("group")

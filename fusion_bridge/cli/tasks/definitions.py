@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from fusion_bridge.cli.database import open_database
 from fusion_bridge.cli.options import common, for_group
-from fusion_bridge.cli.setting_options import (
+from fusion_bridge.cli.tasks.setting_options import (
     ACTION_SETTINGS,
     TASK_SETTINGS,
     action_setting_options,

@@ -1,0 +1,1 @@
+"""``fusion-bridge deploy``: files, packages, mirrors, groups, deploying."""
