@@ -7,7 +7,10 @@ tests (tests/unit) run without MariaDB and without network.
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 import schema
 from fusion_bridge.app import create_app
@@ -15,6 +18,13 @@ from fusion_bridge.adapters.db import make_engine
 from fusion_bridge.adapters.deploy_repository import FileRepository
 from tests.helpers.db import reset_database
 from tests.helpers.mariadb import MariaDBServer
+
+# Property tests: a quick profile for the development loop, a thorough one where CI runs
+# (CI=true), or HYPOTHESIS_PROFILE=ci by hand.
+settings.register_profile("dev", max_examples=40, deadline=None)
+settings.register_profile("ci", max_examples=200, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
 
 BACKENDS = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
 

@@ -106,7 +106,7 @@ DISCOVERED_KEYS = {"ip": "IP", "mac": "MAC", "dns_hostname": "DNSHOSTNAME", "snm
                    "authsnmp": "AUTHSNMP", "uptime": "UPTIME", "user_session": "USERSESSION", "entity": "ENTITY"}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=2 * settings.default.max_examples, deadline=None)  # CI: 400
 @given(plain_data)
 def test_any_data_reads_as_the_readers_read_it(data):
     discovered = read_discovered_device(data)

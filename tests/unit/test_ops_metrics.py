@@ -22,7 +22,7 @@ KINDS = ({"XML", "getConfig", "agent.other", "api", "ops", "other"}
          | {f"{task}.{action}" for task, actions in REST_ACTIONS.items() for action in (*actions, "other")})
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=2 * settings.default.max_examples, deadline=None)  # CI: 400
 @given(path=st.sampled_from(["/plugins/fusioninventory/", "/glpi/plugins/fusioninventory/b/deploy/",
                              "/plugins/fusioninventory/b/collect", "/ocsinventory", "/api/tasks", "/x"])
        | st.text(max_size=40), query=st.text(max_size=60), method=st.sampled_from(["GET", "POST", "PUT"]))

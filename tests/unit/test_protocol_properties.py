@@ -22,14 +22,14 @@ def decodes_cleanly(body: bytes, content_type: str | None = None) -> None:
         assert 0 < len(decoded.message.device_id) <= protocol.MAX_DEVICE_ID
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=2 * settings.default.max_examples, deadline=None)  # CI: 400
 @given(st.binary(max_size=2048), st.sampled_from([None, "application/x-compress-zlib", "application/xml",
                                                    "application/x-compress-gzip", "text/html"]))
 def test_any_bytes(body, content_type):
     decodes_cleanly(body, content_type)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=2 * settings.default.max_examples, deadline=None)  # CI: 400
 @given(st.binary(max_size=2048), st.sampled_from(["zlib", "gzip"]))
 def test_any_compressed_bytes(payload, wrapper):
     decodes_cleanly(zlib.compress(payload) if wrapper == "zlib" else gzip.compress(payload))
@@ -53,7 +53,7 @@ elements = st.recursive(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=2 * settings.default.max_examples, deadline=None)  # CI: 400
 @given(elements, st.sampled_from(["none", "zlib", "gzip"]))
 def test_any_well_formed_document(document, encoding):
     try:
@@ -63,7 +63,7 @@ def test_any_well_formed_document(document, encoding):
     decodes_cleanly(protocol.compress(body, encoding))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=settings.default.max_examples, deadline=None)  # CI: 200
 @given(st.text(min_size=1, max_size=255).filter(lambda s: s.strip() == s and s.isprintable()),
        st.sampled_from(["none", "zlib", "gzip"]))
 def test_prolog_round_trip(device_id, encoding):

@@ -149,7 +149,7 @@ def _authentication(attributes) -> SnmpAuthentication:
         priv_passphrase=attributes["PRIVPASSPHRASE"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=2 * settings.default.max_examples, deadline=None)  # CI: 400
 @given(prolog_replies)
 def test_any_prolog_reply_is_written_stably_and_reads_back_as_itself(reply):
     written = write_reply(reply)
