@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.prolog import cpu_seconds, free_port, prolog_template, run_wrk, start, stop  # noqa: E402
+from bench.prolog import free_port, measured_run, prolog_template, run_wrk, start, stop  # noqa: E402
 from tests.helpers.mariadb import MariaDBServer  # noqa: E402
 
 
@@ -52,12 +52,11 @@ def first_bodies(source: Path, target: Path, count: int) -> None:
     target.write_bytes(data[:position])
 
 
-def measure(name: str, port: int, group: int, level: int, duration: int, bodies_file: Path) -> dict:
-    server_cpu, db_cpu = cpu_seconds(group=group), cpu_seconds(name="mariadbd")
-    result = run_wrk(port, level, duration, bodies_file, random_start=False)
-    result["server_cpu_us"] = (cpu_seconds(group=group) - server_cpu) / max(result["requests"], 1) * 1e6
-    result["db_cpu_us"] = (cpu_seconds(name="mariadbd") - db_cpu) / max(result["requests"], 1) * 1e6
-    result["errors"] = result["status_errors"] + result["read_errors"] + result["connect_errors"] + result["timeouts"]
+def measure(name: str, port: int, process: subprocess.Popen, level: int, duration: int, bodies_file: Path) -> dict:
+    # No warm-up: it would use up the first contacts the run is about.
+    result = measured_run(lambda seconds: run_wrk(port, level, seconds, bodies_file, random_start=False),
+                          duration, process, warm_up=0)
+    result["errors"] += result["timeouts"]
     print(f"c={level:<4d} {name:10s} {result['rps']:8.0f} req/s  p50 {result['p50_us'] / 1000:6.1f} ms  "
           f"p99 {result['p99_us'] / 1000:6.1f} ms  errors {result['errors']}  "
           f"CPU µs/req server {result['server_cpu_us']:.0f} db {result['db_cpu_us']:.0f}", flush=True)
@@ -96,14 +95,14 @@ def main() -> None:
     try:
         for name, command in commands.items():
             processes[name] = start(command, ports[name], env)
-        bridge = processes["bridge"].pid
+        bridge = processes["bridge"]
         for repeat in range(args.repeats):
             for level in levels:
                 bodies_file = workdir / f"prologs-{repeat}-{level}.bin"
                 write_bodies(bodies_file, f"r{repeat}c{level}-", args.bodies)
                 print(f"repeat {repeat + 1}", end=" ")
                 results["bare-wsgi"][level].append(
-                    measure("bare-wsgi", ports["bare-wsgi"], processes["bare-wsgi"].pid, level, args.duration,
+                    measure("bare-wsgi", ports["bare-wsgi"], processes["bare-wsgi"], level, args.duration,
                             bodies_file))
                 print(f"repeat {repeat + 1}", end=" ")
                 first = measure("first", ports["bridge"], bridge, level, args.duration, bodies_file)

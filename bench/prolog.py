@@ -134,10 +134,12 @@ def run_wrk(port: int, connections: int, duration: int, bodies_file: Path, rando
                     {"BODIES_FILE": str(bodies_file), "RANDOM_START": "1" if random_start else "0"})
 
 
-def measured_run(run: Callable[[int], dict], duration: int, process: subprocess.Popen) -> dict:
-    """``run(seconds)`` for 2 s of warm-up (not recorded), then for ``duration`` with the CPU
-    time per request of ``process``'s group (``server_cpu_us``) and of MariaDB (``db_cpu_us``)."""
-    run(2)
+def measured_run(run: Callable[[int], dict], duration: int, process: subprocess.Popen, warm_up: int = 2) -> dict:
+    """``run(seconds)`` for ``warm_up`` seconds (not recorded; 0: none, when a run uses up what it
+    sends, such as first contacts), then for ``duration`` with the CPU time per request of
+    ``process``'s group (``server_cpu_us``) and of MariaDB (``db_cpu_us``)."""
+    if warm_up:
+        run(warm_up)
     server_cpu, db_cpu = cpu_seconds(group=process.pid), cpu_seconds(name="mariadbd")
     result = run(duration)
     requests = max(result["requests"], 1)

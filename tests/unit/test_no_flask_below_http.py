@@ -34,49 +34,34 @@ FORBIDDEN = ("flask", "werkzeug")
 def loaded():
     return sorted({name.split(".")[0] for name in sys.modules} & set(FORBIDDEN))
 
+def in_fork(modules):
+    # What importing ``modules`` loads of FORBIDDEN, in a child forked from this interpreter.
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(read)
+        try:
+            for module in modules:
+                importlib.import_module(module)
+            answer = loaded()
+        except BaseException as error:
+            answer = [f"import failed: {error!r}"]
+        os.write(write, json.dumps(answer).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        answer = json.loads(pipe.read() or b'["no answer"]')
+    os.waitpid(child, 0)
+    return answer
+
 assert not loaded(), loaded()
-# All of them in this one interpreter first: if none of them loads a forbidden package, no single
-# one does. Only otherwise is each imported alone (in a fork) to name the offenders.
-together = []
-for module in sys.argv[1:]:
-    read, write = os.pipe()
-    child = os.fork()
-    if child == 0:
-        os.close(read)
-        try:
-            for name in sys.argv[1:]:
-                importlib.import_module(name)
-            answer = loaded()
-        except BaseException as error:
-            answer = [f"import failed: {error!r}"]
-        os.write(write, json.dumps(answer).encode())
-        os._exit(0)
-    os.close(write)
-    with os.fdopen(read, "rb") as pipe:
-        together = json.loads(pipe.read() or b'["no answer"]')
-    os.waitpid(child, 0)
-    break
-if not together:
-    print(json.dumps({module: [] for module in sys.argv[1:]}))
-    sys.exit(0)
-found = {}
-for module in sys.argv[1:]:
-    read, write = os.pipe()
-    child = os.fork()
-    if child == 0:
-        os.close(read)
-        try:
-            importlib.import_module(module)
-            answer = loaded()
-        except BaseException as error:
-            answer = [f"import failed: {error!r}"]
-        os.write(write, json.dumps(answer).encode())
-        os._exit(0)
-    os.close(write)
-    with os.fdopen(read, "rb") as pipe:
-        found[module] = json.loads(pipe.read() or b'["no answer"]')
-    os.waitpid(child, 0)
-print(json.dumps(found))
+modules = sys.argv[1:]
+# All of them together first: if that loads no forbidden package, no single module does. Only
+# otherwise is each imported alone, to name the offenders.
+if not in_fork(modules):
+    print(json.dumps({module: [] for module in modules}))
+else:
+    print(json.dumps({module: in_fork([module]) for module in modules}))
 """
 
 
