@@ -15,11 +15,12 @@ matched: it is returned in ``skipped`` with the reason, for the caller to report
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Callable, Iterable
+
+from fusion_bridge.domain.text import php_json
 
 IMPORT_RULES = "PluginFusioninventoryInventoryRuleImport"
 ENTITY_RULES = "PluginFusioninventoryInventoryRuleEntity"
@@ -135,11 +136,6 @@ class RuleInput:
     def as_json(self) -> str:
         """The input as PHP's json_encode writes it (``exportArrayToDB``)."""
         return php_json({k: list(v) if isinstance(v, tuple) else v for k, v in self.values})
-
-
-def php_json(data) -> str:
-    """``data`` as PHP's json_encode writes it: compact, ``/`` escaped, non-ASCII as ``\\uXXXX``."""
-    return json.dumps(data, separators=(",", ":")).replace("/", "\\/")
 
 
 # --- conditions -----------------------------------------------------------------------------
