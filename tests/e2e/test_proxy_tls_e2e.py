@@ -12,7 +12,7 @@ answers; the agent's recorded address is its namespace address, not nginx's.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 import schema
 from schema.constants import ItemType, Method, TaskjobState as State
@@ -20,7 +20,8 @@ from tests.helpers import netns as netnslib
 from tests.helpers import proxy_tls
 from tests.helpers import real_agent as agentlib
 from tests.helpers.bridge_server import NETNS_PORT, running_bridge
-from tests.helpers.e2e_tasks import REST_AGENT, add_agent_and_task, installed_tasks_or_fail, prepare_one_run
+from tests.helpers.e2e_tasks import (REST_AGENT, add_agent_and_task, add_hello_file_collect, installed_tasks_or_fail,
+                                     prepare_one_run)
 from tests.helpers.task_rows import run_state
 
 pytestmark = pytest.mark.e2e
@@ -46,14 +47,7 @@ def recorded_address(engine, agent_id):
 
 def test_agent_through_nginx_tls(netns, agent_ns, database_url, engine, tmp_path):
     installed_tasks_or_fail(("Collect", "collect"))
-    folder = tmp_path / "collect-fixture"
-    folder.mkdir()
-    (folder / "hello.txt").write_text("hello\n")
-    with engine.begin() as conn:
-        conn.execute(insert(schema.collects).values(id=1, name="hello", entities_id=0, type="file", is_active=1))
-        conn.execute(insert(schema.collects_files).values(
-            id=7, name="hello", plugin_fusioninventory_collects_id=1, dir=str(folder), limit=10, is_recursive=0,
-            filter_iname="HELLO.TXT", filter_is_file=1, filter_is_dir=0))
+    add_hello_file_collect(engine, tmp_path)
     add_agent_and_task(engine, REST_AGENT, Method.COLLECT, (ItemType.COLLECT, 1), computers_id=42)
     run_id = prepare_one_run(engine, REST_AGENT, 1, (ItemType.COLLECT, 1))
 

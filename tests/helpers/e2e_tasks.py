@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 import schema
 from fusion_bridge.services.scheduling.preparation import prepare_runs
@@ -185,3 +185,16 @@ def add_computer_with_real_agent(bind, name: str, device_id: str) -> tuple[int, 
     with writing(bind) as conn:
         computer = add_computer(conn, name)
         return computer, add_real_agent(conn, None, device_id, computers_id=computer)
+
+
+def add_hello_file_collect(engine, tmp_path: Path) -> None:
+    """Collect 1 (a file search) finding ``hello.txt`` in a folder of ``tmp_path``: what a
+    Collect run of the real agent needs to end Finished."""
+    folder = tmp_path / "collect-fixture"
+    folder.mkdir()
+    (folder / "hello.txt").write_text("hello\n")
+    with engine.begin() as conn:
+        conn.execute(insert(schema.collects).values(id=1, name="hello", entities_id=0, type="file", is_active=1))
+        conn.execute(insert(schema.collects_files).values(
+            id=7, name="hello", plugin_fusioninventory_collects_id=1, dir=str(folder), limit=10, is_recursive=0,
+            filter_iname="HELLO.TXT", filter_is_file=1, filter_is_dir=0))
