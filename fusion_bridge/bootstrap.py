@@ -50,9 +50,10 @@ class Services:
 
         # The agent endpoint: XML messages, REST getConfig. With an upstream, inventories are
         # queued for GLPI's own import (the relay) instead of imported here.
-        relay = relay_intake.RelayIntake(caps_of(config)) if config.inventory_upstream else None
+        relay = (relay_intake.RelayIntake(caps_of(config), limits=self.limits) if config.inventory_upstream
+                 else None)
         # The CONTENT sections of an INVENTORY the server reads: the local import's, or the relay's.
-        self.inventory_sections: tuple[str, ...] = relay_intake.SECTIONS_READ if relay else IMPORT_SECTIONS
+        self.inventory_sections: tuple[str, ...] = relay_intake.SECTIONS_DECODED if relay else IMPORT_SECTIONS
         self.exchange = AgentExchange(self.engine, self.autocommit_engine, self.settings, relay=relay)
         self.rest = RestCalls(self.engine, self.settings, read_engine=self.autocommit_engine)
         # The REST tasks (b/collect, b/esx, b/deploy).

@@ -219,15 +219,17 @@ def _sync_ports(conn: Connection, computers_id: int, entity_id: int, content: di
     for card in _cards(content):
         instantiation = card.instantiation_type
         row = existing.get((card.name, card.mac))
+        previous_type = None
         if row is None or row["id"] in kept:
             port_id = P.add_port(conn, ItemType.COMPUTER, computers_id, entity_id, now, name=card.name,
                                  instantiation_type=instantiation, mac=card.mac,
                                  logical_number=card.logical_number)
         else:
-            port_id = row["id"]
+            port_id, previous_type = row["id"], row["instantiation_type"]
             P.update_port(conn, row, {"instantiation_type": instantiation, "entities_id": entity_id,
                                       "logical_number": card.logical_number, "is_deleted": 0}, now)
-        P.sync_type_row(conn, port_id, instantiation, now, speed=card.speed, wwn=card.wwn)
+        P.sync_type_row(conn, port_id, instantiation, now, speed=card.speed, wwn=card.wwn,
+                        previous_type=previous_type)
         kept.add(port_id)
         P.sync_port_ips(conn, port_id, card.ips, entity_id=entity_id, mainitemtype=ItemType.COMPUTER,
                         mainitems_id=computers_id, now=now)

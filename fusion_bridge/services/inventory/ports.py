@@ -154,14 +154,24 @@ def _log_ports_purged(conn: Connection, port_ids: list[int], name_ids) -> None:
                                                  history.glpi_logs.c.items_id.in_(name_ids)))
 
 
+# A port's type rows, by type table: built once (sync_type_row runs for every port of every import).
+_TYPE_ROW = {kind: select(table).where(table.c.networkports_id == bindparam("p_port")).limit(1)
+             for kind, table in TYPE_TABLES.items()}
+_DELETE_TYPE_ROWS = {kind: delete(table).where(table.c.networkports_id == bindparam("p_port"))
+                     for kind, table in TYPE_TABLES.items()}
+
+
 def sync_type_row(conn: Connection, port_id: int, instantiation_type: str, now: datetime, *,
-                  speed: int = 0, wwn: str | None = None) -> None:
+                  speed: int = 0, wwn: str | None = None, previous_type: str | None = None) -> None:
     """The port's type row as the plugin keeps it for a computer's port: an Ethernet or Fibre
     Channel row with the agent's speed (and WWN), none for the other types; rows of other
-    types go (GLPI's ``switchInstantiationType``)."""
-    for kind, table in TYPE_TABLES.items():
-        if kind != instantiation_type:
-            conn.execute(delete(table).where(table.c.networkports_id == port_id))
+    types go (GLPI's ``switchInstantiationType``) when the type changed or the port is new
+    (``previous_type`` None). A port that keeps its type has no rows of other types to clear:
+    skipping those six DELETEs per port is a third of an import's statements."""
+    if previous_type != instantiation_type:
+        for kind, statement in _DELETE_TYPE_ROWS.items():
+            if kind != instantiation_type:
+                conn.execute(statement, {"p_port": port_id})
     if instantiation_type not in TYPES_WITH_ROW:
         return
     table = TYPE_TABLES[instantiation_type]
@@ -169,7 +179,7 @@ def sync_type_row(conn: Connection, port_id: int, instantiation_type: str, now: 
     if instantiation_type == FIBERCHANNEL and wwn:
         wanted["wwn"] = wwn
     wanted = fitted(table, wanted)
-    current = conn.execute(select(table).where(table.c.networkports_id == port_id)).mappings().first()
+    current = conn.execute(_TYPE_ROW[instantiation_type], {"p_port": port_id}).mappings().first()
     if current is None:
         conn.execute(insert(table).values(networkports_id=port_id, date_mod=now, date_creation=now, **wanted))
         return

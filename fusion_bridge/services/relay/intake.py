@@ -27,8 +27,10 @@ from schema.constants import Method
 
 log = logging.getLogger("fusion_bridge.relay")
 
-# What the relay reads of an INVENTORY's CONTENT (the ESX host identity); the rest of the
-# document is only validated, never turned into data.
+# What the relay reads of an INVENTORY's CONTENT, and only while the agent runs an ESX job (the
+# host's identity): the decoder turns no section into data (SECTIONS_DECODED), the document is
+# only validated; the rare ESX host inventory is read again for these (``host_subject``).
+SECTIONS_DECODED: tuple[str, ...] = ()
 SECTIONS_READ = ("HARDWARE", "BIOS")
 FULL_LOG_INTERVAL = 60.0
 MAX_SUBJECT = 64
@@ -49,8 +51,10 @@ _FIRST_LOOK = select(
 class RelayIntake:
     """Stores INVENTORYs in the relay queue; one per process (the throttled log is per process)."""
 
-    def __init__(self, caps: Caps, log_interval: float = FULL_LOG_INTERVAL):
+    def __init__(self, caps: Caps, log_interval: float = FULL_LOG_INTERVAL,
+                 limits: protocol.Limits = protocol.Limits()):
         self.caps = caps
+        self._limits = limits
         self._log_interval = log_interval
         self._lock = threading.Lock()
         self._refused = 0
@@ -64,13 +68,20 @@ class RelayIntake:
         if esx_running:
             # While the agent runs an ESX job it also sends the hosts' inventories under its
             # own DEVICEID: each host is a machine of its own, not a newer state of the agent's.
-            subject = host_subject(inventory.content)
+            subject = host_subject(self._host_sections(inventory))
             waiting = waiting_size(conn, agent_id, subject)
         try:
             return enqueue(conn, agent_id, inventory.device_id, subject, incoming, now, self.caps, waiting)
         except QueueFull as full:
             self._refusal(full.reason)
             raise
+
+    def _host_sections(self, inventory: protocol.Inventory) -> dict:
+        """HARDWARE and BIOS of an ESX host's inventory (decoded again: only these agents need them)."""
+        if all(section in inventory.content for section in SECTIONS_READ):
+            return inventory.content
+        decoded = protocol.decode_request(inventory.xml, None, self._limits, SECTIONS_READ)
+        return getattr(decoded.message, "content", {})
 
     def _refusal(self, reason: str) -> None:
         """Log a full queue once per interval, with how many documents were refused meanwhile."""
