@@ -39,6 +39,7 @@ STATUSES: dict[type[BaseException], tuple[int, str | None]] = {
     errors.NotFound: (404, None),
     errors.Conflict: (409, None),  # NotHandedOut included
     errors.Unavailable: (503, None),
+    errors.SecretUnavailable: (503, None),  # the bridge cannot read its own secret: the client is not at fault
     protocol.ProtocolError: (400, None),
     protocol.BodyTooLarge: (413, None),
 }
