@@ -11,6 +11,7 @@ from fusion_bridge.adapters.secret_codec import (
     CLEAR, NOT_CONFIGURED, GlpiKeySecrets, NoGlpiKey, glpi_secrets, secret_codec,
 )
 from fusion_bridge.config import Config
+from fusion_bridge.serve import check_settings
 
 KEY = bytes(range(100, 132))
 NOT_CONFIGURED_TEXT = "GLPI key not configured: set FUSION_BRIDGE_GLPI_KEY_FILE to GLPI's config/glpicrypt.key"
@@ -88,3 +89,11 @@ def test_setting_from_the_environment(key_file):
     config = Config.from_env({"FUSION_BRIDGE_GLPI_KEY_FILE": key_file})
     assert config.glpi_key_file == key_file
     assert glpi_secrets(config.glpi_key_file).reveal(GlpiKey(KEY).encrypt("ok")) == "ok"
+
+
+def test_serve_refuses_to_start_with_a_key_file_it_cannot_use(tmp_path, key_file):
+    check_settings(Config(glpi_key_file=key_file))
+    check_settings(Config())  # no key file: GLPI 9.5 sites need none
+    missing = str(tmp_path / "missing.key")
+    with pytest.raises(ValueError, match=r"GLPI key file '.*missing\.key' \(FUSION_BRIDGE_GLPI_KEY_FILE\) does not exist"):
+        check_settings(Config(glpi_key_file=missing))
