@@ -64,7 +64,8 @@ class GlpiKey:
         try:
             raw = base64.b64decode(stored.strip(), validate=True)
         except (binascii.Error, ValueError):
-            raise UndecryptableSecret(f"{what} is not a value encrypted with the GLPI key (not base64)") from None
+            raise UndecryptableSecret(f"{what} is not a value encrypted with the GLPI key (not base64)") \
+                from None
         if len(raw) < NONCE_BYTES + TAG_BYTES:
             raise UndecryptableSecret(f"{what} is not a value encrypted with the GLPI key (too short)")
         nonce, sealed = raw[:NONCE_BYTES], raw[NONCE_BYTES:]
@@ -95,7 +96,8 @@ def read_key_file(path: str) -> GlpiKey:
     (missing, not readable, not a file, not 32 bytes). The reason names the setting, the log
     detail the path too; neither holds a byte of the key (docs/glpi-secrets.md §2)."""
     def unusable(why: str) -> GlpiKeyUnusable:
-        return GlpiKeyUnusable(f"GLPI key file ({SETTING}) {why}", f"GLPI key file {path!r} ({SETTING}) {why}")
+        return GlpiKeyUnusable(f"GLPI key file ({SETTING}) {why}",
+                               f"GLPI key file {path!r} ({SETTING}) {why}")
 
     try:
         with open(path, "rb") as key_file:
@@ -110,7 +112,8 @@ def read_key_file(path: str) -> GlpiKey:
         raise unusable(f"cannot be read ({os.strerror(error.errno or errno.EIO)})") from None
     if len(raw) != KEY_BYTES:
         size = f"{len(raw)} bytes" if len(raw) < _READ_LIMIT else "larger"
-        raise unusable(f"must hold exactly {KEY_BYTES} raw bytes (GLPI's config/glpicrypt.key); it holds {size}")
+        raise unusable(f"must hold exactly {KEY_BYTES} raw bytes (GLPI's config/glpicrypt.key); "
+                       f"it holds {size}")
     return GlpiKey(raw)
 
 

@@ -120,7 +120,8 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
 
 
 def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"),
+                               expected.encode("utf-8", "surrogateescape"))
 
 
 def authorize_agent_request(settings: AgentAuthSettings, authorization: str | None) -> AgentAuthDecision:

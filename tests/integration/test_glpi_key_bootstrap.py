@@ -31,7 +31,8 @@ def test_without_a_key_the_worker_starts_and_refuses_secrets(database_url, tmp_p
     services = app.extensions["fusion_bridge"]
     try:
         assert app.test_client().get("/healthz").status_code == 200
-        with pytest.raises(errors.GlpiKeyUnusable, match=r"GLPI key file \(FUSION_BRIDGE_GLPI_KEY_FILE\) does not exist"):
-            secret_codec("glpiinventory", services.glpi_secrets).reveal("c29tZXRoaW5n", "ESX credential 1 password")
+        codec = secret_codec("glpiinventory", services.glpi_secrets)
+        with pytest.raises(errors.GlpiKeyUnusable, match=r"key file \(FUSION_BRIDGE_GLPI_KEY_FILE\) does not exist"):
+            codec.reveal("c29tZXRoaW5n", "ESX credential 1 password")
     finally:
         services.dispose()

@@ -53,11 +53,14 @@ PLAINTEXTS = ["authpass123", "", "mötdepässe €漢字🔑", "with \"quotes\",
 
 def php(key_file, encrypt=(), decrypt=(), new_key=None) -> dict:
     job = {"key_file": str(key_file), "new_key_file": str(new_key) if new_key else "",
-           "encrypt": [base64.b64encode(text.encode()).decode() for text in encrypt], "decrypt": list(decrypt)}
-    done = subprocess.run(["php", "-r", PHP], input=json.dumps(job), capture_output=True, text=True, timeout=60)
+           "encrypt": [base64.b64encode(text.encode()).decode() for text in encrypt],
+           "decrypt": list(decrypt)}
+    done = subprocess.run(["php", "-r", PHP], input=json.dumps(job), capture_output=True, text=True,
+                          timeout=60)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    out["decrypted"] = [None if value is None else base64.b64decode(value).decode() for value in out["decrypted"]]
+    out["decrypted"] = [None if value is None else base64.b64decode(value).decode()
+                        for value in out["decrypted"]]
     return out
 
 

@@ -39,7 +39,8 @@ def test_empty_plaintext_is_a_nonce_and_a_tag():
 
 def test_a_value_made_directly_with_libsodium_decrypts():
     nonce = bytes(24)
-    stored = base64.b64encode(nonce + crypto_aead_xchacha20poly1305_ietf_encrypt(b"authpass", nonce, nonce, KEY))
+    sealed = crypto_aead_xchacha20poly1305_ietf_encrypt(b"authpass", nonce, nonce, KEY)
+    stored = base64.b64encode(nonce + sealed)
     assert GlpiKey(KEY).decrypt(stored.decode() + "\n") == "authpass"  # trailing newline tolerated
 
 
@@ -70,7 +71,8 @@ def test_a_value_of_another_key_is_refused_and_names_what():
     stored = GlpiKey(OTHER_KEY).encrypt("authpass")
     with pytest.raises(errors.UndecryptableSecret) as raised:
         GlpiKey(KEY).decrypt(stored, "SNMP credential 3 auth passphrase")
-    assert raised.value.reason.startswith("SNMP credential 3 auth passphrase does not decrypt with the configured GLPI key")
+    assert raised.value.reason.startswith(
+        "SNMP credential 3 auth passphrase does not decrypt with the configured GLPI key")
     assert "authpass" not in raised.value.reason
 
 
@@ -88,7 +90,8 @@ def test_what_is_not_a_glpi_ciphertext_is_refused(stored, why):
 
 def test_a_plaintext_that_is_not_utf8_is_refused():
     nonce = bytes(range(24))
-    stored = base64.b64encode(nonce + crypto_aead_xchacha20poly1305_ietf_encrypt(b"\xff\xfe", nonce, nonce, KEY))
+    sealed = crypto_aead_xchacha20poly1305_ietf_encrypt(b"\xff\xfe", nonce, nonce, KEY)
+    stored = base64.b64encode(nonce + sealed)
     with pytest.raises(errors.UndecryptableSecret, match="not UTF-8"):
         GlpiKey(KEY).decrypt(stored.decode())
 
