@@ -16,6 +16,7 @@ from fusion_bridge import throttled_log
 from fusion_bridge.adapters.db import DbLimits, make_engine
 from fusion_bridge.adapters.db_retry import RetryPolicy, retrying
 from fusion_bridge.adapters.deploy_repository import FileRepository
+from fusion_bridge.adapters.secret_codec import glpi_secrets
 from fusion_bridge.config import Config
 from fusion_bridge.services.agent.exchange import AgentExchange
 from fusion_bridge.services.agent.settings import SettingsCache
@@ -47,6 +48,9 @@ class Services:
         self.limits = protocol.Limits(max_decompressed=config.max_xml_bytes, max_depth=config.max_xml_depth)
         self.settings = SettingsCache(self.engine, config.settings_ttl)
         self.repository = FileRepository(config.deploy_repository)
+        # GLPI 10/11's site key, read once per process; secret_codec(flavour, self.glpi_secrets)
+        # gives the services their SecretCodec (docs/glpi-secrets.md §2).
+        self.glpi_secrets = glpi_secrets(config.glpi_key_file)
 
         # The agent endpoint: XML messages, REST getConfig. With an upstream, inventories are
         # queued for GLPI's own import (the relay) instead of imported here.

@@ -101,6 +101,10 @@ class Config:
     # (``htpasswd -B``); empty = agents are not asked to authenticate. See http/agent_auth.py.
     agent_auth: str = ""
     agent_auth_realm: str = "fusion-bridge"
+    # GLPI 10/11: the site key GLPI encrypts SNMP v3 passphrases, ESX passwords and its agent
+    # password with (GLPI's config/glpicrypt.key, 32 raw bytes); read once per process. Empty =
+    # none: secrets of a glpiinventory database cannot be read or written (docs/glpi-secrets.md §2).
+    glpi_key_file: str = ""
 
     def __post_init__(self) -> None:
         # Resolved once, here: Flask's send_file resolves a relative path against the package

@@ -61,3 +61,23 @@ class NotHandedOut(Conflict):
 
 class Unavailable(DomainError):
     """Something the bridge needs (the deploy repository) cannot be used now; try again later."""
+
+
+class SecretUnavailable(DomainError):
+    """A stored secret (SNMP v3 passphrase, ESX password, GLPI 11's agent password) cannot be read
+    or written as GLPI keeps it: no GLPI key configured, a key file that cannot be used, or a
+    stored value that does not decrypt with the key (docs/glpi-secrets.md §4). Whatever needed
+    the secret fails with this reason; nothing is sent or stored in its place."""
+
+
+class GlpiKeyNotConfigured(SecretUnavailable):
+    """The database keeps secrets encrypted with GLPI's key and no key file is configured."""
+
+
+class GlpiKeyUnusable(SecretUnavailable):
+    """The configured key file is missing, unreadable or not 32 bytes long."""
+
+
+class UndecryptableSecret(SecretUnavailable):
+    """A stored value that does not decrypt with the configured key (another site's key, a value
+    left in clear, a truncated or altered value)."""

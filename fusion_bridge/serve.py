@@ -8,7 +8,9 @@ import socket
 
 from gunicorn.app.base import BaseApplication
 
+from fusion_bridge.adapters.glpi_key import read_key_file
 from fusion_bridge.config import Config
+from fusion_bridge.errors import GlpiKeyUnusable
 from fusion_bridge.supervision import BridgeArbiter, SupervisedChild
 
 
@@ -50,6 +52,11 @@ def check_settings(config: Config) -> None:
         raise ValueError(f"FUSION_BRIDGE_THREADS must be at least 1, got {config.threads}")
     if config.client_timeout <= 0 or config.client_min_rate <= 0:
         raise ValueError("FUSION_BRIDGE_CLIENT_TIMEOUT and FUSION_BRIDGE_CLIENT_MIN_RATE must be positive")
+    if config.glpi_key_file:  # a key file given but unusable: say so now, not at the first run needing it
+        try:
+            read_key_file(config.glpi_key_file)
+        except GlpiKeyUnusable as error:
+            raise ValueError(error.detail) from None
 
 
 def default_workers() -> int:

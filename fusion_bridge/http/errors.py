@@ -39,6 +39,7 @@ STATUSES: dict[type[BaseException], tuple[int, str | None]] = {
     errors.NotFound: (404, None),
     errors.Conflict: (409, None),  # NotHandedOut included
     errors.Unavailable: (503, None),
+    errors.SecretUnavailable: (503, None),  # a secret the bridge cannot read: not the client's fault
     protocol.ProtocolError: (400, None),
     protocol.BodyTooLarge: (413, None),
 }
