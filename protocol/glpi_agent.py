@@ -3,7 +3,7 @@ read/write functions, beside the OCS/XML codec.
 
 GLPI Agent posts JSON documents ``{"action": …}`` to the same URL as the XML messages, usually
 zlib-compressed with the XML Content-Type (``application/x-compress-zlib``): a body is JSON
-when its decompressed text starts with ``{``, whatever the headers say (docs/glpi10-protocol.md §4.1). ``decode_agent_request``
+when its decompressed text starts with ``{`` (or ``[``), whatever the headers say (docs/glpi10-protocol.md §4.1). ``decode_agent_request``
 tells the two apart and decompresses once. Replies are compact JSON with PHP's escaping (``/`` as
 ``\\/``, non-ASCII as ``\\u`` escapes), keys in GLPI 10's order.
 """
@@ -67,9 +67,13 @@ class ContactRequest:
     httpd_plugins: tuple[str, ...] = ()
 
 
-def is_json_text(text: bytes) -> bool:
-    """Whether a decompressed body is a JSON object rather than an XML document."""
-    return text.lstrip()[:1] == b"{"
+def is_json_text(text: bytes, content_type: str | None = None) -> bool:
+    """Whether a decompressed body is JSON rather than an XML document: it opens an object or
+    an array, or it is declared JSON and does not open an element."""
+    first = text.lstrip()[:1]
+    if first in (b"{", b"["):
+        return True
+    return first != b"<" and JSON_CONTENT_TYPE in (content_type or "").lower()
 
 
 def decode_agent_request(body: bytes, content_type: str | None = None, limits: Limits = Limits(),
@@ -80,7 +84,7 @@ def decode_agent_request(body: bytes, content_type: str | None = None, limits: L
         raise ProtocolError("empty body: expected an XML REQUEST or a JSON document")
     encoding = compression.sniff_encoding(body, content_type)
     text = compression.decompress(body, encoding, limits.max_decompressed)
-    if is_json_text(text):
+    if is_json_text(text, content_type):
         return read_json_request(text, encoding)
     root = parse_document(text, limits.max_depth, encoding)
     return Decoded(message_from_root(root, text, encoding, inventory_sections), encoding)
