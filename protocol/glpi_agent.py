@@ -1,10 +1,11 @@
-"""GLPI Agent's JSON protocol (docs/glpi10-protocol.md §4, docs/glpi10-protocol.md §5): small immutable values and pure
-read/write functions, beside the OCS/XML codec.
+"""GLPI Agent's JSON protocol (docs/glpi10-protocol.md §4, §5): small immutable values and
+pure read/write functions, beside the OCS/XML codec.
 
 GLPI Agent posts JSON documents ``{"action": …}`` to the same URL as the XML messages, usually
 zlib-compressed with the XML Content-Type (``application/x-compress-zlib``): a body is JSON
-when its decompressed text starts with ``{`` (or ``[``), whatever the headers say (docs/glpi10-protocol.md §4.1). ``decode_agent_request``
-tells the two apart and decompresses once. Replies are compact JSON with PHP's escaping (``/`` as
+when its decompressed text starts with ``{`` (or ``[``), whatever the headers say
+(docs/glpi10-protocol.md §4.1). ``decode_agent_request`` tells the two apart and decompresses
+once. Replies are compact JSON with PHP's escaping (``/`` as
 ``\\/``, non-ASCII as ``\\u`` escapes), keys in GLPI 10's order.
 """
 

@@ -7,7 +7,8 @@ import re
 PLUGIN_DIRS = ("plugins/fusioninventory", "plugins/glpiinventory", "marketplace/glpiinventory")
 _PLUGIN_DIR = "(?:" + "|".join(re.escape(each) for each in PLUGIN_DIRS) + ")"
 # The plugin's own entry points under its folder (GLPI 11 adds the route "Communication").
-_PLUGIN_ENTRY = r"(?:|index\.php|Communication|front/communication\.php|front/plugin_fusioninventory\.communication\.php)"
+_PLUGIN_ENTRY = (r"(?:|index\.php|Communication|front/communication\.php"
+                 r"|front/plugin_fusioninventory\.communication\.php)")
 
 # Where the plugin answers both XML POSTs and REST getConfig.
 PLUGIN_AGENT_PATH = re.compile(rf"(?:^|/)(?:{_PLUGIN_DIR}/{_PLUGIN_ENTRY}|ocsinventory/?)$")

@@ -8,9 +8,10 @@ answered before Flask is entered; everything else goes on to the Flask app.
 A body is JSON when it decompresses to an object (GLPI Agent compresses it with the XML
 Content-Type). A CONTACT goes to the services' ``contact.handle_contact``; other JSON actions
 are refused with a JSON error. A PROLOG sent with ``GLPI-Agent-ID`` is answered in JSON only
-when the contact policy says the bridge takes JSON inventories (docs/glpi10-protocol.md §4.4); otherwise in XML, and
-GLPI Agent keeps the FusionInventory protocol. ``GLPI-Agent-ID`` and ``GLPI-Request-ID`` are
-sent back on every answer (docs/glpi10-protocol.md §4.3). XML replies are written in the services' ``reply_style``.
+when the contact policy says the bridge takes JSON inventories (docs/glpi10-protocol.md §4.4);
+otherwise in XML, and GLPI Agent keeps the FusionInventory protocol. ``GLPI-Agent-ID`` and
+``GLPI-Request-ID`` are sent back on every answer (docs/glpi10-protocol.md §4.3). XML replies
+are written in the services' ``reply_style``.
 """
 
 from __future__ import annotations

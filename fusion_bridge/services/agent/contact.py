@@ -37,8 +37,8 @@ INVENTORY = "inventory"
 # inventory with it, as GLPI 10 does (docs/glpi10-protocol.md §5.1).
 TASKS_WITH_INVENTORY = ("netdiscovery", "netinventory")
 
-# enabled-tasks name -> glpi_agents column (docs/glpi10-protocol.md §5.3). Every known name sets its flag, whether the
-# server runs the task or not, as GLPI does.
+# enabled-tasks name -> glpi_agents column (docs/glpi10-protocol.md §5.3). Every known name
+# sets its flag, whether the server runs the task or not, as GLPI does.
 MODULE_FLAGS = {
     "wakeonlan": "use_module_wake_on_lan",
     "inventory": "use_module_computer_inventory",
