@@ -18,6 +18,7 @@ from fusion_bridge.adapters.db_retry import RetryPolicy, retrying
 from fusion_bridge.adapters.deploy_repository import FileRepository
 from fusion_bridge.adapters.secret_codec import glpi_secrets
 from fusion_bridge.config import Config
+from fusion_bridge.services.agent.contact import ContactCalls, ContactPolicy
 from fusion_bridge.services.agent.exchange import AgentExchange
 from fusion_bridge.services.agent.settings import SettingsCache
 from fusion_bridge.services.inventory.computers import SECTIONS_READ as IMPORT_SECTIONS
@@ -60,6 +61,11 @@ class Services:
         self.inventory_sections: tuple[str, ...] = relay_intake.SECTIONS_DECODED if relay else IMPORT_SECTIONS
         self.exchange = AgentExchange(self.engine, self.autocommit_engine, self.settings, relay=relay)
         self.rest = RestCalls(self.engine, self.settings, read_engine=self.autocommit_engine)
+        # GLPI Agent's CONTACT (docs/glpi10-protocol.md §5). The schema flavour decides what is
+        # wired here: on GLPI 10/11 the reply style GLPI10 and glpi_agents as ``agents_table``;
+        # ``inventory_version`` once JSON inventories are taken (relayed or imported).
+        self.contact = ContactCalls(self.engine, ContactPolicy())
+        self.reply_style = protocol.ReplyStyle.FUSIONINVENTORY
         # The REST tasks (b/collect, b/esx, b/deploy).
         self.collect = CollectCalls(self.engine, self.settings, read_engine=self.autocommit_engine)
         self.esx = EsxCalls(self.engine, read_engine=self.autocommit_engine)

@@ -1,4 +1,5 @@
-"""Sans-IO codec for the FusionInventory agent's OCS/XML protocol.
+"""Sans-IO codec for the FusionInventory agent's OCS/XML protocol, and GLPI Agent's JSON one
+(``glpi_agent``).
 
 Bytes in, typed messages out; typed reply values to bytes. No web framework, no database.
 """
@@ -8,6 +9,9 @@ from .decode import MAX_DEVICE_ID, Decoded, Limits, decode_request
 from .devices import (DevicePort, DeviceInfo, DiscoveredDevice, InventoriedDevice, read_discovered_device,
                       read_inventoried_device)
 from .errors import BodyTooLarge, ProtocolError
+from .glpi_agent import (AGENT_ID_HEADER, ECHOED_HEADERS, JSON_CONTENT_TYPE, REQUEST_ID_HEADER, AnnouncedTask,
+                         ContactReply, ContactRequest, JsonErrorReply, JsonProtocolError, JsonReply, JsonRequest, StatusReply,
+                         decode_agent_request, echoed_headers, read_contact, read_json_request, write_json_reply)
 from .messages import (
     Inventory,
     Message,
@@ -22,7 +26,7 @@ from .messages import (
     SnmpQueryStart,
     TaskMessage,
 )
-from .replies import (Element, empty_reply, error_reply, leaf, option, prolog_reply, render_reply,
+from .replies import (Element, ReplyStyle, empty_reply, error_reply, leaf, option, prolog_reply, render_reply,
                       write_prolog, write_reply)
 from .reply_values import (EmptyReply, IpRange, NetDiscoveryOption, PrologReply, Reply, ReplyOption,
                            SnmpAuthentication, SnmpQueryOption, SnmpTarget, WakeOnLanOption)
@@ -34,6 +38,9 @@ def encode_reply(xml: bytes, encoding: str) -> tuple[bytes, str]:
 
 
 __all__ = [
+    "AGENT_ID_HEADER", "AnnouncedTask", "ContactReply", "ContactRequest", "ECHOED_HEADERS", "JSON_CONTENT_TYPE",
+    "JsonErrorReply", "JsonProtocolError", "JsonReply", "JsonRequest", "REQUEST_ID_HEADER", "ReplyStyle", "StatusReply",
+    "decode_agent_request", "echoed_headers", "read_contact", "read_json_request", "write_json_reply",
     "BodyTooLarge", "CONTENT_TYPES", "Decoded", "DeviceInfo", "DevicePort", "DiscoveredDevice", "Element",
     "EmptyReply", "GZIP", "Inventory", "InventoriedDevice", "IpRange", "Limits", "MAX_DEVICE_ID", "Message",
     "NetDiscoveryDevices", "NetDiscoveryEnd", "NetDiscoveryNbIp", "NetDiscoveryOption", "NetDiscoveryStart",

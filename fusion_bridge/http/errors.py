@@ -100,9 +100,10 @@ def log_refusal(method: str, path: str, remote: str | None, status: int, reason:
 # --- bodies ----------------------------------------------------------------------------------
 
 
-def xml_error_body(reason: str, encoding: str) -> tuple[bytes, str]:
+def xml_error_body(reason: str, encoding: str,
+                   style: protocol.ReplyStyle = protocol.ReplyStyle.FUSIONINVENTORY) -> tuple[bytes, str]:
     """``<REPLY><ERROR>reason</ERROR></REPLY>``, compressed like the request."""
-    return protocol.encode_reply(protocol.error_reply(reason), encoding)
+    return protocol.encode_reply(protocol.error_reply(reason, style), encoding)
 
 
 def json_error_body(reason: str) -> bytes:

@@ -17,9 +17,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import Map, RoutingException
 
-from fusion_bridge.http.agent import request_base_url, requested_tasks
+from fusion_bridge.http.agent import get_config_answer, request_base_url
 from fusion_bridge.http.errors import failure_of, json_error_body, log_failure
-from fusion_bridge.http.paths import is_agent_path
+from fusion_bridge.http.paths import is_plugin_agent_path
 from fusion_bridge.domain.text import php_json
 
 
@@ -92,7 +92,7 @@ class AgentRestEndpoint:
         except (HTTPException, RoutingException):  # not found, redirect, ...
             return None
         if endpoint == "agent.agent_endpoint":
-            return "getConfig" if is_agent_path(values.get("path", "")) else None
+            return "getConfig" if is_plugin_agent_path(values.get("path", "")) else None
         task = endpoint.removeprefix("rest_tasks.").rpartition("_")[0]
         return task if endpoint.startswith("rest_tasks.") and task in ("deploy", "collect", "esx") else None
 
@@ -103,9 +103,7 @@ class AgentRestEndpoint:
     def _get_config(self, request: Request) -> tuple[int, bytes]:
         if request.args.get("action") != "getConfig":
             raise _NotMine
-        answer = self._services.rest.get_config(request.args.get("machineid"), requested_tasks(request.args),
-                                                lambda: request_base_url(request))
-        return 200, php_json(answer).encode()
+        return 200, php_json(get_config_answer(self._services, request)).encode()
 
     def _deploy_jobs(self, request: Request) -> tuple[int, bytes]:
         args = request.args

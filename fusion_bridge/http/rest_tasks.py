@@ -1,7 +1,8 @@
-"""The REST task endpoints the ``getConfig`` schedule points agents to, under any prefix:
-``…/plugins/fusioninventory/b/deploy/`` (getJobs, getFilePart, setStatus, setUserEvent),
-``…/plugins/fusioninventory/b/collect/`` (getJobs, setAnswer as GET or POSTed form, jobsDone)
-and ``…/plugins/fusioninventory/b/esx/`` (getJobs, setLog).
+"""The REST task endpoints the ``getConfig`` schedule points agents to, under any prefix and
+under each plugin folder (``plugins/fusioninventory``, ``plugins/glpiinventory``,
+``marketplace/glpiinventory``: docs/glpi10-protocol.md §6): ``…/b/deploy/`` (getJobs,
+getFilePart, setStatus, setUserEvent), ``…/b/collect/`` (getJobs, setAnswer as GET or POSTed
+form, jobsDone) and ``…/b/esx/`` (getJobs, setLog).
 
 Their rules have more static parts than the agent blueprint's catch-all, so they win. These
 POSTs are not agent XML (``http.paths`` does not match them): they reach Flask. Answers are
@@ -15,6 +16,7 @@ from flask import Blueprint, Response, request, send_file
 from fusion_bridge.errors import DomainError
 from fusion_bridge.http.agent import request_base_url
 from fusion_bridge.http.errors import json_error, json_failure
+from fusion_bridge.http.paths import PLUGIN_DIRS
 from fusion_bridge.http.services import services as _services
 from fusion_bridge.ops import metrics
 from fusion_bridge.domain.text import php_json
@@ -24,7 +26,7 @@ bp = Blueprint("rest_tasks", __name__)
 # goes to the app's handlers.
 bp.register_error_handler(DomainError, json_failure)
 
-BASE = "plugins/fusioninventory/b"
+BASES = tuple(f"{each}/b" for each in PLUGIN_DIRS)
 
 
 def _json(value: dict) -> Response:
@@ -33,8 +35,10 @@ def _json(value: dict) -> Response:
 
 def _route(task: str):
     def register(view):
-        for rule in (f"/{BASE}/{task}/", f"/<path:prefix>/{BASE}/{task}/"):
-            bp.add_url_rule(rule, f"{task}_{rule.count('<')}", view, methods=["GET", "POST"], strict_slashes=False)
+        for base in BASES:
+            for rule in (f"/{base}/{task}/", f"/<path:prefix>/{base}/{task}/"):
+                bp.add_url_rule(rule, f"{task}_{rule.count('<')}", view, methods=["GET", "POST"],
+                                strict_slashes=False)
         return view
     return register
 
