@@ -5,7 +5,7 @@ Bytes in, typed messages out; typed reply values to bytes. No web framework, no 
 """
 
 from .compression import CONTENT_TYPES, GZIP, PLAIN, ZLIB, compress, decompress, sniff_encoding
-from .decode import MAX_DEVICE_ID, Decoded, Limits, decode_request
+from .decode import CONTENT_UNREAD, MAX_DEVICE_ID, Decoded, Limits, decode_request
 from .devices import (DevicePort, DeviceInfo, DiscoveredDevice, InventoriedDevice, read_discovered_device,
                       read_inventoried_device)
 from .errors import BodyTooLarge, ProtocolError
@@ -44,7 +44,7 @@ __all__ = [
     "BodyTooLarge", "CONTENT_TYPES", "Decoded", "DeviceInfo", "DevicePort", "DiscoveredDevice", "Element",
     "EmptyReply", "GZIP", "Inventory", "InventoriedDevice", "IpRange", "Limits", "MAX_DEVICE_ID", "Message",
     "NetDiscoveryDevices", "NetDiscoveryEnd", "NetDiscoveryNbIp", "NetDiscoveryOption", "NetDiscoveryStart",
-    "PLAIN", "Prolog", "PrologReply", "ProtocolError", "Reply", "ReplyOption", "SnmpAuthentication",
+    "CONTENT_UNREAD", "PLAIN", "Prolog", "PrologReply", "ProtocolError", "Reply", "ReplyOption", "SnmpAuthentication",
     "SnmpQueryEnd", "SnmpQueryError", "SnmpQueryOption", "SnmpQueryResult", "SnmpQueryStart", "SnmpTarget",
     "TaskMessage", "WakeOnLanOption", "ZLIB", "compress", "decode_request", "decompress", "empty_reply",
     "encode_reply", "error_reply", "leaf", "option", "prolog_reply", "read_discovered_device",

@@ -9,7 +9,13 @@ from typing import Collection
 from . import compression, messages as m
 from .devices import read_discovered_device, read_inventoried_device
 from .errors import ProtocolError
-from .xmltree import DEFAULT_MAX_DEPTH, parse_document, text_of, to_data
+from .xmltree import DEFAULT_MAX_DEPTH, is_well_formed, parse_document, split_content, text_of, to_data
+
+# An INVENTORY whose CONTENT is not read is checked without a tree from this size on
+# (``xml_message``); below it the saving is nothing.
+SPLIT_FROM_BYTES = 32 * 1024
+# ``inventory_sections`` of a caller that reads no section, not even VERSIONCLIENT or the tag.
+CONTENT_UNREAD: tuple[str, ...] = ()
 
 # The DEVICEID column is varchar(255): a longer id is refused, never truncated.
 MAX_DEVICE_ID = 255
@@ -40,8 +46,41 @@ def decode_request(body: bytes, content_type: str | None = None, limits: Limits 
         raise ProtocolError("empty body: expected an XML REQUEST document")
     encoding = compression.sniff_encoding(body, content_type)
     xml = compression.decompress(body, encoding, limits.max_decompressed)
+    return Decoded(xml_message(xml, encoding, limits, inventory_sections), encoding)
+
+
+def xml_message(xml: bytes, encoding: str, limits: Limits = Limits(),
+                inventory_sections: Collection[str] | None = None) -> m.Message:
+    """The message of a decompressed XML body.
+
+    With ``CONTENT_UNREAD`` (the relay: GLPI imports the document), a large INVENTORY is
+    checked as a whole without building its tree: the REQUEST around an emptied CONTENT is
+    parsed as usual (DEVICEID, QUERY, depth), the CONTENT element only checked well-formed
+    (libxml2's own nesting limit applies inside it). Its ``version_client`` and ``tag`` stay
+    None. Any other shape, or any doubt, takes the full parse, which gives the exact error.
+    """
+    if (inventory_sections is not None and not inventory_sections and len(xml) >= SPLIT_FROM_BYTES
+            and b"<!DOCTYPE" not in xml and b"<!ENTITY" not in xml):
+        message = _inventory_unread(xml, encoding, limits)
+        if message is not None:
+            return message
     root = parse_document(xml, limits.max_depth, encoding)
-    return Decoded(message_from_root(root, xml, encoding, inventory_sections), encoding)
+    return message_from_root(root, xml, encoding, inventory_sections)
+
+
+def _inventory_unread(xml: bytes, encoding: str, limits: Limits) -> m.Inventory | None:
+    split = split_content(xml)
+    if split is None:
+        return None
+    skeleton, content = split
+    try:
+        root = parse_document(skeleton, limits.max_depth, encoding)
+    except ProtocolError:
+        return None
+    if (text_of(root, "QUERY") or "").upper() != "INVENTORY" or not is_well_formed(content):
+        return None
+    message = message_from_root(root, xml, encoding, CONTENT_UNREAD)
+    return message if isinstance(message, m.Inventory) else None
 
 
 def message_from_root(root, xml: bytes, encoding: str = "none",

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from typing import Collection, Mapping, Union
 
 from . import compression
-from .decode import MAX_DEVICE_ID, Decoded, Limits, message_from_root
+from .decode import MAX_DEVICE_ID, Decoded, Limits, xml_message
 from .errors import ProtocolError
-from .xmltree import parse_document
 
 
 class JsonProtocolError(ProtocolError):
@@ -87,8 +86,7 @@ def decode_agent_request(body: bytes, content_type: str | None = None, limits: L
     text = compression.decompress(body, encoding, limits.max_decompressed)
     if is_json_text(text, content_type):
         return read_json_request(text, encoding)
-    root = parse_document(text, limits.max_depth, encoding)
-    return Decoded(message_from_root(root, text, encoding, inventory_sections), encoding)
+    return Decoded(xml_message(text, encoding, limits, inventory_sections), encoding)
 
 
 def read_json_request(text: bytes, encoding: str = compression.PLAIN) -> JsonRequest:

@@ -30,7 +30,7 @@ log = logging.getLogger("fusion_bridge.relay")
 # What the relay reads of an INVENTORY's CONTENT, and only while the agent runs an ESX job (the
 # host's identity): the decoder turns no section into data (SECTIONS_DECODED), the document is
 # only validated; the rare ESX host inventory is read again for these (``host_subject``).
-SECTIONS_DECODED: tuple[str, ...] = ()
+SECTIONS_DECODED = protocol.CONTENT_UNREAD
 SECTIONS_READ = ("HARDWARE", "BIOS")
 FULL_LOG_INTERVAL = 60.0
 MAX_SUBJECT = 64
