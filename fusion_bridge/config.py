@@ -11,6 +11,9 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 PREFIX = "FUSION_BRIDGE_"
+SCHEMA_FLAVOURS = ("auto", "fusioninventory", "glpiinventory")
+# Settings whose variable is not the field's name.
+_ALIASES = {"schema": "schema_flavour"}
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,17 @@ class Config:
     # (``htpasswd -B``); empty = agents are not asked to authenticate. See http/agent_auth.py.
     agent_auth: str = ""
     agent_auth_realm: str = "fusion-bridge"
+    # Which schema the database holds ($FUSION_BRIDGE_SCHEMA): ``auto`` (found out from the
+    # database, schema/detect.py), ``fusioninventory`` (GLPI 9.5 + FusionInventory 9.5+4.2) or
+    # ``glpiinventory`` (GLPI 10 + glpiinventory 1.5.x, GLPI 11 + 1.6.x).
+    schema_flavour: str = "auto"
 
     def __post_init__(self) -> None:
+        flavour = str(self.schema_flavour).strip().lower()
+        if flavour not in SCHEMA_FLAVOURS:
+            raise ValueError(f"setting FUSION_BRIDGE_SCHEMA must be one of {', '.join(SCHEMA_FLAVOURS)}, "
+                             f"got {self.schema_flavour!r}")
+        object.__setattr__(self, "schema_flavour", flavour)
         # Resolved once, here: Flask's send_file resolves a relative path against the package
         # folder, not the working directory, so a relative repository served nothing.
         if not os.path.isabs(self.deploy_repository):
@@ -123,6 +135,7 @@ class Config:
             name = raw_name.lower()
             if name.startswith(PREFIX.lower()):
                 name = name[len(PREFIX):]
+            name = _ALIASES.get(name, name)
             field = known.get(name)
             if field is None:
                 continue
