@@ -49,7 +49,8 @@ class DetectedSchema:
     def describe(self) -> str:
         if self.empty:
             return "an empty database (no GLPI table)"
-        glpi = f"GLPI {self.glpi_version or self.glpi or '(version unknown)'}"
+        major = "9.5" if self.glpi == 9 else self.glpi
+        glpi = f"GLPI {self.glpi_version or major or '(version unknown)'}"
         plugin = {FUSIONINVENTORY: "the FusionInventory plugin", GLPIINVENTORY: "the glpiinventory plugin",
                   None: "no inventory plugin"}[self.flavour]
         return f"{glpi} with {plugin}"
