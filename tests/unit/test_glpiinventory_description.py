@@ -129,3 +129,17 @@ def test_detected_schema_in_words():
 def test_table_spec_column_lookup():
     table = TableSpec("t", [ColumnSpec("a", "tinyint(4)", False, "0")])
     assert table.column("a").base_type == "tinyint" and not table.column("a").unsigned
+
+
+def test_the_descriptions_ship_in_the_wheel():
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "schema.glpiinventory"]
+    folder = root / "schema" / "glpiinventory"
+    shipped = [path for path in (folder / "data").iterdir()
+               if any(fnmatch.fnmatch(str(path.relative_to(folder)), pattern) for pattern in patterns)]
+    assert sorted(shipped) == sorted((folder / "data").iterdir()) and len(shipped) == 14
