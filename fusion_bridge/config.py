@@ -11,6 +11,9 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 PREFIX = "FUSION_BRIDGE_"
+SCHEMA_FLAVOURS = ("auto", "fusioninventory", "glpiinventory")
+# Settings whose variable is not the field's name.
+_ALIASES = {"schema": "schema_flavour"}
 
 
 @dataclass(frozen=True)
@@ -105,8 +108,17 @@ class Config:
     # password with (GLPI's config/glpicrypt.key, 32 raw bytes); read once per process. Empty =
     # none: secrets of a glpiinventory database cannot be read or written (docs/glpi-secrets.md §2).
     glpi_key_file: str = ""
+    # Which schema the database holds ($FUSION_BRIDGE_SCHEMA): ``auto`` (found out from the
+    # database, schema/detect.py), ``fusioninventory`` (GLPI 9.5 + FusionInventory 9.5+4.2) or
+    # ``glpiinventory`` (GLPI 10 + glpiinventory 1.5.x, GLPI 11 + 1.6.x).
+    schema_flavour: str = "auto"
 
     def __post_init__(self) -> None:
+        flavour = str(self.schema_flavour).strip().lower()
+        if flavour not in SCHEMA_FLAVOURS:
+            raise ValueError(f"setting FUSION_BRIDGE_SCHEMA must be one of {', '.join(SCHEMA_FLAVOURS)}, "
+                             f"got {self.schema_flavour!r}")
+        object.__setattr__(self, "schema_flavour", flavour)
         # Resolved once, here: Flask's send_file resolves a relative path against the package
         # folder, not the working directory, so a relative repository served nothing.
         if not os.path.isabs(self.deploy_repository):
@@ -127,6 +139,7 @@ class Config:
             name = raw_name.lower()
             if name.startswith(PREFIX.lower()):
                 name = name[len(PREFIX):]
+            name = _ALIASES.get(name, name)
             field = known.get(name)
             if field is None:
                 continue

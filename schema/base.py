@@ -28,6 +28,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateIndex
 
 metadata = MetaData()
+# The MetaData whose index names get their table's name as prefix on SQLite (see below); the
+# GLPI 10/11 definitions (schema/glpiinventory) add theirs.
+SQLITE_PREFIXED_INDEXES: list[MetaData] = [metadata]
 
 MYSQL_DIALECTS = ("mysql", "mariadb")
 
@@ -164,7 +167,7 @@ def _sqlite_index_names(create, compiler, **kw):
     """
     sql = compiler.visit_create_index(create, **kw)
     index = create.element
-    if index.table is None or index.table.metadata is not metadata:
+    if index.table is None or not any(index.table.metadata is known for known in SQLITE_PREFIXED_INDEXES):
         return sql
     rendered = compiler._prepared_index_name(index, include_schema=False)
     unique = compiler.preparer.quote(f"{index.table.name}__{index.name}")
