@@ -155,7 +155,9 @@ def _log_ports_purged(conn: Connection, port_ids: list[int], name_ids) -> None:
 
 
 # A port's type rows, by type table: built once (sync_type_row runs for every port of every import).
-_TYPE_ROW = {kind: select(table).where(table.c.networkports_id == bindparam("p_port")).limit(1)
+# Only the columns compared (a whole row costs a field description per column to read).
+_TYPE_ROW = {kind: select(*(table.c[name] for name in ("id", "speed", "wwn") if name in table.c))
+             .where(table.c.networkports_id == bindparam("p_port")).limit(1)
              for kind, table in TYPE_TABLES.items()}
 _DELETE_TYPE_ROWS = {kind: delete(table).where(table.c.networkports_id == bindparam("p_port"))
                      for kind, table in TYPE_TABLES.items()}
