@@ -80,6 +80,12 @@ class AgentExchange:
     def task_message(self, message: protocol.Message, user_agent: str | None,
                      remote_addr: str | None = None, received: Received | None = None) -> protocol.EmptyReply:
         now = self._clock()
+        if self.relay is not None and isinstance(message, protocol.Inventory) and is_mysql(self._autocommit_engine):
+            agent_id = self.relay.accept_known(self._autocommit_engine, message,
+                                               _incoming(message, received, user_agent, remote_addr), now)
+            if agent_id is not None:
+                self.addresses.record(agent_id, normalise(remote_addr), now)
+                return protocol.EmptyReply()
         try:
             # Without match locks first: most inventories update the agent's own computer.
             agent_id = self._apply(message, user_agent, remote_addr, received, now, match_locks=None)
@@ -111,10 +117,7 @@ class AgentExchange:
                    remote_addr: str | None, received: Received | None, now: datetime, *,
                    match_locked: bool) -> None:
         if self.relay is not None:
-            # GLPI 10 decompresses by the Content-Type: name the encoding when the agent did not.
-            body, content_type = ((received.body, received.content_type or protocol.CONTENT_TYPES[received.encoding])
-                                  if received else (message.xml, protocol.CONTENT_TYPES[protocol.PLAIN]))
-            self.relay.accept(conn, agent_id, message, Incoming(body, content_type, user_agent, remote_addr), now)
+            self.relay.accept(conn, agent_id, message, _incoming(message, received, user_agent, remote_addr), now)
             return
         # The agent's zlib body is stored as it came: recompressing 240 KB costs ~2 ms.
         as_sent = received.body if received is not None and received.encoding == protocol.ZLIB else None
@@ -122,6 +125,16 @@ class AgentExchange:
         import_computer_inventory(conn, agent_id, message, now,
                                   esx_hosts_expected=runs.agent_runs_method(conn, agent_id, Method.ESX),
                                   match_locked=match_locked)
+
+
+def _incoming(message: protocol.Inventory, received: Received | None, user_agent: str | None,
+              remote_addr: str | None) -> Incoming:
+    """The document to queue for GLPI: as the agent sent it."""
+    if received is None:
+        return Incoming(message.xml, protocol.CONTENT_TYPES[protocol.PLAIN], user_agent, remote_addr)
+    # GLPI 10 decompresses by the Content-Type: name the encoding when the agent did not.
+    return Incoming(received.body, received.content_type or protocol.CONTENT_TYPES[received.encoding], user_agent,
+                    remote_addr)
 
 
 def _module_version(message: protocol.Message) -> str | None:
