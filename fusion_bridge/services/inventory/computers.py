@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 import schema
@@ -64,6 +64,11 @@ def _identity(inventory: Inventory, agent_device_id: str | None) -> tuple[str | 
     return name, text(node(content, "BIOS"), "SSN"), text(hardware, "UUID")
 
 
+# Built once: every import reads its agent (building the query costs more CPU than running it).
+_AGENT_FOR_IMPORT = (select(agents.c.id, agents.c.entities_id, agents.c.computers_id, agents.c.device_id, agents.c.tag)
+                     .where(agents.c.id == bindparam("p_id")).with_for_update())
+
+
 def import_computer_inventory(conn: Connection, agent_id: int, inventory: Inventory, now: datetime,
                               esx_hosts_expected: bool = False, match_locked: bool = True) -> int:
     """Create or update the agent's computer from an INVENTORY and link the agent to it.
@@ -83,10 +88,7 @@ def import_computer_inventory(conn: Connection, agent_id: int, inventory: Invent
     none: SQLite runs one writer at a time); if not, and the import has to match, it raises
     MatchLockNeeded before writing anything.
     """
-    agent = conn.execute(
-        select(agents.c.id, agents.c.entities_id, agents.c.computers_id, agents.c.device_id)
-        .where(agents.c.id == agent_id).with_for_update()
-    ).first()
+    agent = conn.execute(_AGENT_FOR_IMPORT, {"p_id": agent_id}).first()
     if agent is None:
         raise LookupError(f"agent {agent_id} does not exist")
     content = inventory.content or {}
@@ -129,11 +131,9 @@ def import_computer_inventory(conn: Connection, agent_id: int, inventory: Invent
     _mark_inventoried(conn, computers_id, now)
     if foreign:
         return computers_id
-    conn.execute(update(agents).where(agents.c.id == agent_id).values(fitted(agents, {
-        "computers_id": computers_id,
-        "entities_id": entity_id,
-        "tag": inventory.tag or "",
-    })))
+    link = fitted(agents, {"computers_id": computers_id, "entities_id": entity_id, "tag": inventory.tag or ""})
+    if any(getattr(agent, key) != value for key, value in link.items()):
+        conn.execute(update(agents).where(agents.c.id == agent_id).values(link))
     return computers_id
 
 
@@ -216,23 +216,24 @@ def _sync_ports(conn: Connection, computers_id: int, entity_id: int, content: di
     existing = {(row["name"], row["mac"]): row
                 for row in P.ports_of(conn, ItemType.COMPUTER, computers_id, dynamic_only=True)}
     kept: set[int] = set()
+    states = P.read_port_states(conn, [row["id"] for row in existing.values()])
     for card in _cards(content):
         instantiation = card.instantiation_type
         row = existing.get((card.name, card.mac))
-        previous_type = None
+        previous_type, state = None, None
         if row is None or row["id"] in kept:
             port_id = P.add_port(conn, ItemType.COMPUTER, computers_id, entity_id, now, name=card.name,
                                  instantiation_type=instantiation, mac=card.mac,
                                  logical_number=card.logical_number)
         else:
-            port_id, previous_type = row["id"], row["instantiation_type"]
+            port_id, previous_type, state = row["id"], row["instantiation_type"], states[row["id"]]
             P.update_port(conn, row, {"instantiation_type": instantiation, "entities_id": entity_id,
                                       "logical_number": card.logical_number, "is_deleted": 0}, now)
         P.sync_type_row(conn, port_id, instantiation, now, speed=card.speed, wwn=card.wwn,
-                        previous_type=previous_type)
+                        previous_type=previous_type, state=state)
         kept.add(port_id)
         P.sync_port_ips(conn, port_id, card.ips, entity_id=entity_id, mainitemtype=ItemType.COMPUTER,
-                        mainitems_id=computers_id, now=now)
+                        mainitems_id=computers_id, now=now, state=state)
     P.delete_ports(conn, [row["id"] for row in existing.values() if row["id"] not in kept])
 
 

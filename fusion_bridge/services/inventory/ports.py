@@ -7,8 +7,9 @@ mainitemtype/mainitems_id = the asset).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Sequence
+from typing import Any, Sequence
 
 from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
@@ -77,6 +78,49 @@ _ADDRESSES = (select(ipaddresses.c.id, ipaddresses.c.name, ipaddresses.c.mainite
               .where(ipaddresses.c.itemtype == ItemType.NETWORK_NAME,
                      ipaddresses.c.items_id == bindparam("p_name"))
               .order_by(ipaddresses.c.id))
+
+
+# What sync_type_row and sync_port_ips read of a port, for all the ports of an asset at once
+# (``read_port_states``): three statements per import instead of three per port.
+_NAMES_OF_PORTS = (select(networknames.c.id, networknames.c.name, networknames.c.items_id)
+                   .where(networknames.c.itemtype == ItemType.NETWORK_PORT,
+                          networknames.c.items_id.in_(bindparam("p_ports", expanding=True)))
+                   .order_by(networknames.c.id))
+_ADDRESSES_OF_NAMES = (select(ipaddresses.c.id, ipaddresses.c.name, ipaddresses.c.mainitemtype,
+                              ipaddresses.c.mainitems_id, ipaddresses.c.items_id)
+                       .where(ipaddresses.c.itemtype == ItemType.NETWORK_NAME,
+                              ipaddresses.c.items_id.in_(bindparam("p_names", expanding=True)))
+                       .order_by(ipaddresses.c.id))
+
+
+@dataclass
+class PortState:
+    """A port's rows as read before an import changes them."""
+
+    type_rows: dict  # instantiation type -> its row (id, speed[, wwn]) for the types that keep one
+    name: Any = None  # its first network name (id, name), or None
+    addresses: list = field(default_factory=list)  # that name's addresses (id, name, mainitemtype, mainitems_id)
+
+
+def read_port_states(conn: Connection, port_ids: Sequence[int]) -> dict[int, PortState]:
+    """The state of each of ``port_ids`` in one statement per table (type rows, names, addresses)."""
+    port_ids = list(port_ids)
+    states = {port_id: PortState({}) for port_id in port_ids}
+    if not port_ids:
+        return states
+    for kind in TYPES_WITH_ROW:
+        for row in conn.execute(_TYPE_ROWS_OF[kind], {"p_ports": port_ids}).mappings():
+            states[row["networkports_id"]].type_rows.setdefault(kind, row)
+    by_name = {}
+    for row in conn.execute(_NAMES_OF_PORTS, {"p_ports": port_ids}):
+        state = states[row.items_id]
+        if state.name is None:
+            state.name = row
+            by_name[row.id] = state
+    if by_name:
+        for row in conn.execute(_ADDRESSES_OF_NAMES, {"p_names": list(by_name)}):
+            by_name[row.items_id].addresses.append(row)
+    return states
 
 
 def ports_of(conn: Connection, itemtype: str, items_id: int, *, dynamic_only: bool = False):
@@ -156,20 +200,28 @@ def _log_ports_purged(conn: Connection, port_ids: list[int], name_ids) -> None:
 
 # A port's type rows, by type table: built once (sync_type_row runs for every port of every import).
 # Only the columns compared (a whole row costs a field description per column to read).
-_TYPE_ROW = {kind: select(*(table.c[name] for name in ("id", "speed", "wwn") if name in table.c))
-             .where(table.c.networkports_id == bindparam("p_port")).limit(1)
+def _type_row_columns(table):
+    return [table.c[name] for name in ("id", "speed", "wwn") if name in table.c]
+
+
+_TYPE_ROW = {kind: select(*_type_row_columns(table)).where(table.c.networkports_id == bindparam("p_port")).limit(1)
              for kind, table in TYPE_TABLES.items()}
+_TYPE_ROWS_OF = {kind: select(*_type_row_columns(table), table.c.networkports_id)
+                 .where(table.c.networkports_id.in_(bindparam("p_ports", expanding=True))).order_by(table.c.id)
+                 for kind, table in TYPE_TABLES.items()}
 _DELETE_TYPE_ROWS = {kind: delete(table).where(table.c.networkports_id == bindparam("p_port"))
                      for kind, table in TYPE_TABLES.items()}
 
 
 def sync_type_row(conn: Connection, port_id: int, instantiation_type: str, now: datetime, *,
-                  speed: int = 0, wwn: str | None = None, previous_type: str | None = None) -> None:
+                  speed: int = 0, wwn: str | None = None, previous_type: str | None = None,
+                  state: PortState | None = None) -> None:
     """The port's type row as the plugin keeps it for a computer's port: an Ethernet or Fibre
     Channel row with the agent's speed (and WWN), none for the other types; rows of other
     types go (GLPI's ``switchInstantiationType``) when the type changed or the port is new
     (``previous_type`` None). A port that keeps its type has no rows of other types to clear:
-    skipping those six DELETEs per port is a third of an import's statements."""
+    skipping those six DELETEs per port is a third of an import's statements. ``state``: the
+    port's rows read beforehand (``read_port_states``), else read here."""
     if previous_type != instantiation_type:
         for kind, statement in _DELETE_TYPE_ROWS.items():
             if kind != instantiation_type:
@@ -181,7 +233,10 @@ def sync_type_row(conn: Connection, port_id: int, instantiation_type: str, now: 
     if instantiation_type == FIBERCHANNEL and wwn:
         wanted["wwn"] = wwn
     wanted = fitted(table, wanted)
-    current = conn.execute(_TYPE_ROW[instantiation_type], {"p_port": port_id}).mappings().first()
+    if state is not None and previous_type == instantiation_type:
+        current = state.type_rows.get(instantiation_type)
+    else:
+        current = conn.execute(_TYPE_ROW[instantiation_type], {"p_port": port_id}).mappings().first()
     if current is None:
         conn.execute(insert(table).values(networkports_id=port_id, date_mod=now, date_creation=now, **wanted))
         return
@@ -192,13 +247,14 @@ def sync_type_row(conn: Connection, port_id: int, instantiation_type: str, now: 
 
 def sync_port_ips(conn: Connection, port_id: int, ips: Sequence[IP], *, entity_id: int, mainitemtype: str,
                   mainitems_id: int, now: datetime, keep_others: bool = False,
-                  networkname: str | None = None, dynamic: int = 1) -> None:
+                  networkname: str | None = None, dynamic: int = 1, state: PortState | None = None) -> None:
     """Make the port's addresses ``ips`` (its first network name holds them).
 
     Addresses already there keep their rows. ``keep_others`` only adds (a network device
     discovered on several addresses keeps them all). ``networkname`` sets the name's label.
+    ``state``: the port's rows read beforehand (``read_port_states``), else read here.
     """
-    name_row = conn.execute(_FIRST_NAME, {"p_port": port_id}).first()
+    name_row = state.name if state is not None else conn.execute(_FIRST_NAME, {"p_port": port_id}).first()
     if name_row is None:
         if not ips:
             return
@@ -219,7 +275,10 @@ def sync_port_ips(conn: Connection, port_id: int, ips: Sequence[IP], *, entity_i
                          .values(fitted(networknames, {"name": networkname, "date_mod": now})))
             history.changed(conn, ItemType.NETWORK_NAME, name_id, {"name": name_row.name}, {"name": networkname}, now)
 
-    existing = conn.execute(_ADDRESSES, {"p_name": name_id}).all()
+    if state is not None and name_row is not None:
+        existing = state.addresses
+    else:
+        existing = conn.execute(_ADDRESSES, {"p_name": name_id}).all()
     known: dict[IP, int] = {}
     stale: list[int] = []
     for row in existing:
