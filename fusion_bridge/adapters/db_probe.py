@@ -32,14 +32,20 @@ class ReadProbe:
 
     def first(self, engine: Engine, **params):
         """The first row (fields by column name) or None."""
-        sql, compiled = self._compiled.get(engine) or self._compile(engine)
-        values = compiled.construct_params(params)
-        if compiled.positiontup is not None:
-            values = tuple(values[name] for name in compiled.positiontup)
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("probe: %s %r", sql, values)
+        # Connected first: an engine learns its tables' layout at its first connection
+        # (adapters.db_layout), and compiles for it after.
+        connection = _checkout(engine, "(connect)", None)
+        try:
+            sql, compiled = self._compiled.get(engine) or self._compile(engine)
+            values = compiled.construct_params(params)
+            if compiled.positiontup is not None:
+                values = tuple(values[name] for name in compiled.positiontup)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("probe: %s %r", sql, values)
+        except BaseException:
+            connection.close()
+            raise
         dbapi_error = engine.dialect.loaded_dbapi.Error
-        connection = _checkout(engine, sql, values)
         try:
             cursor = connection.cursor()
             try:
