@@ -54,7 +54,7 @@ def apply_flavour(engine: Engine, wanted: str | None) -> Engine:
         found = _detect_raw(engine.dialect.name, dbapi_connection)
         if found is not None and found != layout_of(engine).flavour:
             install_layout(engine, found)
-            log.info("database tables are %s's", found)
+            log.debug("database tables are %s's", found)
     return engine
 
 
@@ -92,8 +92,10 @@ def install_layout(engine: Engine, flavour: str) -> Engine:
     dialect.schema_layout = layout(flavour)
     if flavour == FUSIONINVENTORY:
         return engine
-    preparer_class, compiler_class, ddl_class = _classes(type(dialect.identifier_preparer), dialect.statement_compiler,
+    preparer_class, compiler_class, ddl_class = _classes(dialect.preparer, dialect.statement_compiler,
                                                          dialect.ddl_compiler, flavour)
+    # The class too: MySQL's dialect makes a new preparer at its first connection.
+    dialect.preparer = preparer_class
     dialect.identifier_preparer = preparer_class(dialect)
     dialect.statement_compiler = compiler_class
     dialect.ddl_compiler = ddl_class
@@ -143,8 +145,10 @@ def _classes(base_preparer, base_compiler, base_ddl, flavour: str):
             if add_to_result_map is not None:
                 keep = add_to_result_map
 
+                # Known in the result by its FusionInventory name and key: the physical name
+                # may be another selected column's (agents' items_id beside a run's).
                 def add_to_result_map(keyname, name, objects, type_):
-                    keep(column.key, name, objects + (column, column.key), type_)
+                    keep(column.key, column.name, objects + (column, column.key), type_)
             return super().visit_column(clone, add_to_result_map, include_table,
                                         result_map_targets=(column, *result_map_targets), **kw)
 

@@ -6,6 +6,7 @@ row's id; explicit ids are optional. ``NOW`` and ``LATER`` are the inventory imp
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import insert, update
@@ -36,6 +37,8 @@ def add_agent(bind, agent_id: int | None = None, device_id: str | None = None, *
         row["id"] = agent_id
     if device_id is not None:
         row.update(name=name or device_id, device_id=device_id)
+    else:  # named after the id below; GLPI 10's agents need a (unique) device id from the start
+        row["device_id"] = f"new-{uuid.uuid4().hex}"
     with writing(bind) as conn:
         agent_id = insert_row(conn, schema.agents, **row)
         if device_id is None:

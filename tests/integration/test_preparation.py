@@ -26,6 +26,9 @@ from tests.helpers.db import insert_row
 from tests.helpers.inventory_rows import add_agent, add_computer, add_entity, add_network_device
 from tests.helpers.task_rows import add_iprange, add_job, add_log, add_run, add_task, all_runs, items_json
 
+# The task engine on both schema flavours (docs/schema-layouts.md).
+pytestmark = pytest.mark.both_flavours
+
 # A Wednesday (ISO weekday 3), 10:30:00 = 37800 s after midnight.
 NOW = datetime(2024, 3, 6, 10, 30, 0)
 SECONDS = 10 * 3600 + 30 * 60
