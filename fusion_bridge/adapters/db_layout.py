@@ -16,6 +16,7 @@ from functools import lru_cache
 from sqlalchemy import Table, event, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnClause
+from sqlalchemy.sql.selectable import Alias
 
 from schema.layout import (FLAVOURS, FUSIONINVENTORY, GLPIINVENTORY, INSERT_TABLES, Layout, layout,
                            physical_column)
@@ -103,7 +104,10 @@ def install_layout(engine: Engine, flavour: str) -> Engine:
 
 
 def _table_name(column) -> str | None:
+    """The name of the Table a column belongs to, directly or through an alias of it."""
     table = getattr(column, "table", None)
+    if isinstance(table, Alias):
+        table = table.element
     return table.name if isinstance(table, Table) else None
 
 
