@@ -11,19 +11,15 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 PREFIX = "FUSION_BRIDGE_"
-# Settings also known by a shorter name.
-ALIASES = {"schema": "schema_flavour"}
 SCHEMA_FLAVOURS = ("auto", "fusioninventory", "glpiinventory")
+# Settings whose variable is not the field's name.
+_ALIASES = {"schema": "schema_flavour"}
 
 
 @dataclass(frozen=True)
 class Config:
     # An embedded SQLite file in the working directory, created on first start.
     database_url: str = "sqlite:///fusion-bridge.sqlite"
-    # Which layout the database's tables have: ``fusioninventory`` (GLPI 9.5 + FusionInventory),
-    # ``glpiinventory`` (GLPI 10/11 + glpiinventory), or ``auto`` to look at the tables at each
-    # engine's first connection (docs/schema-layouts.md §1). Also read as FUSION_BRIDGE_SCHEMA.
-    schema_flavour: str = "auto"
     # Largest request body accepted as sent (compressed), and once decompressed.
     max_body_bytes: int = 32 * 1024 * 1024
     max_xml_bytes: int = 64 * 1024 * 1024
@@ -108,10 +104,18 @@ class Config:
     # (``htpasswd -B``); empty = agents are not asked to authenticate. See http/agent_auth.py.
     agent_auth: str = ""
     agent_auth_realm: str = "fusion-bridge"
+    # Which schema the database holds ($FUSION_BRIDGE_SCHEMA): ``auto`` (found out from the
+    # database, schema/detect.py), ``fusioninventory`` (GLPI 9.5 + FusionInventory 9.5+4.2) or
+    # ``glpiinventory`` (GLPI 10 + glpiinventory 1.5.x, GLPI 11 + 1.6.x). Engines compile into
+    # that layout; ``auto`` finds it at each engine's first connection (docs/schema-layouts.md §1).
+    schema_flavour: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.schema_flavour not in SCHEMA_FLAVOURS:
-            raise ValueError(f"setting SCHEMA must be one of {', '.join(SCHEMA_FLAVOURS)}, got {self.schema_flavour!r}")
+        flavour = str(self.schema_flavour).strip().lower()
+        if flavour not in SCHEMA_FLAVOURS:
+            raise ValueError(f"setting FUSION_BRIDGE_SCHEMA must be one of {', '.join(SCHEMA_FLAVOURS)}, "
+                             f"got {self.schema_flavour!r}")
+        object.__setattr__(self, "schema_flavour", flavour)
         # Resolved once, here: Flask's send_file resolves a relative path against the package
         # folder, not the working directory, so a relative repository served nothing.
         if not os.path.isabs(self.deploy_repository):
@@ -132,7 +136,7 @@ class Config:
             name = raw_name.lower()
             if name.startswith(PREFIX.lower()):
                 name = name[len(PREFIX):]
-            name = ALIASES.get(name, name)
+            name = _ALIASES.get(name, name)
             field = known.get(name)
             if field is None:
                 continue

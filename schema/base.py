@@ -30,6 +30,9 @@ from sqlalchemy.schema import CreateIndex
 from schema.class_names import ClassNames, ClassNamesJson
 
 metadata = MetaData()
+# The MetaData whose index names get their table's name as prefix on SQLite (see below); the
+# GLPI 10/11 definitions (schema/glpiinventory) add theirs.
+SQLITE_PREFIXED_INDEXES: list[MetaData] = [metadata]
 
 MYSQL_DIALECTS = ("mysql", "mariadb")
 
@@ -178,7 +181,7 @@ def _sqlite_index_names(create, compiler, **kw):
     """
     sql = compiler.visit_create_index(create, **kw)
     index = create.element
-    if index.table is None or not index.table.name.startswith("glpi_"):
+    if index.table is None or not any(index.table.metadata is known for known in SQLITE_PREFIXED_INDEXES):
         return sql
     rendered = compiler._prepared_index_name(index, include_schema=False)
     # Both names as the engine's layout renders them (docs/schema-layouts.md §1).

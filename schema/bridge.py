@@ -5,9 +5,14 @@ They are the only tables the bridge may create in a real GLPI database.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, String
+import functools
+
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table
+from sqlalchemy.dialects import mysql
 
 from schema.base import (
+    MYSQL_DIALECTS,
+    SQLITE_PREFIXED_INDEXES,
     flag_column,
     id_column,
     glpi_table,
@@ -18,6 +23,8 @@ from schema.base import (
     text_column,
     timestamp_column,
 )
+from schema.class_names import GLPIINVENTORY
+from schema.layout import physical_identifier
 
 PREFIX = "glpi_plugin_fusionbridge_"
 
@@ -215,3 +222,54 @@ bridge_relaydeliveries = glpi_table(
 )
 
 TABLES.extend([bridge_relayqueue, bridge_relaydeliveries])
+
+# ---------------------------------------------------------------------------------------------
+# The same tables in a GLPI 10/11 database (docs/glpi10-schema.md §5): GLPI's conventions there,
+# utf8mb4 and unsigned ids and foreign keys, so that GLPI's checks for utf8mb3 tables and signed
+# keys find nothing of ours to convert. Same column names for now; ``column_name`` is the hook
+# for names that follow the flavour.
+
+GLPI10_CHARSET = "utf8mb4"
+GLPI10_COLLATION = "utf8mb4_unicode_ci"
+
+
+def _is_key(column: Column) -> bool:
+    return isinstance(column.type, Integer) and (column.name == "id" or column.name.endswith("_id"))
+
+
+def _unsigned_key_type():
+    return Integer().with_variant(mysql.INTEGER(display_width=10, unsigned=True), *MYSQL_DIALECTS)
+
+
+def copy_for_glpi10(table: Table, metadata: MetaData, column_name=lambda name: name) -> Table:
+    """``table`` as created in a GLPI 10/11 database, in ``metadata``."""
+    columns = [Column(column_name(column.name), _unsigned_key_type() if _is_key(column) else column.type,
+                      primary_key=column.primary_key, autoincrement=column.autoincrement,
+                      nullable=column.nullable, comment=column.comment,
+                      server_default=column.server_default.arg if column.server_default is not None else None)
+               for column in table.columns]
+    indexes = [Index(column_name(index.name), *[column_name(column.name) for column in index.columns],
+                     unique=index.unique)
+               for index in table.indexes]
+    return Table(table.name, metadata, *columns, *indexes, mysql_engine="InnoDB", mysql_charset=GLPI10_CHARSET,
+                 mysql_collate=GLPI10_COLLATION, sqlite_autoincrement=table.dialect_kwargs.get("sqlite_autoincrement",
+                                                                                                 False))
+
+
+_GLPI10_METADATA = MetaData()
+SQLITE_PREFIXED_INDEXES.append(_GLPI10_METADATA)
+# Column and index names follow the flavour (agents_id…, docs/schema-layouts.md §2), as engines
+# of the glpiinventory layout render them.
+GLPI10_TABLES = [copy_for_glpi10(table, _GLPI10_METADATA, column_name=functools.partial(physical_identifier,
+                                                                                      GLPIINVENTORY))
+                 for table in TABLES]
+
+
+def bridge_tables(flavour: str) -> list[Table]:
+    """The bridge's own tables as created in a database of ``flavour`` ("fusioninventory" or
+    "glpiinventory")."""
+    if flavour == "fusioninventory":
+        return list(TABLES)
+    if flavour == "glpiinventory":
+        return list(GLPI10_TABLES)
+    raise ValueError(f"unknown schema flavour {flavour!r}")

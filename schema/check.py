@@ -3,6 +3,9 @@
 Extra tables or columns (a real GLPI has many) are fine; missing ones are not. On MySQL a
 column whose type differs notably from GLPI 9.5's (say ``datetime`` where 9.5 installs
 ``timestamp``, or a shorter ``varchar``) gets a note, which does not make the check fail.
+``check_database`` first finds out which schema the database holds (schema/detect.py) and checks
+a GLPI 10/11 one against that version's definitions, ``unsigned`` included
+(docs/glpi10-schema.md §3).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class SeedCheck:
 @dataclass
 class CheckReport:
     tables: list[TableCheck] = field(default_factory=list)
+    # What the database holds (schema.detect.DetectedSchema), when check_database found out.
+    schema: object | None = None
     seeds: list[SeedCheck] = field(default_factory=list)
     # The plugin's cron tasks that do what the bridge's scheduler does (schema/crontasks.py).
     # Not part of ``ok``: they only matter where the bridge runs its scheduler.
@@ -73,13 +78,31 @@ class CheckReport:
 
 
 def check_database(engine: Engine, tables: Iterable[Table] | None = None) -> CheckReport:
+    """Check ``tables``, or (None) the tables of the schema the database holds: GLPI 9.5 +
+    FusionInventory's unless it holds GLPI 10/11 + glpiinventory."""
+    from schema.detect import GLPIINVENTORY, detect_flavour
+
     with engine.connect() as conn:
-        report = check_connection(conn, tables)
+        detected = detect_flavour(conn) if tables is None else None
+        if detected is not None and detected.flavour == GLPIINVENTORY and detected.glpi in (10, 11):
+            from schema.bridge import bridge_tables
+            from schema.glpiinventory.check import expected_types
+            from schema.glpiinventory.tables import tables as glpiinventory_tables
+
+            report = check_connection(conn, [*glpiinventory_tables(detected.glpi).values(),
+                                             *bridge_tables(GLPIINVENTORY)],
+                                      reference=f"GLPI {detected.glpi}", expected=expected_types(detected.glpi))
+        else:
+            report = check_connection(conn, tables)
+        report.schema = detected
         conn.rollback()
     return report
 
 
-def check_connection(conn: Connection, tables: Iterable[Table] | None = None) -> CheckReport:
+def check_connection(conn: Connection, tables: Iterable[Table] | None = None, *, reference: str = "GLPI 9.5",
+                     expected: dict[str, dict[str, str]] | None = None) -> CheckReport:
+    """``reference`` names the expected schema in notes; ``expected`` gives the exact MySQL column
+    types by table and column (default: the definitions' types, compared loosely)."""
     tables = list(REQUIRED_TABLES if tables is None else tables)
     inspector = inspect(conn)
     existing = set(inspector.get_table_names())
@@ -91,7 +114,8 @@ def check_connection(conn: Connection, tables: Iterable[Table] | None = None) ->
             continue
         present = {column["name"].lower() for column in inspector.get_columns(table.name)}
         missing = [column.name for column in table.columns if column.name.lower() not in present]
-        notes = _type_notes(conn, table, actual_types.get(table.name, {}))
+        notes = _type_notes(conn, table, actual_types.get(table.name, {}), reference,
+                            (expected or {}).get(table.name))
         report.tables.append(TableCheck(table.name, "incomplete" if missing else "ok", missing, notes))
     checked = {table.name for table in tables}
     if agentmodules.name in checked and agentmodules.name in existing:
@@ -133,13 +157,25 @@ def _normalized(column_type: str) -> tuple[str, str]:
     return base, length
 
 
-def _type_notes(conn: Connection, table: Table, actual: dict[str, str]) -> list[str]:
+def _exact(column_type: str) -> str:
+    """A MySQL column type without integer display widths (MySQL 8 hides them), sign kept."""
+    base, length = _normalized(column_type)
+    unsigned = " unsigned" if "unsigned" in column_type.lower() else ""
+    return f"{base}({length}){unsigned}" if length else f"{base}{unsigned}"
+
+
+def _type_notes(conn: Connection, table: Table, actual: dict[str, str], reference: str = "GLPI 9.5",
+                exact: dict[str, str] | None = None) -> list[str]:
     notes = []
     for column in table.columns:
         found = actual.get(column.name.lower())
         if found is None:
             continue
+        if exact is not None and column.name in exact:
+            if _exact(found) != _exact(exact[column.name]):
+                notes.append(f"column {column.name} is {found}, {reference} has {exact[column.name]}")
+            continue
         expected = column.type.compile(dialect=conn.dialect)
         if _normalized(found) != _normalized(expected):
-            notes.append(f"column {column.name} is {found}, GLPI 9.5 has {expected.lower()}")
+            notes.append(f"column {column.name} is {found}, {reference} has {expected.lower()}")
     return notes

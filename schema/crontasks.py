@@ -33,6 +33,11 @@ COMPETING = (
     ("PluginFusioninventoryAgentWakeup", "wakeupAgents", "wakes the agents of prepared runs"),
     ("PluginFusioninventoryTaskjobstate", "cleantaskjob", "deletes runs by age, finished or not"),
     ("PluginFusioninventoryTask", "cleanondemand", "deletes the runs (and tasks) of on-demand deploys"),
+    # The same four under glpiinventory's names on GLPI 10/11 (docs/glpi10-schema.md §4.1).
+    ("PluginGlpiinventoryTask", "taskscheduler", "prepares task runs"),
+    ("PluginGlpiinventoryAgentWakeup", "wakeupAgents", "wakes the agents of prepared runs"),
+    ("PluginGlpiinventoryTaskjobstate", "cleantaskjob", "deletes runs by age, finished or not"),
+    ("PluginGlpiinventoryTask", "cleanondemand", "deletes the runs (and tasks) of on-demand deploys"),
 )
 DISABLED = 0  # glpi_crontasks.state: 0 disabled, 1 waiting, 2 running
 META_NAME = "crontasks_taken_over"
@@ -135,6 +140,12 @@ def _record(conn: Connection) -> dict | None:
     return record
 
 
+def _plugin_family(conn: Connection) -> str:
+    """The itemtype prefix of the plugin the database has: only its tasks can be missing."""
+    glpiinventory = inspect(conn).has_table("glpi_plugin_glpiinventory_taskjobstates")
+    return "PluginGlpiinventory" if glpiinventory else "PluginFusioninventory"
+
+
 def _set_state(conn: Connection, task: CronTask, state: int) -> None:
     conn.execute(update(glpi_crontasks).where(glpi_crontasks.c.id == task.id).values(state=state))
 
@@ -157,8 +168,10 @@ def take_over(engine: Engine, now: datetime | None = None) -> TakeoverReport:
             record["tasks"].setdefault(task.label, task.state)
             report.changed.append(Change(task.id, task.itemtype, task.name, task.state, DISABLED))
         registered = {(task.itemtype.lower(), task.name.lower()) for task in tasks}
+        family = _plugin_family(conn)
         report.unchanged += [{"itemtype": i, "name": n, "reason": "not registered in glpi_crontasks"}
-                             for i, n, _p in COMPETING if (i.lower(), n.lower()) not in registered]
+                             for i, n, _p in COMPETING
+                             if i.startswith(family) and (i.lower(), n.lower()) not in registered]
         value = json.dumps(record, sort_keys=True)
         if fresh:
             conn.execute(insert(bridge_meta).values(name=META_NAME, value=value))

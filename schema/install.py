@@ -2,54 +2,77 @@
 or join a real GLPI without touching GLPI's or the plugin's tables.
 
 The bridge remembers in its own meta table whether it created the whole schema
-(``standalone=1``). Only such a database gets missing GLPI/plugin tables and install rows;
-in a real GLPI (``standalone=0``) it creates and writes nothing but its own tables.
+(``standalone=1``), and in which flavour and GLPI major. Only such a database gets missing
+GLPI/plugin tables and install rows; in a real GLPI (``standalone=0``) it creates and writes
+nothing but its own tables. Two flavours: ``fusioninventory`` (GLPI 9.5 + FusionInventory, the
+definitions of schema/tables.py) and ``glpiinventory`` (GLPI 10/11 + glpiinventory, those of
+schema/glpiinventory; docs/glpi10-schema.md §5).
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 from typing import Iterator
 
-from sqlalchemy import inspect, insert, select, text, update
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 from schema.base import metadata
 from schema.check import SchemaError, check_connection
+from schema.detect import FLAVOURS, GLPIINVENTORY, DetectedSchema, detect_flavour
+from schema.glpiinventory.install import init_glpiinventory
+from schema.init_steps import (  # noqa: F401 - SCHEMA_VERSION and create_bridge_tables are re-exported
+    CREATED, EXISTING_GLPI, SCHEMA_VERSION, STANDALONE_UPGRADED, InitReport, create_bridge_tables, create_missing,
+    read_meta, write_meta)
 from schema.seed import insert_missing_seed_rows
-from schema.tables import BRIDGE_TABLES, CORE_TABLES, PLUGIN_TABLES, bridge_meta
+from schema.tables import BRIDGE_TABLES, CORE_TABLES, PLUGIN_TABLES
 
-SCHEMA_VERSION = "1"
 LOCK_NAME = "fusion-bridge-schema"
 LOCK_TIMEOUT_SECONDS = 60
-
-CREATED = "created"
-STANDALONE_UPGRADED = "standalone-upgraded"
-EXISTING_GLPI = "existing-glpi"
 
 _GLPI_TABLES = [*PLUGIN_TABLES, *CORE_TABLES]
 
 
-@dataclass
-class InitReport:
-    mode: str
-    tables_created: list[str] = field(default_factory=list)
-    rows_seeded: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-
-def init_database(engine: Engine) -> InitReport:
+def init_database(engine: Engine, flavour: str | None = None, glpi: int | None = None) -> InitReport:
     """Make ``engine``'s (existing, possibly empty) database ready; safe to run repeatedly and
-    from several processes at once."""
+    from several processes at once.
+
+    ``flavour``: "fusioninventory", "glpiinventory", or None / "auto" = what the database holds
+    (an empty one gets fusioninventory, as before flavours existed). ``glpi``: the GLPI major of
+    a glpiinventory database (10 or 11; default: what the database holds, else 10). A request
+    the database contradicts (another flavour or GLPI major) is refused before anything changes.
+    """
+    flavour = _requested_flavour(flavour)
     with _schema_transaction(engine) as conn:
+        detected = detect_flavour(conn)
+        if detected.flavour is not None and flavour is not None and detected.flavour != flavour:
+            raise SchemaError(f"this database holds {detected.describe()}: it cannot get the {flavour} "
+                              "schema; created nothing")
+        if detected.flavour == GLPIINVENTORY or (
+                detected.flavour is None and (flavour == GLPIINVENTORY or (detected.glpi or 0) >= 10)):
+            return init_glpiinventory(conn, detected, glpi)
+        if glpi is not None:
+            raise SchemaError(f"--glpi {glpi} is for the glpiinventory schema; the fusioninventory schema is "
+                              "GLPI 9.5's; created nothing")
         existing = set(inspect(conn).get_table_names())
-        standalone = _read_meta(conn, existing).get("standalone")
+        standalone = read_meta(conn, existing).get("standalone")
         if standalone == "1":
             return _upgrade_standalone(conn, existing, STANDALONE_UPGRADED)
         if standalone == "0" or any(table.name in existing for table in _GLPI_TABLES):
             return _join_existing_glpi(conn, existing)
         return _upgrade_standalone(conn, existing, CREATED)
+
+
+def _requested_flavour(flavour: str | None) -> str | None:
+    if flavour is None or flavour == "auto":
+        return None
+    if flavour not in FLAVOURS:
+        raise SchemaError(f"unknown schema flavour {flavour!r}: auto, {', '.join(FLAVOURS)}")
+    return flavour
+
+
+def describe_detected(detected: DetectedSchema) -> str:
+    return detected.describe() + (f" ({detected.evidence})" if detected.evidence else "")
 
 
 @contextlib.contextmanager
@@ -86,32 +109,11 @@ def _schema_transaction(engine: Engine) -> Iterator[Connection]:
                 raise
 
 
-def _read_meta(conn: Connection, existing: set[str]) -> dict[str, str]:
-    if bridge_meta.name not in existing:
-        return {}
-    return {row.name: row.value for row in conn.execute(select(bridge_meta.c.name, bridge_meta.c.value))}
-
-
-def _create_missing(conn: Connection, existing: set[str], tables) -> list[str]:
-    missing = [table for table in tables if table.name not in existing]
-    metadata.create_all(conn, tables=missing, checkfirst=False)
-    return [table.name for table in missing]
-
-
-def _write_meta(conn: Connection, values: dict[str, str]) -> None:
-    current = {row.name: row.value for row in conn.execute(select(bridge_meta.c.name, bridge_meta.c.value))}
-    for name, value in values.items():
-        if name not in current:
-            conn.execute(insert(bridge_meta).values(name=name, value=value))
-        elif current[name] != value:
-            conn.execute(update(bridge_meta).where(bridge_meta.c.name == name).values(value=value))
-
-
 def _upgrade_standalone(conn: Connection, existing: set[str], mode: str) -> InitReport:
     report = InitReport(mode)
-    report.tables_created = _create_missing(conn, existing, metadata.sorted_tables)
+    report.tables_created = create_missing(conn, existing, metadata.sorted_tables)
     report.rows_seeded = insert_missing_seed_rows(conn)
-    _write_meta(conn, {"standalone": "1", "schema_version": SCHEMA_VERSION})
+    write_meta(conn, {"standalone": "1", "schema_version": SCHEMA_VERSION})
     report.problems = check_connection(conn).problems()
     return report
 
@@ -129,6 +131,6 @@ def _join_existing_glpi(conn: Connection, existing: set[str]) -> InitReport:
     report = InitReport(EXISTING_GLPI)
     check = check_connection(conn, _GLPI_TABLES)
     report.problems = check.problems() + check.notes()
-    report.tables_created = _create_missing(conn, existing, BRIDGE_TABLES)
-    _write_meta(conn, {"standalone": "0", "schema_version": SCHEMA_VERSION})
+    report.tables_created = create_missing(conn, existing, BRIDGE_TABLES)
+    write_meta(conn, {"standalone": "0", "schema_version": SCHEMA_VERSION})
     return report

@@ -16,7 +16,8 @@ from functools import lru_cache
 
 from sqlalchemy import Column, Index, MetaData, String, Table, func, select
 
-from schema.base import flag_column, id_column, int_column, int_type, string_column, timestamp_column, tinyint_type
+from schema.base import (SQLITE_PREFIXED_INDEXES, flag_column, id_column, int_column, int_type, string_column,
+                         timestamp_column, tinyint_type)
 from schema.class_names import FUSIONINVENTORY, GLPIINVENTORY
 
 FLAVOURS = (FUSIONINVENTORY, GLPIINVENTORY)
@@ -137,6 +138,7 @@ def physical_column(flavour: str, table: str, column: str) -> str | None:
 # an INSERT of ``schema.agents`` can be compiled into it with its required columns filled in.
 
 core_metadata = MetaData()
+SQLITE_PREFIXED_INDEXES.append(core_metadata)
 
 glpi_agenttypes = Table(
     "glpi_agenttypes", core_metadata,

@@ -13,30 +13,20 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 
-from sqlalchemy import Table, event, inspect
+from sqlalchemy import Table, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.sql.selectable import Alias
 
-from schema.layout import (FLAVOURS, FUSIONINVENTORY, GLPIINVENTORY, INSERT_TABLES, Layout, layout,
-                           physical_column)
+from schema.detect import FLAVOUR_MARKERS
+from schema.layout import FLAVOURS, FUSIONINVENTORY, INSERT_TABLES, Layout, layout, physical_column
 
 log = logging.getLogger(__name__)
 
 AUTO = "auto"
 
-# A table only each flavour has: what ``detect_flavour`` looks for.
-_MARKERS = ((GLPIINVENTORY, "glpi_plugin_glpiinventory_taskjobs"),
-            (FUSIONINVENTORY, "glpi_plugin_fusioninventory_taskjobs"))
-
-
-def detect_flavour(bind: Engine | Connection) -> str | None:
-    """The flavour of the database's plugin tables; None when it has neither (an empty database)."""
-    inspector = inspect(bind)
-    for flavour, marker in _MARKERS:
-        if inspector.has_table(marker):
-            return flavour
-    return None
+# A table only each flavour has (schema.detect's markers).
+_MARKERS = tuple(FLAVOUR_MARKERS.items())
 
 
 def apply_flavour(engine: Engine, wanted: str | None) -> Engine:
@@ -60,7 +50,8 @@ def apply_flavour(engine: Engine, wanted: str | None) -> Engine:
 
 
 def _detect_raw(dialect_name: str, dbapi_connection) -> str | None:
-    """``detect_flavour`` on a DBAPI connection (the engine's first, before it is handed out)."""
+    """``schema.detect_flavour``'s answer on a DBAPI connection (the engine's first, before it is handed
+    out): which plugin's task runs table is there."""
     names = [marker for _flavour, marker in _MARKERS]
     placeholders = ", ".join(["?" if dialect_name == "sqlite" else "%s"] * len(names))
     if dialect_name == "sqlite":

@@ -32,10 +32,12 @@ def _echo_json(value) -> None:
 
 
 def _init_summary(report) -> str:
+    plugin = "glpiinventory" if report.flavour == "glpiinventory" else "FusionInventory"
+    glpi = f"GLPI {report.glpi}" if report.flavour == "glpiinventory" else "GLPI"
     words = {
-        "created": "created the GLPI and plugin tables",
-        "standalone-upgraded": "the bridge's own database",
-        "existing-glpi": "GLPI database with the FusionInventory plugin, left unchanged",
+        "created": f"created the {glpi} and {plugin} plugin tables",
+        "standalone-upgraded": f"the bridge's own database ({glpi} + {plugin})",
+        "existing-glpi": f"{glpi} database with the {plugin} plugin, left unchanged",
     }
     created = f"{plural(len(report.tables_created), 'table')} created" if report.tables_created else "no table created"
     seeded = f", {plural(len(report.rows_seeded), 'install row')} added" if report.rows_seeded else ""
@@ -44,6 +46,9 @@ def _init_summary(report) -> str:
 
 def _check_lines(report) -> list[str]:
     lines = []
+    if report.schema is not None:
+        evidence = f" ({report.schema.evidence})" if report.schema.evidence else ""
+        lines.append(f"schema     {report.schema.flavour or 'none'}: {report.schema.describe()}{evidence}")
     for table in report.tables:
         detail = f" (missing columns: {', '.join(table.missing_columns)})" if table.missing_columns else ""
         lines.append(f"{table.status:10s} {table.name}{detail}")
@@ -78,13 +83,24 @@ def db() -> None:
 
 @db.command("init")
 @common
-def db_init(database_url: str | None, as_json: bool) -> None:
+@click.option("--schema", "flavour", type=click.Choice(["auto", "fusioninventory", "glpiinventory"]),
+              help="The schema to create on an empty database: fusioninventory (GLPI 9.5 + FusionInventory "
+                   "9.5+4.2) or glpiinventory (GLPI 10/11 + glpiinventory). Default: $FUSION_BRIDGE_SCHEMA, "
+                   "else auto (what the database holds; fusioninventory when empty).")
+@click.option("--glpi", type=click.Choice(["10", "11"]),
+              help="GLPI major of the glpiinventory schema (default: what the database holds, else 10).")
+def db_init(database_url: str | None, as_json: bool, flavour: str | None, glpi: str | None) -> None:
     """Create the tables on an empty database; on GLPI's, verify and add only the bridge's own."""
     from schema import SchemaError, init_database
 
+    flavour = flavour or load_config(database_url=database_url).schema_flavour
+    if glpi is not None and flavour == "fusioninventory":
+        raise click.UsageError("--glpi goes with --schema glpiinventory (fusioninventory is GLPI 9.5's)")
+    if glpi is not None and flavour == "auto":
+        flavour = "glpiinventory"
     with open_database(database_url, create=True) as engine:
         try:
-            report = init_database(engine)
+            report = init_database(engine, flavour, int(glpi) if glpi else None)
         except SchemaError as error:
             raise click.ClickException(str(error)) from None
     shown = shown_url(database_url)
