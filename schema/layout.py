@@ -44,8 +44,23 @@ MOVED_TABLES = {
     FI_PREFIX + "unmanageds": "glpi_unmanageds",
 }
 
+# Plugin extension rows whose columns are now columns of the asset's own row (docs/schema-layouts.md
+# §4): read under the plugin table's name as an alias of the core table; an INSERT of an
+# extension row is an UPDATE of the asset (adapters.db_layout).
+MERGED_TABLES = {
+    FI_PREFIX + "networkequipments": "glpi_networkequipments",
+    FI_PREFIX + "printers": "glpi_printers",
+    FI_PREFIX + "entities": "glpi_entities",
+}
+
 # Columns renamed in one table only; (FI table, FI column) -> column.
 TABLE_COLUMNS = {
+    (FI_PREFIX + "networkequipments", "networkequipments_id"): "id",
+    (FI_PREFIX + "networkequipments", "last_fusioninventory_update"): "last_inventory_update",
+    (FI_PREFIX + "printers", "printers_id"): "id",
+    (FI_PREFIX + "printers", "last_fusioninventory_update"): "last_inventory_update",
+    (FI_PREFIX + "entities", "entities_id"): "id",
+    (FI_PREFIX + "entities", "transfers_id_auto"): "transfers_id",
     (FI_PREFIX + "agents", "device_id"): "deviceid",
     (FI_PREFIX + "agents", "lock"): "locked",
     (FI_PREFIX + "agents", "computers_id"): "items_id",
@@ -66,6 +81,11 @@ MOVED_KEYS = {
 ABSENT_COLUMNS = frozenset({
     (FI_PREFIX + "agents", "token"),
     (FI_PREFIX + "agents", "senddico"),
+    (FI_PREFIX + "networkequipments", "memory"),
+    (FI_PREFIX + "networkequipments", "last_PID_update"),
+    (FI_PREFIX + "networkequipments", "serialized_inventory"),
+    (FI_PREFIX + "printers", "frequence_days"),
+    (FI_PREFIX + "printers", "serialized_inventory"),
 })
 
 
@@ -81,6 +101,10 @@ class Layout:
 
     def table(self, name: str) -> str:
         return physical_table(self.flavour, name)
+
+    def merged_into(self, name: str) -> str | None:
+        """The core table holding the rows of plugin table ``name``, read under ``name`` as its alias."""
+        return MERGED_TABLES.get(name) if self.renames else None
 
     def column(self, table: str, column: str) -> str | None:
         """The column's physical name, None when this layout has no such column."""

@@ -13,13 +13,15 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 
-from sqlalchemy import Table, event
+from sqlalchemy import Table, event, inspect, update
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.sql.selectable import Alias
 
 from schema.detect import FLAVOUR_MARKERS
-from schema.layout import FLAVOURS, FUSIONINVENTORY, INSERT_TABLES, Layout, layout, physical_column
+from schema.layout import (FLAVOURS, FUSIONINVENTORY, GLPIINVENTORY, INSERT_TABLES, MERGED_TABLES, Layout, layout,
+                           physical_column)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,15 @@ def _detect_raw(dialect_name: str, dbapi_connection) -> str | None:
     return next((flavour for flavour, marker in _MARKERS if marker in present), None)
 
 
+def has_table(bind: Engine | Connection, name: str) -> bool:
+    """Whether the database has table ``name``, looked at once per engine (GLPI's tables do not
+    come and go under a running bridge)."""
+    known = bind.dialect.__dict__.setdefault("fusion_bridge_tables", {})
+    if name not in known:
+        known[name] = inspect(bind).has_table(name)
+    return known[name]
+
+
 def layout_of(bind: Engine | Connection) -> Layout:
     """The layout an engine (or a connection's engine) compiles into."""
     return getattr(bind.dialect, "schema_layout", None) or layout(FUSIONINVENTORY)
@@ -91,7 +102,29 @@ def install_layout(engine: Engine, flavour: str) -> Engine:
     dialect.identifier_preparer = preparer_class(dialect)
     dialect.statement_compiler = compiler_class
     dialect.ddl_compiler = ddl_class
+    event.listen(engine, "before_execute", _extension_rows_are_asset_columns, retval=True)
     return engine
+
+
+def _extension_rows_are_asset_columns(conn, statement, multiparams, params, execution_options):
+    """An INSERT of a plugin extension row (``glpi_plugin_fusioninventory_networkequipments``…)
+    becomes the UPDATE of the asset row that holds those columns in the glpiinventory layout
+    (docs/schema-layouts.md §4). Single-row ``.values()`` inserts only, as the bridge writes them."""
+    if not isinstance(statement, Insert) or MERGED_TABLES.get(statement.table.name) is None:
+        return statement, multiparams, params
+    table = statement.table
+    key = next(column for column in table.c
+               if column.name != "id" and physical_column(GLPIINVENTORY, table.name, column.name) == "id")
+    values = {getattr(name, "key", name): getattr(value, "effective_value", value)
+              for name, value in (statement._values or {}).items()}
+    values.update((params or {}) if not multiparams else {})
+    item_id = values.pop(key.key, None)
+    values.pop("id", None)
+    if item_id is None:
+        raise ValueError(f"an INSERT into {table.name} needs {key.key} in this layout")
+    values = {name: value for name, value in values.items()
+              if physical_column(GLPIINVENTORY, table.name, table.c[name].name) is not None}
+    return update(table).where(key == item_id).values(values), (), {}
 
 
 def _table_name(column) -> str | None:
@@ -146,6 +179,13 @@ def _classes(base_preparer, base_compiler, base_ddl, flavour: str):
                     keep(column.key, column.name, objects + (column, column.key), type_)
             return super().visit_column(clone, add_to_result_map, include_table,
                                         result_map_targets=(column, *result_map_targets), **kw)
+
+        def visit_table(self, table, asfrom=False, iscrud=False, **kw):
+            core = MERGED_TABLES.get(table.name) if isinstance(table, Table) else None
+            if core is not None and asfrom:
+                # The plugin table's name stays as the alias of the core table (docs/schema-layouts.md §4).
+                return f"{self.preparer.quote(core)} AS {self.preparer.quote(table.name)}"
+            return super().visit_table(table, asfrom=asfrom, iscrud=iscrud, **kw)
 
         def visit_insert(self, insert_stmt, **kw):
             insert_stmt = self._without_absent(insert_stmt)

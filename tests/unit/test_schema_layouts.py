@@ -180,3 +180,23 @@ def test_class_name_columns_process_values_only_on_glpiinventory_engines():
     assert process('[{"PluginFusioninventoryAgent":"1"}]') == '[{"Agent":"1"}]'
     read = runs.c.itemtype.type.result_processor(engine(GLPIINVENTORY).dialect, None)
     assert read("PluginGlpiinventoryIPRange") == ItemType.IP_RANGE
+
+
+def test_extension_rows_read_as_the_assets_own_columns(glpiinventory):
+    assets, extension = schema.glpi_networkequipments, schema.networkequipments
+    statement = (select(assets.c.id, extension.c.plugin_fusioninventory_configsecurities_id)
+                 .select_from(assets.join(extension, extension.c.networkequipments_id == assets.c.id)))
+    text = sql(statement, glpiinventory)
+    assert ("FROM glpi_networkequipments JOIN glpi_networkequipments AS glpi_plugin_fusioninventory_networkequipments "
+            "ON glpi_plugin_fusioninventory_networkequipments.id = glpi_networkequipments.id") in text.replace(
+                "INNER JOIN", "JOIN")
+    assert "glpi_plugin_fusioninventory_networkequipments.snmpcredentials_id" in text
+    text = sql(update(extension).where(extension.c.networkequipments_id == 4)
+               .values(plugin_fusioninventory_configsecurities_id=2, memory=5), glpiinventory)
+    assert text.startswith("UPDATE glpi_networkequipments AS glpi_plugin_fusioninventory_networkequipments "
+                           "SET snmpcredentials_id=")
+    assert "memory" not in text
+    entities = schema.entities
+    text = sql(select(entities.c.entities_id, entities.c.agent_base_url), glpiinventory)
+    assert text == ("SELECT glpi_plugin_fusioninventory_entities.id, glpi_plugin_fusioninventory_entities.agent_base_url "
+                    "FROM glpi_entities AS glpi_plugin_fusioninventory_entities")
