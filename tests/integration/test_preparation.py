@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import delete, select, update
 
 import schema
+from fusion_bridge.adapters.db_layout import layout_of
 from fusion_bridge.services.scheduling import preparation
 from fusion_bridge.services import runs as run_service
 from fusion_bridge.services.scheduling.preparation import AGENT_LEFT, TARGET_LEFT, prepare_runs
@@ -304,7 +305,9 @@ def test_snmp_inventory_expands_ip_ranges_to_devices_with_a_credential(engine):
     NE, PR = ItemType.NETWORK_EQUIPMENT, ItemType.PRINTER
     with engine.begin() as conn:
         agent = add_agent(conn)
-        rng = add_iprange(conn, "192.168.1.10", "192.168.1.20", entities_id=-1)
+        # -1 (every entity) is FusionInventory's; GLPI 10's unsigned column holds the root entity,
+        # which these devices are in.
+        rng = add_iprange(conn, "192.168.1.10", "192.168.1.20", entities_id=0 if layout_of(engine).renames else -1)
         expected = [
             (NE, add_network_device(conn, NE, "192.168.1.10")),
             (NE, add_network_device(conn, NE, "192.168.1.20", credential=2)),
