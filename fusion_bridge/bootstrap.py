@@ -42,9 +42,10 @@ class Services:
                              sqlite_busy_timeout=config.sqlite_busy_timeout)
         self.retry_policy = RetryPolicy(retries=config.db_retries, budget=config.db_retry_budget)
         throttled_log.configure(config.log_interval)
-        self.engine: Engine = make_engine(config.database_url, limits=db_limits)
+        self.engine: Engine = make_engine(config.database_url, limits=db_limits, flavour=config.schema_flavour)
         # MariaDB: read-only probes run without a transaction (one round trip, no ROLLBACK).
-        self.autocommit_engine: Engine = (make_engine(config.database_url, autocommit=True, limits=db_limits)
+        self.autocommit_engine: Engine = (make_engine(config.database_url, autocommit=True, limits=db_limits,
+                                                      flavour=config.schema_flavour)
                                           if self.engine.dialect.name in ("mysql", "mariadb") else self.engine)
         self.limits = protocol.Limits(max_decompressed=config.max_xml_bytes, max_depth=config.max_xml_depth)
         self.settings = SettingsCache(self.engine, config.settings_ttl)

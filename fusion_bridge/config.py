@@ -110,7 +110,8 @@ class Config:
     glpi_key_file: str = ""
     # Which schema the database holds ($FUSION_BRIDGE_SCHEMA): ``auto`` (found out from the
     # database, schema/detect.py), ``fusioninventory`` (GLPI 9.5 + FusionInventory 9.5+4.2) or
-    # ``glpiinventory`` (GLPI 10 + glpiinventory 1.5.x, GLPI 11 + 1.6.x).
+    # ``glpiinventory`` (GLPI 10 + glpiinventory 1.5.x, GLPI 11 + 1.6.x). Engines compile into
+    # that layout; ``auto`` finds it at each engine's first connection (docs/schema-layouts.md §1).
     schema_flavour: str = "auto"
 
     def __post_init__(self) -> None:

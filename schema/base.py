@@ -27,6 +27,8 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateIndex
 
+from schema.class_names import ClassNames, ClassNamesJson
+
 metadata = MetaData()
 # The MetaData whose index names get their table's name as prefix on SQLite (see below); the
 # GLPI 10/11 definitions (schema/glpiinventory) add theirs.
@@ -125,6 +127,18 @@ def string_column(name: str, length: int = 255, *, nullable: bool = True, defaul
     return Column(name, String(length), nullable=nullable, server_default=default, comment=comment)
 
 
+def class_names_column(name: str = "itemtype", length: int = 100, *, nullable: bool = True,
+                       default=None) -> Column:
+    """``varchar(length)`` holding class names, spelled as the database's flavour spells them
+    (``schema.class_names``)."""
+    return Column(name, ClassNames(length), nullable=nullable, server_default=default)
+
+
+def class_names_json_column(name: str) -> Column:
+    """``text`` holding JSON keyed by class names (taskjob targets and actors)."""
+    return Column(name, ClassNamesJson(), nullable=True)
+
+
 def char_column(name: str, length: int, *, nullable: bool = True, comment: str | None = None) -> Column:
     return Column(name, CHAR(length), nullable=nullable, comment=comment)
 
@@ -170,5 +184,7 @@ def _sqlite_index_names(create, compiler, **kw):
     if index.table is None or not any(index.table.metadata is known for known in SQLITE_PREFIXED_INDEXES):
         return sql
     rendered = compiler._prepared_index_name(index, include_schema=False)
-    unique = compiler.preparer.quote(f"{index.table.name}__{index.name}")
+    # Both names as the engine's layout renders them (docs/schema-layouts.md §1).
+    table = compiler.preparer.quote(index.table.name).strip('"')
+    unique = compiler.preparer.quote(f"{table}__{rendered.strip(chr(34))}")
     return sql.replace(f" {rendered} ON ", f" {unique} ON ", 1)

@@ -5,6 +5,8 @@ They are the only tables the bridge may create in a real GLPI database.
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table
 from sqlalchemy.dialects import mysql
 
@@ -21,6 +23,8 @@ from schema.base import (
     text_column,
     timestamp_column,
 )
+from schema.class_names import GLPIINVENTORY
+from schema.layout import physical_identifier
 
 PREFIX = "glpi_plugin_fusionbridge_"
 
@@ -244,7 +248,8 @@ def copy_for_glpi10(table: Table, metadata: MetaData, column_name=lambda name: n
                       nullable=column.nullable, comment=column.comment,
                       server_default=column.server_default.arg if column.server_default is not None else None)
                for column in table.columns]
-    indexes = [Index(index.name, *[column_name(column.name) for column in index.columns], unique=index.unique)
+    indexes = [Index(column_name(index.name), *[column_name(column.name) for column in index.columns],
+                     unique=index.unique)
                for index in table.indexes]
     return Table(table.name, metadata, *columns, *indexes, mysql_engine="InnoDB", mysql_charset=GLPI10_CHARSET,
                  mysql_collate=GLPI10_COLLATION, sqlite_autoincrement=table.dialect_kwargs.get("sqlite_autoincrement",
@@ -253,7 +258,11 @@ def copy_for_glpi10(table: Table, metadata: MetaData, column_name=lambda name: n
 
 _GLPI10_METADATA = MetaData()
 SQLITE_PREFIXED_INDEXES.append(_GLPI10_METADATA)
-GLPI10_TABLES = [copy_for_glpi10(table, _GLPI10_METADATA) for table in TABLES]
+# Column and index names follow the flavour (agents_id…, docs/schema-layouts.md §2), as engines
+# of the glpiinventory layout render them.
+GLPI10_TABLES = [copy_for_glpi10(table, _GLPI10_METADATA, column_name=functools.partial(physical_identifier,
+                                                                                      GLPIINVENTORY))
+                 for table in TABLES]
 
 
 def bridge_tables(flavour: str) -> list[Table]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Index
 
 from schema.base import (
+    class_names_column,
     decimal_column,
     flag_column,
     glpi_table,
@@ -148,7 +149,7 @@ glpi_networkports = glpi_table(
     "glpi_networkports",
     id_column(),
     int_column("items_id"),
-    string_column("itemtype", 100, nullable=False),
+    class_names_column(nullable=False),
     int_column("entities_id"),
     flag_column("is_recursive"),
     int_column("logical_number"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Index, String
 
 from schema.base import (
+    class_names_column,
     CURRENT_TIMESTAMP,
     flag_column,
     glpi_table,
@@ -86,7 +87,7 @@ credentials = glpi_table(
     string_column("password", nullable=False, default=""),
     text_column("comment"),
     timestamp_column("date_mod"),
-    string_column("itemtype", nullable=False, default=""),
+    class_names_column(length=255, nullable=False, default=""),
 )
 
 credentialips = glpi_table(

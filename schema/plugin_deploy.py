@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Index
 
 from schema.base import (
+    class_names_column,
     bigint_column,
     char_column,
     flag_column,
@@ -104,7 +105,7 @@ deploygroups_staticdatas = glpi_table(
     P + "deploygroups_staticdatas",
     id_column(),
     int_column("plugin_fusioninventory_deploygroups_id"),
-    string_column("itemtype", 100),
+    class_names_column(),
     int_column("items_id"),
     Index("plugin_fusioninventory_deploygroups_id", "plugin_fusioninventory_deploygroups_id"),
     Index("items_id", "items_id"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Index
 
 from schema.base import (
+    class_names_column,
+    class_names_json_column,
     bigint_id_column,
     flag_column,
     glpi_table,
@@ -51,8 +53,8 @@ taskjobs = glpi_table(
     string_column("name"),
     timestamp_column("date_creation"),
     string_column("method"),
-    text_column("targets"),
-    text_column("actors"),
+    class_names_json_column("targets"),
+    class_names_json_column("actors"),
     text_column("comment"),
     int_column("rescheduled_taskjob_id"),
     text_column("statuscomments"),
@@ -67,7 +69,7 @@ taskjobstates = glpi_table(
     bigint_id_column(),
     int_column("plugin_fusioninventory_taskjobs_id"),
     int_column("items_id"),
-    string_column("itemtype", 100),
+    class_names_column(),
     int_column("state"),
     int_column("plugin_fusioninventory_agents_id"),
     text_column("specificity"),
@@ -89,7 +91,7 @@ taskjoblogs = glpi_table(
     int_column("plugin_fusioninventory_taskjobstates_id"),
     timestamp_column("date"),
     int_column("items_id"),
-    string_column("itemtype", 100),
+    class_names_column(),
     int_column("state"),
     text_column("comment"),
     Index("plugin_fusioninventory_taskjobstates_id", "plugin_fusioninventory_taskjobstates_id", "state"),

@@ -12,11 +12,11 @@ import os
 import pytest
 from hypothesis import settings
 
-import schema
 from fusion_bridge.app import create_app
 from fusion_bridge.adapters.db import make_engine
 from fusion_bridge.adapters.deploy_repository import FileRepository
 from tests.helpers.db import reset_database
+from tests.helpers.layouts import FUSIONINVENTORY, GLPIINVENTORY, init_flavoured_database
 from tests.helpers.mariadb import MariaDBServer
 
 # Property tests: a quick profile for the development loop, a thorough one where CI runs
@@ -29,6 +29,25 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.enviro
 BACKENDS = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "both_flavours: the module's database tests also run on a glpiinventory "
+                                       "database (docs/schema-layouts.md)")
+
+
+def pytest_generate_tests(metafunc):
+    """``database_url`` on each backend; in modules marked ``both_flavours`` also on a
+    glpiinventory database of each (ids ``sqlite-glpiinventory``, ``mariadb-glpiinventory``)."""
+    if "database_url" not in metafunc.fixturenames or any(
+            "database_url" in marker.args[0] for marker in metafunc.definition.iter_markers("parametrize")):
+        return  # a test naming its backend (``["mariadb"]``) gets FusionInventory's tables
+    params = [pytest.param((backend, FUSIONINVENTORY), id=backend, marks=marks)
+              for backend, marks in (("sqlite", ()), ("mariadb", pytest.mark.mariadb))]
+    if metafunc.definition.get_closest_marker("both_flavours") is not None:
+        params += [pytest.param((backend, GLPIINVENTORY), id=f"{backend}-{GLPIINVENTORY}", marks=marks)
+                   for backend, marks in (("sqlite", ()), ("mariadb", pytest.mark.mariadb))]
+    metafunc.parametrize("database_url", params, indirect=True)
+
+
 @pytest.fixture(scope="session")
 def mariadb_server():
     server = MariaDBServer()
@@ -38,32 +57,32 @@ def mariadb_server():
 
 @pytest.fixture(scope="session")
 def _initialised_databases(tmp_path_factory, request):
-    """One initialised database per backend for the whole session, made on first use."""
-    made: dict[str, str] = {}
+    """One initialised database per backend and schema flavour for the whole session, made on
+    first use."""
+    made: dict[tuple[str, str], str] = {}
     dropped = []
 
-    def get(backend: str) -> str:
-        if backend not in made:
+    def get(backend: str, flavour: str) -> str:
+        if (backend, flavour) not in made:
             if backend == "sqlite":
                 url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'bridge.sqlite'}"
             else:
                 server = request.getfixturevalue("mariadb_server")
                 url = server.create_database()
                 dropped.append((server, url))
-            engine = make_engine(url)
-            schema.init_database(engine)
-            engine.dispose()
-            made[backend] = url
-        return made[backend]
+            init_flavoured_database(url, flavour)
+            made[backend, flavour] = url
+        return made[backend, flavour]
 
     yield get
     for server, url in dropped:
         server.drop_database(url)
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def database_url(request, _initialised_databases) -> str:
-    url = _initialised_databases(request.param)
+    backend, flavour = (request.param, FUSIONINVENTORY) if isinstance(request.param, str) else request.param
+    url = _initialised_databases(backend, flavour)
     engine = make_engine(url)
     reset_database(engine)
     engine.dispose()

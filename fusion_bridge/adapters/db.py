@@ -12,6 +12,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
+from fusion_bridge.adapters.db_layout import apply_flavour
+
 
 @dataclass(frozen=True)
 class DbLimits:
@@ -36,14 +38,20 @@ PATIENT = DbLimits(connect_timeout=10, read_timeout=0, write_timeout=0, lock_wai
                    statement_timeout=0, sqlite_busy_timeout=30)
 
 
-def make_engine(url: str, autocommit: bool = False, limits: DbLimits | None = None) -> Engine:
+def make_engine(url: str, autocommit: bool = False, limits: DbLimits | None = None,
+                flavour: str | None = None) -> Engine:
     """An engine for ``url``. ``autocommit`` engines serve single-statement writes, which
-    then cost one round trip instead of a statement plus a COMMIT (MySQL only).
+    then cost one round trip instead of a statement plus a COMMIT (MySQL only). ``flavour``:
+    the tables' layout, ``fusioninventory`` or ``glpiinventory``; ``auto`` or None finds it at
+    the first connection (``adapters.db_layout``, docs/schema-layouts.md §1).
 
     Statement parameters never appear in SQLAlchemy's errors (they may be SNMP communities,
     passphrases or tokens, and errors get logged).
     """
-    limits = limits or PATIENT
+    return apply_flavour(_engine(url, autocommit, limits or PATIENT), flavour)
+
+
+def _engine(url: str, autocommit: bool, limits: DbLimits) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, limits)

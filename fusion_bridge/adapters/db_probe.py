@@ -32,14 +32,18 @@ class ReadProbe:
 
     def first(self, engine: Engine, **params):
         """The first row (fields by column name) or None."""
-        sql, compiled = self._compiled.get(engine) or self._compile(engine)
-        values = compiled.construct_params(params)
-        if compiled.positiontup is not None:
-            values = tuple(values[name] for name in compiled.positiontup)
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("probe: %s %r", sql, values)
+        # Connected first: an engine learns its tables' layout at its first connection
+        # (adapters.db_layout), and compiles for it after.
+        connection = _checkout(engine, "(connect)", None)
+        try:
+            sql, compiled, results = self._compiled.get(engine) or self._compile(engine)
+            values = _parameters(compiled, params)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("probe: %s %r", sql, values)
+        except BaseException:
+            connection.close()
+            raise
         dbapi_error = engine.dialect.loaded_dbapi.Error
-        connection = _checkout(engine, sql, values)
         try:
             cursor = connection.cursor()
             try:
@@ -52,12 +56,32 @@ class ReadProbe:
             raise _discarded(engine, connection, sql, values, error) from error
         finally:
             connection.close()
-        return None if row is None else self._row(*row)
+        if row is None:
+            return None
+        if results:
+            row = [value if process is None else process(value) for process, value in zip(results, row)]
+        return self._row(*row)
 
-    def _compile(self, engine: Engine) -> tuple[str, Any]:
+    def _compile(self, engine: Engine) -> tuple[str, Any, Any]:
         compiled = self._statement.compile(dialect=engine.dialect)
-        self._compiled[engine] = (compiled.string, compiled)
+        results = [column.type._cached_result_processor(engine.dialect, None) for column in compiled._result_columns]
+        self._compiled[engine] = (compiled.string, compiled, results if any(results) else None)
         return self._compiled[engine]
+
+
+def _parameters(compiled, params: dict):
+    """The DBAPI parameters of ``compiled`` with ``params``, through the types' bind processors
+    as SQLAlchemy's execution layer passes them (e.g. class names spelled as the database's
+    layout has them, schema.class_names); most statements have no processor at all."""
+    values = compiled.construct_params(params)
+    processors = compiled._bind_processors
+    if processors:
+        for name, process in processors.items():
+            if name in values and values[name] is not None:
+                values[name] = process(values[name])
+    if compiled.positiontup is not None:
+        return tuple(values[name] for name in compiled.positiontup)
+    return values
 
 
 class RawSession:
@@ -88,9 +112,7 @@ class RawSession:
         if compiled is None:
             compiled = self._compiled[key] = statement.compile(dialect=engine.dialect)
         sql = compiled.string
-        values = compiled.construct_params(params)
-        if compiled.positiontup is not None:
-            values = tuple(values[name] for name in compiled.positiontup)
+        values = _parameters(compiled, params)
         try:
             if engine.dispatch.before_cursor_execute:
                 for listener in engine.dispatch.before_cursor_execute:

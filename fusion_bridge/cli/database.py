@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 import schema
 from fusion_bridge.adapters import db_errors
 from fusion_bridge.adapters.db import make_engine
+from fusion_bridge.adapters.db_layout import layout_of
 from fusion_bridge.cli.options import load_config
 
 URL_FORM = "dialect+driver://user:password@host[:port]/database, e.g. mysql+pymysql://glpi:secret@127.0.0.1/glpi"
@@ -77,9 +78,9 @@ def reason(error: BaseException, url: URL | None = None) -> str:
     return " ".join(text.split()) or type(error).__name__
 
 
-def _engine_for(url: URL, text: str) -> Engine:
+def _engine_for(url: URL, text: str, flavour: str) -> Engine:
     try:
-        return make_engine(text)
+        return make_engine(text, flavour=flavour)
     except (ArgumentError, ImportError) as error:  # unknown dialect, driver not installed
         raise click.ClickException(f"cannot use {safe_url(text)}: {reason(error, url)}; expected {URL_FORM}") \
             from None
@@ -92,13 +93,14 @@ def open_database(database_url: str | None, *, create: bool = False) -> Iterator
     ``create``: a missing SQLite file may be created (``db init``, ``serve``); otherwise it is
     an error. Database errors raised inside the block become one line too.
     """
-    text = load_config(database_url=database_url).database_url
+    config = load_config(database_url=database_url)
+    text = config.database_url
     url = parse_url(text)
     path = sqlite_file(url)
     if path is not None and not create and not path.exists():
         raise click.ClickException(f"no database at {path.absolute()}; run `fusion-bridge db init` "
                                    "(or give --database URL)")
-    engine = _engine_for(url, text)
+    engine = _engine_for(url, text, config.schema_flavour)
     try:
         try:
             with engine.connect():
@@ -122,7 +124,7 @@ def _no_tables(database_url: str | None) -> click.ClickException:
 
 def require_tables(engine: Engine, database_url: str | None) -> None:
     """Stop before work that would fail table after table (and log each failure)."""
-    if not inspect(engine).has_table(schema.tasks.name):
+    if not inspect(engine).has_table(layout_of(engine).table(schema.tasks.name)):
         raise _no_tables(database_url)
 
 

@@ -10,6 +10,10 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
+from schema.bridge import bridge_tables
+from schema.detect import GLPIINVENTORY, detect_flavour
+from schema.glpiinventory.seed import insert_missing_seed_rows as insert_glpiinventory_seed_rows
+from schema.glpiinventory.tables import tables as glpiinventory_tables
 
 
 @contextlib.contextmanager
@@ -55,8 +59,15 @@ def count(bind, table, *where) -> int:
 
 
 def reset_database(engine: Engine) -> None:
-    """Empty every table, then put the install-time rows back."""
+    """Empty every table, then put the install-time rows back (of either schema flavour)."""
     with engine.begin() as conn:
+        detected = detect_flavour(conn)
+        if detected.flavour == GLPIINVENTORY:
+            for table in [*reversed(list(glpiinventory_tables(detected.glpi).values())), *bridge_tables(GLPIINVENTORY)]:
+                if table.name != schema.bridge_meta.name:
+                    conn.execute(delete(table))
+            insert_glpiinventory_seed_rows(conn, detected.glpi)
+            return
         for table in reversed(schema.metadata.sorted_tables):
             if table is not schema.bridge_meta:
                 conn.execute(delete(table))

@@ -6,6 +6,7 @@ row's id; explicit ids are optional. ``NOW`` and ``LATER`` are the inventory imp
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import insert, update
@@ -36,6 +37,8 @@ def add_agent(bind, agent_id: int | None = None, device_id: str | None = None, *
         row["id"] = agent_id
     if device_id is not None:
         row.update(name=name or device_id, device_id=device_id)
+    else:  # named after the id below; GLPI 10's agents need a (unique) device id from the start
+        row["device_id"] = f"new-{uuid.uuid4().hex}"
     with writing(bind) as conn:
         agent_id = insert_row(conn, schema.agents, **row)
         if device_id is None:
@@ -111,12 +114,14 @@ def add_network_device(bind, itemtype: str, ip: str, *, entities_id: int = 0, cr
     with writing(bind) as conn:
         device_id = insert_row(conn, schema.glpi_networkequipments if equipment else schema.glpi_printers,
                                name=f"dev-{ip}", entities_id=entities_id, is_deleted=is_deleted)
+        # In GLPI 10/11 the "extension row" is the device's own columns (docs/schema-layouts.md §4):
+        # no key of its own to return.
         if with_extension and equipment:
-            insert_row(conn, pf_networkequipments, networkequipments_id=device_id,
-                       plugin_fusioninventory_configsecurities_id=credential)
+            conn.execute(insert(pf_networkequipments).values(networkequipments_id=device_id,
+                                                             plugin_fusioninventory_configsecurities_id=credential))
         elif with_extension:
-            insert_row(conn, pf_printers, printers_id=device_id,
-                       plugin_fusioninventory_configsecurities_id=credential)
+            conn.execute(insert(pf_printers).values(printers_id=device_id,
+                                                    plugin_fusioninventory_configsecurities_id=credential))
         add_port(conn, itemtype, device_id, ip=ip, kind=port_type, entities_id=entities_id)
     return device_id
 

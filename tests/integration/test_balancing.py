@@ -24,6 +24,9 @@ from tests.helpers.db import insert_row
 from tests.helpers.inventory_rows import add_agent, add_computer
 from tests.helpers.task_rows import add_iprange, add_job, add_task, set_module
 
+# The task engine on both schema flavours (docs/schema-layouts.md).
+pytestmark = pytest.mark.both_flavours
+
 RANGE, AGENT, COMPUTER = ItemType.IP_RANGE, ItemType.AGENT, ItemType.COMPUTER
 runs_t, logs_t, bridge_t = schema.taskjobstates, schema.taskjoblogs, schema.bridge_runs
 NOW = datetime(2024, 3, 6, 10, 30, 0)

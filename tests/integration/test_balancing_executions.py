@@ -4,6 +4,8 @@ On SQLite and MariaDB, through the normal preparation pass."""
 
 from __future__ import annotations
 
+import pytest
+
 import schema
 from fusion_bridge.services.scheduling.preparation import prepare_runs
 from fusion_bridge.services.admin.task_settings import set_job_settings, set_task_settings
@@ -12,6 +14,9 @@ from tests.helpers.executions import (AGENT, COMPUTER, RANGE, T0, discovery_task
                                       minutes, run_rows)
 from tests.helpers.inventory_rows import add_agent, add_computer, add_computer_address
 from tests.helpers.task_rows import add_iprange, add_job, add_task
+
+# The task engine on both schema flavours (docs/schema-layouts.md).
+pytestmark = pytest.mark.both_flavours
 
 
 def wake_then_discover(engine, *, computer_ip="10.0.0.20", agents=2, wait=0):

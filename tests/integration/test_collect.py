@@ -10,6 +10,9 @@ from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, T
 from tests.helpers.inventory_rows import add_agent
 from tests.helpers.task_rows import add_job, add_run, add_task, run_logs, run_state
 
+# The task engine on both schema flavours (docs/schema-layouts.md).
+pytestmark = pytest.mark.both_flavours
+
 DEVICE = "vm-2026-11-25-14-54-18"
 COLLECT = "/plugins/fusioninventory/b/collect/"
 UUID = "uniq000000001"

@@ -3,6 +3,7 @@ recordings e1 (one job, success) and e5 (a skipped job, a failing job) of the re
 
 from datetime import datetime
 
+import pytest
 from sqlalchemy import insert, select, update
 
 import schema
@@ -10,6 +11,9 @@ from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, T
 from tests.helpers.deploy_rest import DEPLOY, DEVICE, E1_JOBS, add_deploy_run, get
 from tests.helpers.inventory_rows import add_agent
 from tests.helpers.task_rows import add_job, add_run, run_logs, run_state, set_module
+
+# The task engine on both schema flavours (docs/schema-layouts.md).
+pytestmark = pytest.mark.both_flavours
 
 E5_SKIPPED = {"checks": [{"type": "fileExists", "path": "/nonexistent/fusrec", "return": "skip",
                           "name": "needs missing file"}],

@@ -13,6 +13,9 @@ from tests.helpers.dispatch_rows import ACTOR, DEVICE, DISCOVERY_TARGETS
 from tests.helpers.inventory_rows import add_agent, add_port
 from tests.helpers.task_rows import add_iprange, add_job, add_run, add_task, run_logs, run_state
 
+# The task engine on both schema flavours (docs/schema-layouts.md).
+pytestmark = pytest.mark.both_flavours
+
 
 def prolog_reply(client, device=DEVICE) -> bytes:
     response = client.post("/plugins/fusioninventory/", data=prolog(device), headers=ZLIB_HEADERS)

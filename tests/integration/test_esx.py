@@ -8,6 +8,9 @@ from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, T
 from tests.helpers.inventory_rows import add_agent
 from tests.helpers.task_rows import add_esx_host, add_job, add_run, add_task, run_logs, run_state
 
+# The task engine on both schema flavours (docs/schema-layouts.md).
+pytestmark = pytest.mark.both_flavours
+
 DEVICE = "vm-2026-11-25-14-54-18"
 ESX = "/plugins/fusioninventory/b/esx/"
 UUID = "uniq000000001"

@@ -25,6 +25,9 @@ from tests.helpers.inventory_rows import add_agent
 from tests.helpers.lock_waits import WaitingTransaction
 from tests.helpers.task_rows import items_json
 
+# The task engine on both schema flavours (docs/schema-layouts.md).
+pytestmark = pytest.mark.both_flavours
+
 logs_t, bridge_runs, bridge_tasks = schema.taskjoblogs, schema.bridge_runs, schema.bridge_tasks
 
 

@@ -1,6 +1,7 @@
 """REST getConfig: the schedule of the agent's prepared Collect and ESX runs
 (docs/plugin-semantics.md §7.8)."""
 
+import pytest
 from sqlalchemy import insert, update
 
 import schema
@@ -8,6 +9,9 @@ from schema.constants import ItemType, Method, Module
 from tests.helpers.inventory_rows import add_agent
 from tests.helpers.statements import recorded_statements
 from tests.helpers.task_rows import add_job, add_run, add_task, set_module
+
+# The task engine on both schema flavours (docs/schema-layouts.md).
+pytestmark = pytest.mark.both_flavours
 
 DEVICE = "vm-2026-11-25-14-54-18"
 COLLECT_URL = "http:\\/\\/localhost\\/plugins\\/fusioninventory\\/b\\/collect\\/"

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import delete, select, update
 
 import schema
+from fusion_bridge.adapters.db_layout import layout_of
 from fusion_bridge.services.scheduling import preparation
 from fusion_bridge.services import runs as run_service
 from fusion_bridge.services.scheduling.preparation import AGENT_LEFT, TARGET_LEFT, prepare_runs
@@ -25,6 +26,9 @@ from schema.plugin_network import statediscoveries
 from tests.helpers.db import insert_row
 from tests.helpers.inventory_rows import add_agent, add_computer, add_entity, add_network_device
 from tests.helpers.task_rows import add_iprange, add_job, add_log, add_run, add_task, all_runs, items_json
+
+# The task engine on both schema flavours (docs/schema-layouts.md).
+pytestmark = pytest.mark.both_flavours
 
 # A Wednesday (ISO weekday 3), 10:30:00 = 37800 s after midnight.
 NOW = datetime(2024, 3, 6, 10, 30, 0)
@@ -301,7 +305,9 @@ def test_snmp_inventory_expands_ip_ranges_to_devices_with_a_credential(engine):
     NE, PR = ItemType.NETWORK_EQUIPMENT, ItemType.PRINTER
     with engine.begin() as conn:
         agent = add_agent(conn)
-        rng = add_iprange(conn, "192.168.1.10", "192.168.1.20", entities_id=-1)
+        # -1 (every entity) is FusionInventory's; GLPI 10's unsigned column holds the root entity,
+        # which these devices are in.
+        rng = add_iprange(conn, "192.168.1.10", "192.168.1.20", entities_id=0 if layout_of(engine).renames else -1)
         expected = [
             (NE, add_network_device(conn, NE, "192.168.1.10")),
             (NE, add_network_device(conn, NE, "192.168.1.20", credential=2)),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import insert, select, update
 
 import schema
@@ -17,6 +18,9 @@ from schema.constants import TaskjobLogState as Log, TaskjobState as State
 from tests.helpers.agent_emulator import AgentEmulator, Behaviour, closed_port
 from tests.helpers.inventory_rows import add_agents_with_addresses
 from tests.helpers.task_rows import add_push_task, add_run, pushes, run_logs, run_state, wakeup_history
+
+# The task engine on both schema flavours (docs/schema-layouts.md).
+pytestmark = pytest.mark.both_flavours
 
 T0 = datetime(2026, 11, 25, 12, 0, 0)
 PAST = T0 - timedelta(hours=1)

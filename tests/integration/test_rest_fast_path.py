@@ -17,6 +17,9 @@ from tests.helpers.inventory_rows import add_agent
 from tests.helpers.statements import recorded_statements
 from tests.helpers.task_rows import add_esx_host, add_job, add_run, add_task
 
+# The task engine on both schema flavours (docs/schema-layouts.md).
+pytestmark = pytest.mark.both_flavours
+
 IDLE, BUSY, LOCKED = "idle-2026-11-25-10-00-00", "busy-2026-11-25-10-00-00", "locked-2026-11-25-10-00-00"
 CONFIG = "/plugins/fusioninventory/"
 TASKS = "&task%5BDeploy%5D=2.8&task%5BCollect%5D=2.6&task%5BESX%5D=2.6"

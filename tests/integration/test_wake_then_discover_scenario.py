@@ -12,6 +12,7 @@ import time
 import zlib
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 import schema
@@ -25,6 +26,9 @@ from tests.helpers.agent_requests import (ZLIB_HEADERS, discovery_jobs, message_
                                           prolog)
 from tests.helpers.inventory_rows import add_agents_with_addresses, add_computer, add_port
 from tests.helpers.task_rows import add_iprange, add_job, add_task, run_logs, set_module
+
+# The task engine on both schema flavours (docs/schema-layouts.md).
+pytestmark = pytest.mark.both_flavours
 
 RANGE_START, RANGE_END = "10.5.0.1", "10.5.0.254"
 TASK, WAKE, DISCOVER, RANGE = 1, 1, 2, 7

@@ -17,7 +17,8 @@ import time
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam
+from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -31,15 +32,19 @@ addresses = schema.bridge_agentaddresses
 REFRESH_SECONDS = 300.0
 MAX_CACHED = 200_000
 
-_COLUMNS = (f"INSERT INTO {addresses.name} (plugin_fusioninventory_agents_id, address, date) "
-            "VALUES (:agent, :address, :date) ")
+_ROW = {"plugin_fusioninventory_agents_id": bindparam("agent"), "address": bindparam("address"),
+        "date": bindparam("date")}
+# Statements, not SQL text: each engine compiles them once into its tables' layout
+# (docs/schema-layouts.md §1).
+_MYSQL_INSERT = mysql.insert(addresses).values(_ROW)
+_SQLITE_INSERT = sqlite.insert(addresses).values(_ROW)
 _UPSERT = {
-    True: text(_COLUMNS + "ON DUPLICATE KEY UPDATE address = VALUES(address), date = VALUES(date)"),
-    False: text(_COLUMNS + "ON CONFLICT (plugin_fusioninventory_agents_id) DO UPDATE "
-                "SET address = excluded.address, date = excluded.date"),
+    True: _MYSQL_INSERT.on_duplicate_key_update(address=_MYSQL_INSERT.inserted.address,
+                                                date=_MYSQL_INSERT.inserted.date),
+    False: _SQLITE_INSERT.on_conflict_do_update(
+        index_elements=[addresses.c.plugin_fusioninventory_agents_id],
+        set_={"address": _SQLITE_INSERT.excluded.address, "date": _SQLITE_INSERT.excluded.date}),
 }
-_UPSERT = {key: statement.bindparams(bindparam("date", type_=addresses.c.date.type))
-           for key, statement in _UPSERT.items()}
 
 
 @functools.lru_cache(maxsize=16384)

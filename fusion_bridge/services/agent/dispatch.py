@@ -18,6 +18,7 @@ from fusion_bridge.ops import metrics
 from fusion_bridge.services import runs
 from fusion_bridge.services.agent import options
 from fusion_bridge.services.scheduling.actors import computers_id_cache
+from fusion_bridge.services.scheduling.group_members import computer_has_group
 from fusion_bridge.services.agent.settings import PluginSettings
 from fusion_bridge.services.scheduling.timeslots import in_schedule, timeslot_active
 from protocol import ReplyOption
@@ -189,10 +190,10 @@ def agent_is_actor(conn: Connection, agent, actors: list[tuple[str, int]]) -> bo
 
 def _computer_in_group(conn: Connection, computer_id: int, group_id: int) -> bool:
     computers, members = schema.glpi_computers, schema.glpi_groups_users
-    row = conn.execute(select(computers.c.groups_id, computers.c.users_id).where(computers.c.id == computer_id)).first()
+    row = conn.execute(select(computers.c.users_id).where(computers.c.id == computer_id)).first()
     if row is None:
         return False
-    if row.groups_id == group_id:
+    if computer_has_group(conn, computer_id, group_id):
         return True
     return bool(row.users_id) and conn.execute(
         select(members.c.id).where(and_(members.c.groups_id == group_id, members.c.users_id == row.users_id))

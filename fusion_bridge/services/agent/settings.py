@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 import schema
+from fusion_bridge.adapters.db_layout import layout_of
+from schema.constants import Module
 
 DEFAULT_PROLOG_FREQ = "24"
 
@@ -52,14 +54,27 @@ class PluginSettings:
 def load_settings(engine: Engine) -> PluginSettings:
     with engine.connect() as conn:
         config = {row.type: row.value for row in conn.execute(select(schema.configs.c.type, schema.configs.c.value))}
-        modules = {
-            (row.modulename or "").lower(): ModuleSwitch(bool(row.is_active), parse_exceptions(row.exceptions))
-            for row in conn.execute(
-                select(schema.agentmodules.c.modulename, schema.agentmodules.c.is_active, schema.agentmodules.c.exceptions)
-            )
-        }
+        modules = module_switches(conn)
         conn.rollback()
     return PluginSettings(config, modules)
+
+
+# glpiinventory dropped Wake-on-LAN and its switch row; the bridge still serves it, to every agent
+# unless a row says otherwise (docs/schema-layouts.md §7).
+_GLPIINVENTORY_DEFAULTS = {Module.WAKEONLAN.lower(): ModuleSwitch(True, frozenset())}
+
+
+def module_switches(conn: Connection) -> dict[str, ModuleSwitch]:
+    """The agentmodules switches by lower-case module name (GLPI's collation compares names
+    case-insensitively)."""
+    modules = schema.agentmodules
+    switches = {
+        (row.modulename or "").lower(): ModuleSwitch(bool(row.is_active), parse_exceptions(row.exceptions))
+        for row in conn.execute(select(modules.c.modulename, modules.c.is_active, modules.c.exceptions))
+    }
+    if layout_of(conn).renames:
+        switches = {**_GLPIINVENTORY_DEFAULTS, **switches}
+    return switches
 
 
 def parse_exceptions(raw: str | None) -> frozenset[int]:

@@ -29,7 +29,7 @@ def relay_child_main(config: Config) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, _terminate)
-    engine = make_engine(config.database_url)
+    engine = make_engine(config.database_url, flavour=config.schema_flavour)
     forwarder = Forwarder(engine, settings)
     try:
         forwarder.run(should_stop=lambda: parent is not None and str(os.getppid()) != parent)

@@ -35,8 +35,9 @@ from sqlalchemy.engine import Connection
 
 import schema
 from fusion_bridge.domain.ipv4 import ipv4_int
-from fusion_bridge.services.agent.settings import ModuleSwitch, parse_exceptions
+from fusion_bridge.services.agent.settings import ModuleSwitch, module_switches
 from fusion_bridge.services.scheduling.dynamic_groups import evaluate_groups
+from fusion_bridge.services.scheduling.group_members import computers_of_groups
 from schema.constants import METHOD_MODULES, ItemType
 from schema.plugin_deploy import deploygroups, deploygroups_dynamicdatas, deploygroups_staticdatas
 
@@ -107,7 +108,7 @@ def glpi_group_computers(conn: Connection, group_ids: Iterable[int]) -> set[int]
     members = select_in(conn, [groups_users.c.users_id], groups_users.c.groups_id, existing)
     users = {row.users_id for row in members if row.users_id > 0}
     result = {row.id for row in select_in(conn, [computers.c.id], computers.c.users_id, users)}
-    result |= {row.id for row in select_in(conn, [computers.c.id], computers.c.groups_id, existing)}
+    result |= computers_of_groups(conn, existing)
     return result
 
 
@@ -141,11 +142,7 @@ def module_switch(conn: Connection, method: str | None) -> ModuleSwitch | None:
     module = METHOD_MODULES.get(method or "")
     if module is None:
         return None
-    modules = schema.agentmodules
-    for row in conn.execute(select(modules.c.modulename, modules.c.is_active, modules.c.exceptions)):
-        if (row.modulename or "").lower() == module.lower():
-            return ModuleSwitch(bool(row.is_active), parse_exceptions(row.exceptions))
-    return None
+    return module_switches(conn).get(module.lower())
 
 
 def module_pool(conn: Connection, method: str | None) -> list[int]:
