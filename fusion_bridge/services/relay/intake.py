@@ -9,6 +9,7 @@ local import (size caps, hardened parse, DEVICEID: protocol.decode_request), sto
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import threading
@@ -22,12 +23,14 @@ from sqlalchemy.exc import DBAPIError
 
 import protocol
 import schema
+from fusion_bridge.adapters.db_layout import layout_of
 from fusion_bridge.domain.text import fit_utf8mb3
 from fusion_bridge.services import runs
 from fusion_bridge.services.inventory.values import node, text
 from fusion_bridge.services.relay.queue import Incoming, QueueFull, enqueue, queue, waiting_size
 from fusion_bridge.services.relay.settings import Caps
 from schema.constants import Method
+from schema.layout import Layout
 
 log = logging.getLogger("fusion_bridge.relay")
 
@@ -52,23 +55,24 @@ _FIRST_LOOK = select(
 )
 
 
-def _touch_known():
+@functools.lru_cache(maxsize=None)
+def _touch_known(layout: Layout):
     # The contact of a known agent sending an INVENTORY, in one statement (MySQL): update the
     # first agent with that DEVICEID and hand back through LAST_INSERT_ID(expr) its id and
     # whether it runs an ESX job now (id * 2 + 1), as services/agent/agents.py's PROLOG touch.
-    agents, states, jobs = schema.agents, _runs, _jobs
+    # Names as the engine's layout has them (docs/schema-layouts.md §1).
+    agents = layout.table(schema.agents.name)
+    states, jobs = layout.table(_runs.name), layout.table(_jobs.name)
     return sql_text(
-        f"UPDATE {agents.name} SET useragent = :useragent, "
+        f"UPDATE {agents} SET useragent = :useragent, "
         "last_contact = IF(LAST_INSERT_ID(id * 2 + EXISTS("
-        f"SELECT 1 FROM {states.name} r JOIN {jobs.name} j ON j.id = r.plugin_fusioninventory_taskjobs_id"
-        f" WHERE r.plugin_fusioninventory_agents_id = {agents.name}.id AND j.method = :esx"
+        f"SELECT 1 FROM {states} r JOIN {jobs} j"
+        f" ON j.id = r.{layout.column(_runs.name, 'plugin_fusioninventory_taskjobs_id')}"
+        f" WHERE r.{layout.column(_runs.name, 'plugin_fusioninventory_agents_id')} = {agents}.id AND j.method = :esx"
         f" AND r.state IN ({', '.join(str(state) for state in runs.HANDED_OUT)}))) >= 0,"
         " :last_contact, :last_contact) "
-        "WHERE device_id = :device_id ORDER BY id LIMIT 1"
+        f"WHERE {layout.column(schema.agents.name, 'device_id')} = :device_id ORDER BY id LIMIT 1"
     )
-
-
-_TOUCH_KNOWN = _touch_known()
 
 
 class RelayIntake:
@@ -110,7 +114,7 @@ class RelayIntake:
         with autocommit_engine.connect() as conn:
             conn.exec_driver_sql("BEGIN")
             try:
-                code = conn.execute(_TOUCH_KNOWN, {
+                code = conn.execute(_touch_known(layout_of(conn)), {
                     "useragent": fit_utf8mb3(incoming.user_agent, 255), "last_contact": now, "esx": Method.ESX,
                     "device_id": fit_utf8mb3(inventory.device_id)}).lastrowid
                 if not code or code & 1:
