@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 import protocol
 import schema
+from fusion_bridge.adapters.db_layout import layout_of
 from fusion_bridge.errors import InvalidRequest, UnknownRun
 from fusion_bridge.services import runs
 from fusion_bridge.domain.rules import CREATED, LINKED
@@ -71,7 +72,7 @@ def netdiscovery(conn: Connection, agent_id: int, message: protocol.TaskMessage,
         _update_counters(conn, counters.id, end_time=now)
         _complete_slice(conn, run.id)
         added, updated = _count_logs(conn, run.id, ADDED), _count_logs(conn, run.id, UPDATED)
-        runs.finish(conn, run.id, f"Processed:{added + updated} Created:{added}  Updated:{updated}", now, agent_id)
+        runs.finish(conn, run.id, discovery_summary(conn, added, updated), now, agent_id)
     elif isinstance(message, protocol.NetDiscoveryDevices):
         created = linked = 0
         rule_pass = rules.RulePass.load(conn, agent_id)
@@ -84,6 +85,14 @@ def netdiscovery(conn: Connection, agent_id: int, message: protocol.TaskMessage,
         _update_counters(conn, counters.id, nb_found=counters.nb_found + len(message.devices),
                          nb_import=counters.nb_import + created, nb_exists=counters.nb_exists + linked)
         _advance_slice(conn, run, message.devices)
+
+
+def discovery_summary(conn: Connection, added: int, updated: int) -> str:
+    """The comment ending a discovery run, as the plugin of the connection's layout writes it
+    (docs/plugin-semantics.md §8; glpiinventory: docs/glpi10-protocol.md §8)."""
+    if layout_of(conn).renames:
+        return f"Processed: {added + updated} Created: {added} Updated: {updated}"
+    return f"Processed:{added + updated} Created:{added}  Updated:{updated}"
 
 
 def import_by_rules(conn: Connection, run_id: int, rule_pass: rules.RulePass, device: protocol.DiscoveredDevice,
