@@ -90,7 +90,7 @@ def test_deploy_through_the_rest_calls_to_finished(rest_tasks, server, engine, t
     assert g10.run_state(engine, run_id) == RUN_STATES["FINISHED"], ctx
     logs = g10.joblogs(engine, run_id)
     package = ("PluginGlpiinventoryDeployPackage", package_id)
-    # GLPI 10 logs the agent's reports on the package (research §5).
+    # GLPI 10 logs the agent's reports on the package, as FusionInventory did.
     assert logs[0] == (TASK_LOG_STATES["PREPARED"], None, 0, ""), ctx
     assert logs[1][0] == TASK_LOG_STATES["STARTED"], ctx
     assert logs[-1] == (TASK_LOG_STATES["OK"], *package, "job successfully completed"), ctx

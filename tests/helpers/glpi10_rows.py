@@ -48,8 +48,8 @@ def core_agent_type(bind) -> int:
 
 
 def add_agent(bind, deviceid: str, *, agent_id: int | None = None, computer_id: int = 0) -> int:
-    """An agent as GLPI 10's core leaves it after its first inventory (docs/glpi10-schema.md;
-    research §3): name = deviceid, type Core, itemtype Computer, items_id the computer (0 before an
+    """An agent as GLPI 10's core leaves it after its first inventory (docs/schema-layouts.md §3
+    and the recordings): name = deviceid, type Core, itemtype Computer, items_id the computer (0 before an
     import), the threads/timeout columns written 0, the FusionInventory agent's User-Agent, and the
     ``use_module_*`` flags 0 (only a GLPI Agent's CONTACT sets them)."""
     values = {"deviceid": deviceid, "name": deviceid, "entities_id": 0, "is_recursive": 0,
