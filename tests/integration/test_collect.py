@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 import schema
+from fusion_bridge.adapters.db_layout import layout_of
 from schema.constants import ItemType, Method, Module, TaskjobLogState as Log, TaskjobState as State
 from tests.helpers.inventory_rows import add_agent
 from tests.helpers.task_rows import add_job, add_run, add_task, run_logs, run_state
@@ -112,12 +113,16 @@ def test_f1_findfile_post_with_token_rotation(client, engine, file_collect):
     assert rows(engine, schema.collects_files_contents, "computers_id", "plugin_fusioninventory_collects_files_id",
                 "pathfile", "size") == [(5, 7, "/tmp/fusrec-collect-fixture/hello.txt", 6),
                                         (5, 7, "/tmp/fusrec-collect-fixture/sub/hello.txt", 12)]
+    # glpiinventory starts a file search's lines with its name (docs/glpi10-protocol.md §8).
+    with engine.connect() as conn:
+        named = "hello: " if layout_of(conn).renames else ""
     assert run_logs(engine, 1, with_item=True) == [
         (Log.STARTED, "", ItemType.AGENT, 3),
-        (Log.RUNNING, "file /tmp/fusrec-collect-fixture/hello.txt | size 6", ItemType.COLLECT, 1),
-        (Log.INFO, '{"7":{"path":"/tmp/fusrec-collect-fixture/hello.txt","size":"6"}}', ItemType.COLLECT, 1),
-        (Log.RUNNING, "file /tmp/fusrec-collect-fixture/sub/hello.txt | size 12", ItemType.COLLECT, 1),
-        (Log.INFO, '{"7":{"path":"/tmp/fusrec-collect-fixture/sub/hello.txt","size":"12"}}', ItemType.COLLECT, 1),
+        (Log.RUNNING, f"{named}file /tmp/fusrec-collect-fixture/hello.txt | size 6", ItemType.COLLECT, 1),
+        (Log.INFO, named + '{"7":{"path":"/tmp/fusrec-collect-fixture/hello.txt","size":"6"}}', ItemType.COLLECT, 1),
+        (Log.RUNNING, f"{named}file /tmp/fusrec-collect-fixture/sub/hello.txt | size 12", ItemType.COLLECT, 1),
+        (Log.INFO, named + '{"7":{"path":"/tmp/fusrec-collect-fixture/sub/hello.txt","size":"12"}}', ItemType.COLLECT,
+         1),
         (Log.OK, "", ItemType.COLLECT, 1),
     ]
     # Nothing left to do: {} (never "jobs": []), and getConfig schedules nothing.

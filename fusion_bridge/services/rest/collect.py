@@ -26,6 +26,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 import schema
+from fusion_bridge.adapters.db_layout import layout_of
 from fusion_bridge.ops import metrics
 from fusion_bridge.services import runs
 from fusion_bridge.errors import Conflict, InvalidRequest, NotHandedOut, NotYours, UnknownRun
@@ -187,9 +188,12 @@ class CollectCalls:
                 select(_agents.c.computers_id).where(_agents.c.id == run.agent_id)).scalar() or 0
             data = {key: value for key, value in values.items() if key not in PROTOCOL_KEYS}
             logged: dict = data
+            prefix = ""
             if kind == "file":
+                prefix = _file_log_prefix(conn, sid)
                 if data.get("path") and "size" in data:
-                    runs.add_log(conn, run.id, Log.RUNNING, fit_utf8mb3(f"file {data['path']} | size {data['size']}"), now,
+                    runs.add_log(conn, run.id, Log.RUNNING,
+                                 fit_utf8mb3(f"{prefix}file {data['path']} | size {data['size']}"), now,
                                  run.itemtype, run.items_id)
                     conn.execute(insert(files_contents).values(
                         computers_id=computers_id, plugin_fusioninventory_collects_files_id=sid,
@@ -204,7 +208,8 @@ class CollectCalls:
                              computers_id, sid, data, hex_to_decimal=False)
             runs.agent_reports(conn, run.id)
             if logged:
-                runs.add_log(conn, run.id, Log.INFO, php_json(logged, escape_slashes=False), now, run.itemtype, run.items_id)
+                runs.add_log(conn, run.id, Log.INFO, fit_utf8mb3(prefix + php_json(logged, escape_slashes=False)), now,
+                             run.itemtype, run.items_id)
             else:
                 runs.add_log(conn, run.id, Log.ERROR, PATH_NOT_FOUND, now, run.itemtype, run.items_id)
         return answer
@@ -219,6 +224,14 @@ class CollectCalls:
                 raise NotHandedOut("this collect job was not handed out or is already over")
             runs.finish(conn, run.id, "", now, run.items_id, run.itemtype)
         return {}
+
+
+def _file_log_prefix(conn: Connection, sid: int) -> str:
+    """What a file search's log lines start with: nothing in FusionInventory, the search's name
+    and ': ' in glpiinventory (docs/glpi10-protocol.md §8)."""
+    if not layout_of(conn).renames:
+        return ""
+    return f"{conn.execute(select(files.c.name).where(files.c.id == sid)).scalar() or ''}: "
 
 
 def _int(value) -> int | None:
