@@ -1,6 +1,6 @@
 """The real FusionInventory agent 2.6 against ``fusion-bridge serve`` on a GLPI 10 + glpiinventory
 1.5.x database (MariaDB, made with ``schema.init_database(engine, flavour="glpiinventory", glpi=10)``:
-GLPI 10's exact tables, docs/glpi10-schema.md): the inventory, Deploy and Collect.
+GLPI 10's exact tables, docs/glpi10-schema.md): Deploy and Collect through the agent's REST calls.
 
 Rows are written and checked with raw SQL on GLPI 10's own table names (tests/helpers/glpi10_rows.py),
 never through the bridge's layout: what GLPI itself would read. Tasks are written as GLPI 10's UI
@@ -13,11 +13,8 @@ they never skip.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
-
 from schema.detect import detect_flavour
 from tests.helpers import glpi10_rows as g10
-from tests.helpers.agent_inventory import check_agent_log, run_agent
 from tests.helpers.e2e_tasks import installed_tasks_or_fail
 from tests.helpers.glpi10_e2e import (GLPI10_DATABASE, RUN_STATES, TASK_LOG_STATES, RunnerAgent, check_agent,
                                       check_prepared, context, run_glpi10_agent)
@@ -37,29 +34,6 @@ def test_the_database_is_glpi10(engine):
     with engine.connect() as conn:
         detected = detect_flavour(conn)
     assert (detected.flavour, detected.glpi) == (GLPIINVENTORY, 10), detected
-
-
-def test_inventory_makes_the_agent_a_glpi10_core_agent_of_its_computer(server, engine, agent_version, tmp_path):
-    # What GLPI 10 tells sites to give agents: the core endpoint.
-    url = f"http://127.0.0.1:{server.port}/front/inventory.php"
-    run = run_agent(url, tmp_path)
-    check_agent_log(run, server, url)
-    ctx = f"\n--- server log (end) ---\n{server.tail()}"
-
-    agents = g10.agents_of(engine, run.deviceid)
-    assert len(agents) == 1, f"glpi_agents rows of {run.deviceid}: {agents}{ctx}"
-    agent = agents[0]
-    assert agent["agenttype"] == "Core" and agent["agenttypes_id"] == g10.core_agent_type(engine), agent
-    assert agent["name"] == run.deviceid, agent
-    assert agent["itemtype"] == "Computer", agent
-    assert agent["useragent"] == f"FusionInventory-Agent_v{agent_version}", agent
-    assert agent["last_contact"] is not None, agent
-    # The import linked the agent to the computer it made.
-    with engine.connect() as conn:
-        computer = conn.execute(text("SELECT id, name, is_dynamic, is_deleted, entities_id FROM glpi_computers "
-                                     "WHERE id = :c"), {"c": agent["items_id"]}).mappings().one_or_none()
-    assert agent["items_id"] > 0 and computer is not None, f"agent {agent} has no computer{ctx}"
-    assert computer["is_deleted"] == 0 and computer["entities_id"] == agent["entities_id"], computer
 
 
 def agent_of_computer(engine, name: str) -> tuple[int, int]:
@@ -119,7 +93,13 @@ def test_collect_through_the_rest_calls_to_finished(rest_tasks, server, engine, 
     assert "b/collect/?action=getJobs" in run.log, ctx
     assert g10.run_state(engine, run_id) == RUN_STATES["FINISHED"], ctx
     assert g10.collected_files(engine, search_id) == [(computer_id, str(folder / "hello.txt"), 6)], ctx
-    logs = g10.joblogs(engine, run_id)
-    assert logs[0] == (TASK_LOG_STATES["PREPARED"], None, 0, ""), ctx
-    assert logs[1] == (TASK_LOG_STATES["STARTED"], "Agent", agent_id, ""), ctx
-    assert logs[-1] == (TASK_LOG_STATES["OK"], "PluginGlpiinventoryCollect", collect_id, ""), ctx
+    # As GLPI 10 writes them (recorded with this agent): the file search's lines start with its name.
+    collect = ("PluginGlpiinventoryCollect", collect_id)
+    path = str(folder / "hello.txt")
+    assert g10.joblogs(engine, run_id) == [
+        (TASK_LOG_STATES["PREPARED"], None, 0, ""),
+        (TASK_LOG_STATES["STARTED"], "Agent", agent_id, ""),
+        (TASK_LOG_STATES["RUNNING"], *collect, f"hello files: file {path} | size 6"),
+        (TASK_LOG_STATES["INFO"], *collect, f'hello files: {{"{search_id}":{{"size":"6","path":"{path}"}}}}'),
+        (TASK_LOG_STATES["OK"], *collect, ""),
+    ], ctx
