@@ -18,8 +18,6 @@ second at most), which forgets every verdict. Wrong credentials are logged at mo
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import logging
 import os
@@ -28,6 +26,7 @@ from typing import Callable
 
 import bcrypt
 
+from fusion_bridge.domain.glpi_agent_auth import basic_credentials
 from fusion_bridge.http.errors import json_error_body
 from fusion_bridge.http.paths import is_agent_path, is_rest_task_path
 
@@ -105,19 +104,6 @@ class Htpasswd:
             return bcrypt.checkpw(password.encode("utf-8", "surrogateescape"), hashed) and bool(user)
         except ValueError:  # malformed hash, password over 72 bytes (bcrypt >= 5)
             return False
-
-
-def basic_credentials(header: str) -> tuple[str, str] | None:
-    """(user, password) of an ``Authorization: Basic`` header, or None."""
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8", "surrogateescape")
-    except (binascii.Error, ValueError):
-        return None
-    user, sep, password = decoded.partition(":")
-    return (user, password) if sep else None
 
 
 class RefusalLog:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import create_engine
 
 from fusion_bridge.app import create_app
 from tests.helpers import deploy_rest
@@ -35,3 +36,11 @@ def upstream():
     server = ScriptedUpstream(hold=1.5)
     yield server
     server.close()
+
+
+@pytest.fixture
+def mariadb_engine(mariadb_url):
+    """A plain engine (no bridge settings) on the test module's own ``mariadb_url`` database."""
+    engine = create_engine(mariadb_url)
+    yield engine
+    engine.dispose()

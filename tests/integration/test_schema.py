@@ -68,13 +68,6 @@ def mariadb_url():
 
 
 @pytest.fixture
-def mariadb_engine(mariadb_url):
-    engine = create_engine(mariadb_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def sqlite_engine(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'schema.sqlite'}")
     yield engine

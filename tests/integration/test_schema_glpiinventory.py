@@ -25,13 +25,6 @@ def mariadb_url(mariadb_server):
 
 
 @pytest.fixture
-def mariadb_engine(mariadb_url):
-    engine = create_engine(mariadb_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'glpiinventory.sqlite'}"
 
