@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 import schema
+from fusion_bridge.adapters.db_layout import layout_of
 from tests.helpers.agent_requests import ZLIB_HEADERS, message_xml, prolog
 from tests.helpers.dispatch_rows import ACTOR, DEVICE, DISCOVERY_TARGETS
 from tests.helpers.inventory_rows import add_agent, add_port
@@ -120,7 +121,10 @@ def test_snmpquery_sends_only_the_credential_the_device_uses(client, engine):
             b'      <DEVICE TYPE="NETWORKING" ID="9" IP="192.0.2.9" AUTHSNMP_ID="2"/>\n'
             b'      <AUTHENTICATION ID="2" VERSION="2c" COMMUNITY="public"/>\n   </OPTION>\n') in reply
     assert b'ID="1" VERSION="1"' not in reply
-    assert run_logs(engine, 12) == [(1, "2 threads 0 timeout")]
+    # 9.5 logs the agent's own columns, glpiinventory the OPTION's values (docs/glpi10-protocol.md §8).
+    with engine.connect() as conn:
+        started = "2 threads 15 timeout" if layout_of(conn).renames else "2 threads 0 timeout"
+    assert run_logs(engine, 12) == [(1, started)]
 
 
 def test_snmpquery_of_a_device_without_ip_fails(client, engine):

@@ -14,6 +14,7 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
+from fusion_bridge.adapters.db_layout import layout_of
 from fusion_bridge.ops import metrics
 from fusion_bridge.services import runs
 from fusion_bridge.services.agent import options
@@ -164,9 +165,13 @@ def _claim(conn: Connection, run, agent, tuning, settings: PluginSettings, outco
         outcome.moves.log(run.id, Log.STARTED, "", ItemType.COMPUTER, 0)
         outcome.moves.move(run.id, run.state, runs.Move.FINISH, WOL_DONE, ItemType.COMPUTER, run.items_id)
         return
-    threads, timeout = ((agent.threads_networkdiscovery, agent.timeout_networkdiscovery)
-                        if run.method == Method.NETWORK_DISCOVERY
-                        else (agent.threads_networkinventory, agent.timeout_networkinventory))
+    if run.method == Method.NETWORK_DISCOVERY:
+        threads, timeout = agent.threads_networkdiscovery, agent.timeout_networkdiscovery
+    elif layout_of(conn).renames:
+        # glpiinventory logs the values the OPTION carries (docs/glpi10-protocol.md §8).
+        threads, timeout = option.threads, option.timeout
+    else:
+        threads, timeout = agent.threads_networkinventory, agent.timeout_networkinventory
     outcome.moves.move(run.id, run.state, runs.Move.HAND_OUT, f"{threads} threads {timeout} timeout")
 
 
