@@ -14,6 +14,7 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
+from fusion_bridge.adapters.secret_codec import CLEAR, SecretCodec, codec_of
 from fusion_bridge.ops import metrics
 from fusion_bridge.services import runs
 from fusion_bridge.services.agent import options
@@ -105,6 +106,7 @@ def hand_out(engine: Engine, agent_id: int, settings: PluginSettings,
         if not candidates:
             return ()
         agent = AgentView(agent_id, candidates[0])
+        secrets = codec_of(conn)  # SNMP v3 passphrases: GLPI-key encrypted on GLPI 10/11
         tuning = options.AgentTuning(agent.threads_networkdiscovery or 0, agent.timeout_networkdiscovery or 0,
                                      agent.threads_networkinventory or 0, agent.timeout_networkinventory or 0)
         for run in candidates:
@@ -115,7 +117,7 @@ def hand_out(engine: Engine, agent_id: int, settings: PluginSettings,
             if refusal is not None:
                 outcome.moves.move(run.id, run.state, runs.Move.CANCEL, refusal)
             elif run.method in XML_METHODS:
-                _claim(conn, run, agent, tuning, settings, outcome)
+                _claim(conn, run, agent, tuning, settings, outcome, secrets)
             # REST runs stay prepared: the agent fetches them with getJobs.
         outcome.moves.apply(conn)
     for method, count in outcome.handed_out.items():  # committed
@@ -144,12 +146,13 @@ def _pool_job(conn: Connection, job_id: int) -> bool:
         schema.bridge_taskjobs.c.plugin_fusioninventory_taskjobs_id == job_id, pool != "")).first())
 
 
-def _claim(conn: Connection, run, agent, tuning, settings: PluginSettings, outcome: Outcome) -> None:
+def _claim(conn: Connection, run, agent, tuning, settings: PluginSettings, outcome: Outcome,
+           secrets: SecretCodec = CLEAR) -> None:
     try:
         if run.method == Method.NETWORK_DISCOVERY:
-            option = options.netdiscovery(conn, run, tuning, settings.config)
+            option = options.netdiscovery(conn, run, tuning, settings.config, secrets)
         elif run.method == Method.NETWORK_INVENTORY:
-            option = options.snmpquery(conn, run, tuning, settings.config)
+            option = options.snmpquery(conn, run, tuning, settings.config, secrets)
         elif run.itemtype == ItemType.COMPUTER:
             option = options.wakeonlan(conn, run)
         else:
