@@ -29,7 +29,7 @@ from fusion_bridge.adapters.secret_codec import glpi_secrets, use_glpi_secrets
 from fusion_bridge.config import Config
 from fusion_bridge.services.agent.contact import ContactCalls, ContactPolicy
 from fusion_bridge.services.agent.exchange import AgentExchange
-from fusion_bridge.services.agent.serving import LazyServing
+from fusion_bridge.services.agent.serving import FUSIONINVENTORY_9_5, LazyServing
 from fusion_bridge.services.agent.settings import SettingsCache
 from fusion_bridge.services.inventory.computers import SECTIONS_READ as IMPORT_SECTIONS
 from fusion_bridge.services.relay import intake as relay_intake
@@ -68,7 +68,7 @@ class Services:
         try:  # known before the first request when the database answers now
             self.serving.get()
         except SQLAlchemyError as error:
-            log.warning("database not reachable at start (%s): which GLPI it is will be found at the first "
+            log.info("database not reachable at start (%s): which GLPI it is will be found at the first "
                         "request", type(error).__name__)
         self.limits = protocol.Limits(max_decompressed=config.max_xml_bytes, max_depth=config.max_xml_depth)
         self.settings = SettingsCache(self.engine, config.settings_ttl)
@@ -111,7 +111,8 @@ class Services:
     @property
     def reply_style(self) -> protocol.ReplyStyle:
         """How XML replies are written: GLPI 10's form on glpiinventory (docs/glpi10-protocol.md §3)."""
-        return self._reply_style or self.serving.get().reply_style
+        # Not known yet means the database has not answered: an error reply, in 9.5's form.
+        return self._reply_style or (self.serving.known() or FUSIONINVENTORY_9_5).reply_style
 
     @reply_style.setter
     def reply_style(self, style: protocol.ReplyStyle) -> None:

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+import protocol
 from fusion_bridge.domain.glpi_agent_auth import authorize_agent_request
-from fusion_bridge.http.errors import failure_of, json_error_body, log_failure, log_refusal
+from fusion_bridge.http.errors import failure_of, json_error_body, log_failure, log_refusal, xml_error_body
 from fusion_bridge.http.paths import is_agent_path, is_rest_task_path
+from fusion_bridge.services.agent.serving import ServingProfile
 
 INVENTORY_DISABLED = b"Inventory is disabled"
 
@@ -36,11 +38,18 @@ class GlpiInventoryGate:
         if not rest_task and not is_agent_path(path):
             return self._app(environ, start_response)
         try:
-            refusal = self._refusal(environ, path, rest_task)
-        except Exception as error:  # the database cannot tell: as the endpoints answer it
+            profile = self._services.serving.get()
+        except Exception:  # the database does not answer: the endpoint says so in its own form
+            return self._app(environ, start_response)
+        try:
+            refusal = self._refusal(environ, path, rest_task, profile)
+        except Exception as error:  # the settings cannot be read: refused as the endpoints answer it
             failure = failure_of(error)
             log_failure(failure, error, environ.get("REQUEST_METHOD", ""), path, environ.get("REMOTE_ADDR"))
             refusal = failure.status, json_error_body(failure.reason), "application/json", ()
+            if environ.get("REQUEST_METHOD") == "POST" and not rest_task:
+                refusal = (failure.status, *xml_error_body(
+                    failure.reason, protocol.sniff_encoding(b"", environ.get("CONTENT_TYPE")), profile.reply_style), ())
         if refusal is None:
             return self._app(environ, start_response)
         status, body, content_type, headers = refusal
@@ -48,9 +57,8 @@ class GlpiInventoryGate:
             ("Content-Type", content_type), ("Content-Length", str(len(body))), *headers])
         return [body]
 
-    def _refusal(self, environ, path: str, rest_task: bool):
+    def _refusal(self, environ, path: str, rest_task: bool, profile: ServingProfile):
         """None to let the request through, else (status, body, content type, headers)."""
-        profile = self._services.serving.get()
         method = environ.get("REQUEST_METHOD", "")
         if not profile.inventory_switch:
             return None

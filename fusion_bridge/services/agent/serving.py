@@ -92,6 +92,10 @@ class LazyServing:
         self._profile = profile
         self._lock = threading.Lock()
 
+    def known(self) -> ServingProfile | None:
+        """The profile if it was found already, else None (never connects)."""
+        return self._profile
+
     def get(self) -> ServingProfile:
         profile = self._profile
         if profile is None:
