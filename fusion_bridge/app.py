@@ -25,6 +25,7 @@ from fusion_bridge.http.admin import relay as admin_relay
 from fusion_bridge.http.agent_auth import AgentAuth, Htpasswd
 from fusion_bridge.http.edge_settings import check_edge_settings
 from fusion_bridge.http.errors import request_failure
+from fusion_bridge.http.glpi_gate import GlpiInventoryGate
 from fusion_bridge.http.forwarded import ForwardedHeaders, parse_networks
 from fusion_bridge.http.rest_endpoint import AgentRestEndpoint
 from fusion_bridge.http.services import EXTENSION
@@ -60,6 +61,8 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     rest_endpoint = AgentRestEndpoint(app.wsgi_app, app.url_map, app.config, services, SERVER_TYPE)
     app.extensions[REST_ENDPOINT] = rest_endpoint
     app.wsgi_app = AgentXmlEndpoint(rest_endpoint, services, SERVER_TYPE)
+    # GLPI 10/11: GLPI's enabled_inventory switch, and GLPI 11's agent authentication, before them all.
+    app.wsgi_app = GlpiInventoryGate(app.wsgi_app, services)
     # Outermost: who the client is (behind trusted proxies), then whether it may talk as an agent.
     app.wsgi_app = forwarded_and_authenticated(app.wsgi_app, settings)
     # Around them: request id, metrics, access log, /metrics, /healthz, /readyz (fusion_bridge/ops); the

@@ -9,7 +9,6 @@ from __future__ import annotations
 from sqlalchemy import Column, Index
 
 from schema.base import (
-    class_names_column,
     char_column,
     flag_column,
     float_column,
@@ -242,7 +241,7 @@ glpi_groups_users = glpi_table(
 glpi_crontasks = glpi_table(
     "glpi_crontasks",
     id_column(),
-    class_names_column(nullable=False),
+    string_column("itemtype", 100, nullable=False),
     string_column("name", 150, nullable=False, comment="task name"),
     int_column("frequency", None, comment="second between launch"),
     int_column("param", None, nullable=True, comment="task specify parameter"),

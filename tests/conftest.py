@@ -15,6 +15,8 @@ from hypothesis import settings
 from fusion_bridge.app import create_app
 from fusion_bridge.adapters.db import make_engine
 from fusion_bridge.adapters.deploy_repository import FileRepository
+from fusion_bridge.adapters.glpi_key import new_key_file
+from fusion_bridge.adapters.secret_codec import glpi_secrets, use_glpi_secrets
 from tests.helpers.db import reset_database
 from tests.helpers.layouts import FUSIONINVENTORY, GLPIINVENTORY, init_flavoured_database
 from tests.helpers.mariadb import MariaDBServer
@@ -89,9 +91,19 @@ def database_url(request, _initialised_databases) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def glpi_key_file(tmp_path_factory) -> str:
+    """A GLPI key file (``config/glpicrypt.key``) made for the session: the ``app`` and ``engine``
+    fixtures use it, so that secrets of a glpiinventory database are written and read encrypted
+    (docs/glpi-secrets.md §1)."""
+    path = tmp_path_factory.mktemp("glpi-config") / "glpicrypt.key"
+    new_key_file(str(path))
+    return str(path)
+
+
 @pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
+def engine(database_url, glpi_key_file):
+    engine = use_glpi_secrets(make_engine(database_url), glpi_secrets(glpi_key_file))
     yield engine
     engine.dispose()
 
@@ -103,10 +115,10 @@ def deploy_repository(tmp_path) -> FileRepository:
 
 
 @pytest.fixture
-def app(database_url, deploy_repository):
+def app(database_url, deploy_repository, glpi_key_file):
     # LOG_INTERVAL 0: every refusal and failure logged, as tests compare log lines.
     app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 0, "LOG_INTERVAL": 0,
-                      "DEPLOY_REPOSITORY": str(deploy_repository.root)})
+                      "DEPLOY_REPOSITORY": str(deploy_repository.root), "GLPI_KEY_FILE": glpi_key_file})
     yield app
     app.extensions["fusion_bridge"].dispose()
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from fusion_bridge.adapters.db_layout import layout_of
 from fusion_bridge.adapters.glpi_key import SETTING, GlpiKey, read_key_file
 from fusion_bridge.errors import GlpiKeyNotConfigured, SecretUnavailable
 
@@ -128,3 +129,26 @@ def secret_codec(flavour: str, glpi: GlpiKeySecrets | NoGlpiKey) -> SecretCodec:
     if flavour == GLPIINVENTORY:
         return glpi
     raise ValueError(f"unknown schema flavour {flavour!r}")
+
+
+# --- the codec of an engine ----------------------------------------------------------------------
+# Each process reads its GLPI key once (``glpi_secrets``) and gives it to the engines it makes
+# (``use_glpi_secrets``); whoever reads or writes a secret asks a connection for its codec
+# (``codec_of``), which follows the layout the engine found at its first connection.
+
+_ATTRIBUTE = "fusion_bridge_glpi_secrets"
+
+
+def use_glpi_secrets(engine, glpi: GlpiKeySecrets | NoGlpiKey):
+    """Make ``glpi`` the GLPI-key codec of ``engine`` (its process's key); returns ``engine``."""
+    setattr(engine.dialect, _ATTRIBUTE, glpi)
+    return engine
+
+
+def codec_of(bind) -> SecretCodec:
+    """The ``SecretCodec`` of an engine's or connection's database: ``CLEAR`` on the
+    fusioninventory layout; the key given with ``use_glpi_secrets`` on glpiinventory, or a codec
+    refusing every secret when none was given. Ask a connection (the layout of an ``auto``
+    engine is known after its first connection)."""
+    glpi = getattr(bind.dialect, _ATTRIBUTE, None) or NoGlpiKey(GlpiKeyNotConfigured(NOT_CONFIGURED))
+    return secret_codec(layout_of(bind).flavour, glpi)

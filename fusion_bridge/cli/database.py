@@ -21,6 +21,7 @@ import schema
 from fusion_bridge.adapters import db_errors
 from fusion_bridge.adapters.db import make_engine
 from fusion_bridge.adapters.db_layout import layout_of
+from fusion_bridge.adapters.secret_codec import glpi_secrets, use_glpi_secrets
 from fusion_bridge.cli.options import load_config
 
 URL_FORM = "dialect+driver://user:password@host[:port]/database, e.g. mysql+pymysql://glpi:secret@127.0.0.1/glpi"
@@ -101,6 +102,8 @@ def open_database(database_url: str | None, *, create: bool = False) -> Iterator
         raise click.ClickException(f"no database at {path.absolute()}; run `fusion-bridge db init` "
                                    "(or give --database URL)")
     engine = _engine_for(url, text, config.schema_flavour)
+    # GLPI 10/11: the credential verbs encrypt and read secrets with the site key (docs/glpi-secrets.md §2).
+    use_glpi_secrets(engine, glpi_secrets(config.glpi_key_file))
     try:
         try:
             with engine.connect():

@@ -83,7 +83,8 @@ class AgentXmlEndpoint:
         """A GLPI Agent JSON document: a CONTACT is answered by the contact service; any other
         action is refused (docs/glpi10-protocol.md §4.5)."""
         if request.action != "contact":
-            set_kind(environ, f"JSON-{request.action[:20]}")
+            # A metric label: one of a fixed few, never the client's text (unbounded label values).
+            set_kind(environ, "JSON-inventory" if request.action == "inventory" else "JSON-other")
             raise protocol.JsonProtocolError(
                 f"action {request.action[:40]!r} is not supported by this server", request.encoding)
         contact = protocol.read_contact(request)

@@ -14,6 +14,7 @@ from schema.bridge import bridge_tables
 from schema.detect import GLPIINVENTORY, detect_flavour
 from schema.glpiinventory.seed import insert_missing_seed_rows as insert_glpiinventory_seed_rows
 from schema.glpiinventory.tables import tables as glpiinventory_tables
+from tests.helpers.layouts import set_inventory_config
 
 
 @contextlib.contextmanager
@@ -67,6 +68,7 @@ def reset_database(engine: Engine) -> None:
                 if table.name != schema.bridge_meta.name:
                     conn.execute(delete(table))
             insert_glpiinventory_seed_rows(conn, detected.glpi)
+            set_inventory_config(conn, enabled_inventory="1")
             return
         for table in reversed(schema.metadata.sorted_tables):
             if table is not schema.bridge_meta:

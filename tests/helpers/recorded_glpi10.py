@@ -123,6 +123,8 @@ def _option(element) -> protocol.ReplyOption:
             devices=tuple(protocol.SnmpTarget(d.get("TYPE"), int(d.get("ID")), d.get("IP"), int(d.get("AUTHSNMP_ID")))
                           for d in element.findall("DEVICE")),
             authentications=authentications)
+    if name == "WAKEONLAN":  # the bridge's own (GLPI 10 has none), in GLPI 10's form
+        return protocol.WakeOnLanOption(macs=tuple(each.get("MAC") for each in element.findall("PARAM")))
     raise AssertionError(f"no OPTION {name} in the GLPI 10 recordings")
 
 

@@ -15,6 +15,7 @@ from typing import Iterable
 from sqlalchemy import select, update
 
 import schema
+from fusion_bridge.adapters.secret_codec import codec_of
 from fusion_bridge.domain.text import php_json
 from schema.constants import ItemType, Method
 from tests.helpers.db import insert_row, reading, writing
@@ -102,6 +103,8 @@ def add_esx_host(bind, ip: str = "127.0.0.1:1", *, password: str = "pw", credent
                  host_id: int = 1) -> int:
     """An ESX host to inventory (credential IP) with its root credential."""
     with writing(bind) as conn:
+        # Encrypted with the engine's GLPI key on a glpiinventory database (docs/glpi-secrets.md §3).
+        password = codec_of(conn).conceal(password, "ESX password")
         insert_row(conn, schema.credentials, id=credential_id, name="esx", username="root", password=password,
                    itemtype="PluginFusioninventoryInventoryComputerESX")
         return insert_row(conn, schema.credentialips, id=host_id, name="esx01",

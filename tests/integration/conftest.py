@@ -14,9 +14,10 @@ from tests.helpers.task_rows import add_task
 
 
 @pytest.fixture
-def api(database_url):
+def api(database_url, glpi_key_file):
     """A test client of an app with the admin API on (``admin_api.AUTH`` is its token)."""
-    app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 0, "ADMIN_TOKEN": ADMIN_TOKEN})
+    app = create_app({"DATABASE_URL": database_url, "SETTINGS_TTL": 0, "ADMIN_TOKEN": ADMIN_TOKEN,
+                      "GLPI_KEY_FILE": glpi_key_file})
     yield app.test_client()
     app.extensions["fusion_bridge"].dispose()
 

@@ -113,7 +113,7 @@ def test_f1_findfile_post_with_token_rotation(client, engine, file_collect):
     assert rows(engine, schema.collects_files_contents, "computers_id", "plugin_fusioninventory_collects_files_id",
                 "pathfile", "size") == [(5, 7, "/tmp/fusrec-collect-fixture/hello.txt", 6),
                                         (5, 7, "/tmp/fusrec-collect-fixture/sub/hello.txt", 12)]
-    # glpiinventory starts a file search's lines with its name (docs/glpi10-protocol.md §8).
+    # glpiinventory starts a file search's lines with its name (docs/glpi10-protocol.md §9).
     with engine.connect() as conn:
         named = "hello: " if layout_of(conn).renames else ""
     assert run_logs(engine, 1, with_item=True) == [

@@ -7,11 +7,14 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import insert, select, update
 
+import protocol
 import schema
 from fusion_bridge.adapters.db_layout import layout_of
+from fusion_bridge.adapters.secret_codec import codec_of
 from tests.helpers.agent_requests import ZLIB_HEADERS, message_xml, prolog
 from tests.helpers.dispatch_rows import ACTOR, DEVICE, DISCOVERY_TARGETS
 from tests.helpers.inventory_rows import add_agent, add_port
+from tests.helpers.recorded_glpi10 import prolog_reply_of
 from tests.helpers.task_rows import add_iprange, add_job, add_run, add_task, run_logs, run_state
 
 # The task engine on both schema flavours (docs/schema-layouts.md).
@@ -19,18 +22,24 @@ pytestmark = pytest.mark.both_flavours
 
 
 def prolog_reply(client, device=DEVICE) -> bytes:
+    """The reply in FusionInventory 9.5's form: on a glpiinventory database the bridge answers
+    in GLPI 10's (docs/glpi10-protocol.md §3), read back and written in 9.5's to compare."""
     response = client.post("/plugins/fusioninventory/", data=prolog(device), headers=ZLIB_HEADERS)
     assert response.status_code == 200
-    return zlib.decompress(response.data)
+    reply = zlib.decompress(response.data)
+    if reply.startswith(b'<?xml version="1.0"?>\n<REPLY><PROLOG_FREQ>'):
+        return protocol.write_reply(prolog_reply_of(reply))
+    return reply
 
 
 @pytest.fixture
 def discovery(engine):
     with engine.begin() as conn:
         add_agent(conn, 7, DEVICE)
-        conn.execute(insert(schema.configsecurities).values(id=3, name="v3 user", snmpversion="3", username="snmpuser",
-                                                            authentication="2", auth_passphrase="authpass",
-                                                            encryption="1", priv_passphrase="privpass"))
+        secrets = codec_of(conn)  # encrypted with the GLPI key on a glpiinventory database
+        conn.execute(insert(schema.configsecurities).values(
+            id=3, name="v3 user", snmpversion="3", username="snmpuser", authentication="2",
+            auth_passphrase=secrets.conceal("authpass"), encryption="1", priv_passphrase=secrets.conceal("privpass")))
         add_iprange(conn, "192.0.2.1", "192.0.2.254", range_id=1, credentials=((3, 2), (2, 1)))
         add_task(conn, 1)
         add_job(conn, 1, DISCOVERY_TARGETS, ACTOR, "networkdiscovery", job_id=1)
@@ -121,7 +130,7 @@ def test_snmpquery_sends_only_the_credential_the_device_uses(client, engine):
             b'      <DEVICE TYPE="NETWORKING" ID="9" IP="192.0.2.9" AUTHSNMP_ID="2"/>\n'
             b'      <AUTHENTICATION ID="2" VERSION="2c" COMMUNITY="public"/>\n   </OPTION>\n') in reply
     assert b'ID="1" VERSION="1"' not in reply
-    # 9.5 logs the agent's own columns, glpiinventory the OPTION's values (docs/glpi10-protocol.md §8).
+    # 9.5 logs the agent's own columns, glpiinventory the OPTION's values (docs/glpi10-protocol.md §9).
     with engine.connect() as conn:
         started = "2 threads 15 timeout" if layout_of(conn).renames else "2 threads 0 timeout"
     assert run_logs(engine, 12) == [(1, started)]

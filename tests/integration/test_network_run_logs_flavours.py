@@ -1,5 +1,5 @@
 """Network run log lines written in the form of the plugin whose tables the bridge serves
-(docs/glpi10-protocol.md §8): the line ending a discovery run (FusionInventory 9.5's
+(docs/glpi10-protocol.md §9): the line ending a discovery run (FusionInventory 9.5's
 ``Processed:2 Created:2  Updated:0``, glpiinventory's ``Processed: 2 Created: 2 Updated: 0``) and
 the Started line of an SNMP inventory run (9.5: the agent's own threads/timeout, glpiinventory:
 the OPTION's)."""

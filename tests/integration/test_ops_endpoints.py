@@ -61,7 +61,7 @@ def test_requests_are_counted_by_kind_and_status(client):
     assert kinds <= {"PROLOG", "INVENTORY", "NETDISCOVERY", "SNMPQUERY", "XML", "getConfig", "api", "ops", "other",
                      "agent.other", "deploy.getJobs", "deploy.getFilePart", "deploy.setStatus", "deploy.setUserEvent",
                      "deploy.other", "collect.getJobs", "collect.setAnswer", "collect.jobsDone", "collect.other",
-                     "esx.getJobs", "esx.setLog", "esx.other"}, kinds
+                     "esx.getJobs", "esx.setLog", "esx.other", "CONTACT", "JSON-inventory", "JSON-other"}, kinds
 
 
 def test_database_gauges_at_scrape_time(client, engine):

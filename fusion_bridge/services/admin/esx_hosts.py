@@ -1,13 +1,14 @@
 """ESX hosts and their credentials, for the ``InventoryComputerESX`` method (docs/schema.md §5).
 
 A credential (``glpi_plugin_fusioninventory_credentials``, itemtype
-``PluginFusioninventoryInventoryComputerESX``) holds a user name and a password, in clear as
-the plugin stores it and sends it to the agent (services/rest/esx.py); a host
+``PluginFusioninventoryInventoryComputerESX``) holds a user name and a password — in clear as
+FusionInventory stores it, encrypted with the GLPI key on GLPI 10/11 (docs/glpi-secrets.md §3) —
+which is sent to the agent (services/rest/esx.py); a host
 (``_credentialips``: ``ip``, an ESX server's or vCenter's address or name) uses one. An ESX
 action targets hosts.
 
 The password is never part of a reply or a log line: shown as set or not. User name and
-password are stored as given (an encoded secret would not work); names and comments as GLPI's
+password are taken as given (an encoded secret would not work); names and comments as GLPI's
 UI stores them. A credential is not deleted while a host uses it, nor a host while an action
 targets it. Each public function runs in one transaction of its own.
 """
@@ -23,6 +24,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 import schema
+from fusion_bridge.adapters.secret_codec import codec_of
 from fusion_bridge.domain.text import local_now
 from fusion_bridge.services.admin.base import (
     DefinitionError,
@@ -83,6 +85,8 @@ def _credential_values(conn: Connection, given: Mapping[str, Any], current) -> d
     for field in ("username", "password"):
         if field in given or current is None:
             values[field] = _secret(given.get(field), field)
+    if "password" in values:  # encrypted with the GLPI key on GLPI 10/11 (docs/glpi-secrets.md §3)
+        values["password"] = codec_of(conn).conceal(values["password"], "ESX credential password")
     if "entities_id" in given or current is None:
         values["entities_id"] = positive_id(given.get("entities_id", 0), "entity", allow_zero=True)
         entity_exists(conn, values["entities_id"])

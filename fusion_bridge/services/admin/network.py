@@ -18,6 +18,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 import schema
+from fusion_bridge.adapters.secret_codec import codec_of
 from fusion_bridge.services.admin.base import (
     DefinitionError,
     entity_exists,
@@ -112,6 +113,14 @@ def credential_values(name: Any, version: Any, community: Any = None, username: 
     return values
 
 
+def concealed(conn: Connection, values: dict) -> dict:
+    """``credential_values`` as stored: the v3 passphrases encrypted with the GLPI key on GLPI
+    10/11 (docs/glpi-secrets.md §3); refused with the reason when there is no usable key."""
+    secrets = codec_of(conn)
+    return {**values, **{name: secrets.conceal(values[name], f"SNMP credential {name.replace('_', ' ')}")
+                         for name in ("auth_passphrase", "priv_passphrase") if name in values}}
+
+
 def _credential_dict(row) -> dict:
     """A credential for display; passphrases are never shown, only whether they are set."""
     return {
@@ -137,6 +146,7 @@ def create_credential(engine: Engine, name: str, version: str, *, community: str
     values = credential_values(name, version, community, username, auth_protocol, auth_passphrase,
                                priv_protocol, priv_passphrase)
     with engine.begin() as conn:
+        values = concealed(conn, values)
         credential_id = conn.execute(insert(credentials).values(values)).inserted_primary_key[0]
         row = conn.execute(select(credentials).where(credentials.c.id == credential_id)).one()
     log.info("SNMP credential %d %r created", credential_id, values["name"])

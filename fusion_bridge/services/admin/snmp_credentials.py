@@ -24,6 +24,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 import schema
+from fusion_bridge.adapters.secret_codec import codec_of
 from fusion_bridge.services.admin.base import DefinitionError, NotFound, parse_item, positive_id, ui_text, user_fields
 from fusion_bridge.services.admin.network import (
     AUTH_NAMES,
@@ -32,6 +33,7 @@ from fusion_bridge.services.admin.network import (
     VERSIONS,
     _credential_dict,
     _credential_row,
+    concealed,
     credential_values,
 )
 from schema.constants import ItemType
@@ -64,9 +66,10 @@ def _as_given(row) -> dict:
             "priv_protocol": PRIV_NAMES.get(row.encryption or "0"), "priv_passphrase": row.priv_passphrase or None}
 
 
-def _merged(row, changes: Mapping[str, Any]) -> dict:
+def _merged(row, changes: Mapping[str, Any], reveal=lambda stored, what: stored) -> dict:
     """The credential after ``changes``: what is not given stays, except what the change makes
-    meaningless (another version's fields, the passphrase of a protocol turned off)."""
+    meaningless (another version's fields, the passphrase of a protocol turned off). A kept
+    passphrase is read with ``reveal`` (``SecretCodec.reveal``: decrypted on GLPI 10/11)."""
     current = _as_given(row)
     if "version" in changes and not _same_version(current["version"], changes["version"]):
         current = {"name": current["name"]}
@@ -76,6 +79,10 @@ def _merged(row, changes: Mapping[str, Any]) -> dict:
     if current.get("priv_protocol") == "3DES" and "priv_protocol" not in changes:
         raise DefinitionError("this credential uses Triple-DES, which the plugin sends to agents as an empty "
                               "protocol: give the privacy protocol (DES or AES) with the change")
+    for passphrase in ("auth_passphrase", "priv_passphrase"):
+        if passphrase not in changes and current.get(passphrase):
+            current[passphrase] = reveal(current[passphrase],
+                                         f"SNMP credential {row.id} {passphrase.replace('_', ' ')}") or None
     return {**current, **changes}
 
 
@@ -93,7 +100,7 @@ def update_credential(engine: Engine, credential_id: Any, changes: Mapping[str, 
     changes = user_fields(changes, CREDENTIAL_NAMES, "credential")
     with engine.begin() as conn:
         row = _credential_row(conn, credential_id, lock=True)
-        values = credential_values(**_merged(row, changes))
+        values = concealed(conn, credential_values(**_merged(row, changes, codec_of(conn).reveal)))
         values.pop("is_deleted")
         conn.execute(update(credentials).where(credentials.c.id == row.id).values(values))
         updated = _credential_dict(_credential_row(conn, row.id))

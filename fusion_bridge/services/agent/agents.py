@@ -192,11 +192,13 @@ CREATE_LOCK_TIMEOUT = 10
 
 
 def touch(engine: Engine, autocommit_engine: Engine, device_id: str, contact: Contact,
-          address: str | None = None) -> Touched:
-    """Record a contact of the agent (creating it if new); ``address``: its source address, to
-    tell whether it is already recorded (glpi_plugin_fusionbridge_agentaddresses), and to record
-    with a new agent."""
+          address: str | None = None, create: bool = True) -> Touched | None:
+    """Record a contact of the agent (creating it if new, unless not ``create``: then None for
+    an unknown agent); ``address``: its source address, to tell whether it is already recorded
+    (glpi_plugin_fusionbridge_agentaddresses), and to record with a new agent."""
     if not is_mysql(autocommit_engine):
+        if not create and not _known(engine, device_id):
+            return None
         with contact_unit(engine, device_id, contact) as (_conn, agent):
             # An agent created just now has no runs yet; its address is for the caller to record.
             return Touched(agent.id, False if agent.created else None)
@@ -210,6 +212,8 @@ def touch(engine: Engine, autocommit_engine: Engine, device_id: str, contact: Co
         if cursor.rowcount:
             code = cursor.lastrowid
             return Touched(code >> 2, bool(code & 2), bool(code & 1))
+        if not create:
+            return None
         # A first contact: four more statements on this autocommit connection, each durable
         # at once (a transaction would cost a SET TRANSACTION and a COMMIT more).
         agent_id = _create(session, create_statement, values)
@@ -222,6 +226,13 @@ def touch(engine: Engine, autocommit_engine: Engine, device_id: str, contact: Co
     # Another contact of this DEVICEID created it meanwhile.
     with contact_unit(engine, device_id, contact) as (_conn, agent):
         return Touched(agent.id, None)
+
+
+def _known(engine: Engine, device_id: str) -> bool:
+    with engine.connect() as conn:
+        found = find_agent(conn, device_id) is not None
+        conn.rollback()
+    return found
 
 
 def _create(session: RawSession, create_statement, values: dict) -> int | None:

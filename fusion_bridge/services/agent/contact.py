@@ -15,7 +15,7 @@ Two parts, kept apart on purpose:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable
 
@@ -116,14 +116,23 @@ class ContactCalls:
 
     def __init__(self, engine: Engine | None, policy: ContactPolicy, agents_table: Table | None = None,
                  agent_type_id: Callable[[Connection], int] | None = None,
-                 clock: Callable[[], datetime] = local_now):
+                 clock: Callable[[], datetime] = local_now, expiration: Callable[[], str] | None = None):
         """``agents_table``: GLPI 10/11's ``glpi_agents`` (None: the 9.5 schema, nothing written);
-        ``agent_type_id``: the id of ``glpi_agenttypes`` 'Core' (default: looked up by name)."""
+        ``agent_type_id``: the id of ``glpi_agenttypes`` 'Core' (default: looked up by name);
+        ``expiration``: the hours to answer, read when answering (GLPI's inventory frequency
+        through the settings cache) instead of ``policy.expiration``."""
         self._engine = engine
-        self.policy = policy
+        self._policy = policy
         self._agents = agents_table
         self._agent_type_id = agent_type_id or core_agent_type_id
         self._clock = clock
+        self._expiration = expiration
+
+    @property
+    def policy(self) -> ContactPolicy:
+        if self._expiration is None:
+            return self._policy
+        return replace(self._policy, expiration=self._expiration())
 
     def handle_contact(self, request: protocol.ContactRequest, remote_addr: str | None,
                        user_agent: str | None) -> protocol.ContactReply:

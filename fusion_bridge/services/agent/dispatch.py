@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 import schema
 from fusion_bridge.adapters.db_layout import layout_of
+from fusion_bridge.adapters.secret_codec import CLEAR, SecretCodec, codec_of
 from fusion_bridge.ops import metrics
 from fusion_bridge.services import runs
 from fusion_bridge.services.agent import options
@@ -106,6 +107,7 @@ def hand_out(engine: Engine, agent_id: int, settings: PluginSettings,
         if not candidates:
             return ()
         agent = AgentView(agent_id, candidates[0])
+        secrets = codec_of(conn)  # SNMP v3 passphrases: GLPI-key encrypted on GLPI 10/11
         tuning = options.AgentTuning(agent.threads_networkdiscovery or 0, agent.timeout_networkdiscovery or 0,
                                      agent.threads_networkinventory or 0, agent.timeout_networkinventory or 0)
         for run in candidates:
@@ -116,7 +118,7 @@ def hand_out(engine: Engine, agent_id: int, settings: PluginSettings,
             if refusal is not None:
                 outcome.moves.move(run.id, run.state, runs.Move.CANCEL, refusal)
             elif run.method in XML_METHODS:
-                _claim(conn, run, agent, tuning, settings, outcome)
+                _claim(conn, run, agent, tuning, settings, outcome, secrets)
             # REST runs stay prepared: the agent fetches them with getJobs.
         outcome.moves.apply(conn)
     for method, count in outcome.handed_out.items():  # committed
@@ -145,12 +147,13 @@ def _pool_job(conn: Connection, job_id: int) -> bool:
         schema.bridge_taskjobs.c.plugin_fusioninventory_taskjobs_id == job_id, pool != "")).first())
 
 
-def _claim(conn: Connection, run, agent, tuning, settings: PluginSettings, outcome: Outcome) -> None:
+def _claim(conn: Connection, run, agent, tuning, settings: PluginSettings, outcome: Outcome,
+           secrets: SecretCodec = CLEAR) -> None:
     try:
         if run.method == Method.NETWORK_DISCOVERY:
-            option = options.netdiscovery(conn, run, tuning, settings.config)
+            option = options.netdiscovery(conn, run, tuning, settings.config, secrets)
         elif run.method == Method.NETWORK_INVENTORY:
-            option = options.snmpquery(conn, run, tuning, settings.config)
+            option = options.snmpquery(conn, run, tuning, settings.config, secrets)
         elif run.itemtype == ItemType.COMPUTER:
             option = options.wakeonlan(conn, run)
         else:
@@ -168,7 +171,7 @@ def _claim(conn: Connection, run, agent, tuning, settings: PluginSettings, outco
     if run.method == Method.NETWORK_DISCOVERY:
         threads, timeout = agent.threads_networkdiscovery, agent.timeout_networkdiscovery
     elif layout_of(conn).renames:
-        # glpiinventory logs the values the OPTION carries (docs/glpi10-protocol.md §8).
+        # glpiinventory logs the values the OPTION carries (docs/glpi10-protocol.md §9).
         threads, timeout = option.threads, option.timeout
     else:
         threads, timeout = agent.threads_networkinventory, agent.timeout_networkinventory

@@ -17,6 +17,7 @@ from fusion_bridge.services.agent.addresses import AddressBook, normalise
 from fusion_bridge.adapters.db import is_mysql
 from fusion_bridge.services.inventory import MatchLockNeeded, computer_match_locks, import_computer_inventory
 from fusion_bridge.services.inventory.stored import store_last_inventory
+from fusion_bridge.services.agent.serving import FUSIONINVENTORY_9_5, ServingProfile
 from fusion_bridge.services.agent.settings import SettingsCache
 from fusion_bridge.services.relay.intake import RelayIntake
 from fusion_bridge.services.relay.queue import Incoming
@@ -37,8 +38,12 @@ class Received:
 
 class AgentExchange:
     def __init__(self, engine: Engine, autocommit_engine: Engine, settings: SettingsCache,
-                 clock: Callable[[], datetime] = local_now, relay: RelayIntake | None = None):
+                 clock: Callable[[], datetime] = local_now, relay: RelayIntake | None = None,
+                 serving: Callable[[], ServingProfile] = lambda: FUSIONINVENTORY_9_5):
+        """``serving``: which server is stood in for (``services.agent.serving``): on GLPI 10/11 a
+        PROLOG does not create an unknown agent."""
         self._engine = engine
+        self._serving = serving
         self._autocommit_engine = autocommit_engine
         self._settings = settings
         self._clock = clock
@@ -62,10 +67,16 @@ class AgentExchange:
         now = self._clock()
         contact = agents.Contact(now, user_agent, message.token)
         address = normalise(remote_addr)
-        touched = agents.touch(self._engine, self._autocommit_engine, message.device_id, contact, address)
+        touched = agents.touch(self._engine, self._autocommit_engine, message.device_id, contact, address,
+                               create=self._serving().prolog_creates_agents)
+        settings = self._settings.get()
+        if touched is None:
+            # GLPI 10/11: an agent GLPI does not know yet gets no work; its CONTACT or its first
+            # inventory creates it (docs/glpi10-protocol.md §5.2).
+            return protocol.PrologReply(options=(), send_inventory=settings.agent_can_do("INVENTORY", 0),
+                                        prolog_freq=settings.prolog_freq)
         agent_id = touched.agent_id
         self.addresses.record(agent_id, address, now, touched.address_known)
-        settings = self._settings.get()
         pending = touched.has_runs
         if pending is None:
             with self._autocommit_engine.connect() as conn:

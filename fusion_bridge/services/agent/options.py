@@ -10,6 +10,8 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.engine import Connection
 
 import schema
+from fusion_bridge.adapters.secret_codec import CLEAR, SecretCodec
+from fusion_bridge.errors import SecretUnavailable
 from protocol import (IpRange, NetDiscoveryOption, SnmpAuthentication, SnmpQueryOption, SnmpTarget,
                       WakeOnLanOption)
 from schema.constants import ItemType
@@ -113,8 +115,11 @@ class Credential:
             "priv_passphrase")))
 
 
-def authentication(row: Credential) -> SnmpAuthentication:
-    """One credential as ``PluginFusioninventoryToolbox::addAuth`` sends it."""
+def authentication(row: Credential, secrets: SecretCodec = CLEAR) -> SnmpAuthentication:
+    """One credential as ``PluginFusioninventoryToolbox::addAuth`` sends it, its v3 passphrases
+    revealed by ``secrets`` (decrypted with the GLPI key on GLPI 10/11, docs/glpi-secrets.md §3).
+    A passphrase that cannot be revealed raises ``CannotBuild`` with the reason: the run fails,
+    nothing stands in for the passphrase (docs/glpi-secrets.md §4)."""
     version = SNMP_VERSIONS.get(str(row.snmpversion), str(row.snmpversion))
     if version != "3":
         return SnmpAuthentication(id=row.id, version=version, community=row.community or "")
@@ -124,14 +129,22 @@ def authentication(row: Credential) -> SnmpAuthentication:
         username=row.username or "",
         auth_protocol=(AUTH_PROTOCOLS.get(str(row.authentication), "")
                        if str(row.authentication or "0") != "0" else None),
-        auth_passphrase=row.auth_passphrase or "",
+        auth_passphrase=_reveal(secrets, row.auth_passphrase, f"SNMP credential {row.id} auth passphrase"),
         priv_protocol=(PRIV_PROTOCOLS.get(str(row.encryption), "")
                        if str(row.encryption or "0") != "0" else None),
-        priv_passphrase=row.priv_passphrase or "",
+        priv_passphrase=_reveal(secrets, row.priv_passphrase, f"SNMP credential {row.id} privacy passphrase"),
     )
 
 
-def netdiscovery(conn: Connection, run, tuning: AgentTuning, config: dict) -> NetDiscoveryOption:
+def _reveal(secrets: SecretCodec, stored: str | None, what: str) -> str:
+    try:
+        return secrets.reveal(stored, what)
+    except SecretUnavailable as error:
+        raise CannotBuild(error.reason) from None
+
+
+def netdiscovery(conn: Connection, run, tuning: AgentTuning, config: dict,
+                 secrets: SecretCodec = CLEAR) -> NetDiscoveryOption:
     rows = conn.execute(RANGE_WITH_CREDENTIALS, {"id": run.items_id}).all()
     if not rows:
         raise CannotBuild(f"The IP range {run.items_id} of this job no longer exists.")
@@ -143,7 +156,7 @@ def netdiscovery(conn: Connection, run, tuning: AgentTuning, config: dict) -> Ne
         threads=_value(tuning.threads_discovery, config, "threads_networkdiscovery", "20"),
         timeout=_value(tuning.timeout_discovery, config, "timeout_networkdiscovery", "1"),
         ranges=(IpRange(id=iprange.id, start=start, end=end, entity=iprange.entities_id),),
-        authentications=tuple(authentication(row) for row in credentials),
+        authentications=tuple(authentication(row, secrets) for row in credentials),
     )
 
 
@@ -167,7 +180,8 @@ def _slice(conn: Connection, iprange, run) -> tuple[str, str]:
         return start, end
 
 
-def snmpquery(conn: Connection, run, tuning: AgentTuning, config: dict) -> SnmpQueryOption:
+def snmpquery(conn: Connection, run, tuning: AgentTuning, config: dict,
+              secrets: SecretCodec = CLEAR) -> SnmpQueryOption:
     device_type = DEVICE_TYPES.get(run.itemtype)
     if device_type is None:
         raise CannotBuild(f"SNMP inventory cannot query a {run.itemtype}.")
@@ -183,7 +197,7 @@ def snmpquery(conn: Connection, run, tuning: AgentTuning, config: dict) -> SnmpQ
         threads=_value(tuning.threads_inventory, config, "threads_networkinventory", "10"),
         timeout=_value(tuning.timeout_inventory, config, "timeout_networkinventory", "15"),
         devices=(SnmpTarget(type=device_type, id=run.items_id, ip=ip, authsnmp_id=credential_id),),
-        authentications=(authentication(credential),) if credential is not None else (),
+        authentications=(authentication(credential, secrets),) if credential is not None else (),
     )
 
 

@@ -89,7 +89,7 @@ def netdiscovery(conn: Connection, agent_id: int, message: protocol.TaskMessage,
 
 def discovery_summary(conn: Connection, added: int, updated: int) -> str:
     """The comment ending a discovery run, as the plugin of the connection's layout writes it
-    (docs/plugin-semantics.md §8; glpiinventory: docs/glpi10-protocol.md §8)."""
+    (docs/plugin-semantics.md §8; glpiinventory: docs/glpi10-protocol.md §9)."""
     if layout_of(conn).renames:
         return f"Processed: {added + updated} Created: {added} Updated: {updated}"
     return f"Processed:{added + updated} Created:{added}  Updated:{updated}"

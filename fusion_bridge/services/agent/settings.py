@@ -1,4 +1,6 @@
-"""The plugin's switches the agent path needs: agent modules and config values.
+"""The plugin's switches the agent path needs: agent modules and config values, and on GLPI 10/11
+the core inventory settings (``glpi_configs`` context ``inventory``: whether inventory is
+enabled, its frequency, GLPI 11's agent authentication; docs/glpi10-protocol.md §8).
 
 GLPI's UI changes them rarely and every PROLOG needs them, so each worker keeps a copy for
 ``ttl`` seconds instead of querying them on every request.
@@ -9,14 +11,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, Engine
 
 import schema
 from fusion_bridge.adapters.db_layout import layout_of
+from fusion_bridge.adapters.secret_codec import codec_of
+from fusion_bridge.domain.glpi_agent_auth import NO_AUTHENTICATION, AgentAuthSettings, agent_auth_settings
 from schema.constants import Module
 
 DEFAULT_PROLOG_FREQ = "24"
@@ -36,6 +40,17 @@ class ModuleSwitch:
 class PluginSettings:
     config: Mapping[str, str]
     modules: Mapping[str, ModuleSwitch]
+    # GLPI 10/11's glpi_configs rows of context 'inventory' (empty on GLPI 9.5).
+    core_inventory: Mapping[str, str] = field(default_factory=dict)
+    # GLPI 11's agent authentication, its password decrypted (none on GLPI 9.5 and 10).
+    agent_auth: AgentAuthSettings = NO_AUTHENTICATION
+
+    @property
+    def inventory_enabled(self) -> bool:
+        """GLPI 10/11's switch of every agent endpoint (``enabled_inventory``); a database without
+        the row (GLPI 9.5) is enabled."""
+        value = self.core_inventory.get(ENABLED_INVENTORY)
+        return value is None or value.strip() == "1"
 
     def agent_can_do(self, module: str, agent_id: int) -> bool:
         # Module names compare case-insensitively, as GLPI's collation does.
@@ -44,19 +59,32 @@ class PluginSettings:
 
     @property
     def prolog_freq(self) -> str:
-        value = (self.config.get("inventory_frequence") or "").strip()
+        """Hours until the agent's next contact: the plugin's ``inventory_frequence`` (9.5), else
+        GLPI 10/11's ``inventory_frequency`` (PROLOG_FREQ and CONTACT ``expiration``)."""
+        value = (self.config.get("inventory_frequence") or self.core_inventory.get(INVENTORY_FREQUENCY)
+                 or "").strip()
         try:
             return value if float(value) > 0 else DEFAULT_PROLOG_FREQ
         except ValueError:
             return DEFAULT_PROLOG_FREQ
 
 
+ENABLED_INVENTORY = "enabled_inventory"
+INVENTORY_FREQUENCY = "inventory_frequency"
+_CORE_INVENTORY = text("SELECT name, value FROM glpi_configs WHERE context = 'inventory'")
+
+
 def load_settings(engine: Engine) -> PluginSettings:
     with engine.connect() as conn:
         config = {row.type: row.value for row in conn.execute(select(schema.configs.c.type, schema.configs.c.value))}
         modules = module_switches(conn)
+        core: dict[str, str] = {}
+        auth = NO_AUTHENTICATION
+        if layout_of(conn).renames:  # GLPI 10/11
+            core = {row.name: row.value for row in conn.execute(_CORE_INVENTORY)}
+            auth = agent_auth_settings(core, codec_of(conn).reveal)
         conn.rollback()
-    return PluginSettings(config, modules)
+    return PluginSettings(config, modules, core, auth)
 
 
 # glpiinventory dropped Wake-on-LAN and its switch row; the bridge still serves it, to every agent

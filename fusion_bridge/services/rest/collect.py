@@ -228,7 +228,7 @@ class CollectCalls:
 
 def _file_log_prefix(conn: Connection, sid: int) -> str:
     """What a file search's log lines start with: nothing in FusionInventory, the search's name
-    and ': ' in glpiinventory (docs/glpi10-protocol.md §8)."""
+    and ': ' in glpiinventory (docs/glpi10-protocol.md §9)."""
     if not layout_of(conn).renames:
         return ""
     return f"{conn.execute(select(files.c.name).where(files.c.id == sid)).scalar() or ''}: "

@@ -2,7 +2,8 @@
 
 A run targets one ``PluginFusioninventoryCredentialIp`` (an ESX host or vCenter address with its
 credential). ``getJobs`` hands each runnable run out as ``{"uuid","host","user","password"}``
-(the password as GLPI stores it, in clear) and moves it to Started; unlike the plugin it also
+(the password as stored on GLPI 9.5, decrypted with the GLPI key on GLPI 10/11; a password that
+cannot be decrypted fails the run with the reason, docs/glpi-secrets.md §4) and moves it to Started; unlike the plugin it also
 writes a ``Started`` log line, so that the server-side timeout can date a run the agent never
 reports on. ``setLog`` ends the run: ``ok`` → Finished (comment ``msg`` or ``ok``), ``ko`` →
 Error with the agent's message; ``running`` adds a Running line. The uuid must be a run of the
@@ -20,7 +21,8 @@ from sqlalchemy.engine import Engine
 import schema
 from fusion_bridge.ops import metrics
 from fusion_bridge.services import runs
-from fusion_bridge.errors import InvalidRequest, UnknownRun
+from fusion_bridge.adapters.secret_codec import codec_of
+from fusion_bridge.errors import InvalidRequest, SecretUnavailable, UnknownRun
 from fusion_bridge.services.rest.calls import agent_has_runs, agent_runs_probe, owned_run, rest_agent, runnable_runs
 from fusion_bridge.domain.text import fit_utf8mb3, local_now
 from schema.constants import ItemType, Method, TaskjobLogState as Log
@@ -31,7 +33,7 @@ credentials, credentialips = schema.credentials, schema.credentialips
 AGENT_ESX_RUNS = agent_runs_probe(Method.ESX)
 
 ESX_HOST = (
-    select(credentialips.c.ip, credentials.c.username, credentials.c.password)
+    select(credentialips.c.ip, credentials.c.id, credentials.c.username, credentials.c.password)
     .select_from(credentialips.join(
         credentials, credentials.c.id == credentialips.c.plugin_fusioninventory_credentials_id))
 )
@@ -51,6 +53,7 @@ class EsxCalls:
         handed_out = 0
         with self._engine.begin() as conn:
             agent = rest_agent(conn, machine_id)
+            secrets = codec_of(conn)
             for run in runnable_runs(conn, agent, Method.ESX, now):
                 host = None
                 if run.itemtype == ItemType.CREDENTIAL_IP:
@@ -58,8 +61,13 @@ class EsxCalls:
                 if host is None:
                     runs.fail(conn, run.id, HOST_GONE, now, run.items_id, run.itemtype)
                     continue
+                try:
+                    password = secrets.reveal(host.password, f"ESX credential {host.id} password")
+                except SecretUnavailable as error:
+                    runs.fail(conn, run.id, error.reason, now, run.items_id, run.itemtype)
+                    continue
                 jobs.append({"uuid": run.uniqid, "host": host.ip or "", "user": host.username or "",
-                             "password": host.password or ""})
+                             "password": password})
                 runs.hand_out(conn, run.id, now, agent.id)
                 handed_out += 1
         metrics.current.runs_handed_out(Method.ESX, handed_out)  # committed
