@@ -51,6 +51,7 @@ MERGED_TABLES = {
     FI_PREFIX + "networkequipments": "glpi_networkequipments",
     FI_PREFIX + "printers": "glpi_printers",
     FI_PREFIX + "entities": "glpi_entities",
+    FI_PREFIX + "inventorycomputercomputers": "glpi_computers",
 }
 
 # Columns renamed in one table only; (FI table, FI column) -> column.
@@ -61,6 +62,8 @@ TABLE_COLUMNS = {
     (FI_PREFIX + "printers", "last_fusioninventory_update"): "last_inventory_update",
     (FI_PREFIX + "entities", "entities_id"): "id",
     (FI_PREFIX + "entities", "transfers_id_auto"): "transfers_id",
+    (FI_PREFIX + "inventorycomputercomputers", "computers_id"): "id",
+    (FI_PREFIX + "inventorycomputercomputers", "last_fusioninventory_update"): "last_inventory_update",
     (FI_PREFIX + "agents", "device_id"): "deviceid",
     (FI_PREFIX + "agents", "lock"): "locked",
     (FI_PREFIX + "agents", "computers_id"): "items_id",
@@ -86,6 +89,9 @@ ABSENT_COLUMNS = frozenset({
     (FI_PREFIX + "networkequipments", "serialized_inventory"),
     (FI_PREFIX + "printers", "frequence_days"),
     (FI_PREFIX + "printers", "serialized_inventory"),
+    *((FI_PREFIX + "inventorycomputercomputers", column) for column in (
+        "operatingsystem_installationdate", "winowner", "wincompany", "remote_addr", "serialized_inventory",
+        "is_entitylocked", "oscomment", "hostid")),
 })
 
 
