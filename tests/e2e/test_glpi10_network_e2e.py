@@ -8,7 +8,7 @@ The tasks are written with raw SQL exactly as GLPI 10's UI writes them (targets
 the plugin's ``plugin_glpiinventory_*`` columns, the range's credentials in
 ``glpi_plugin_glpiinventory_ipranges_snmpcredentials``) and prepared by the bridge's own preparation;
 runs and their joblogs are read back with raw SQL on GLPI 10's tables and compared with what GLPI 10 +
-glpiinventory 1.5.8 writes (docs/glpi10-protocol.md §8). Needs root,
+glpiinventory 1.5.8 writes (docs/glpi10-protocol.md §9). Needs root,
 ``fusioninventory-agent`` with ``-task-network``, ``snmpd``, ``unshare``/``nsenter``: when one is
 missing the tests fail, they never skip.
 """
@@ -56,8 +56,11 @@ def test_task_written_by_glpi10_ui_is_prepared_and_run(agent_tasks, engine, netn
     check_agent(run, bridge, "NetDiscovery", ctx)
     replies = prolog_replies(run.log)
     assert replies and "<NAME>NETDISCOVERY</NAME>" in replies[0], ctx
-    assert re.search(rf'<RANGEIP[^>]* ID="{range_id}"[^>]* IPSTART="192\.0\.2\.1" IPEND="192\.0\.2\.2"', replies[0]) \
-        or re.search(rf'<RANGEIP ID="{range_id}" IPSTART="192\.0\.2\.1" IPEND="192\.0\.2\.2"', replies[0]), ctx
+    # GLPI 10's PROLOG form: one line after the declaration, PROLOG_FREQ and RESPONSE first.
+    assert re.match(r'<\?xml version="1\.0"\?>\n<REPLY><PROLOG_FREQ>\d+</PROLOG_FREQ><RESPONSE>SEND</RESPONSE>'
+                    r'<OPTION><NAME>NETDISCOVERY</NAME>', replies[0]), f"{replies[0]}{ctx}"
+    assert f'<RANGEIP ID="{range_id}" IPSTART="192.0.2.1" IPEND="192.0.2.2" ENTITY="0"/>' in replies[0], ctx
+    assert f'<PARAM THREADS_DISCOVERY="20" TIMEOUT="1" PID="{run_id}"/>' in replies[0], ctx
     assert g10.run_state(engine, run_id) == RUN_STATES["FINISHED"], ctx
     logs = g10.joblogs(engine, run_id)
     # GLPI 10: Prepared (0, NULL), Started on the agent ('Agent', 0 — the plugin writes the
