@@ -54,7 +54,8 @@ def test_deploy_through_the_rest_calls_to_finished(rest_tasks, server, engine, t
     package_id = g10.add_package(engine, "e2e glpi10 package", jobs)
     _computer, agent_id = agent_of_computer(engine, "e2e-glpi10-deploy")
     task_id = g10.add_task(engine, "deploy on GLPI 10")
-    job_id = g10.add_job(engine, task_id, "install", "deployinstall", [("PluginGlpiinventoryDeployPackage", package_id)],
+    job_id = g10.add_job(engine, task_id, "install", "deployinstall",
+                         [("PluginGlpiinventoryDeployPackage", package_id)],
                          [("Agent", agent_id)])
     run_id = check_prepared(engine, job_id, agent_id, ("PluginGlpiinventoryDeployPackage", package_id))
 
@@ -107,6 +108,7 @@ def test_collect_through_the_rest_calls_to_finished(rest_tasks, server, engine, 
     # The Info line holds the agent's answer as JSON, keys in the order the agent sent them
     # (a Perl hash: any order).
     state, itemtype, items_id, comment = logs[3]
-    assert (state, itemtype, items_id) == (TASK_LOG_STATES["INFO"], *collect) and comment.startswith("hello files: "), ctx
+    assert (state, itemtype, items_id) == (TASK_LOG_STATES["INFO"], *collect), ctx
+    assert comment.startswith("hello files: "), ctx
     assert json.loads(comment[len("hello files: "):]) == {str(search_id): {"size": "6", "path": path}}, ctx
     assert logs[4:] == [(TASK_LOG_STATES["OK"], *collect, "")], ctx
