@@ -110,7 +110,7 @@ class RelayIntake:
         transaction is begun by hand on the autocommit engine, whose sessions run at READ
         COMMITTED already (no SET TRANSACTION). The agent's id, or None when the general path
         must take the document: an agent not known yet, or one running an ESX job (its hosts'
-        inventories are queued by host)."""
+        inventories are queued by host). docs/relay-upstream.md §3."""
         with autocommit_engine.connect() as conn:
             conn.exec_driver_sql("BEGIN")
             try:
