@@ -1,5 +1,5 @@
 """GLPI core tables the bridge's local imports write that the GLPI 10/11 facts files do not list
-(docs/glpi10-schema.md §6): history, rules, the port type tables other than ethernet and
+(docs/glpi10-schema.md §7): history, rules, the port type tables other than ethernet and
 aggregate, port VLANs. A real GLPI 10/11 has them all; a database the bridge creates gets them
 from the bridge's GLPI 9.5 definitions converted to GLPI 10's conventions (utf8mb4, unsigned ids),
 so that the imports run on it. They are never created in a real GLPI's database.

@@ -3,7 +3,7 @@
 
 An empty database gets the core and plugin tables of the chosen GLPI major exactly as GLPI and the
 plugin install them, their install rows, the core tables the imports write beyond the facts
-(docs/glpi10-schema.md §6), and the bridge's own tables. A database the bridge
+(docs/glpi10-schema.md §7), and the bridge's own tables. A database the bridge
 created itself gets what is missing of the same. In a real GLPI 10/11 nothing of GLPI's changes
 (no DDL, no row): the bridge only verifies GLPI's tables and adds its own.
 """
@@ -59,7 +59,7 @@ def _meta(standalone: str, glpi: int) -> dict[str, str]:
 def _standalone(conn: Connection, existing: set[str], glpi: int, mode: str) -> InitReport:
     report = InitReport(mode, flavour=GLPIINVENTORY, glpi=glpi)
     report.tables_created = create_missing(conn, existing, tables(glpi).values())
-    # Not from the facts: what the imports write that a real GLPI has (docs/glpi10-schema.md §6).
+    # Not from the facts: what the imports write that a real GLPI has (docs/glpi10-schema.md §7).
     report.tables_created += create_missing(conn, existing, import_tables(glpi))
     report.rows_seeded = insert_missing_seed_rows(conn, glpi)
     report.tables_created += create_bridge_tables(conn, GLPIINVENTORY)

@@ -16,7 +16,7 @@ from tests.helpers.glpiinventory_schema import (CORE_VERSIONS, differences, dump
                                                 structure)
 
 BRIDGE_NAMES = {table.name for table in schema.BRIDGE_TABLES}
-# Not in the facts: core tables the imports write, created on an empty database only (docs/glpi10-schema.md §6).
+# Not in the facts: core tables the imports write, created on an empty database only (docs/glpi10-schema.md §7).
 IMPORT_NAMES = {table.name for table in import_tables(10)}
 
 
