@@ -18,10 +18,10 @@ import schema
 from fusion_bridge.adapters.db_layout import layout_of
 from fusion_bridge.errors import InvalidRequest, UnknownRun
 from fusion_bridge.services import runs
-from fusion_bridge.domain.rules import CREATED, LINKED
+from fusion_bridge.domain.rules import CREATED, LINKED, NO_RULE
 from fusion_bridge.services.inventory import rules
 from fusion_bridge.services.inventory import (ImportResult, asset_row, create_asset, discovery_comment,
-                                            import_decided_device, item_link,
+                                            discovered_match, import_decided_device, item_link,
                                             snmp_device_has_information, snmp_error_comment,
                                             snmp_no_information_comment, snmp_update_comment,
                                             update_inventoried_device)
@@ -112,6 +112,8 @@ def import_by_rules(conn: Connection, run_id: int, rule_pass: rules.RulePass, de
     imported = decision.imported
     fallback = decision.rule_input.get("itemtype") or ItemType.UNMANAGED
     match = (imported.itemtype, imported.items_id) if imported.kind == LINKED else None
+    if imported.kind == NO_RULE and rule_pass.bridge_matching:
+        match = discovered_match(conn, device)
     create_type = imported.itemtype if imported.kind == CREATED else fallback
     entity = rules.created_entity(decision, _int(device.entity))
     result = import_decided_device(conn, agent_id, device, entity, now, match, create_type,
