@@ -20,6 +20,7 @@ from fusion_bridge.errors import InvalidRequest, UnknownRun
 from fusion_bridge.services import runs
 from fusion_bridge.domain.rules import CREATED, LINKED, NO_RULE
 from fusion_bridge.services.inventory import rules
+from fusion_bridge.services.inventory.names import SNMP_UPDATED_FUSIONINVENTORY, SNMP_UPDATED_GLPIINVENTORY
 from fusion_bridge.services.inventory import (ImportResult, asset_row, create_asset, discovery_comment,
                                             discovered_match, import_decided_device, item_link,
                                             snmp_device_has_information, snmp_error_comment,
@@ -29,7 +30,7 @@ from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobSt
 
 states = schema.statediscoveries
 _runs = schema.taskjobstates
-ADDED, UPDATED, DETAIL_UPDATE = "==addtheitem==", "==updatetheitem==", "[==detail==] Update "
+ADDED, UPDATED = "==addtheitem==", "==updatetheitem=="
 INVENTORY_TYPES = {"NETWORKING": ItemType.NETWORK_EQUIPMENT, "PRINTER": ItemType.PRINTER}
 
 
@@ -93,6 +94,12 @@ def discovery_summary(conn: Connection, added: int, updated: int) -> str:
     if layout_of(conn).renames:
         return f"Processed: {added + updated} Created: {added} Updated: {updated}"
     return f"Processed:{added + updated} Created:{added}  Updated:{updated}"
+
+
+def snmp_updated_prefix(conn: Connection) -> str:
+    """How the plugin of the connection's layout starts an SNMP inventory's "device updated" line
+    (docs/glpi10-protocol.md §9)."""
+    return SNMP_UPDATED_GLPIINVENTORY if layout_of(conn).renames else SNMP_UPDATED_FUSIONINVENTORY
 
 
 def import_by_rules(conn: Connection, run_id: int, rule_pass: rules.RulePass, device: protocol.DiscoveredDevice,
@@ -188,7 +195,8 @@ def snmpquery(conn: Connection, agent_id: int, message: protocol.TaskMessage, no
     if isinstance(message, protocol.SnmpQueryStart):
         runs.add_log(conn, run.id, Log.RUNNING, "==inventorystarted==", now, ItemType.AGENT, agent_id)
     elif isinstance(message, protocol.SnmpQueryEnd):
-        runs.finish(conn, run.id, f"Total updated:{_count_logs(conn, run.id, DETAIL_UPDATE)}", now, agent_id)
+        runs.finish(conn, run.id, f"Total updated:{_count_logs(conn, run.id, snmp_updated_prefix(conn))}", now,
+                    agent_id)
     elif isinstance(message, protocol.SnmpQueryError):
         itemtype, items_id = _inventoried_item(run, message.item_type, message.item_id)
         runs.add_log(conn, run.id, Log.RUNNING, "1 ==devicesqueried==", now, ItemType.AGENT, agent_id)
@@ -232,7 +240,7 @@ def inventory_by_rules(conn: Connection, run_id: int, agent_id: int, itemtype: s
             rules.record_match(conn, rule_pass, imported.rule, *target, Method.NETWORK_INVENTORY, now,
                                decision.rule_input.as_json())
     if update_inventoried_device(conn, *target, device, now, locations_id):
-        return snmp_update_comment(*target)
+        return snmp_update_comment(*target, prefix=snmp_updated_prefix(conn))
     return f"[==detail==] The device no longer exists {item_link(*target)}"
 
 

@@ -71,9 +71,15 @@ def discovery_comment(itemtype: str, items_id: int, created: bool) -> str:
     return f"[==detail==] {code} {type_name(itemtype)} {item_link(itemtype, items_id)}"
 
 
-def snmp_update_comment(itemtype: str, items_id: int) -> str:
-    """``[==detail==] Update <type> [[Itemtype::id]]``; SNMPQUERY END counts ``[==detail==] Update ``."""
-    return f"[==detail==] Update {type_name(itemtype)} {item_link(itemtype, items_id)}"
+# How an SNMP inventory's "device updated" line starts, by plugin: FusionInventory 9.5, glpiinventory
+# (docs/glpi10-protocol.md §9). SNMPQUERY END counts the lines that start so.
+SNMP_UPDATED_FUSIONINVENTORY = "[==detail==] Update "
+SNMP_UPDATED_GLPIINVENTORY = "[==detail==] ==updatetheitem== "
+
+
+def snmp_update_comment(itemtype: str, items_id: int, prefix: str = SNMP_UPDATED_FUSIONINVENTORY) -> str:
+    """``[==detail==] Update <type> [[Itemtype::id]]`` (``prefix``: the plugin's start of the line)."""
+    return f"{prefix}{type_name(itemtype)} {item_link(itemtype, items_id)}"
 
 
 def snmp_no_information_comment(itemtype: str, items_id: int) -> str:
