@@ -101,6 +101,16 @@ ABSENT_COLUMNS = frozenset({
     (FI_PREFIX + "printers", "frequence_days"),
     (FI_PREFIX + "printers", "serialized_inventory"),
     (FI_PREFIX + "rulematchedlogs", "criteria"),
+    (FI_PREFIX + "unmanageds", "domain"),
+    (FI_PREFIX + "unmanageds", "serialized_inventory"),
+    (FI_PREFIX + "deploypackages", "icon"),
+    (FI_PREFIX + "deploypackages", "style"),
+    # GLPI 9.5 core columns GLPI 10 dropped (netpoints became sockets).
+    ("glpi_networkportethernets", "netpoints_id"),
+    ("glpi_domains", "others"),
+    ("glpi_entities", "admin_reply"),
+    ("glpi_entities", "admin_reply_name"),
+    ("glpi_users", "layout"),
     *((FI_PREFIX + "inventorycomputercomputers", column) for column in (
         "operatingsystem_installationdate", "winowner", "wincompany", "remote_addr", "serialized_inventory",
         "is_entitylocked", "oscomment", "hostid")),

@@ -19,7 +19,7 @@ from schema.tables import CORE_TABLES
 
 @functools.cache
 def import_tables(glpi: int) -> tuple[Table, ...]:
-    """The core tables of the 9.5 definitions that GLPI ``glpi``'s facts lack, as GLPI 10 would create them."""
+    """The core tables of the 9.5 definitions that GLPI ``glpi``'s facts lack, as GLPI 10 creates them."""
     if glpi not in GLPI_MAJORS:
         raise ValueError(f"GLPI {glpi!r} is not described; one of {', '.join(map(str, GLPI_MAJORS))}")
     metadata = MetaData()
