@@ -2,7 +2,9 @@
 ``init_database(flavour="glpiinventory", glpi=10)``): its own inventory (the agent becomes a core
 ``glpi_agents`` row of its computer) and the SNMP inventory of a real snmpd in a private network
 namespace (tests/helpers/netns.py), with the run's joblogs as GLPI 10 + glpiinventory 1.5.8 writes
-them (docs/glpi10-protocol.md §9). Rows are written and read with raw SQL on GLPI 10's tables
+them (docs/glpi10-protocol.md §9), and the discovery of that snmpd twice (GLPI 10 has no rule of the
+plugin's family: the bridge creates, then finds the same device again, docs/glpi10-protocol.md §7
+item 11). Rows are written and read with raw SQL on GLPI 10's tables
 (tests/helpers/glpi10_rows.py). Needs root, ``fusioninventory-agent`` with ``-task-network``, ``snmpd``:
 when one is missing the tests fail, they never skip.
 """
@@ -23,6 +25,10 @@ from tests.helpers.glpi10_e2e import (GLPI10_DATABASE, RUN_STATES, TASK_LOG_STAT
 pytestmark = [pytest.mark.e2e, GLPI10_DATABASE]
 
 NETWORK_AGENT = RunnerAgent("e2e-glpi10-snmp-2025-06-01-12-00-00", timeout=60)
+DISCOVERY_AGENT = RunnerAgent("e2e-glpi10-discovery-2025-06-01-12-00-00", timeout=60)
+SWITCH_MAC = "02:fc:00:00:00:01"
+DETAIL = re.compile(r"\[==detail==\] ==(addtheitem|updatetheitem)== (Network devices|Unmanaged assets) "
+                    r"\[\[(NetworkEquipment|Unmanaged)::(\d+)\]\]")
 
 
 def test_inventory_makes_the_agent_a_glpi10_core_agent_of_its_computer(server, engine, agent_version, tmp_path):
@@ -82,3 +88,54 @@ def test_snmp_inventory_of_the_snmpd_to_finished(agent_tasks, engine, netns, snm
     device = g10.network_equipment(engine, device_id)
     assert device["name"] == netnslib.SNMP_NAME and device["sysdescr"] == netnslib.SNMP_DESCR, device
     assert device["last_inventory_update"] is not None and device["snmpcredentials_id"] == g10.PUBLIC_V2C, device
+
+
+def discover_loopback(engine, agent_id: int, netns, bridge, workdir) -> tuple[int, list[tuple[str, str, int]]]:
+    """A discovery task on 127.0.0.1-127.0.0.3 (GLPI 10's UI form) run to Finished; the run id and its
+    imported items (addtheitem/updatetheitem, itemtype, id), checked against the ending line."""
+    range_id = g10.add_iprange(engine, "loopback", "127.0.0.1", "127.0.0.3")
+    task_id = g10.add_task(engine, "discover the loopback", reprepare_if_successful=0)
+    job_id = g10.add_job(engine, task_id, "discover", "networkdiscovery", [("PluginGlpiinventoryIPRange", range_id)],
+                         [("Agent", agent_id)])
+    run_id = check_prepared(engine, job_id, agent_id, ("PluginGlpiinventoryIPRange", range_id))
+    run = run_glpi10_agent(DISCOVERY_AGENT, bridge, "netdiscovery", workdir, netns)
+    ctx = context(run, bridge, engine, run_id)
+    check_agent(run, bridge, "NetDiscovery", ctx)
+    assert g10.run_state(engine, run_id) == RUN_STATES["FINISHED"], ctx
+    logs = g10.joblogs(engine, run_id)
+    running = [(itemtype, items_id, comment) for state, itemtype, items_id, comment in logs if state == Log["RUNNING"]]
+    assert running and all(line[:2] == ("Agent", agent_id) for line in running), ctx
+    items = []
+    for _, _, comment in running:
+        if not comment.endswith("==devicesfound=="):
+            found = DETAIL.fullmatch(comment)
+            assert found, f"unexpected line {comment!r}{ctx}"
+            items.append((found[1], found[3], int(found[4])))
+    added = sum(kind == "addtheitem" for kind, _, _ in items)
+    assert logs[-1] == (Log["OK"], "Agent", agent_id,
+                        f"Processed: {len(items)} Created: {added} Updated: {len(items) - added}"), ctx
+    return run_id, items
+
+
+def test_discovery_of_the_snmpd_creates_it_then_finds_it_again(agent_tasks, engine, netns, snmpd, bridge, tmp_path):
+    # An interface with a MAC (a veth pair), as the recorded GLPI 10 run had (02:fc:00:00:00:01): loopback
+    # addresses and the all-zero MAC never match an asset, a device's own MAC does.
+    for argv in (["ip", "link", "add", "fb0", "address", SWITCH_MAC, "type", "veth", "peer", "name", "fb1"],
+                 ["ip", "addr", "add", "192.0.2.2/24", "dev", "fb0"], ["ip", "link", "set", "fb0", "up"],
+                 ["ip", "link", "set", "fb1", "up"]):
+        netns.run(argv, check=True)
+    agent_id = g10.add_agent(engine, DISCOVERY_AGENT.deviceid)
+    _, first = discover_loopback(engine, agent_id, netns, bridge, tmp_path / "first")
+    switches = [items_id for kind, itemtype, items_id in first if itemtype == "NetworkEquipment"]
+    assert len(switches) == 1 and ("addtheitem", "NetworkEquipment", switches[0]) in first, first
+    device = g10.network_equipment(engine, switches[0])
+    assert device["name"] == netnslib.SNMP_NAME and device["sysdescr"] == netnslib.SNMP_DESCR, device
+    assert device["snmpcredentials_id"] == g10.PUBLIC_V2C and device["is_deleted"] == 0, device
+
+    # Again: the switch is found by its MAC, not made twice. (The ping-only 127.0.0.2/.3 have only
+    # loopback addresses, which name no device: they are new unmanaged devices each time.)
+    _, second = discover_loopback(engine, agent_id, netns, bridge, tmp_path / "second")
+    assert [item for item in second if item[1] == "NetworkEquipment"] == \
+        [("updatetheitem", "NetworkEquipment", switches[0])], (first, second)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM glpi_networkequipments")).scalar() == 1
