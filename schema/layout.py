@@ -42,7 +42,14 @@ MOVED_TABLES = {
     FI_PREFIX + "configsecurities": "glpi_snmpcredentials",
     FI_PREFIX + "ipranges_configsecurities": GI_PREFIX + "ipranges_snmpcredentials",
     FI_PREFIX + "unmanageds": "glpi_unmanageds",
+    FI_PREFIX + "rulematchedlogs": "glpi_rulematchedlogs",
 }
+
+# Plugin tables glpiinventory dropped with no counterpart (docs/schema-layouts.md §8): the layout
+# has no such table; services skip what they would write there (``Layout.stores``).
+ABSENT_TABLES = frozenset(FI_PREFIX + suffix for suffix in (
+    "ignoredimportdevices", "dblockinventorynames", "dblockinventories", "dblocksoftwares",
+    "dblocksoftwareversions"))
 
 # Plugin extension rows whose columns are now columns of the asset's own row (docs/schema-layouts.md
 # §4): read under the plugin table's name as an alias of the core table; an INSERT of an
@@ -52,6 +59,7 @@ MERGED_TABLES = {
     FI_PREFIX + "printers": "glpi_printers",
     FI_PREFIX + "entities": "glpi_entities",
     FI_PREFIX + "inventorycomputercomputers": "glpi_computers",
+    FI_PREFIX + "networkports": "glpi_networkports",
 }
 
 # Columns renamed in one table only; (FI table, FI column) -> column.
@@ -64,6 +72,9 @@ TABLE_COLUMNS = {
     (FI_PREFIX + "entities", "transfers_id_auto"): "transfers_id",
     (FI_PREFIX + "inventorycomputercomputers", "computers_id"): "id",
     (FI_PREFIX + "inventorycomputercomputers", "last_fusioninventory_update"): "last_inventory_update",
+    (FI_PREFIX + "networkports", "networkports_id"): "id",
+    (FI_PREFIX + "networkports", "ifinoctets"): "ifinbytes",
+    (FI_PREFIX + "networkports", "ifoutoctets"): "ifoutbytes",
     (FI_PREFIX + "agents", "device_id"): "deviceid",
     (FI_PREFIX + "agents", "lock"): "locked",
     (FI_PREFIX + "agents", "computers_id"): "items_id",
@@ -89,6 +100,17 @@ ABSENT_COLUMNS = frozenset({
     (FI_PREFIX + "networkequipments", "serialized_inventory"),
     (FI_PREFIX + "printers", "frequence_days"),
     (FI_PREFIX + "printers", "serialized_inventory"),
+    (FI_PREFIX + "rulematchedlogs", "criteria"),
+    (FI_PREFIX + "unmanageds", "domain"),
+    (FI_PREFIX + "unmanageds", "serialized_inventory"),
+    (FI_PREFIX + "deploypackages", "icon"),
+    (FI_PREFIX + "deploypackages", "style"),
+    # GLPI 9.5 core columns GLPI 10 dropped (netpoints became sockets).
+    ("glpi_networkportethernets", "netpoints_id"),
+    ("glpi_domains", "others"),
+    ("glpi_entities", "admin_reply"),
+    ("glpi_entities", "admin_reply_name"),
+    ("glpi_users", "layout"),
     *((FI_PREFIX + "inventorycomputercomputers", column) for column in (
         "operatingsystem_installationdate", "winowner", "wincompany", "remote_addr", "serialized_inventory",
         "is_entitylocked", "oscomment", "hostid")),
@@ -107,6 +129,10 @@ class Layout:
 
     def table(self, name: str) -> str:
         return physical_table(self.flavour, name)
+
+    def stores(self, name: str) -> bool:
+        """Whether this layout has table ``name`` at all (docs/schema-layouts.md §8)."""
+        return not (self.renames and name in ABSENT_TABLES)
 
     def merged_into(self, name: str) -> str | None:
         """The core table holding the rows of plugin table ``name``, read under ``name`` as its alias."""

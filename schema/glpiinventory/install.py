@@ -2,7 +2,8 @@
 (docs/glpi10-schema.md §5).
 
 An empty database gets the core and plugin tables of the chosen GLPI major exactly as GLPI and the
-plugin install them, their install rows, and the bridge's own tables. A database the bridge
+plugin install them, their install rows, the core tables the imports write beyond the facts
+(docs/glpi10-schema.md §7), and the bridge's own tables. A database the bridge
 created itself gets what is missing of the same. In a real GLPI 10/11 nothing of GLPI's changes
 (no DDL, no row): the bridge only verifies GLPI's tables and adds its own.
 """
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Connection
 from schema.check import SchemaError, check_connection
 from schema.detect import GLPIINVENTORY, DetectedSchema
 from schema.glpiinventory.check import expected_types
+from schema.glpiinventory.import_tables import import_tables
 from schema.glpiinventory.seed import insert_missing_seed_rows
 from schema.glpiinventory.tables import GLPI_MAJORS, tables
 from schema.init_steps import (CREATED, EXISTING_GLPI, SCHEMA_VERSION, STANDALONE_UPGRADED, InitReport,
@@ -57,6 +59,8 @@ def _meta(standalone: str, glpi: int) -> dict[str, str]:
 def _standalone(conn: Connection, existing: set[str], glpi: int, mode: str) -> InitReport:
     report = InitReport(mode, flavour=GLPIINVENTORY, glpi=glpi)
     report.tables_created = create_missing(conn, existing, tables(glpi).values())
+    # Not from the facts: what the imports write that a real GLPI has (docs/glpi10-schema.md §7).
+    report.tables_created += create_missing(conn, existing, import_tables(glpi))
     report.rows_seeded = insert_missing_seed_rows(conn, glpi)
     report.tables_created += create_bridge_tables(conn, GLPIINVENTORY)
     write_meta(conn, _meta("1", glpi))

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 import schema
 from schema.bridge import bridge_tables
 from schema.detect import GLPIINVENTORY, detect_flavour
+from schema.glpiinventory.import_tables import import_tables
 from schema.glpiinventory.seed import insert_missing_seed_rows as insert_glpiinventory_seed_rows
 from schema.glpiinventory.tables import tables as glpiinventory_tables
 from tests.helpers.layouts import set_inventory_config
@@ -64,7 +65,8 @@ def reset_database(engine: Engine) -> None:
     with engine.begin() as conn:
         detected = detect_flavour(conn)
         if detected.flavour == GLPIINVENTORY:
-            for table in [*reversed(list(glpiinventory_tables(detected.glpi).values())), *bridge_tables(GLPIINVENTORY)]:
+            for table in [*reversed(list(glpiinventory_tables(detected.glpi).values())),
+                          *import_tables(detected.glpi), *bridge_tables(GLPIINVENTORY)]:
                 if table.name != schema.bridge_meta.name:
                     conn.execute(delete(table))
             insert_glpiinventory_seed_rows(conn, detected.glpi)

@@ -159,3 +159,28 @@ def collected_files(bind, search_id: int) -> list[tuple[int, str, int]]:
         return [tuple(row) for row in conn.execute(text(
             "SELECT computers_id, pathfile, size FROM glpi_plugin_glpiinventory_collects_files_contents "
             "WHERE plugin_glpiinventory_collects_files_id = :s ORDER BY pathfile"), {"s": search_id})]
+
+
+def add_network_equipment(bind, name: str, ip: str, credential: int = PUBLIC_V2C) -> int:
+    """A network device as GLPI 10's discovery import leaves it (docs/schema-layouts.md §4): the asset, its
+    SNMP credential, a 'Management' aggregate port carrying its address through
+    glpi_networknames / glpi_ipaddresses."""
+    with writing(bind) as conn:
+        device = _insert(conn, "glpi_networkequipments", name=name, entities_id=0, is_deleted=0, is_template=0,
+                         is_dynamic=1, autoupdatesystems_id=1, snmpcredentials_id=credential)
+        port = _insert(conn, "glpi_networkports", itemtype="NetworkEquipment", items_id=device, entities_id=0,
+                       name="Management", instantiation_type="NetworkPortAggregate", logical_number=0, is_dynamic=1)
+        _insert(conn, "glpi_networkportaggregates", networkports_id=port)
+        network_name = _insert(conn, "glpi_networknames", itemtype="NetworkPort", items_id=port, entities_id=0,
+                               is_dynamic=1)
+        _insert(conn, "glpi_ipaddresses", itemtype="NetworkName", items_id=network_name, entities_id=0, version=4,
+                name=ip, binary_0=0, binary_1=0, binary_2=65535,
+                binary_3=int.from_bytes(bytes(map(int, ip.split("."))), "big"),
+                mainitemtype="NetworkEquipment", mainitems_id=device, is_dynamic=1)
+    return device
+
+
+def network_equipment(bind, device_id: int) -> dict:
+    with reading(bind) as conn:
+        return dict(conn.execute(text("SELECT * FROM glpi_networkequipments WHERE id = :d"), {"d": device_id})
+                    .mappings().one())

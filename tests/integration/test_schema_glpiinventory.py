@@ -10,11 +10,14 @@ from sqlalchemy import create_engine, inspect, select, text
 import schema
 from schema.bridge import bridge_tables
 from schema.glpiinventory import seed_rows, tables
+from schema.glpiinventory.import_tables import import_tables
 from tests.helpers import cli
 from tests.helpers.glpiinventory_schema import (CORE_VERSIONS, differences, dump, facts, install_glpi, seed_facts,
                                                 structure)
 
 BRIDGE_NAMES = {table.name for table in schema.BRIDGE_TABLES}
+# Not in the facts: core tables the imports write, created on an empty database only (docs/glpi10-schema.md §7).
+IMPORT_NAMES = {table.name for table in import_tables(10)}
 
 
 @pytest.fixture
@@ -55,7 +58,7 @@ def test_init_on_empty_mariadb_creates_every_table_and_row_as_the_facts(mariadb_
     expected = facts(glpi)
     problems = differences(expected, structure(mariadb_engine, expected))
     assert not problems, "tables differ from the facts:\n" + problems
-    assert set(inspect(mariadb_engine).get_table_names()) == set(expected) | BRIDGE_NAMES
+    assert set(inspect(mariadb_engine).get_table_names()) == set(expected) | BRIDGE_NAMES | IMPORT_NAMES
     bridge = structure(mariadb_engine, BRIDGE_NAMES)
     assert {table["collation"] for table in bridge.values()} == {"utf8mb4_unicode_ci"}
     assert bridge["glpi_plugin_fusionbridge_runs"]["columns"][0]["column_type"] == "int(10) unsigned"
@@ -92,7 +95,7 @@ def test_init_glpiinventory_on_empty_sqlite_then_again_changes_nothing(sqlite_ur
     engine = _engine(empty_url)
     report = schema.init_database(engine, "glpiinventory", 10)
     assert (report.mode, len(report.rows_seeded), report.problems) == ("created", 133, [])
-    assert sorted(report.tables_created) == sorted(set(facts(10)) | BRIDGE_NAMES)
+    assert sorted(report.tables_created) == sorted(set(facts(10)) | BRIDGE_NAMES | IMPORT_NAMES)
     with engine.connect() as conn:
         meta = dict(conn.execute(select(schema.bridge_meta.c.name, schema.bridge_meta.c.value)).all())
     assert meta == {"standalone": "1", "schema_version": schema.SCHEMA_VERSION, "flavour": "glpiinventory",

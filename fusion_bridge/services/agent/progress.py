@@ -18,10 +18,11 @@ import schema
 from fusion_bridge.adapters.db_layout import layout_of
 from fusion_bridge.errors import InvalidRequest, UnknownRun
 from fusion_bridge.services import runs
-from fusion_bridge.domain.rules import CREATED, LINKED
+from fusion_bridge.domain.rules import CREATED, LINKED, NO_RULE
 from fusion_bridge.services.inventory import rules
+from fusion_bridge.services.inventory.names import snmp_updated_prefix
 from fusion_bridge.services.inventory import (ImportResult, asset_row, create_asset, discovery_comment,
-                                            import_decided_device, item_link,
+                                            discovered_match, import_decided_device, item_link,
                                             snmp_device_has_information, snmp_error_comment,
                                             snmp_no_information_comment, snmp_update_comment,
                                             update_inventoried_device)
@@ -29,7 +30,7 @@ from schema.constants import ItemType, Method, TaskjobLogState as Log, TaskjobSt
 
 states = schema.statediscoveries
 _runs = schema.taskjobstates
-ADDED, UPDATED, DETAIL_UPDATE = "==addtheitem==", "==updatetheitem==", "[==detail==] Update "
+ADDED, UPDATED = "==addtheitem==", "==updatetheitem=="
 INVENTORY_TYPES = {"NETWORKING": ItemType.NETWORK_EQUIPMENT, "PRINTER": ItemType.PRINTER}
 
 
@@ -87,10 +88,15 @@ def netdiscovery(conn: Connection, agent_id: int, message: protocol.TaskMessage,
         _advance_slice(conn, run, message.devices)
 
 
+def _glpiinventory(conn: Connection) -> bool:
+    """Whether run log lines take glpiinventory's spelling (docs/glpi10-protocol.md §9)."""
+    return layout_of(conn).renames
+
+
 def discovery_summary(conn: Connection, added: int, updated: int) -> str:
     """The comment ending a discovery run, as the plugin of the connection's layout writes it
     (docs/plugin-semantics.md §8; glpiinventory: docs/glpi10-protocol.md §9)."""
-    if layout_of(conn).renames:
+    if _glpiinventory(conn):
         return f"Processed: {added + updated} Created: {added} Updated: {updated}"
     return f"Processed:{added + updated} Created:{added}  Updated:{updated}"
 
@@ -112,6 +118,8 @@ def import_by_rules(conn: Connection, run_id: int, rule_pass: rules.RulePass, de
     imported = decision.imported
     fallback = decision.rule_input.get("itemtype") or ItemType.UNMANAGED
     match = (imported.itemtype, imported.items_id) if imported.kind == LINKED else None
+    if imported.kind == NO_RULE and rule_pass.bridge_matching:
+        match = discovered_match(conn, device)
     create_type = imported.itemtype if imported.kind == CREATED else fallback
     entity = rules.created_entity(decision, _int(device.entity))
     result = import_decided_device(conn, agent_id, device, entity, now, match, create_type,
@@ -121,8 +129,8 @@ def import_by_rules(conn: Connection, run_id: int, rule_pass: rules.RulePass, de
         criteria = decision.rule_input.as_json() if imported.kind == LINKED else None
         rules.record_match(conn, rule_pass, imported.rule, result.itemtype, result.items_id,
                            Method.NETWORK_DISCOVERY, now, criteria)
-    runs.add_log(conn, run_id, Log.RUNNING, discovery_comment(result.itemtype, result.items_id, result.created),
-                 now, ItemType.AGENT, agent_id)
+    comment = discovery_comment(result.itemtype, result.items_id, result.created, _glpiinventory(conn))
+    runs.add_log(conn, run_id, Log.RUNNING, comment, now, ItemType.AGENT, agent_id)
     return result
 
 
@@ -186,7 +194,8 @@ def snmpquery(conn: Connection, agent_id: int, message: protocol.TaskMessage, no
     if isinstance(message, protocol.SnmpQueryStart):
         runs.add_log(conn, run.id, Log.RUNNING, "==inventorystarted==", now, ItemType.AGENT, agent_id)
     elif isinstance(message, protocol.SnmpQueryEnd):
-        runs.finish(conn, run.id, f"Total updated:{_count_logs(conn, run.id, DETAIL_UPDATE)}", now, agent_id)
+        updated = _count_logs(conn, run.id, snmp_updated_prefix(_glpiinventory(conn)))
+        runs.finish(conn, run.id, f"Total updated:{updated}", now, agent_id)
     elif isinstance(message, protocol.SnmpQueryError):
         itemtype, items_id = _inventoried_item(run, message.item_type, message.item_id)
         runs.add_log(conn, run.id, Log.RUNNING, "1 ==devicesqueried==", now, ItemType.AGENT, agent_id)
@@ -230,8 +239,8 @@ def inventory_by_rules(conn: Connection, run_id: int, agent_id: int, itemtype: s
             rules.record_match(conn, rule_pass, imported.rule, *target, Method.NETWORK_INVENTORY, now,
                                decision.rule_input.as_json())
     if update_inventoried_device(conn, *target, device, now, locations_id):
-        return snmp_update_comment(*target)
-    return f"[==detail==] The device no longer exists {item_link(*target)}"
+        return snmp_update_comment(*target, glpiinventory=_glpiinventory(conn))
+    return f"[==detail==] The device no longer exists {item_link(*target, _glpiinventory(conn))}"
 
 
 def _inventoried_item(run, agent_type: str | None, agent_id_text: str | None) -> tuple[str, int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from schema import class_names
 from schema.constants import ItemType
 
 # What the plugin prints with ``$item->getTypeName()`` (no count: GLPI's plural for the core
@@ -18,6 +19,8 @@ TYPE_NAMES = {
     ItemType.PRINTER: "Printers",
     ItemType.UNMANAGED: "Unmanaged device",
 }
+# glpiinventory's (recorded on GLPI 10: ``Unmanaged assets [[Unmanaged::1]]``, docs/glpi10-protocol.md §9).
+GLPIINVENTORY_TYPE_NAMES = {**TYPE_NAMES, ItemType.UNMANAGED: "Unmanaged assets"}
 
 # Discovery TYPE -> the asset created for it (the plugin also accepts the old numeric codes).
 DISCOVERY_TYPES = {
@@ -32,13 +35,15 @@ DISCOVERY_TYPES = {
 ASSET_TYPES = (ItemType.COMPUTER, ItemType.NETWORK_EQUIPMENT, ItemType.PRINTER, ItemType.UNMANAGED)
 
 
-def item_link(itemtype: str, items_id: int) -> str:
-    """``[[Itemtype::id]]``: GLPI renders it as a link to the item."""
+def item_link(itemtype: str, items_id: int, glpiinventory: bool = False) -> str:
+    """``[[Itemtype::id]]``: GLPI renders it as a link to the item (``glpiinventory``: its class names)."""
+    if glpiinventory:
+        itemtype = class_names.written(class_names.GLPIINVENTORY, itemtype)
     return f"[[{itemtype}::{int(items_id)}]]"
 
 
-def type_name(itemtype: str) -> str:
-    return TYPE_NAMES.get(itemtype, itemtype)
+def type_name(itemtype: str, glpiinventory: bool = False) -> str:
+    return (GLPIINVENTORY_TYPE_NAMES if glpiinventory else TYPE_NAMES).get(itemtype, itemtype)
 
 
 def itemtype_for_discovery_type(device_type: str | None) -> str | None:
@@ -66,14 +71,26 @@ class ImportResult:
         return discovery_comment(self.itemtype, self.items_id, self.created)
 
 
-def discovery_comment(itemtype: str, items_id: int, created: bool) -> str:
+def discovery_comment(itemtype: str, items_id: int, created: bool, glpiinventory: bool = False) -> str:
     code = "==addtheitem==" if created else "==updatetheitem=="
-    return f"[==detail==] {code} {type_name(itemtype)} {item_link(itemtype, items_id)}"
+    return (f"[==detail==] {code} {type_name(itemtype, glpiinventory)} "
+            f"{item_link(itemtype, items_id, glpiinventory)}")
 
 
-def snmp_update_comment(itemtype: str, items_id: int) -> str:
-    """``[==detail==] Update <type> [[Itemtype::id]]``; SNMPQUERY END counts ``[==detail==] Update ``."""
-    return f"[==detail==] Update {type_name(itemtype)} {item_link(itemtype, items_id)}"
+# How an SNMP inventory's "device updated" line starts, by plugin: FusionInventory 9.5, glpiinventory
+# (docs/glpi10-protocol.md §9). SNMPQUERY END counts the lines that start so.
+SNMP_UPDATED_FUSIONINVENTORY = "[==detail==] Update "
+SNMP_UPDATED_GLPIINVENTORY = "[==detail==] ==updatetheitem== "
+
+
+def snmp_updated_prefix(glpiinventory: bool = False) -> str:
+    return SNMP_UPDATED_GLPIINVENTORY if glpiinventory else SNMP_UPDATED_FUSIONINVENTORY
+
+
+def snmp_update_comment(itemtype: str, items_id: int, glpiinventory: bool = False) -> str:
+    """``[==detail==] Update <type> [[Itemtype::id]]``, in the spelling of the plugin served."""
+    return (f"{snmp_updated_prefix(glpiinventory)}{type_name(itemtype, glpiinventory)} "
+            f"{item_link(itemtype, items_id, glpiinventory)}")
 
 
 def snmp_no_information_comment(itemtype: str, items_id: int) -> str:

@@ -70,6 +70,14 @@ def import_discovered_device(conn: Connection, agent_id: int, device: Discovered
 
     found = _Discovered(device)
     preferred = found.itemtype or ItemType.UNMANAGED
+    return _import(conn, agent_id, found, entity_id, now, discovered_match(conn, device), preferred)
+
+
+def discovered_match(conn: Connection, device: DiscoveredDevice) -> tuple[str, int] | None:
+    """The bridge's own matching of a DEVICE (no rules): a live asset by serial, then MAC, then IP,
+    preferring the type the DEVICE's TYPE names."""
+    found = _Discovered(device)
+    preferred = found.itemtype or ItemType.UNMANAGED
     match = None
     if meaningful_serial(found.serial):
         serial = fitted(schema.glpi_computers, {"serial": found.serial})["serial"]
@@ -78,7 +86,7 @@ def import_discovered_device(conn: Connection, agent_id: int, device: Discovered
         match = find_by_mac(conn, [found.mac], preferred)
     if match is None and found.ips:
         match = find_by_ip(conn, found.ips, preferred)
-    return _import(conn, agent_id, found, entity_id, now, match, preferred)
+    return match
 
 
 def import_decided_device(conn: Connection, agent_id: int, device: DiscoveredDevice, entity_id: int,

@@ -15,6 +15,7 @@ from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 import schema
+from fusion_bridge.adapters.db_layout import layout_of
 from schema.constants import ItemType
 from schema.glpi_core_ports import TYPE_TABLES, glpi_networkports_networkports, glpi_networkports_vlans
 from schema.plugin_network import networkports as pf_networkports
@@ -183,7 +184,9 @@ def delete_ports(conn: Connection, port_ids: Sequence[int]) -> None:
     conn.execute(delete(cables).where(cables.c.networkports_id_1.in_(port_ids)))
     conn.execute(delete(cables).where(cables.c.networkports_id_2.in_(port_ids)))
     conn.execute(delete(glpi_networkports_vlans).where(glpi_networkports_vlans.c.networkports_id.in_(port_ids)))
-    conn.execute(delete(pf_networkports).where(pf_networkports.c.networkports_id.in_(port_ids)))
+    if layout_of(conn).merged_into(pf_networkports.name) is None:
+        # Else the extension is the port row itself (docs/schema-layouts.md §4), deleted next.
+        conn.execute(delete(pf_networkports).where(pf_networkports.c.networkports_id.in_(port_ids)))
     conn.execute(delete(ports).where(ports.c.id.in_(port_ids)))
 
 

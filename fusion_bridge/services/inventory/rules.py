@@ -19,6 +19,7 @@ from sqlalchemy import delete, exists, insert, select
 from sqlalchemy.engine import Connection
 
 import schema
+from fusion_bridge.adapters.db_layout import layout_of
 from fusion_bridge.domain import rules as R
 from protocol import DiscoveredDevice, InventoriedDevice
 from schema.constants import ItemType
@@ -47,6 +48,10 @@ class RulePass:
     agent_id: int
     agent_tag: str | None
     reported: set[int] = field(default_factory=set)
+    # No import rule of the plugin's type in a glpiinventory database (GLPI 10/11 have none, they
+    # import with core rules the bridge does not evaluate): discovery matches devices as the
+    # bridge does without rules (docs/glpi10-protocol.md §7).
+    bridge_matching: bool = False
 
     @classmethod
     def load(cls, conn: Connection, agent_id: int) -> "RulePass":
@@ -68,7 +73,10 @@ class RulePass:
                 row.id, row.name or "", row.sub_type, row.ranking or 0, (row.match or "AND").strip(),
                 tuple(criteria.get(row.id, ())), tuple(actions.get(row.id, ()))))
         tag = conn.execute(select(schema.agents.c.tag).where(schema.agents.c.id == agent_id)).scalar()
-        return cls(by_type[R.IMPORT_RULES], by_type[R.ENTITY_RULES], by_type[R.LOCATION_RULES], agent_id, tag)
+        bridge_matching = layout_of(conn).renames and not by_type[R.IMPORT_RULES] and conn.execute(
+            select(rules_t.c.id).where(rules_t.c.sub_type == R.IMPORT_RULES).limit(1)).first() is None
+        return cls(by_type[R.IMPORT_RULES], by_type[R.ENTITY_RULES], by_type[R.LOCATION_RULES], agent_id, tag,
+                   bridge_matching=bridge_matching)
 
     def new_skips(self, *decisions) -> list[str]:
         """Info lines for rules skipped for the first time in this pass, logged once each."""
@@ -265,7 +273,10 @@ def record_match(conn: Connection, rule_pass: RulePass, rule: R.Rule, itemtype: 
 
 
 def record_refusal(conn: Connection, decision: Decision, method: str, now: datetime) -> None:
-    """The plugin's ``ignoredimportdevices`` row for a refused device (docs/import-rules.md §6)."""
+    """The plugin's ``ignoredimportdevices`` row for a refused device (docs/import-rules.md §6); none
+    where the layout has no such table (glpiinventory, docs/schema-layouts.md §8)."""
+    if not layout_of(conn).stores(ignoredimportdevices.name):
+        return
     rule_input = decision.rule_input
     rule = decision.refused_by
     values = {"date": now, "rules_id": rule.id if rule else 0, "method": method,
