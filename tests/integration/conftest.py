@@ -9,6 +9,7 @@ from fusion_bridge.app import create_app
 from tests.helpers import deploy_rest
 from tests.helpers.admin_api import ADMIN_TOKEN
 from tests.helpers.inventory_rows import add_agent
+from tests.helpers.layouts import GLPIINVENTORY, init_flavoured_database
 from tests.helpers.relay_upstream import ScriptedUpstream
 from tests.helpers.task_rows import add_task
 
@@ -45,3 +46,17 @@ def mariadb_engine(mariadb_url):
     engine = create_engine(mariadb_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def glpi11_url(request, tmp_path):
+    """An empty GLPI 11 + glpiinventory 1.6 database made by ``db init``, on SQLite or MariaDB."""
+    if request.param == "sqlite":
+        url, server = f"sqlite:///{tmp_path / 'glpi11.sqlite'}", None
+    else:
+        server = request.getfixturevalue("mariadb_server")
+        url = server.create_database()
+    init_flavoured_database(url, GLPIINVENTORY, glpi=11)
+    yield url
+    if server is not None:
+        server.drop_database(url)

@@ -17,7 +17,7 @@ from fusion_bridge.adapters.secret_codec import glpi_secrets
 from fusion_bridge.app import create_app
 from tests.helpers.agent_requests import ZLIB_HEADERS, prolog
 from tests.helpers.inventory_rows import add_agent
-from tests.helpers.layouts import GLPIINVENTORY, init_flavoured_database, set_inventory_config
+from tests.helpers.layouts import set_inventory_config
 
 DEVICE = "pc-2026-01-01-00-00-00"
 ESX_JOBS = f"/plugins/glpiinventory/b/esx/?action=getJobs&machineid={DEVICE}"  # WSGI fast path
@@ -27,15 +27,10 @@ GET_CONFIG = f"/plugins/glpiinventory/?action=getConfig&machineid={DEVICE}&task[
 CHALLENGE = 'Basic realm="basic"'
 
 
-@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
-def glpi11(request, tmp_path):
+@pytest.fixture
+def glpi11(glpi11_url, tmp_path):
     """(app, engine) on a GLPI 11 database with a known agent, the key in a generated file."""
-    if request.param == "sqlite":
-        url, server = f"sqlite:///{tmp_path / 'glpi11.sqlite'}", None
-    else:
-        server = request.getfixturevalue("mariadb_server")
-        url = server.create_database()
-    init_flavoured_database(url, GLPIINVENTORY, glpi=11)
+    url = glpi11_url
     key_file = str(tmp_path / "glpicrypt.key")
     new_key_file(key_file)
     engine = make_engine(url)
@@ -45,8 +40,6 @@ def glpi11(request, tmp_path):
     yield app, engine, glpi_secrets(key_file)
     app.extensions["fusion_bridge"].dispose()
     engine.dispose()
-    if server is not None:
-        server.drop_database(url)
 
 
 def basic(login: str, password: str) -> dict:

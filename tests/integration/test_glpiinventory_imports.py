@@ -7,54 +7,23 @@ read with raw SQL."""
 
 from __future__ import annotations
 
-import zlib
-
 import pytest
 from sqlalchemy import inspect, insert, select, text
 
 import schema
-from schema.constants import ItemType, Method, TaskjobLogState as Log
+from schema.constants import TaskjobLogState as Log
 from schema.glpi_core_rules import glpi_ruleactions, glpi_rulecriterias, glpi_rules
 from schema.default_rules import IMPORT_SUB_TYPE
-from tests.helpers.agent_requests import ZLIB_HEADERS, message_xml
-from tests.helpers.inventory_rows import add_agent
-from tests.helpers.task_rows import add_iprange, add_job, add_run, add_task
+from tests.helpers.network_runs import AGENT, DISCOVERY_RUN, INVENTORY_RUN, add_network_runs, discover, post
 
 GLPI10 = [pytest.param(("sqlite", "glpiinventory"), id="sqlite-glpiinventory"),
           pytest.param(("mariadb", "glpiinventory"), id="mariadb-glpiinventory", marks=pytest.mark.mariadb)]
 pytestmark = pytest.mark.parametrize("database_url", GLPI10, indirect=True)
 
-DEVICE_ID = "scanner-2026-11-25-10-00-00"
-AGENT = 7
-DISCOVERY_RUN, INVENTORY_RUN = 31, 32
-
 
 @pytest.fixture
 def runs(engine):
-    """Agent 7 with a discovery run (31) on a range and an SNMP inventory run (32) on switch 40."""
-    with engine.begin() as conn:
-        add_agent(conn, AGENT, DEVICE_ID)
-        add_iprange(conn, "10.20.0.1", "10.20.0.254", range_id=1)
-        add_task(conn, 1)
-        add_job(conn, 1, '[{"PluginFusioninventoryIPRange":"1"}]',
-                f'[{{"PluginFusioninventoryAgent":"{AGENT}"}}]', Method.NETWORK_DISCOVERY, job_id=1)
-        add_job(conn, 1, '[{"NetworkEquipment":"40"}]',
-                f'[{{"PluginFusioninventoryAgent":"{AGENT}"}}]', Method.NETWORK_INVENTORY, job_id=2)
-        add_run(conn, DISCOVERY_RUN, 1, AGENT, ItemType.IP_RANGE, 1, state=1)
-        add_run(conn, INVENTORY_RUN, 2, AGENT, ItemType.NETWORK_EQUIPMENT, 40, state=1)
-        conn.execute(insert(schema.glpi_networkequipments).values(id=40, entities_id=0, name="sw-known",
-                                                                   serial="FOC40"))
-
-
-def post(client, query: str, content: str, run_id: int) -> None:
-    body = message_xml(DEVICE_ID, query, f"{content}<MODULEVERSION>4.2</MODULEVERSION>"
-                                         f"<PROCESSNUMBER>{run_id}</PROCESSNUMBER>")
-    response = client.post("/plugins/fusioninventory/", data=zlib.compress(body), headers=ZLIB_HEADERS)
-    assert response.status_code == 200, zlib.decompress(response.data)
-
-
-def discover(client, *devices: str) -> None:
-    post(client, "NETDISCOVERY", "".join(f"<DEVICE>{d}<ENTITY>0</ENTITY></DEVICE>" for d in devices), DISCOVERY_RUN)
+    add_network_runs(engine)
 
 
 def running(engine, run_id=DISCOVERY_RUN) -> list[str]:

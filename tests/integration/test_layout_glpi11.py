@@ -14,22 +14,14 @@ from fusion_bridge.services.scheduling.actors import agents_for_actors, glpi_gro
 from fusion_bridge.services.scheduling.group_members import glpi_groups_items
 from schema.constants import ItemType, Module
 from tests.helpers.inventory_rows import add_agent, add_computer
-from tests.helpers.layouts import GLPIINVENTORY, init_flavoured_database
+from tests.helpers.layouts import GLPIINVENTORY
 
 
-@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
-def glpi11(request, tmp_path):
-    if request.param == "sqlite":
-        url, server = f"sqlite:///{tmp_path / 'glpi11.sqlite'}", None
-    else:
-        server = request.getfixturevalue("mariadb_server")
-        url = server.create_database()
-    init_flavoured_database(url, GLPIINVENTORY, glpi=11)
-    engine = make_engine(url)
+@pytest.fixture
+def glpi11(glpi11_url):
+    engine = make_engine(glpi11_url)
     yield engine
     engine.dispose()
-    if server is not None:
-        server.drop_database(url)
 
 
 def test_group_actors_find_their_computers_in_groups_items(glpi11):
