@@ -46,9 +46,60 @@ def apply_flavour(engine: Engine, wanted: str | None) -> Engine:
     def _detect(dbapi_connection, _record):
         found = _detect_raw(engine.dialect.name, dbapi_connection)
         if found is not None and found != layout_of(engine).flavour:
-            install_layout(engine, found)
+            install_layout(engine, found, learn=False)
+            learn_missing_columns(engine.dialect, dbapi_connection)
             log.debug("database tables are %s's", found)
     return engine
+
+
+def _core_tables():
+    """GLPI's core tables as the schema defines them (GLPI 9.5's columns): the ones whose columns a
+    GLPI 10 or 11 database may lack (GLPI 11 dropped ``groups_id`` and ``groups_id_tech`` of assets)."""
+    from schema.base import metadata  # the schema package imports this module's users, not this module
+    return [table for name, table in sorted(metadata.tables.items())
+            if name.startswith("glpi_") and not name.startswith(("glpi_plugin_",))]
+
+
+def learn_missing_columns(dialect, dbapi_connection) -> None:
+    """Record on ``dialect`` the columns of GLPI's core tables the database lacks: the layout then
+    reads them as NULL and never writes them, as the columns a layout lacks (docs/schema-layouts.md
+    §3). Learnt once, at the engine's first connection; a table the database lacks is left out (the
+    layout says which tables it has)."""
+    tables = _core_tables()
+    present: dict[str, set[str]] = {}
+    cursor = dbapi_connection.cursor()
+    try:
+        if dialect.name == "sqlite":
+            for table in tables:
+                cursor.execute(f'PRAGMA table_info("{table.name}")')
+                columns = {row[1] for row in cursor.fetchall()}
+                if columns:
+                    present[table.name] = columns
+        else:
+            names = [table.name for table in tables]
+            cursor.execute("SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                           f"DATABASE() AND TABLE_NAME IN ({', '.join(['%s'] * len(names))})", names)
+            for table_name, column_name in cursor.fetchall():
+                present.setdefault(table_name, set()).add(column_name)
+    finally:
+        cursor.close()
+    flavour = layout_of_dialect(dialect).flavour
+    missing = set()
+    for table in tables:
+        columns = present.get(table.name)
+        if columns is None:
+            continue
+        for column in table.c:
+            physical = physical_column(flavour, table.name, column.name)
+            if physical is not None and physical not in columns:
+                missing.add((table.name, column.name))
+    dialect.fusion_bridge_missing_columns = frozenset(missing)
+    if missing:
+        log.debug("columns the database lacks, read as NULL: %s", sorted(missing))
+
+
+def layout_of_dialect(dialect) -> Layout:
+    return getattr(dialect, "schema_layout", None) or layout(FUSIONINVENTORY)
 
 
 def _detect_raw(dialect_name: str, dbapi_connection) -> str | None:
@@ -84,8 +135,10 @@ def layout_of(bind: Engine | Connection) -> Layout:
     return getattr(bind.dialect, "schema_layout", None) or layout(FUSIONINVENTORY)
 
 
-def install_layout(engine: Engine, flavour: str) -> Engine:
-    """Make ``engine`` compile into ``flavour``'s layout. Call before it compiles anything."""
+def install_layout(engine: Engine, flavour: str, learn: bool = True) -> Engine:
+    """Make ``engine`` compile into ``flavour``'s layout. Call before it compiles anything.
+    ``learn``: find out at the engine's first connection which core columns the database lacks
+    (``learn_missing_columns``; the caller does it when it is that first connection)."""
     current = layout_of(engine)
     if current.flavour == flavour:
         return engine
@@ -103,6 +156,9 @@ def install_layout(engine: Engine, flavour: str) -> Engine:
     dialect.statement_compiler = compiler_class
     dialect.ddl_compiler = ddl_class
     event.listen(engine, "before_execute", _extension_rows_are_asset_columns, retval=True)
+    if learn:
+        event.listen(engine, "first_connect", lambda dbapi_connection, _record: learn_missing_columns(
+            engine.dialect, dbapi_connection))
     return engine
 
 
@@ -140,6 +196,12 @@ def _classes(base_preparer, base_compiler, base_ddl, flavour: str):
     """The preparer, statement compiler and DDL compiler classes of one dialect class and flavour."""
     schema_layout = layout(flavour)
 
+    def physical(dialect, table: str, name: str) -> str | None:
+        """The column's physical name on this dialect's database; None: read as NULL, not written."""
+        if (table, name) in getattr(dialect, "fusion_bridge_missing_columns", ()):
+            return None
+        return physical_column(flavour, table, name)
+
     class LayoutPreparer(base_preparer):
         # Names met without their table: table names, the foreign keys renamed in every table,
         # index names (docs/schema-layouts.md §2).
@@ -149,7 +211,7 @@ def _classes(base_preparer, base_compiler, base_ddl, flavour: str):
         def format_column(self, column, use_table=False, name=None, **kw):
             table = _table_name(column)
             if name is None and table is not None:
-                name = physical_column(flavour, table, column.name)
+                name = physical(self.dialect, table, column.name) or column.name
             return super().format_column(column, use_table=use_table, name=name, **kw)
 
     clones: dict = {}
@@ -159,17 +221,17 @@ def _classes(base_preparer, base_compiler, base_ddl, flavour: str):
             table = _table_name(column)
             if table is None:
                 return super().visit_column(column, add_to_result_map, include_table, result_map_targets, **kw)
-            physical = physical_column(flavour, table, column.name)
-            if physical is None:
-                # A column this layout lacks reads as NULL (docs/schema-layouts.md §3).
+            physical_name = physical(self.dialect, table, column.name)
+            if physical_name is None:
+                # A column this layout (or this database) lacks reads as NULL (docs/schema-layouts.md §3).
                 if add_to_result_map is not None:
                     add_to_result_map(column.key, column.name, (column, column.key), column.type)
                 return "NULL"
-            if physical == column.name or physical == schema_layout.identifier(column.name):
+            if physical_name == column.name or physical_name == schema_layout.identifier(column.name):
                 return super().visit_column(column, add_to_result_map, include_table, result_map_targets, **kw)
             clone = clones.get(column)
             if clone is None:
-                clone = clones[column] = ColumnClause(physical, type_=column.type, _selectable=column.table)
+                clone = clones[column] = ColumnClause(physical_name, type_=column.type, _selectable=column.table)
             if add_to_result_map is not None:
                 keep = add_to_result_map
 
@@ -203,7 +265,7 @@ def _classes(base_preparer, base_compiler, base_ddl, flavour: str):
         def _without_absent(self, statement):
             """``statement`` without the values of columns this layout lacks."""
             table = statement.table
-            absent = {column.key for column in table.c if physical_column(flavour, table.name, column.name) is None} \
+            absent = {column.key for column in table.c if physical(self.dialect, table.name, column.name) is None} \
                 if isinstance(table, Table) else ()
             if not absent:
                 return statement

@@ -4,17 +4,20 @@ SQLite and MariaDB databases made as ``db init --schema glpiinventory --glpi 11`
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, inspect, text
 
 import schema
+from fusion_bridge.app import create_app
 from fusion_bridge.adapters.db import make_engine
 from fusion_bridge.adapters.db_layout import layout_of
 from fusion_bridge.services.agent.settings import load_settings
 from fusion_bridge.services.scheduling.actors import agents_for_actors, glpi_group_computers
+from fusion_bridge.services.inventory.matching import asset_row
 from fusion_bridge.services.scheduling.group_members import glpi_groups_items
 from schema.constants import ItemType, Module
 from tests.helpers.inventory_rows import add_agent, add_computer
-from tests.helpers.layouts import GLPIINVENTORY
+from tests.helpers.layouts import GLPIINVENTORY, set_inventory_config
+from tests.helpers.network_runs import add_network_runs, discover
 
 
 @pytest.fixture
@@ -50,3 +53,25 @@ def _module_names(engine) -> list[str]:
     with engine.connect() as conn:
         return list(conn.execute(schema.agentmodules.select().with_only_columns(
             schema.agentmodules.c.modulename)).scalars())
+
+
+def test_discovery_imports_on_glpi11_whose_assets_have_no_group_columns(glpi11_url):
+    """GLPI 11 dropped the assets' ``groups_id``/``groups_id_tech`` (they are ``glpi_groups_items``
+    rows): learnt at the engine's first connection, read as NULL and never written."""
+    engine = make_engine(glpi11_url)
+    with engine.begin() as conn:
+        set_inventory_config(conn, enabled_inventory="1")
+    add_network_runs(engine)
+    app = create_app({"DATABASE_URL": glpi11_url, "SETTINGS_TTL": 0, "LOG_INTERVAL": 0})
+    try:
+        discover(app.test_client(), "<IP>10.20.0.5</IP><SNMPHOSTNAME>sw-new</SNMPHOSTNAME><TYPE>NETWORKING</TYPE>"
+                 "<MAC>00:1a:2b:3c:4d:05</MAC>", "<IP>10.20.0.40</IP><SERIAL>FOC40</SERIAL><TYPE>NETWORKING</TYPE>")
+        with engine.connect() as conn:
+            assert "groups_id" not in {column["name"] for column in inspect(conn).get_columns("glpi_networkequipments")}
+            # The known switch (serial FOC40) is updated, the new one created.
+            assert conn.execute(text("SELECT id, serial FROM glpi_networkequipments ORDER BY id")).all()[0] == (40, "FOC40")
+            assert conn.execute(text("SELECT COUNT(*) FROM glpi_networkequipments WHERE name = 'sw-new'")).scalar() == 1
+            assert asset_row(conn, ItemType.NETWORK_EQUIPMENT, 40)["groups_id"] is None
+    finally:
+        app.extensions["fusion_bridge"].dispose()
+        engine.dispose()
