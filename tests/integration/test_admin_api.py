@@ -12,6 +12,8 @@ from tests.helpers.db import count, row
 from tests.helpers.inventory_rows import add_agent
 from tests.helpers.task_rows import add_run
 
+pytestmark = pytest.mark.both_flavours
+
 # --- the token -------------------------------------------------------------------------------
 
 

@@ -21,6 +21,8 @@ from tests.helpers.cli import run
 from tests.helpers.inventory_rows import add_agent
 from tests.helpers.task_rows import add_iprange, add_job, add_log, add_run, add_task
 
+pytestmark = pytest.mark.both_flavours
+
 T0 = datetime(2026, 11, 25, 10, 0, 0)
 RANGE = '[{"PluginFusioninventoryIPRange":"1"}]'
 ACTORS = '[{"PluginFusioninventoryAgent":"7"},{"PluginFusioninventoryAgent":"8"}]'

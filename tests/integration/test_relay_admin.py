@@ -15,6 +15,8 @@ from fusion_bridge.domain.text import local_now
 from tests.helpers.agent_requests import ZLIB_HEADERS, inventory_xml
 from tests.helpers.relay_upstream import relay_config
 
+pytestmark = pytest.mark.both_flavours
+
 TOKEN = "relay-admin-token-0123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 DEVICES = ["pc01-2024-01-01-00-00-00", "pc02-2024-01-01-00-00-00"]

@@ -8,17 +8,35 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+import protocol
 import schema
+from fusion_bridge.adapters.db_layout import layout_of
 from fusion_bridge.app import create_app
 from fusion_bridge.domain.relay_policy import DELIVERED, Verdict
 from fusion_bridge.domain.text import local_now
 from fusion_bridge.services.relay import queue
 from tests.helpers.agent_requests import (USER_AGENT, ZLIB_HEADERS, inventory_xml, netdiscovery_start_xml,
                                           prolog)
+from tests.helpers.inventory_rows import add_agent
+from tests.helpers.layouts import GLPIINVENTORY
 from tests.helpers.relay_upstream import relay_config
 from tests.helpers.task_rows import add_job, add_run, add_task
 
+pytestmark = pytest.mark.both_flavours
+
 EMPTY_REPLY = b'<?xml version="1.0" encoding="UTF-8"?>\n<REPLY>\n</REPLY>\n'
+
+
+def glpiinventory(engine) -> bool:
+    with engine.connect() as conn:  # an engine learns its layout at its first connection
+        return layout_of(conn).flavour == GLPIINVENTORY
+
+
+def empty_reply(engine) -> bytes:
+    """The empty REPLY as the database's GLPI writes it (docs/glpi10-protocol.md §3)."""
+    if glpiinventory(engine):
+        return protocol.write_reply(protocol.EmptyReply(), protocol.ReplyStyle.GLPI10)
+    return EMPTY_REPLY
 
 
 def make_app(database_url, upstream_url="http://127.0.0.1:9/", **settings):
@@ -55,7 +73,7 @@ def count(engine, table):
 def test_an_inventory_is_queued_as_sent_and_not_imported(relay_client, engine):
     body = zlib.compress(inventory_xml("pc01-2024-01-01-00-00-00"), 1)  # not the level the bridge writes
     response = post(relay_client, body)
-    assert response.status_code == 200 and zlib.decompress(response.data) == EMPTY_REPLY
+    assert response.status_code == 200 and zlib.decompress(response.data) == empty_reply(engine)
     [row] = rows(engine)
     assert row["body"] == body and row["size"] == len(body)
     assert (row["content_type"], row["user_agent"], row["remote_addr"]) == \
@@ -139,6 +157,8 @@ def test_prologs_and_discovery_results_stay_the_bridges(relay_client, engine):
     device = "pc01-2024-01-01-00-00-00"
     assert post(relay_client, prolog(device)).status_code == 200
     with engine.begin() as conn:
+        if glpiinventory(engine):  # GLPI 10's PROLOG creates no agent: its CONTACT or inventory does
+            add_agent(conn, device_id=device)
         agent_id = conn.execute(select(schema.agents.c.id)).scalar_one()
         add_task(conn, 1)
         add_job(conn, 1, '[{"PluginFusioninventoryIPRange":"1"}]',

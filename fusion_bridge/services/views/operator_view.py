@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Integer, and_, case, cast, func, select
 from sqlalchemy.engine import Connection, Engine
 
 import schema
@@ -33,7 +33,8 @@ DEFAULT_RUNS, MAX_RUNS = 10_000, 100_000
 DEFAULT_WAKEUPS, MAX_WAKEUPS = 100, 10_000
 WAKEUPS_PER_RUN = 20  # the latest ones; the run says how many there were in all
 
-execution_of_run = func.coalesce(bridge.c.execution_id, 0)
+# CAST: MariaDB types COALESCE(int unsigned, 0) (GLPI 10's layout) as DECIMAL, which would reach JSON.
+execution_of_run = cast(func.coalesce(bridge.c.execution_id, 0), Integer)
 _RUN_FROM = runs.join(jobs, jobs.c.id == runs.c.plugin_fusioninventory_taskjobs_id).outerjoin(
     bridge, bridge.c.plugin_fusioninventory_taskjobstates_id == runs.c.id)
 
