@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 import schema
@@ -13,6 +14,9 @@ from tests.helpers.cli import as_json, run
 from tests.helpers.db import count, row
 from tests.helpers.inventory_rows import add_agent
 from tests.helpers.task_rows import add_run
+
+
+pytestmark = pytest.mark.both_flavours
 
 
 def test_define_a_discovery_task_and_follow_it(database_url, engine):
