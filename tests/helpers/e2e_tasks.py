@@ -89,16 +89,24 @@ def run_real_agent(agent: E2EAgent, server: Server, tasks: str, workdir: Path,
                    netns: netnslib.NetNamespace | None = None) -> agentlib.AgentRun:
     """The real agent in the foreground (``--tasks tasks``, ``--debug --debug``) as ``agent``
     against ``server``, inside ``netns`` when given."""
+    return run_agent_at(server.url, agent.device_id, agent.timeout, tasks, workdir, netns)
+
+
+def run_agent_at(url: str, device_id: str, timeout: int, tasks: str, workdir: Path,
+                 netns: netnslib.NetNamespace | None = None) -> agentlib.AgentRun:
+    """The real agent in the foreground (``--tasks tasks``, ``--debug --debug``) as ``device_id``
+    against the server ``url``, inside ``netns`` when given; a test failure if it is missing, runs
+    longer than ``timeout`` seconds or runs under another DEVICEID."""
     prefix = tuple(netns.command([])) if netns is not None else ()
     try:
-        run = agentlib.run_agent(server.url, tasks, deviceid=agent.device_id, timeout=agent.timeout,
-                                 workdir=workdir, debug=2, prefix=prefix)
+        run = agentlib.run_agent(url, tasks, deviceid=device_id, timeout=timeout, workdir=workdir, debug=2,
+                                 prefix=prefix)
     except agentlib.AgentMissing as missing:
         pytest.fail(str(missing))
     except subprocess.TimeoutExpired as expired:
-        pytest.fail(f"the agent did not finish within {agent.timeout} s:\n"
+        pytest.fail(f"the agent did not finish within {timeout} s:\n"
                     f"{(expired.stderr or b'').decode(errors='replace')[-4000:]}")
-    assert run.deviceid == agent.device_id, f"the agent ran as {run.deviceid}:\n{run.log[-4000:]}"
+    assert run.deviceid == device_id, f"the agent ran as {run.deviceid}:\n{run.log[-4000:]}"
     return run
 
 

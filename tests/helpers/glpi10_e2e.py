@@ -6,7 +6,6 @@ run's history on GLPI 10's tables (tests/helpers/glpi10_rows.py)."""
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from tests.helpers import glpi10_rows as g10
 from tests.helpers import netns as netnslib
 from tests.helpers import real_agent as agentlib
 from tests.helpers.bridge_server import Server
+from tests.helpers.e2e_tasks import run_agent_at
 from tests.helpers.layouts import GLPIINVENTORY
 
 # The tests' ``database_url``: a MariaDB database made by ``init_database(flavour="glpiinventory")``,
@@ -47,17 +47,7 @@ def run_glpi10_agent(agent: RunnerAgent, server: Server, tasks: str, workdir: Pa
                      netns: netnslib.NetNamespace | None = None) -> agentlib.AgentRun:
     """The real agent in the foreground (``--tasks tasks``, ``--debug --debug``) as ``agent``
     against ``server``'s glpiinventory folder, inside ``netns`` when given."""
-    prefix = tuple(netns.command([])) if netns is not None else ()
-    try:
-        run = agentlib.run_agent(glpiinventory_url(server.port), tasks, deviceid=agent.deviceid,
-                                 timeout=agent.timeout, workdir=workdir, debug=2, prefix=prefix)
-    except agentlib.AgentMissing as missing:
-        pytest.fail(str(missing))
-    except subprocess.TimeoutExpired as expired:
-        pytest.fail(f"the agent did not finish within {agent.timeout} s:\n"
-                    f"{(expired.stderr or b'').decode(errors='replace')[-4000:]}")
-    assert run.deviceid == agent.deviceid, f"the agent ran as {run.deviceid}:\n{run.log[-4000:]}"
-    return run
+    return run_agent_at(glpiinventory_url(server.port), agent.deviceid, agent.timeout, tasks, workdir, netns)
 
 
 def context(run: agentlib.AgentRun, server: Server, engine=None, run_id: int | None = None) -> str:
