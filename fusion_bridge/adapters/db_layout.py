@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.sql.selectable import Alias
 
+from schema.base import metadata
 from schema.detect import FLAVOUR_MARKERS
 from schema.layout import (FLAVOURS, FUSIONINVENTORY, GLPIINVENTORY, INSERT_TABLES, MERGED_TABLES, Layout, layout,
                            physical_column)
@@ -55,7 +56,6 @@ def apply_flavour(engine: Engine, wanted: str | None) -> Engine:
 def _core_tables():
     """GLPI's core tables as the schema defines them (GLPI 9.5's columns): the ones whose columns a
     GLPI 10 or 11 database may lack (GLPI 11 dropped ``groups_id`` and ``groups_id_tech`` of assets)."""
-    from schema.base import metadata  # the schema package imports this module's users, not this module
     return [table for name, table in sorted(metadata.tables.items())
             if name.startswith("glpi_") and not name.startswith(("glpi_plugin_",))]
 
@@ -132,7 +132,7 @@ def has_table(bind: Engine | Connection, name: str) -> bool:
 
 def layout_of(bind: Engine | Connection) -> Layout:
     """The layout an engine (or a connection's engine) compiles into."""
-    return getattr(bind.dialect, "schema_layout", None) or layout(FUSIONINVENTORY)
+    return layout_of_dialect(bind.dialect)
 
 
 def install_layout(engine: Engine, flavour: str, learn: bool = True) -> Engine:
