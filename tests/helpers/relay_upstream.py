@@ -159,15 +159,19 @@ class ScriptedUpstream:
             return
         if self.forward_to:
             code, payload, content_type = self._forward(request)
-            if 200 <= code < 300:
-                with self._lock:
-                    self.delivered.append(request)
-            self._send(handler, code, payload, content_type)
+            answered = self._send(handler, code, payload, content_type)
+            if answered and 200 <= code < 300:
+                self._delivered(request)
             return
+        reply = GLPI10_REPLY if kind == "glpi10" else PLUGIN_REPLY
+        if self._send(handler, 200, self._compressed(body, reply), None):
+            self._delivered(request)
+
+    def _delivered(self, request: Request) -> None:
+        # Counted once the answer is written: a forwarder that gave up waiting (its read time-out)
+        # closed the connection, so it never saw the success and rightly sends the document again.
         with self._lock:
             self.delivered.append(request)
-        reply = GLPI10_REPLY if kind == "glpi10" else PLUGIN_REPLY
-        self._send(handler, 200, self._compressed(body, reply), None)
 
     @staticmethod
     def _compressed(request_body: bytes, xml: bytes) -> bytes:
@@ -189,7 +193,8 @@ class ScriptedUpstream:
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, code: int, payload: bytes, content_type: str | None,
-              headers: dict | None = None) -> None:
+              headers: dict | None = None) -> bool:
+        """Write the answer; False when the client had already gone (its read time-out)."""
         handler.send_response(code)
         if content_type is None:
             content_type = "application/x-compress-zlib" if payload[:1] == b"\x78" else "application/xml"
@@ -197,8 +202,14 @@ class ScriptedUpstream:
         handler.send_header("Content-Length", str(len(payload)))
         for key, value in (headers or {}).items():
             handler.send_header(key, value)
-        handler.end_headers()
-        handler.wfile.write(payload)
+        try:
+            handler.end_headers()
+            handler.wfile.write(payload)
+            handler.wfile.flush()
+        except OSError:
+            handler.close_connection = True
+            return False
+        return True
 
 
 # --- fixtures and helpers shared by the relay tests ------------------------------------------

@@ -27,6 +27,10 @@ SENDS = 4
 SENDERS = 8
 CONCURRENCY = 2
 UPSTREAM_SECONDS = CONCURRENCY / 5  # each request takes 0.4 s: 5 a second at concurrency 2
+# A read time-out well above the upstream's 0.4 s: on a loaded two-core machine the upstream's
+# threads are starved by the senders, and a forwarder that stops waiting re-sends a document the
+# upstream did import (at-least-once, as HTTP allows), which would blur what the test measures.
+STORM_TIMEOUTS = {"UPSTREAM_READ_TIMEOUT": 10, "RELAY_CLAIM_SECONDS": 30}
 
 
 def storm_size(database_url: str) -> int:
@@ -49,7 +53,8 @@ def test_storm(database_url, engine):
              "threads_networkinventory": 0} for n in range(agents)])
     upstream = ScriptedUpstream(delay=UPSTREAM_SECONDS)
     app = create_app(relay_config(database_url, upstream.url))
-    forwarder = Forwarder(engine, relay_settings(database_url, upstream.url, RELAY_CONCURRENCY=CONCURRENCY))
+    forwarder = Forwarder(engine, relay_settings(
+        database_url, upstream.url, RELAY_CONCURRENCY=CONCURRENCY, **STORM_TIMEOUTS))
     # Each sender owns some agents (so one agent's inventories come in order, as from one
     # machine) and sends them round by round: every agent's first, then every agent's second...
     chunks = [[(n, seq) for seq in range(1, SENDS + 1) for n in range(i, agents, SENDERS)] for i in range(SENDERS)]
