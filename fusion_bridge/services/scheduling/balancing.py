@@ -131,7 +131,7 @@ def probe_pools(engine: Engine, conn: Connection, task_id: int, methods: Iterabl
         for job in rows:
             settings = job_settings(conn, job.id)
             if settings.pool:
-                targets = resolver.resolve(job.method, parse_item_list(job.targets))
+                targets = resolver.resolve(job.method, parse_item_list(job.targets), job.id)
                 if _settled(conn, job.id, settings, targets, task, now):
                     candidates[job.id] = ([], 0)
                     continue

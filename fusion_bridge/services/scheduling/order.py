@@ -34,7 +34,7 @@ from fusion_bridge.services.scheduling.actors import deploy_group_computers, glp
 from fusion_bridge.services.runs import ACTIVE_OR_POSTPONED
 from fusion_bridge.services.scheduling.executions import BRIDGE_RUN, RUN_AGENT, Execution, retryable_failures
 from fusion_bridge.domain.ipv4 import ipv4_int
-from fusion_bridge.services.scheduling.targets import TargetResolver, range_bounds
+from fusion_bridge.services.scheduling.targets import TargetResolver, range_bounds, restricts_to_range_entity
 from fusion_bridge.services.admin.task_settings import JobSettings, job_settings
 from schema.constants import ItemType
 
@@ -215,8 +215,9 @@ def ordering_hold(conn: Connection, job, execution: Execution, settings: JobSett
         return None
     places.load_agents(agent_ids)
     origins: dict[Item, set[Item]] = defaultdict(set)
+    restrict = restricts_to_range_entity(conn, job.id)
     for raw in raw_targets:
         if raw[0] == ItemType.IP_RANGE:
-            for device in places.resolver.devices_of_ip_range(raw[1]):
+            for device in places.resolver.devices_of_ip_range(raw[1], restrict):
                 origins[device].add(raw)
     return OrderingHold(busy, places, dict(origins))

@@ -150,7 +150,7 @@ def prepare_job(conn: Connection, job, now: datetime, resolver: TargetResolver,
     when = to_second(now)
     settings = job_settings(conn, job.id)
     raw_targets = parse_item_list(job.targets)
-    targets = resolver.resolve(job.method, raw_targets)
+    targets = resolver.resolve(job.method, raw_targets, job.id)
     pool = balancing.job_agents(conn, job, settings, targets, answering)
     if settings.balance and execution is not None:  # a balanced job always makes its task managed
         balancing.prepare_balanced(conn, job, settings, targets, pool, when, report, execution,

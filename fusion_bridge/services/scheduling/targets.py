@@ -6,6 +6,10 @@ plugin extension row whose SNMP credential is set and exists, an IPv4 address (t
 ``glpi_networkports`` → ``glpi_networknames`` → ``glpi_ipaddresses``) inside the range, and —
 when the range's entity is not -1 — in the range's entity or one of its ancestors. MySQL's
 ``INET_ATON`` is not portable, so addresses are compared as integers in Python.
+
+glpiinventory made that entity condition a setting of the job, ``restrict_to_task_entity``
+(default 1, as before): a job saved with 0 takes the range's devices of every entity
+(docs/schema-layouts.md §7). FusionInventory has no such column and always restricts.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from sqlalchemy import Table, and_, or_, select
+from sqlalchemy import Column, Integer, MetaData, SmallInteger, Table, and_, or_, select
 from sqlalchemy.engine import Connection
 
 import schema
+from fusion_bridge.adapters.db_layout import layout_of
 from fusion_bridge.domain.ipv4 import ipv4_int
 from fusion_bridge.services.scheduling.actors import deploy_group_computers, select_in
 from schema.constants import ItemType, Method
@@ -33,6 +38,23 @@ ports = schema.glpi_networkports
 names = schema.glpi_networknames
 addresses = schema.glpi_ipaddresses
 ipranges = schema.ipranges
+
+# The one glpiinventory column of a job that FusionInventory's definition (schema.taskjobs) does
+# not describe; read only on glpiinventory databases, under its physical table name.
+glpiinventory_taskjobs = Table(
+    "glpi_plugin_glpiinventory_taskjobs", MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("restrict_to_task_entity", SmallInteger, nullable=False),
+)
+
+
+def restricts_to_range_entity(conn: Connection, job_id: int | None) -> bool:
+    """Whether the job's IP ranges give only devices of the range's entity (or its ancestors)."""
+    if job_id is None or not layout_of(conn).renames:
+        return True
+    flag = conn.execute(select(glpiinventory_taskjobs.c.restrict_to_task_entity)
+                        .where(glpiinventory_taskjobs.c.id == job_id)).scalar()
+    return flag is None or bool(flag)
 
 # Tables of the item types a target can have; assets in GLPI's trash count as gone.
 TARGET_TABLES: dict[str, Table] = {
@@ -126,12 +148,13 @@ class SnmpDevices:
             current = parent
         return seen
 
-    def in_range(self, start: str | None, end: str | None, entity_id: int) -> list[tuple[str, int]]:
+    def in_range(self, start: str | None, end: str | None, entity_id: int,
+                 restrict_entity: bool = True) -> list[tuple[str, int]]:
         low, high = ipv4_int(start), ipv4_int(end)
         if low is None or high is None:
             log.warning("IP range %s-%s is not a valid IPv4 range: no device selected", start, end)
             return []
-        entities = None if entity_id == -1 else self.entity_and_ancestors(entity_id)
+        entities = None if entity_id == -1 or not restrict_entity else self.entity_and_ancestors(entity_id)
         return [
             item for item, (entity, ips) in self.devices.items()
             if (entities is None or entity in entities) and any(low <= ip <= high for ip in ips)
@@ -144,37 +167,44 @@ class TargetResolver:
     def __init__(self, conn: Connection):
         self.conn = conn
         self._devices: SnmpDevices | None = None
-        self._ranges: dict[int, list[tuple[str, int]]] = {}
+        self._ranges: dict[tuple[int, bool], list[tuple[str, int]]] = {}
 
-    def devices_of_ip_range(self, range_id: int) -> list[tuple[str, int]]:
-        if range_id not in self._ranges:
+    def devices_of_ip_range(self, range_id: int, restrict_entity: bool = True) -> list[tuple[str, int]]:
+        key = (range_id, restrict_entity)
+        if key not in self._ranges:
             row = self.conn.execute(select(ipranges).where(ipranges.c.id == range_id)).first()
             if row is None:
-                self._ranges[range_id] = []
+                self._ranges[key] = []
             else:
                 if self._devices is None:
                     self._devices = SnmpDevices.load(self.conn)
-                self._ranges[range_id] = self._devices.in_range(row.ip_start, row.ip_end, row.entities_id)
-        return self._ranges[range_id]
+                self._ranges[key] = self._devices.in_range(row.ip_start, row.ip_end, row.entities_id,
+                                                           restrict_entity)
+        return self._ranges[key]
 
     def computers_of_deploy_group(self, group_id: int) -> list[tuple[str, int]]:
         """The group's computers that exist and are not in the trash, by id."""
         computers = {(ItemType.COMPUTER, computer) for computer in deploy_group_computers(self.conn, [group_id])}
         return sorted(existing_targets(self.conn, computers))
 
-    def resolve(self, method: str | None, targets: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    def resolve(self, method: str | None, targets: list[tuple[str, int]],
+                job_id: int | None = None) -> list[tuple[str, int]]:
         """The job's targets in order, without duplicates; gone items left out; for
-        ``networkinventory`` IP ranges replaced by their devices (appended, as the plugin); for
-        ``wakeonlan`` deploy groups replaced, in place, by their computers — the plugin looks a
-        group's id up as a computer's, so a run per computer is what a group target means."""
+        ``networkinventory`` IP ranges replaced by their devices (appended, as the plugin;
+        restricted by entity unless job ``job_id`` says otherwise); for ``wakeonlan`` deploy
+        groups replaced, in place, by their computers — the plugin looks a group's id up as a
+        computer's, so a run per computer is what a group target means."""
         present = existing_targets(self.conn, targets)
         kept: list[tuple[str, int]] = []
         expanded: list[tuple[str, int]] = []
+        restrict: bool | None = None
         for target in targets:
             if target not in present:
                 continue
             if method == Method.NETWORK_INVENTORY and target[0] == ItemType.IP_RANGE:
-                expanded.extend(self.devices_of_ip_range(target[1]))
+                if restrict is None:
+                    restrict = restricts_to_range_entity(self.conn, job_id)
+                expanded.extend(self.devices_of_ip_range(target[1], restrict))
             elif method == Method.WAKEONLAN and target[0] == ItemType.DEPLOY_GROUP:
                 kept.extend(self.computers_of_deploy_group(target[1]))
             else:
