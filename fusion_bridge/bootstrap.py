@@ -96,11 +96,14 @@ class Services:
     def contact(self) -> ContactCalls:
         """GLPI Agent's CONTACT (docs/glpi10-protocol.md §5): on GLPI 10/11 it writes
         ``glpi_agents`` and answers GLPI's inventory frequency as ``expiration``; on 9.5 it writes
-        nothing. (``inventory_version`` stays unset until JSON inventories are taken.)"""
+        nothing. ``inventory`` is announced (and GLPI Agent's detecting PROLOG answered in JSON)
+        when JSON inventories are taken: relayed to a GLPI 10/11 upstream (docs/glpi10-protocol.md §4.6)."""
         if self._contact is None:
             profile = self.serving.get()
+            takes_json = self.exchange.relay is not None and profile.glpiinventory
             self._contact = ContactCalls(
-                self.engine, ContactPolicy(), agents_table=profile.agents_table(),
+                self.engine, ContactPolicy(inventory_version=profile.announced_version if takes_json else None),
+                agents_table=profile.agents_table(),
                 expiration=(lambda: self.settings.get().prolog_freq) if profile.glpiinventory else None)
         return self._contact
 

@@ -10,8 +10,9 @@ from .devices import (DevicePort, DeviceInfo, DiscoveredDevice, InventoriedDevic
                       read_inventoried_device)
 from .errors import BodyTooLarge, ProtocolError
 from .glpi_agent import (AGENT_ID_HEADER, ECHOED_HEADERS, JSON_CONTENT_TYPE, REQUEST_ID_HEADER, AnnouncedTask,
-                         ContactReply, ContactRequest, JsonErrorReply, JsonProtocolError, JsonReply, JsonRequest, StatusReply,
-                         decode_agent_request, echoed_headers, read_contact, read_json_request, write_json_reply)
+                         ContactReply, ContactRequest, JsonErrorReply, JsonInventory, JsonProtocolError, JsonReply,
+                         JsonRequest, StatusReply, decode_agent_request, echoed_headers, read_contact,
+                         read_json_inventory, read_json_request, write_json_reply)
 from .messages import (
     Inventory,
     Message,
@@ -39,8 +40,8 @@ def encode_reply(xml: bytes, encoding: str) -> tuple[bytes, str]:
 
 __all__ = [
     "AGENT_ID_HEADER", "AnnouncedTask", "ContactReply", "ContactRequest", "ECHOED_HEADERS", "JSON_CONTENT_TYPE",
-    "JsonErrorReply", "JsonProtocolError", "JsonReply", "JsonRequest", "REQUEST_ID_HEADER", "ReplyStyle", "StatusReply",
-    "decode_agent_request", "echoed_headers", "read_contact", "read_json_request", "write_json_reply",
+    "JsonErrorReply", "JsonInventory", "JsonProtocolError", "JsonReply", "JsonRequest", "REQUEST_ID_HEADER", "ReplyStyle", "StatusReply",
+    "decode_agent_request", "echoed_headers", "read_contact", "read_json_inventory", "read_json_request", "write_json_reply",
     "BodyTooLarge", "CONTENT_TYPES", "Decoded", "DeviceInfo", "DevicePort", "DiscoveredDevice", "Element",
     "EmptyReply", "GZIP", "Inventory", "InventoriedDevice", "IpRange", "Limits", "MAX_DEVICE_ID", "Message",
     "NetDiscoveryDevices", "NetDiscoveryEnd", "NetDiscoveryNbIp", "NetDiscoveryOption", "NetDiscoveryStart",

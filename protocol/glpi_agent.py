@@ -67,6 +67,19 @@ class ContactRequest:
     httpd_plugins: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class JsonInventory:
+    """A GLPI Agent inventory (docs/glpi10-protocol.md §4.6), as much as the bridge reads of it:
+    who sent it and which machine it describes. ``content`` holds the machine's identity in the
+    shape the XML reader gives an INVENTORY's CONTENT (``{"HARDWARE": [{"UUID": ["…"], "NAME":
+    […]}], "BIOS": [{"SSN": […]}]}``), so that code naming the machine of an XML inventory names
+    this one too."""
+
+    device_id: str
+    content: Mapping
+    version_client: str | None = None  # "GLPI-Agent_v1.11"
+
+
 def is_json_text(text: bytes, content_type: str | None = None) -> bool:
     """Whether a decompressed body is JSON rather than an XML document: it opens an object or
     an array, or it is declared JSON and does not open an element."""
@@ -131,19 +144,47 @@ def read_contact(request: JsonRequest) -> ContactRequest:
     )
 
 
-def _text(document: Mapping, key: str, encoding: str, limit: int = MAX_TEXT) -> str | None:
+def _text(document: Mapping, key: str, encoding: str, limit: int = MAX_TEXT, what: str = "CONTACT") -> str | None:
     value = document.get(key)
     if value is None:
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)  # a version or tag written as a number
     if not isinstance(value, str):
-        raise JsonProtocolError(f"CONTACT {key} is not a string", encoding)
+        raise JsonProtocolError(f"{what} {key} is not a string", encoding)
     if len(value) > limit:
-        raise JsonProtocolError(f"CONTACT {key} longer than {limit} characters", encoding)
+        raise JsonProtocolError(f"{what} {key} longer than {limit} characters", encoding)
     if _CONTROL.search(value):
-        raise JsonProtocolError(f"CONTACT {key} contains control characters", encoding)
+        raise JsonProtocolError(f"{what} {key} contains control characters", encoding)
     return value
+
+
+def read_json_inventory(request: JsonRequest) -> JsonInventory:
+    """The JSON inventory in ``request`` (docs/glpi10-protocol.md §4.6): a ``deviceid`` and a
+    ``content`` object; raise ProtocolError naming what is wrong. Nothing else of the content is
+    interpreted: GLPI's import reads it."""
+    document, encoding = request.document, request.encoding
+    if request.action != "inventory":
+        raise JsonProtocolError(f"not an inventory: action {request.action!r}", encoding)
+    device_id = _text(document, "deviceid", encoding, MAX_DEVICE_ID, what="inventory")
+    if not device_id:
+        raise JsonProtocolError("inventory has no deviceid", encoding)
+    content = document.get("content")
+    if not isinstance(content, dict) or not content:
+        raise JsonProtocolError("inventory has no content object", encoding)
+    hardware, bios = content.get("hardware"), content.get("bios")
+    identity = {"HARDWARE": [_fields(hardware, ("uuid", "name"))], "BIOS": [_fields(bios, ("ssn",))]}
+    version = content.get("versionclient")
+    return JsonInventory(device_id, identity,
+                         version[:MAX_TEXT] if isinstance(version, str) and not _CONTROL.search(version) else None)
+
+
+def _fields(section, keys: tuple[str, ...]) -> dict:
+    """Text fields of a JSON section in the XML reader's shape: ``{"UUID": ["…"]}``."""
+    if not isinstance(section, dict):
+        return {}
+    return {key.upper(): [value] for key in keys
+            if isinstance(value := section.get(key), str) and len(value) <= MAX_TEXT}
 
 
 def _task_names(document: Mapping, key: str, encoding: str) -> tuple[str, ...]:

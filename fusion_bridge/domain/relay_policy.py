@@ -5,7 +5,8 @@ An answer is one of four verdicts:
 
 - ``delivered``: a 2xx whose body decodes (zlib, gzip or plain, as agents decode replies) to a
   ``REPLY`` without ``ERROR`` — the FusionInventory plugin answers an empty ``<REPLY>``, GLPI
-  10/11 ``<REPLY><RESPONSE>SEND</RESPONSE></REPLY>`` (docs/relay-upstream.md §1).
+  10/11 ``<REPLY><RESPONSE>SEND</RESPONSE></REPLY>`` (docs/relay-upstream.md §1), or to GLPI's
+  JSON ``{"status":"ok"}`` for a GLPI Agent's JSON inventory (``status`` ``error`` is an ERROR).
 - ``unavailable``: the upstream cannot take documents now — no connection, a connect time-out,
   429, 502, 503, 504, 408, or a 2xx that is not a ``REPLY`` (a login page, a wrong URL, or the
   plugin's empty body when another import of the same computer held its lock). The
@@ -21,6 +22,7 @@ An answer is one of four verdicts:
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import threading
@@ -106,12 +108,17 @@ def classify(answer: Answer, now: float | None = None) -> Verdict:
 
 
 def reply_of(body: bytes, content_type: str | None = None) -> tuple[str | None, bool]:
-    """(text of the ERROR element or None, whether ``body`` is a ``REPLY`` document at all)."""
+    """(text of the ERROR element or None, whether ``body`` is a ``REPLY`` document at all).
+
+    A JSON inventory is answered in JSON (docs/glpi10-protocol.md §4.6): ``{"status":"ok",…}``
+    counts as a REPLY, ``{"status":"error","message":…}`` as a REPLY with that ERROR."""
     if not body or len(body) > MAX_REPLY_BYTES:
         return None, False
     try:
         encoding = protocol.sniff_encoding(body, content_type)
         xml = protocol.decompress(body, encoding, MAX_REPLY_BYTES)
+        if xml.lstrip()[:1] == b"{":
+            return _json_status(xml)
         root = parse_document(xml)
     except protocol.ProtocolError:
         return None, False
@@ -121,6 +128,20 @@ def reply_of(body: bytes, content_type: str | None = None) -> tuple[str | None, 
     if error is None:
         return None, True
     return " ".join("".join(error.itertext()).split()), True
+
+
+def _json_status(text: bytes) -> tuple[str | None, bool]:
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return None, False
+    status = document.get("status") if isinstance(document, dict) else None
+    if status == "ok":
+        return None, True
+    if status == "error":
+        message = document.get("message")
+        return (" ".join(message.split()) if isinstance(message, str) else ""), True
+    return None, False
 
 
 def retry_after(value: str | None, now: float) -> float | None:

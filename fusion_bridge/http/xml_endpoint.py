@@ -6,8 +6,8 @@ response machinery cost about as much CPU as the whole exchange here, so agent P
 answered before Flask is entered; everything else goes on to the Flask app.
 
 A body is JSON when it decompresses to an object (GLPI Agent compresses it with the XML
-Content-Type). A CONTACT goes to the services' ``contact.handle_contact``; other JSON actions
-are refused with a JSON error. A PROLOG sent with ``GLPI-Agent-ID`` is answered in JSON only
+Content-Type). A CONTACT goes to the services' ``contact.handle_contact``, an inventory to
+``exchange.json_inventory`` (relay mode); other JSON actions are refused with a JSON error. A PROLOG sent with ``GLPI-Agent-ID`` is answered in JSON only
 when the contact policy says the bridge takes JSON inventories (docs/glpi10-protocol.md §4.4);
 otherwise in XML, and GLPI Agent keeps the FusionInventory protocol. ``GLPI-Agent-ID`` and
 ``GLPI-Request-ID`` are sent back on every answer (docs/glpi10-protocol.md §4.3). XML replies
@@ -55,7 +55,7 @@ class AgentXmlEndpoint:
             decoded = protocol.decode_agent_request(body, content_type, self._services.limits,
                                                     self._services.inventory_sections)
             if isinstance(decoded, protocol.JsonRequest):
-                return self._json_exchange(environ, decoded)
+                return self._json_exchange(environ, decoded, Received(body, content_type, decoded.encoding))
             set_kind(environ, decoded.message.query, decoded.message.device_id)
             if (isinstance(decoded.message, protocol.Prolog) and environ.get(_environ_key(protocol.AGENT_ID_HEADER))
                     and self._services.contact.policy.answers_json_prolog):
@@ -68,6 +68,8 @@ class AgentXmlEndpoint:
             return self._fail(environ, error, error.encoding, isinstance(error, protocol.JsonProtocolError))
         except QueueFull as full:
             # Logged once per interval with a count (services/relay/intake.py), not per agent.
+            if isinstance(decoded, protocol.JsonRequest):
+                return 503, *_json_body(protocol.JsonErrorReply(full.reason), decoded.encoding)
             payload, reply_type = xml_error_body(full.reason, decoded.encoding)
             return 503, payload, reply_type
         except DomainError as error:  # the request was decoded: compressed like it
@@ -79,12 +81,20 @@ class AgentXmlEndpoint:
                                                     decoded.encoding)
         return 200, payload, reply_type
 
-    def _json_exchange(self, environ, request: protocol.JsonRequest) -> tuple[int, bytes, str]:
-        """A GLPI Agent JSON document: a CONTACT is answered by the contact service; any other
-        action is refused (docs/glpi10-protocol.md §4.5)."""
-        if request.action != "contact":
+    def _json_exchange(self, environ, request: protocol.JsonRequest, received: Received) -> tuple[int, bytes, str]:
+        """A GLPI Agent JSON document: a CONTACT is answered by the contact service, an inventory
+        queued for GLPI when the bridge relays (docs/glpi10-protocol.md §4.6); any other action is
+        refused (§4.5)."""
+        if request.action == "inventory":
+            inventory = protocol.read_json_inventory(request)
             # A metric label: one of a fixed few, never the client's text (unbounded label values).
-            set_kind(environ, "JSON-inventory" if request.action == "inventory" else "JSON-other")
+            set_kind(environ, "JSON-inventory", inventory.device_id)
+            self._services.retrying(self._services.exchange.json_inventory, inventory,
+                                    environ.get("HTTP_USER_AGENT") or None, environ.get("REMOTE_ADDR"), received)
+            return 200, *_json_body(protocol.StatusReply(self._services.contact.policy.expiration),
+                                    request.encoding)
+        if request.action != "contact":
+            set_kind(environ, "JSON-other")
             raise protocol.JsonProtocolError(
                 f"action {request.action[:40]!r} is not supported by this server", request.encoding)
         contact = protocol.read_contact(request)

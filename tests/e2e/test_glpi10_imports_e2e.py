@@ -45,6 +45,8 @@ def test_inventory_makes_the_agent_a_glpi10_core_agent_of_its_computer(server, e
     assert agent["name"] == run.deviceid, agent
     assert agent["itemtype"] == "Computer", agent
     assert agent["useragent"] == f"FusionInventory-Agent_v{agent_version}", agent
+    # GLPI 10 keeps the plain version (recorded: "2.6-3"), not FusionInventory's map by module.
+    assert agent["version"] == agent_version, agent
     assert agent["last_contact"] is not None, agent
     # The import linked the agent to the computer it made.
     with engine.connect() as conn:

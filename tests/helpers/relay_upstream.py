@@ -4,7 +4,8 @@ Each POST takes the next scripted action (default ``OK``): answer an empty ``<RE
 compressed like the request (as the FusionInventory plugin), GLPI 10's
 ``<REPLY><RESPONSE>SEND</RESPONSE></REPLY>``, a status with or without an ``ERROR`` reply, hold
 the request past the client's time-out, or drop the connection. It records every request
-(DEVICEID, headers, body) and how many were in flight at most. With ``forward_to`` it passes
+(DEVICEID, headers, body) and how many were in flight at most. A GLPI Agent JSON inventory is
+answered in JSON as GLPI 10 answers it (``{"status":"ok"}``, or ``{"status":"error",…}``). With ``forward_to`` it passes
 successful requests on to another server (a second bridge) and records what that one answered.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import http.client
+import json
 import re
 import ssl
 import threading
@@ -42,8 +44,19 @@ def error_reply(reason: str, code: int = 200) -> tuple:
 
 PLUGIN_REPLY = b'<?xml version="1.0" encoding="UTF-8"?>\n<REPLY>\n</REPLY>\n'
 GLPI10_REPLY = b'<?xml version="1.0"?>\n<REPLY><RESPONSE>SEND</RESPONSE></REPLY>'
+JSON_REPLY = b'{"expiration":"24","status":"ok"}'  # GLPI 10's answer to a JSON inventory
 _DEVICE_ID = re.compile(rb"<DEVICEID>([^<]*)</DEVICEID>")
 _NAME = re.compile(rb"<HARDWARE>.*?<NAME>([^<]*)</NAME>", re.S)
+
+
+def _who(document: bytes) -> tuple[str, str | None, bool]:
+    """(DEVICEID, the machine's name, whether the document is GLPI Agent's JSON)."""
+    if document.lstrip()[:1] == b"{":
+        parsed = json.loads(document)
+        hardware = parsed.get("content", {}).get("hardware", {})
+        return parsed.get("deviceid", ""), hardware.get("name"), True
+    match, name = _DEVICE_ID.search(document), _NAME.search(document)
+    return match.group(1).decode() if match else "", name.group(1).decode() if name else None, False
 
 
 @dataclass
@@ -132,10 +145,8 @@ class ScriptedUpstream:
 
     def _answer(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
         action = self._next_action()
-        xml = document_xml(body)
-        match, name = _DEVICE_ID.search(xml), _NAME.search(xml)
-        request = Request(match.group(1).decode() if match else "", name.group(1).decode() if name else None,
-                          {k.lower(): v for k, v in handler.headers.items()}, body, action[0])
+        device_id, name, is_json = _who(document_xml(body))
+        request = Request(device_id, name, {k.lower(): v for k, v in handler.headers.items()}, body, action[0])
         with self._lock:
             self.requests.append(request)
         if self.delay:
@@ -154,24 +165,34 @@ class ScriptedUpstream:
             return
         if kind == "error":
             _, code, reason = action
-            self._send(handler, code, self._compressed(body, f"<?xml version=\"1.0\"?>\n<REPLY><ERROR>{reason}"
-                                                               "</ERROR></REPLY>".encode()), None)
+            refusal = (json.dumps({"status": "error", "message": reason, "expiration": 24}).encode() if is_json
+                       else f"<?xml version=\"1.0\"?>\n<REPLY><ERROR>{reason}</ERROR></REPLY>".encode())
+            self._send(handler, code, self._compressed(body, refusal), self._json_type(body, is_json))
             return
         if self.forward_to:
             code, payload, content_type = self._forward(request)
-            answered = self._send(handler, code, payload, content_type)
-            if answered and 200 <= code < 300:
-                self._delivered(request)
+            self._deliver(handler, request, code, payload, content_type, counted=200 <= code < 300)
             return
-        reply = GLPI10_REPLY if kind == "glpi10" else PLUGIN_REPLY
-        if self._send(handler, 200, self._compressed(body, reply), None):
-            self._delivered(request)
+        reply = JSON_REPLY if is_json else GLPI10_REPLY if kind == "glpi10" else PLUGIN_REPLY
+        self._deliver(handler, request, 200, self._compressed(body, reply), self._json_type(body, is_json))
 
-    def _delivered(self, request: Request) -> None:
-        # Counted once the answer is written: a forwarder that gave up waiting (its read time-out)
-        # closed the connection, so it never saw the success and rightly sends the document again.
-        with self._lock:
-            self.delivered.append(request)
+    def _deliver(self, handler, request: Request, code: int, payload: bytes, content_type: str | None,
+                 counted: bool = True) -> None:
+        """Answer a success. It is counted before the answer goes (the client may look at the
+        count as soon as it has read the answer) and taken back if the answer could not be
+        written: a forwarder that gave up waiting (its read time-out) closed the connection,
+        never saw the success, and rightly sends the document again."""
+        if counted:
+            with self._lock:
+                self.delivered.append(request)
+        if not self._send(handler, code, payload, content_type) and counted:
+            with self._lock:
+                self.delivered.remove(request)
+
+    @staticmethod
+    def _json_type(request_body: bytes, is_json: bool) -> str | None:
+        """GLPI's Content-Type of a JSON answer when it is not compressed (None: by the payload)."""
+        return "application/json" if is_json and request_body[:1] != b"\x78" else None
 
     @staticmethod
     def _compressed(request_body: bytes, xml: bytes) -> bytes:

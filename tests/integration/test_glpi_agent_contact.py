@@ -117,7 +117,9 @@ def test_detecting_prolog_stays_xml_unless_json_inventories_are_taken(app, clien
     (b"garbage", "application/json", "malformed JSON"),
     (b'{"action":"contact"}', "application/json", "no deviceid"),
     (b'{"action":"contact","deviceid":"pc","enabled-tasks":"all"}', "application/json", "not a list"),
-    (b'{"action":"inventory","deviceid":"pc","content":{}}', "application/json", "not supported"),
+    (b'{"action":"inventory","deviceid":"pc","content":{}}', "application/json", "no content object"),
+    (b'{"action":"inventory","deviceid":"pc","content":{"hardware":{"name":"pc"}}}', "application/json",
+     "taken only when an inventory upstream"),  # no upstream here: inventories are imported, from XML
     (b'{"a":' + b"[" * 50000 + b"]" * 50000 + b"}", "application/json", "malformed JSON"),
 ])
 def test_bad_json_is_a_clear_400(client, body, content_type, reason):

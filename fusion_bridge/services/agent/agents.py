@@ -294,9 +294,18 @@ def merged_versions(current: str | None, module: str, version: str) -> str | Non
 
 
 def record_version(conn: Connection, agent: AgentRow, module: str, version: str | None) -> None:
+    """The agent's version as its database keeps it: FusionInventory's JSON map of versions by
+    module (``{"INVENTORY":"v2.6-3"}``); on GLPI 10/11 the plain version of the agent, written
+    from inventories only (``2.6-3``, ``1.11``: docs/glpi10-protocol.md §5.2)."""
     if not version:
         return
     version = fit_utf8mb3(version, 100)
+    if layout_of(conn).renames:
+        if module == "INVENTORY":
+            plain = version[1:] if version[:1] == "v" and version[1:2].isdigit() else version
+            if agent.version != plain:
+                conn.execute(update(agents).where(agents.c.id == agent.id).values(version=plain))
+        return
     merged = merged_versions(agent.version, module, version)
     if merged is not None and len(merged) <= 255:
         conn.execute(update(agents).where(agents.c.id == agent.id).values(version=merged))

@@ -58,7 +58,7 @@ class ContactPolicy:
 
     ``plugin_version``: the version given for the plugin's tasks (the bridge's own);
     ``inventory_version``: the GLPI version given for ``inventory`` when the bridge takes JSON
-    inventories (relays or imports them) — None: ``inventory`` is not run here and goes to
+    inventories (relays them to GLPI 10/11) — None: ``inventory`` is not run here and goes to
     ``disabled``; ``wakeonlan``: whether Wake-on-LAN is announced (the bridge serves it, GLPI 10
     does not); ``expiration``: hours until the agent's next contact, as text.
     """

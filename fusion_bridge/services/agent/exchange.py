@@ -22,9 +22,14 @@ from fusion_bridge.services.agent.settings import SettingsCache
 from fusion_bridge.services.relay.intake import RelayIntake
 from fusion_bridge.services.relay.queue import Incoming
 from fusion_bridge.domain.text import local_now
+from fusion_bridge.errors import InvalidRequest
 from schema.constants import Method
 
 __all__ = ["AgentExchange", "Received"]
+
+GLPI_AGENT_PREFIX = "GLPI-Agent_v"
+JSON_INVENTORY_NOT_TAKEN = ("inventories in JSON are taken only when an inventory upstream (GLPI 10/11) is set; "
+                            "this server imports XML inventories")
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,28 @@ class AgentExchange:
         self.addresses.record(agent_id, normalise(remote_addr), now)
         return protocol.EmptyReply()
 
+    def json_inventory(self, message: protocol.JsonInventory, user_agent: str | None, remote_addr: str | None,
+                       received: Received) -> None:
+        """A GLPI Agent's JSON inventory, queued for GLPI's import (relay mode only: the bridge's
+        own import reads XML), in the transaction that records the agent's contact
+        (docs/glpi10-protocol.md §4.6). QueueFull when the queue is full."""
+        if self.relay is None:
+            raise InvalidRequest(JSON_INVENTORY_NOT_TAKEN)
+        now = self._clock()
+        incoming = Incoming(received.body, received.content_type or protocol.CONTENT_TYPES[received.encoding],
+                            user_agent, remote_addr)
+        agent_id = None
+        if is_mysql(self._autocommit_engine):
+            agent_id = self.relay.accept_known(self._autocommit_engine, message, incoming, now)
+        if agent_id is None:
+            with agents.contact_unit(self._engine, message.device_id, agents.Contact(now, user_agent),
+                                     lock_row=True) as (conn, agent):
+                agents.record_version(conn, agent, agents.VERSION_KEYS["INVENTORY"],
+                                      _glpi_agent_version(message.version_client))
+                self.relay.accept(conn, agent.id, message, incoming, now)
+                agent_id = agent.id
+        self.addresses.record(agent_id, normalise(remote_addr), now)
+
     def _apply(self, message: protocol.Message, user_agent: str | None, remote_addr: str | None,
                received: Received | None, now: datetime, match_locks: list[str] | None) -> int:
         """One transaction applying ``message``; ``match_locks``: the named locks held around it
@@ -146,6 +173,13 @@ def _incoming(message: protocol.Inventory, received: Received | None, user_agent
     # GLPI 10 decompresses by the Content-Type: name the encoding when the agent did not.
     return Incoming(received.body, received.content_type or protocol.CONTENT_TYPES[received.encoding], user_agent,
                     remote_addr)
+
+
+def _glpi_agent_version(version_client: str | None) -> str | None:
+    """``GLPI-Agent_v1.11`` -> ``1.11``; another text as it is."""
+    if version_client and version_client.startswith(GLPI_AGENT_PREFIX):
+        return version_client[len(GLPI_AGENT_PREFIX):]
+    return version_client
 
 
 def _module_version(message: protocol.Message) -> str | None:

@@ -29,6 +29,12 @@ DEFAULT_GLPI = 10
 class ServingProfile:
     flavour: str
     glpi: int  # 9 (9.5), 10 or 11
+    glpi_version: str | None = None  # GLPI's own version string ("10.0.19") where GLPI wrote it
+
+    @property
+    def announced_version(self) -> str:
+        """The GLPI version a CONTACT reply gives for GLPI's own tasks (``inventory``)."""
+        return self.glpi_version or f"{self.glpi}.0"
 
     @property
     def glpiinventory(self) -> bool:
@@ -79,9 +85,10 @@ def serving_profile(engine: Engine) -> ServingProfile:
     with engine.connect() as conn:
         if not layout_of(conn).renames:
             return FUSIONINVENTORY_9_5
-        glpi = detect_flavour(conn).glpi
+        detected = detect_flavour(conn)
         conn.rollback()
-    return ServingProfile(GLPIINVENTORY, glpi if glpi in (10, 11) else DEFAULT_GLPI)
+    glpi = detected.glpi if detected.glpi in (10, 11) else DEFAULT_GLPI
+    return ServingProfile(GLPIINVENTORY, glpi, detected.glpi_version)
 
 
 class LazyServing:
