@@ -46,28 +46,24 @@ def _set_restriction(conn, job_id: int, value: int) -> None:
                  {"v": value, "id": job_id})
 
 
-def test_a_job_written_without_the_column_restricts_as_glpi_defaults(engine):
+@pytest.mark.parametrize("restriction, expected", [
+    (None, ("root", "parent", "own")),  # a job written without the column: GLPI's default, 1
+    (1, ("root", "parent", "own")),
+    (0, ("root", "parent", "own", "sibling")),  # the range's devices of every entity
+])
+def test_an_ip_range_gives_the_devices_the_job_restriction_allows(engine, restriction, expected):
     with engine.begin() as conn:
         made = _entities_and_devices(conn)
         agent = add_agent(conn)
         job = add_job(conn, add_task(conn), [(RANGE, made["range"])], [(AGENT, agent)],
                       method=Method.NETWORK_INVENTORY)
-        assert conn.execute(text("SELECT restrict_to_task_entity FROM glpi_plugin_glpiinventory_taskjobs "
-                                 "WHERE id = :id"), {"id": job}).scalar_one() == 1
+        if restriction is None:
+            assert conn.execute(text("SELECT restrict_to_task_entity FROM glpi_plugin_glpiinventory_taskjobs "
+                                     "WHERE id = :id"), {"id": job}).scalar_one() == 1
+        else:
+            _set_restriction(conn, job, restriction)
     prepare_runs(engine, NOW)
-    assert sorted(r["items_id"] for r in all_runs(engine, job)) == sorted([made["root"], made["parent"], made["own"]])
-
-
-def test_an_unrestricted_job_takes_the_range_devices_of_every_entity(engine):
-    with engine.begin() as conn:
-        made = _entities_and_devices(conn)
-        agent = add_agent(conn)
-        job = add_job(conn, add_task(conn), [(RANGE, made["range"])], [(AGENT, agent)],
-                      method=Method.NETWORK_INVENTORY)
-        _set_restriction(conn, job, 0)
-    prepare_runs(engine, NOW)
-    assert sorted(r["items_id"] for r in all_runs(engine, job)) == sorted(
-        [made["root"], made["parent"], made["own"], made["sibling"]])
+    assert sorted(r["items_id"] for r in all_runs(engine, job)) == sorted(made[name] for name in expected)
 
 
 def test_two_jobs_on_one_range_each_get_their_own_devices(engine):
