@@ -235,9 +235,11 @@ class ScriptedUpstream:
 
 # --- fixtures and helpers shared by the relay tests ------------------------------------------
 
-# Short time-outs and back-offs so fault tests take fractions of a second.
+# Short back-offs so fault tests take fractions of a second. The read time-out is short enough for
+# the time-out test (the upstream holds TIMEOUT requests longer: conftest's ``upstream``) and long
+# enough that an answer the loaded CI machine is slow to write is not taken as none.
 FAST_RELAY = {
-    "UPSTREAM_CONNECT_TIMEOUT": 0.5, "UPSTREAM_READ_TIMEOUT": 0.5, "RELAY_CLAIM_SECONDS": 5,
+    "UPSTREAM_CONNECT_TIMEOUT": 0.5, "UPSTREAM_READ_TIMEOUT": 2, "RELAY_CLAIM_SECONDS": 5,
     "RELAY_BACKOFF_BASE": 0.05, "RELAY_BACKOFF_CAP": 0.2, "RELAY_POLL_SECONDS": 0.05, "RELAY_MAX_ATTEMPTS": 2,
 }
 

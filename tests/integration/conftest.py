@@ -35,7 +35,7 @@ def deploy_agents(engine):
 @pytest.fixture
 def upstream():
     """A scripted HTTP upstream on loopback for the relay tests (``relay_upstream.ScriptedUpstream``)."""
-    server = ScriptedUpstream(hold=1.5)
+    server = ScriptedUpstream(hold=3.0)  # past FAST_RELAY's 2 s read time-out
     yield server
     server.close()
 
