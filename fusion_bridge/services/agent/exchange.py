@@ -29,7 +29,7 @@ __all__ = ["AgentExchange", "Received"]
 
 GLPI_AGENT_PREFIX = "GLPI-Agent_v"
 JSON_INVENTORY_NOT_TAKEN = ("inventories in JSON are taken only when an inventory upstream (GLPI 10/11) is set; "
-                            "this server imports XML inventories")
+                            "send this server XML inventories")
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,8 @@ class AgentExchange:
         """A GLPI Agent's JSON inventory, queued for GLPI's import (relay mode only: the bridge's
         own import reads XML), in the transaction that records the agent's contact
         (docs/glpi10-protocol.md §4.6). QueueFull when the queue is full."""
-        if self.relay is None:
+        if self.relay is None or not self._serving().glpiinventory:
+            # Imported here (XML only), or relayed to GLPI 9.5's plugin, which takes XML only.
             raise InvalidRequest(JSON_INVENTORY_NOT_TAKEN)
         now = self._clock()
         incoming = Incoming(received.body, received.content_type or protocol.CONTENT_TYPES[received.encoding],
