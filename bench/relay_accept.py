@@ -138,13 +138,48 @@ def forward_phase(env: dict, database_url: str, relay_port: int, bodies: list[by
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def load_arguments(description: str) -> argparse.ArgumentParser:
+    """The options of an inventory load run (shared with bench/relay_accept_json.py)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2 * os.cpu_count() + 1)
+    return parser
+
+
+def measure(name: str, port: int, process, bodies_file: Path, args) -> dict:
+    """One measured wrk run of ``name``, printed as it ends."""
+    result = measured_run(lambda seconds: run_wrk(port, args.connections, seconds, bodies_file),
+                          args.duration, process)
+    print(f"c={args.connections} {name:13s} {result['rps']:7.0f} req/s  "
+          f"p50 {result['p50_us'] / 1000:6.1f} ms  p99 {result['p99_us'] / 1000:6.1f} ms  "
+          f"errors {result['errors']}  CPU µs/req server {result['server_cpu_us']:.0f} "
+          f"db {result['db_cpu_us']:.0f}", flush=True)
+    return result
+
+
+def print_table(results: dict[str, list[dict]], connections: int, repeats: int) -> None:
+    """Medians of the runs per server, as the README's table; ratios against ``bare-wsgi``."""
+    print()
+    print(f"| c | server | inventories/s (median of {repeats}) [min-max] | p50 ms | p99 ms | "
+          "CPU µs/req server / MariaDB | vs bare WSGI |")
+    print("|---|---|---|---|---|---|---|")
+    bare = statistics.median(r["rps"] for r in results["bare-wsgi"]) if "bare-wsgi" in results else None
+    for name, runs in results.items():
+        rps = [r["rps"] for r in runs]
+        median = statistics.median(rps)
+        print(f"| {connections} | {name} | {median:.0f} [{min(rps):.0f}-{max(rps):.0f}] "
+              f"| {statistics.median(r['p50_us'] for r in runs) / 1000:.1f} "
+              f"| {statistics.median(r['p99_us'] for r in runs) / 1000:.1f} "
+              f"| {statistics.median(r['server_cpu_us'] for r in runs):.0f} / "
+              f"{statistics.median(r['db_cpu_us'] for r in runs):.0f} "
+              f"| {f'{median / bare:.0%}' if bare else '-'} |")
+
+
+def main() -> None:
+    parser = load_arguments(__doc__)
     parser.add_argument("--forward-concurrency", type=int, default=2)
     parser.add_argument("--servers", default="bare-wsgi,relay-accept,local-import",
                         help="which of bare-wsgi, relay-accept, local-import to measure")
@@ -188,16 +223,9 @@ def main() -> None:
         # computer and its ports; the measured ones update them).
         if "local-import" in processes:
             post_all(ports["local-import"], bodies)
-        for repeat in range(args.repeats):
+        for _ in range(args.repeats):
             for name in commands:
-                result = measured_run(
-                    lambda seconds: run_wrk(ports[name], args.connections, seconds, bodies_file),
-                    args.duration, processes[name])
-                results[name].append(result)
-                print(f"repeat {repeat + 1} c={args.connections} {name:13s} {result['rps']:7.0f} req/s  "
-                      f"p50 {result['p50_us'] / 1000:6.1f} ms  p99 {result['p99_us'] / 1000:6.1f} ms  "
-                      f"errors {result['errors']}  CPU µs/req server {result['server_cpu_us']:.0f} "
-                      f"db {result['db_cpu_us']:.0f}", flush=True)
+                results[name].append(measure(name, ports[name], processes[name], bodies_file, args))
         for name in ("relay-accept", "local-import"):
             if name in processes:
                 stop(processes.pop(name))
@@ -206,20 +234,7 @@ def main() -> None:
     finally:
         shut_down(processes.values(), mariadb, database_url)
 
-    print()
-    print(f"| c | server | inventories/s (median of {args.repeats}) [min-max] | p50 ms | p99 ms | "
-          "CPU µs/req server / MariaDB | vs bare WSGI |")
-    print("|---|---|---|---|---|---|---|")
-    bare = statistics.median(r["rps"] for r in results["bare-wsgi"]) if "bare-wsgi" in results else None
-    for name, runs in results.items():
-        rps = [r["rps"] for r in runs]
-        median = statistics.median(rps)
-        print(f"| {args.connections} | {name} | {median:.0f} [{min(rps):.0f}-{max(rps):.0f}] "
-              f"| {statistics.median(r['p50_us'] for r in runs) / 1000:.1f} "
-              f"| {statistics.median(r['p99_us'] for r in runs) / 1000:.1f} "
-              f"| {statistics.median(r['server_cpu_us'] for r in runs):.0f} / "
-              f"{statistics.median(r['db_cpu_us'] for r in runs):.0f} "
-              f"| {f'{median / bare:.0%}' if bare else '-'} |")
+    print_table(results, args.connections, args.repeats)
     if not forwarded:
         return
     print()

@@ -14,10 +14,8 @@ Usage: python bench/relay_accept_json.py [--agents 1000] [--duration 10] [--conn
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,11 +23,13 @@ import urllib.request
 import zlib
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.prolog import free_port, measured_run, run_wrk, shut_down, start  # noqa: E402
-from bench.relay_accept import write  # noqa: E402
+from bench.prolog import free_port, shut_down, start  # noqa: E402
+from bench.relay_accept import load_arguments, measure, print_table, write  # noqa: E402
 from tests.helpers.mariadb import MariaDBServer  # noqa: E402
 
 RECORDED = ROOT / "fixtures" / "recorded-glpi10" / "01-glpi-agent-inventory" / "run2" / "002-POST-INVENTORY"
@@ -59,13 +59,7 @@ def contact(port: int, index: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--agents", type=int, default=1000)
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2 * os.cpu_count() + 1)
-    args = parser.parse_args()
+    args = load_arguments(__doc__).parse_args()
 
     mariadb = MariaDBServer()
     database_url = mariadb.create_database("fb_json_bench")
@@ -85,8 +79,6 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "fusion_bridge", "db", "init", "--schema", "glpiinventory", "--glpi", "10"],
                    cwd=ROOT, env=env, check=True, capture_output=True)
     # GLPI 10 installs with inventory disabled (docs/glpi10-protocol.md §8.3): a serving site has it on.
-    from sqlalchemy import create_engine, text
-
     engine = create_engine(database_url)
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM glpi_configs WHERE context = 'inventory' AND name = 'enabled_inventory'"))
@@ -99,32 +91,13 @@ def main() -> None:
             processes[name] = start(command, ports[name], env)
         for index in range(len(bodies)):  # known agents: each made by its CONTACT
             contact(ports["relay-json"], index)
-        for repeat in range(args.repeats):
+        for _ in range(args.repeats):
             for name in commands:
-                result = measured_run(lambda seconds: run_wrk(ports[name], args.connections, seconds, bodies_file),
-                                      args.duration, processes[name])
-                results[name].append(result)
-                print(f"repeat {repeat + 1} c={args.connections} {name:10s} {result['rps']:7.0f} req/s  "
-                      f"p50 {result['p50_us'] / 1000:6.1f} ms  p99 {result['p99_us'] / 1000:6.1f} ms  "
-                      f"errors {result['errors']}  CPU µs/req server {result['server_cpu_us']:.0f} "
-                      f"db {result['db_cpu_us']:.0f}", flush=True)
+                results[name].append(measure(name, ports[name], processes[name], bodies_file, args))
     finally:
         shut_down(processes.values(), mariadb, database_url)
 
-    print()
-    print(f"| c | server | inventories/s (median of {args.repeats}) [min-max] | p50 ms | p99 ms | "
-          "CPU µs/req server / MariaDB | vs bare WSGI |")
-    print("|---|---|---|---|---|---|---|")
-    bare = statistics.median(r["rps"] for r in results["bare-wsgi"])
-    for name, runs in results.items():
-        rps = [r["rps"] for r in runs]
-        median = statistics.median(rps)
-        print(f"| {args.connections} | {name} | {median:.0f} [{min(rps):.0f}-{max(rps):.0f}] "
-              f"| {statistics.median(r['p50_us'] for r in runs) / 1000:.1f} "
-              f"| {statistics.median(r['p99_us'] for r in runs) / 1000:.1f} "
-              f"| {statistics.median(r['server_cpu_us'] for r in runs):.0f} / "
-              f"{statistics.median(r['db_cpu_us'] for r in runs):.0f} | {median / bare:.0%} |")
-
+    print_table(results, args.connections, args.repeats)
 
 if __name__ == "__main__":
     main()
