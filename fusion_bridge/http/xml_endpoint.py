@@ -7,8 +7,9 @@ answered before Flask is entered; everything else goes on to the Flask app.
 
 A body is JSON when it decompresses to an object (GLPI Agent compresses it with the XML
 Content-Type). A CONTACT goes to the services' ``contact.handle_contact``, an inventory to
-``exchange.json_inventory`` (relay mode); other JSON actions are refused with a JSON error. A PROLOG sent with ``GLPI-Agent-ID`` is answered in JSON only
-when the contact policy says the bridge takes JSON inventories (docs/glpi10-protocol.md §4.4);
+``exchange.json_inventory`` (relay mode); other JSON actions are refused with a JSON error. A
+PROLOG sent with ``GLPI-Agent-ID`` is answered in JSON only when the contact policy says the
+bridge takes JSON inventories (docs/glpi10-protocol.md §4.4);
 otherwise in XML, and GLPI Agent keeps the FusionInventory protocol. ``GLPI-Agent-ID`` and
 ``GLPI-Request-ID`` are sent back on every answer (docs/glpi10-protocol.md §4.3). XML replies
 are written in the services' ``reply_style``.
@@ -86,8 +87,10 @@ class AgentXmlEndpoint:
         queued for GLPI when the bridge relays (docs/glpi10-protocol.md §4.6); any other action is
         refused (§4.5)."""
         if request.action == "inventory":
+            # A metric label: one of a fixed few, never the client's text (unbounded label values);
+            # set before reading, so that a refused inventory is counted as one.
+            set_kind(environ, "JSON-inventory")
             inventory = protocol.read_json_inventory(request)
-            # A metric label: one of a fixed few, never the client's text (unbounded label values).
             set_kind(environ, "JSON-inventory", inventory.device_id)
             self._services.retrying(self._services.exchange.json_inventory, inventory,
                                     environ.get("HTTP_USER_AGENT") or None, environ.get("REMOTE_ADDR"), received)

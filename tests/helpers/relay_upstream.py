@@ -5,8 +5,9 @@ compressed like the request (as the FusionInventory plugin), GLPI 10's
 ``<REPLY><RESPONSE>SEND</RESPONSE></REPLY>``, a status with or without an ``ERROR`` reply, hold
 the request past the client's time-out, or drop the connection. It records every request
 (DEVICEID, headers, body) and how many were in flight at most. A GLPI Agent JSON inventory is
-answered in JSON as GLPI 10 answers it (``{"status":"ok"}``, or ``{"status":"error",…}``). With ``forward_to`` it passes
-successful requests on to another server (a second bridge) and records what that one answered.
+answered in JSON as GLPI 10 answers it (``{"status":"ok"}``, or ``{"status":"error",…}``). With
+``forward_to`` it passes successful requests on to another server (a second bridge) and records
+what that one answered.
 """
 
 from __future__ import annotations

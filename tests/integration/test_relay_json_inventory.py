@@ -18,6 +18,7 @@ from fusion_bridge.services.relay import views
 from fusion_bridge.services.relay.forwarder import Forwarder
 from tests.helpers.agent_requests import ZLIB_HEADERS, prolog
 from tests.helpers.layouts import GLPIINVENTORY
+from tests.helpers.exposition import parse, value
 from tests.helpers.recorded_glpi10 import AGENT_ID, exchange
 from tests.helpers.relay import document
 from tests.helpers.relay_upstream import MovableClock, error_reply, relay_config, relay_settings
@@ -132,12 +133,21 @@ def test_glpis_json_refusal_dead_letters_the_document_with_its_message(relay_app
     ({"action": "inventory", "deviceid": "x" * 256, "content": {"bios": {}}}, "deviceid longer than 255"),
 ])
 def test_an_invalid_json_inventory_is_refused_and_nothing_is_written(relay_app, engine, document_, reason):
-    response = relay_app.test_client().post("/plugins/glpiinventory/", data=zlib.compress(json.dumps(document_).encode()),
-                                            headers=ZLIB_HEADERS)
+    client = relay_app.test_client()
+    refused_before = _refused_inventories(client)
+    response = client.post("/plugins/glpiinventory/", data=zlib.compress(json.dumps(document_).encode()),
+                           headers=ZLIB_HEADERS)
     assert response.status_code == 400
     answer = json.loads(zlib.decompress(response.data))
     assert answer["status"] == "error" and reason in answer["message"]
     assert document(engine) is None and glpi_agents(engine) == []
+    # Counted as a refused JSON inventory, not as some other request.
+    assert _refused_inventories(client) - refused_before == 1
+
+
+def _refused_inventories(client) -> float:
+    metrics = parse(client.get("/metrics").get_data(as_text=True))
+    return value(metrics, "fusion_bridge_requests_total", kind="JSON-inventory", status="400")
 
 
 def test_a_full_queue_answers_503_in_json(database_url, upstream, engine):

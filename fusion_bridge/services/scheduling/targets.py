@@ -48,9 +48,9 @@ glpiinventory_taskjobs = Table(
 )
 
 
-def restricts_to_range_entity(conn: Connection, job_id: int | None) -> bool:
+def restricts_to_range_entity(conn: Connection, job_id: int) -> bool:
     """Whether the job's IP ranges give only devices of the range's entity (or its ancestors)."""
-    if job_id is None or not layout_of(conn).renames:
+    if not layout_of(conn).renames:
         return True
     flag = conn.execute(select(glpiinventory_taskjobs.c.restrict_to_task_entity)
                         .where(glpiinventory_taskjobs.c.id == job_id)).scalar()
@@ -187,11 +187,10 @@ class TargetResolver:
         computers = {(ItemType.COMPUTER, computer) for computer in deploy_group_computers(self.conn, [group_id])}
         return sorted(existing_targets(self.conn, computers))
 
-    def resolve(self, method: str | None, targets: list[tuple[str, int]],
-                job_id: int | None = None) -> list[tuple[str, int]]:
+    def resolve(self, method: str | None, targets: list[tuple[str, int]], job_id: int) -> list[tuple[str, int]]:
         """The job's targets in order, without duplicates; gone items left out; for
         ``networkinventory`` IP ranges replaced by their devices (appended, as the plugin;
-        restricted by entity unless job ``job_id`` says otherwise); for ``wakeonlan`` deploy
+        restricted by entity unless the job, ``job_id``, says otherwise); for ``wakeonlan`` deploy
         groups replaced, in place, by their computers — the plugin looks a group's id up as a
         computer's, so a run per computer is what a group target means."""
         present = existing_targets(self.conn, targets)
